@@ -1,0 +1,1 @@
+"""The ``infleet`` command line."""
