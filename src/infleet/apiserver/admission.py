@@ -24,9 +24,7 @@ def parse_field_validation(value: str | None) -> str:
     if value is None or value == "":
         return "Warn"
     if value not in FIELD_VALIDATION_MODES:
-        raise bad_request(
-            f"fieldValidation: invalid value {value!r}: must be one of Strict, Warn or Ignore"
-        )
+        raise bad_request(f"fieldValidation: invalid value {value!r}: must be one of Strict, Warn or Ignore")
     return value
 
 
@@ -55,7 +53,7 @@ def admit(resource: ResourceType, obj: dict[str, Any], field_validation: str) ->
     if unknown and field_validation == "Strict":
         detail = ", ".join(f'unknown field "{path}"' for path in unknown)
         raise bad_request(
-            f"{resource.kind} in version \"{resource.version}\" cannot be handled as a {resource.kind}: "
+            f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: '
             f"strict decoding error: {detail}",
             causes=[Cause("FieldValueInvalid", f'unknown field "{path}"', path) for path in unknown],
         )
@@ -68,9 +66,7 @@ def admit(resource: ResourceType, obj: dict[str, Any], field_validation: str) ->
 
 def _remove_path(obj: dict[str, Any], path: str) -> None:
     """Delete the field at a ``spec.items[0].name`` style path, if present."""
-    tokens: list[str | int] = [
-        int(index) if index else key for key, index in _PATH_TOKEN.findall(path)
-    ]
+    tokens: list[str | int] = [int(index) if index else key for key, index in _PATH_TOKEN.findall(path)]
     node: Any = obj
     for token in tokens[:-1]:
         if isinstance(token, int):

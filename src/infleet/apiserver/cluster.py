@@ -34,7 +34,6 @@ from infleet.apiserver.errors import (
     not_found,
 )
 from infleet.apiserver.jsonpath import compile_jsonpath
-from infleet.apiserver.openapi import OpenAPIDocuments
 from infleet.apiserver.object_meta import (
     SERVER_OWNED,
     desired_state,
@@ -42,6 +41,7 @@ from infleet.apiserver.object_meta import (
     generated_name,
     name_causes,
 )
+from infleet.apiserver.openapi import OpenAPIDocuments
 from infleet.apiserver.resources import ResourceIndex, ResourceType
 from infleet.apiserver.selectors import FieldSelector, LabelSelector
 from infleet.apiserver.storage import Change, ObjectStore
@@ -153,7 +153,9 @@ class Cluster:
             return obj
         return {**obj, "apiVersion": resource.api_version}
 
-    def selector_filter(self, resource: ResourceType, selection: Selection) -> Callable[[Mapping[str, Any]], bool]:
+    def selector_filter(
+        self, resource: ResourceType, selection: Selection
+    ) -> Callable[[Mapping[str, Any]], bool]:
         field_values = self.field_reader(resource, selection.fields)
 
         def selects(obj: Mapping[str, Any]) -> bool:
@@ -177,12 +179,15 @@ class Cluster:
                 continue
             path = resource.selectable_fields.get(label)
             if path is None:
-                raise bad_request(f'field label not supported: {label}')
+                raise bad_request(f"field label not supported: {label}")
             paths[label] = compile_jsonpath(path)
 
         def read(obj: Mapping[str, Any]) -> dict[str, str]:
             metadata = obj.get("metadata") or {}
-            values = {"metadata.name": metadata.get("name", ""), "metadata.namespace": metadata.get("namespace", "")}
+            values = {
+                "metadata.name": metadata.get("name", ""),
+                "metadata.namespace": metadata.get("namespace", ""),
+            }
             for label, path in paths.items():
                 found = path.find(obj)
                 values[label] = "" if not found or found[0] is None else _field_text(found[0])
@@ -234,16 +239,20 @@ class Cluster:
             raise bad_request(f"{resource.kind}: a namespace is required for namespaced resources")
         ns = self.store.get("namespaces", "", namespace)
         if ns is None:
-            raise StatusError(404, "NotFound", f'namespaces "{namespace}" not found', name=namespace, kind="namespaces")
+            raise StatusError(
+                404, "NotFound", f'namespaces "{namespace}" not found', name=namespace, kind="namespaces"
+            )
         if creating and (ns.get("metadata") or {}).get("deletionTimestamp"):
             raise forbidden(
-                f'unable to create new content in namespace {namespace} because it is being terminated',
+                f"unable to create new content in namespace {namespace} because it is being terminated",
                 name=namespace,
                 kind="namespaces",
             )
         return namespace
 
-    def _check_body(self, resource: ResourceType, body: Any, namespace: str, url_name: str | None) -> dict[str, Any]:
+    def _check_body(
+        self, resource: ResourceType, body: Any, namespace: str, url_name: str | None
+    ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise bad_request(f"{resource.kind}: the request body must be a JSON or YAML object")
         kind = body.get("kind")
@@ -274,7 +283,7 @@ class Cluster:
             metadata.pop("namespace", None)
         if url_name is not None and metadata.get("name", url_name) != url_name:
             raise bad_request(
-                f'the name of the object ({metadata.get("name")}) does not match the name on the URL ({url_name})'
+                f"the name of the object ({metadata.get('name')}) does not match the name on the URL ({url_name})"
             )
         body["apiVersion"] = resource.api_version
         body["kind"] = resource.kind
@@ -439,7 +448,9 @@ class Cluster:
         metadata = obj["metadata"]
         rv = self.store.next_resource_version()
         metadata["resourceVersion"] = str(rv)
-        change = self.store.write(resource.storage_key, metadata.get("namespace", ""), metadata["name"], obj, rv)
+        change = self.store.write(
+            resource.storage_key, metadata.get("namespace", ""), metadata["name"], obj, rv
+        )
         await self.store.persist(change)
         return obj
 
@@ -449,7 +460,9 @@ class Cluster:
     async def _remove(self, resource: ResourceType, obj: dict[str, Any]) -> None:
         metadata = obj["metadata"]
         rv = self.store.next_resource_version()
-        change = self.store.write(resource.storage_key, metadata.get("namespace", ""), metadata["name"], None, rv)
+        change = self.store.write(
+            resource.storage_key, metadata.get("namespace", ""), metadata["name"], None, rv
+        )
         await self.store.persist(change)
 
     def storage_resource(self, storage_key: str) -> ResourceType | None:
@@ -465,6 +478,7 @@ def _field_text(value: Any) -> str:
 
 def _unchanged(current: dict[str, Any], new: dict[str, Any]) -> bool:
     """True when an update would not change anything but managedFields bookkeeping."""
+
     def strip(obj: dict[str, Any]) -> dict[str, Any]:
         metadata = {k: v for k, v in obj["metadata"].items() if k not in ("managedFields", "resourceVersion")}
         return {**obj, "metadata": metadata}
@@ -482,7 +496,13 @@ def _check_deleting_finalizers(resource: ResourceType, current: dict[str, Any], 
         raise invalid(
             resource.kind,
             current["metadata"]["name"],
-            [Cause("FieldValueForbidden", f"no new finalizers can be added if the object is being deleted, found new finalizers {added}", "metadata.finalizers")],
+            [
+                Cause(
+                    "FieldValueForbidden",
+                    f"no new finalizers can be added if the object is being deleted, found new finalizers {added}",
+                    "metadata.finalizers",
+                )
+            ],
             group=resource.group,
         )
 
@@ -490,9 +510,20 @@ def _check_deleting_finalizers(resource: ResourceType, current: dict[str, Any], 
 def _record_manager(obj: dict[str, Any], manager: str, operation: str, now: str) -> None:
     if not manager:
         return
-    entries = [e for e in obj["metadata"].get("managedFields") or [] if not (e.get("manager") == manager and e.get("operation") == operation)]
+    entries = [
+        e
+        for e in obj["metadata"].get("managedFields") or []
+        if not (e.get("manager") == manager and e.get("operation") == operation)
+    ]
     entries.append(
-        {"manager": manager, "operation": operation, "apiVersion": obj.get("apiVersion", ""), "time": now, "fieldsType": "FieldsV1", "fieldsV1": {}}
+        {
+            "manager": manager,
+            "operation": operation,
+            "apiVersion": obj.get("apiVersion", ""),
+            "time": now,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {},
+        }
     )
     obj["metadata"]["managedFields"] = entries
 

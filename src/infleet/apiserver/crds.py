@@ -38,20 +38,36 @@ def _spec_causes(index: ResourceIndex, crd: Mapping[str, Any]) -> list[Cause]:
         causes.append(
             Cause(
                 "FieldValueInvalid",
-                f"must be spec.names.plural+\".\"+spec.group: rename it to {names['plural']}.{group}",
+                f'must be spec.names.plural+"."+spec.group: rename it to {names["plural"]}.{group}',
                 "metadata.name",
             )
         )
     if spec.get("scope") not in ("Namespaced", "Cluster"):
-        causes.append(Cause("FieldValueNotSupported", 'supported values: "Cluster", "Namespaced"', "spec.scope"))
+        causes.append(
+            Cause("FieldValueNotSupported", 'supported values: "Cluster", "Namespaced"', "spec.scope")
+        )
     versions = spec.get("versions") or []
     if not versions:
-        causes.append(Cause("FieldValueRequired", "must have exactly one version marked as storage version", "spec.versions"))
+        causes.append(
+            Cause(
+                "FieldValueRequired",
+                "must have exactly one version marked as storage version",
+                "spec.versions",
+            )
+        )
     storage = [v for v in versions if isinstance(v, Mapping) and v.get("storage")]
     if versions and len(storage) != 1:
-        causes.append(Cause("FieldValueInvalid", "must have exactly one version marked as storage version", "spec.versions"))
+        causes.append(
+            Cause(
+                "FieldValueInvalid",
+                "must have exactly one version marked as storage version",
+                "spec.versions",
+            )
+        )
     for position, version in enumerate(versions):
-        schema = ((version.get("schema") or {}).get("openAPIV3Schema")) if isinstance(version, Mapping) else None
+        schema = (
+            ((version.get("schema") or {}).get("openAPIV3Schema")) if isinstance(version, Mapping) else None
+        )
         path = f"spec.versions[{position}].schema.openAPIV3Schema"
         if schema is None:
             causes.append(Cause("FieldValueRequired", "schemas are required", path))
@@ -60,7 +76,13 @@ def _spec_causes(index: ResourceIndex, crd: Mapping[str, Any]) -> list[Cause]:
     for resource in index.all():
         clash = resource.group == group and resource.storage_key != crd["metadata"].get("name")
         if clash and (resource.plural == names.get("plural") or resource.kind == names.get("kind")):
-            causes.append(Cause("FieldValueInvalid", f"{resource.plural} is already in use by another resource", "spec.names"))
+            causes.append(
+                Cause(
+                    "FieldValueInvalid",
+                    f"{resource.plural} is already in use by another resource",
+                    "spec.names",
+                )
+            )
     return causes
 
 
@@ -96,12 +118,22 @@ def _established_status(crd: Mapping[str, Any], since: str) -> dict[str, Any]:
         "acceptedNames": dict(spec["names"]),
         "storedVersions": [storage],
         "conditions": [
-            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-             "message": "no conflicts found", "lastTransitionTime": since},
-            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-             "message": "the initial names have been accepted", "lastTransitionTime": since},
+            {
+                "type": "NamesAccepted",
+                "status": "True",
+                "reason": "NoConflicts",
+                "message": "no conflicts found",
+                "lastTransitionTime": since,
+            },
+            {
+                "type": "Established",
+                "status": "True",
+                "reason": "InitialNamesAccepted",
+                "message": "the initial names have been accepted",
+                "lastTransitionTime": since,
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def resource_types(crd: Mapping[str, Any]) -> list[ResourceType]:
@@ -116,7 +148,8 @@ def resource_types(crd: Mapping[str, Any]) -> list[ResourceType]:
         scale = subresources.get("scale")
         columns = tuple(PrinterColumn.from_crd(c) for c in version.get("additionalPrinterColumns") or [])
         selectable = {
-            entry["jsonPath"].lstrip("."): entry["jsonPath"] for entry in version.get("selectableFields") or []
+            entry["jsonPath"].lstrip("."): entry["jsonPath"]
+            for entry in version.get("selectableFields") or []
         }
         found.append(
             ResourceType(

@@ -70,12 +70,17 @@ async def delete_object(
     metadata = current["metadata"]
     name = metadata["name"]
     if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
-        raise conflict(resource.plural, name, resource.group, "Precondition failed: UID in precondition does not match")
+        raise conflict(
+            resource.plural, name, resource.group, "Precondition failed: UID in precondition does not match"
+        )
     if options.precondition_resource_version and options.precondition_resource_version != metadata.get(
         "resourceVersion"
     ):
         raise conflict(
-            resource.plural, name, resource.group, "Precondition failed: resourceVersion in precondition does not match"
+            resource.plural,
+            name,
+            resource.group,
+            "Precondition failed: resourceVersion in precondition does not match",
         )
     if metadata.get("deletionTimestamp"):
         return current, False
@@ -229,7 +234,9 @@ class GarbageCollector:
             finalizers.remove(CRD_CLEANUP)
         await self._set_finalizers(resource, obj, finalizers)
 
-    async def _set_finalizers(self, resource: ResourceType, obj: dict[str, Any], finalizers: list[str]) -> None:
+    async def _set_finalizers(
+        self, resource: ResourceType, obj: dict[str, Any], finalizers: list[str]
+    ) -> None:
         from infleet.apiserver.cluster import WriteOptions, deep_copy
 
         desired = deep_copy(obj)
@@ -242,7 +249,11 @@ class GarbageCollector:
             return
         metadata = obj["metadata"]
         await self._cluster.update(
-            resource, metadata.get("namespace") or None, metadata["name"], desired, WriteOptions(field_validation="Ignore")
+            resource,
+            metadata.get("namespace") or None,
+            metadata["name"],
+            desired,
+            WriteOptions(field_validation="Ignore"),
         )
 
     async def _orphan_dependents(self, uid: str) -> None:
@@ -258,7 +269,9 @@ class GarbageCollector:
             desired["metadata"]["ownerReferences"] = owners
             if not owners:
                 desired["metadata"].pop("ownerReferences")
-            await self._cluster.update(resource, namespace or None, name, desired, WriteOptions(field_validation="Ignore"))
+            await self._cluster.update(
+                resource, namespace or None, name, desired, WriteOptions(field_validation="Ignore")
+            )
 
     async def _delete_ref(self, ref: ObjectRef, policy: str) -> None:
         storage_key, namespace, name = ref

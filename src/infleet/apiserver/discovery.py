@@ -28,17 +28,40 @@ def version_priority(version: str) -> tuple[int, int, int, str]:
 def _subresource_entries(resource: ResourceType) -> list[dict[str, Any]]:
     entries = []
     if resource.has_status:
-        entries.append({"name": f"{resource.plural}/status", "singularName": "", "namespaced": resource.namespaced,
-                        "kind": resource.kind, "verbs": ["get", "patch", "update"]})
+        entries.append(
+            {
+                "name": f"{resource.plural}/status",
+                "singularName": "",
+                "namespaced": resource.namespaced,
+                "kind": resource.kind,
+                "verbs": ["get", "patch", "update"],
+            }
+        )
     if resource.scale is not None:
-        entries.append({"name": f"{resource.plural}/scale", "singularName": "", "namespaced": resource.namespaced,
-                        "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
+        entries.append(
+            {
+                "name": f"{resource.plural}/scale",
+                "singularName": "",
+                "namespaced": resource.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }
+        )
     for sub in resource.extra_subresources:
         verbs = ["get"] if sub == "log" else ["create"]
         kind = "Pod" if sub == "log" else "Binding"
-        entries.append({"name": f"{resource.plural}/{sub}", "singularName": "", "namespaced": resource.namespaced,
-                        "kind": kind, "verbs": verbs})
-    return entries  # fmt: skip
+        entries.append(
+            {
+                "name": f"{resource.plural}/{sub}",
+                "singularName": "",
+                "namespaced": resource.namespaced,
+                "kind": kind,
+                "verbs": verbs,
+            }
+        )
+    return entries
 
 
 def resource_list(index: ResourceIndex, group: str, version: str) -> dict[str, Any]:
@@ -60,7 +83,12 @@ def resource_list(index: ResourceIndex, group: str, version: str) -> dict[str, A
         resources.append(entry)
         resources.extend(_subresource_entries(resource))
     group_version = f"{group}/{version}" if group else version
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": resources,
+    }
 
 
 def api_versions(server_address: str) -> dict[str, Any]:
@@ -103,14 +131,24 @@ def _aggregated_resource(resource: ResourceType) -> dict[str, Any]:
         entry["categories"] = list(resource.categories)
     subresources = []
     if resource.has_status:
-        subresources.append({"subresource": "status", "verbs": ["get", "patch", "update"],
-                             "responseKind": {"group": resource.group, "version": resource.version, "kind": resource.kind}})
+        subresources.append(
+            {
+                "subresource": "status",
+                "verbs": ["get", "patch", "update"],
+                "responseKind": {"group": resource.group, "version": resource.version, "kind": resource.kind},
+            }
+        )
     if resource.scale is not None:
-        subresources.append({"subresource": "scale", "verbs": ["get", "patch", "update"],
-                             "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}})
+        subresources.append(
+            {
+                "subresource": "scale",
+                "verbs": ["get", "patch", "update"],
+                "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+            }
+        )
     if subresources:
         entry["subresources"] = subresources
-    return entry  # fmt: skip
+    return entry
 
 
 def aggregated(index: ResourceIndex, core: bool) -> dict[str, Any]:
@@ -126,4 +164,9 @@ def aggregated(index: ResourceIndex, core: bool) -> dict[str, Any]:
             ]
             version_entries.append({"version": version, "freshness": "Current", "resources": resources})
         items.append({"metadata": {"name": group}, "versions": version_entries})
-    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    }

@@ -23,7 +23,14 @@ from infleet.apiserver import discovery, request_params, scale
 from infleet.apiserver.admission import parse_field_validation
 from infleet.apiserver.cluster import Cluster, Selection, WriteOptions, WriteResult
 from infleet.apiserver.deletion import DeleteOptions
-from infleet.apiserver.errors import StatusError, bad_request, internal_error, method_not_allowed, unauthorized
+from infleet.apiserver.errors import (
+    StatusError,
+    bad_request,
+    internal_error,
+    method_not_allowed,
+    unauthorized,
+    unsupported_media_type,
+)
 from infleet.apiserver.patches import APPLY_PATCH, apply_patch, decode_patch, patch_type
 from infleet.apiserver.resources import ResourceType
 from infleet.apiserver.routes import ResourcePath, parse_resource_path, split_cluster
@@ -46,6 +53,7 @@ VERSION_INFO = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
+_OBJECT_MEDIA_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
 _PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 
 
@@ -120,8 +128,11 @@ class APIServerApp:
             raise unauthorized()
         cluster = self.clusters.get(cluster_name)
         if cluster is None:
-            raise StatusError(404, "NotFound", f'cluster "{cluster_name}" not found: known clusters are '
-                              f"{', '.join(sorted(self.clusters))}")  # fmt: skip
+            raise StatusError(
+                404,
+                "NotFound",
+                f'cluster "{cluster_name}" not found: known clusters are {", ".join(sorted(self.clusters))}',
+            )
         if inner == "/version":
             return json_response(VERSION_INFO)
         if inner.startswith("/openapi/"):
@@ -140,11 +151,16 @@ class APIServerApp:
         aggregated = "as=APIGroupDiscoveryList" in request.headers.get("accept", "")
         if segments == ["api"]:
             if aggregated:
-                return json_response(discovery.aggregated(cluster.index, core=True), media_type=discovery.AGGREGATED_MEDIA_TYPE)
+                return json_response(
+                    discovery.aggregated(cluster.index, core=True), media_type=discovery.AGGREGATED_MEDIA_TYPE
+                )
             return json_response(discovery.api_versions(self.server_address))
         if segments == ["apis"]:
             if aggregated:
-                return json_response(discovery.aggregated(cluster.index, core=False), media_type=discovery.AGGREGATED_MEDIA_TYPE)
+                return json_response(
+                    discovery.aggregated(cluster.index, core=False),
+                    media_type=discovery.AGGREGATED_MEDIA_TYPE,
+                )
             return json_response(discovery.api_group_list(cluster.index))
         if segments == ["api", "v1"]:
             return json_response(discovery.resource_list(cluster.index, "", "v1"))
@@ -152,7 +168,11 @@ class APIServerApp:
             group = discovery.api_group(cluster.index, segments[1])
             if group is not None:
                 return json_response(group)
-        if len(segments) == 3 and segments[0] == "apis" and segments[2] in cluster.index.group_versions().get(segments[1], []):
+        if (
+            len(segments) == 3
+            and segments[0] == "apis"
+            and segments[2] in cluster.index.group_versions().get(segments[1], [])
+        ):
             return json_response(discovery.resource_list(cluster.index, segments[1], segments[2]))
         raise StatusError(404, "NotFound", f"the server could not find the requested resource: {path}")
 
@@ -172,13 +192,17 @@ class APIServerApp:
     async def _body(self, request: Request) -> bytes:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            raise StatusError(413, "RequestEntityTooLarge", f"the request body is larger than {MAX_BODY_BYTES} bytes")
+            raise StatusError(
+                413, "RequestEntityTooLarge", f"the request body is larger than {MAX_BODY_BYTES} bytes"
+            )
         chunks = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise StatusError(413, "RequestEntityTooLarge", f"the request body is larger than {MAX_BODY_BYTES} bytes")
+                raise StatusError(
+                    413, "RequestEntityTooLarge", f"the request body is larger than {MAX_BODY_BYTES} bytes"
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -187,12 +211,20 @@ class APIServerApp:
         if not raw.strip():
             raise bad_request("the request body is empty: send a JSON or YAML object")
         content_type = request.headers.get("content-type", "application/json").split(";", 1)[0].strip()
+        if content_type not in _OBJECT_MEDIA_TYPES:
+            # kubectl sends protobuf for some built-in kinds and switches to JSON on a 415.
+            raise unsupported_media_type(
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{', '.join(_OBJECT_MEDIA_TYPES)}"
+            )
         try:
             if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
                 return yaml.safe_load(raw.decode("utf-8"))
             return orjson.loads(raw)
         except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise bad_request(f"the request body is not valid {'YAML' if 'yaml' in content_type else 'JSON'}: {exc}") from None
+            raise bad_request(
+                f"the request body is not valid {'YAML' if 'yaml' in content_type else 'JSON'}: {exc}"
+            ) from None
 
     async def _delete_body(self, request: Request) -> dict[str, Any] | None:
         """DeleteOptions are optional on DELETE; when sent they must be a JSON object."""
@@ -215,41 +247,64 @@ class APIServerApp:
             dry_run=request_params.dry_run(query),
         )
 
-    def _render_object(self, request: Request, cluster: Cluster, resource: ResourceType, obj: dict[str, Any]) -> Response:
+    def _render_object(
+        self, request: Request, cluster: Cluster, resource: ResourceType, obj: dict[str, Any]
+    ) -> Response:
         if _wants_table(request):
-            table = build_table([obj], resource.columns, now=datetime.now(UTC), resource_version=obj["metadata"].get("resourceVersion", ""),
-                                include_object=request.query_params.get("includeObject", "Metadata"))  # fmt: skip
+            table = build_table(
+                [obj],
+                resource.columns,
+                now=datetime.now(UTC),
+                resource_version=obj["metadata"].get("resourceVersion", ""),
+                include_object=request.query_params.get("includeObject", "Metadata"),
+            )
             return json_response(table, media_type=TABLE_MEDIA_TYPE)
         return json_response(cluster.as_version(resource, obj))
 
-    def _written(self, request: Request, cluster: Cluster, resource: ResourceType, result: WriteResult) -> Response:
+    def _written(
+        self, request: Request, cluster: Cluster, resource: ResourceType, result: WriteResult
+    ) -> Response:
         response = json_response(cluster.as_version(resource, result.obj), 201 if result.created else 200)
         return _add_warnings(response, result.warnings)
 
     async def _resource(self, cluster: Cluster, path: ResourcePath, request: Request) -> Response:
         resource = cluster.resource(path.group, path.version, path.plural)
         if resource.namespaced is False and path.namespace is not None:
-            raise StatusError(404, "NotFound", f"{resource.plural} is not namespaced: drop /namespaces/{path.namespace}")
+            raise StatusError(
+                404, "NotFound", f"{resource.plural} is not namespaced: drop /namespaces/{path.namespace}"
+            )
         method = request.method
         if path.name is None:
             if method == "GET":
                 return await self._list_or_watch(cluster, resource, path, request)
             if method == "POST":
-                result = await cluster.create(resource, path.namespace, await self._object_body(request), self._write_options(request))
+                result = await cluster.create(
+                    resource, path.namespace, await self._object_body(request), self._write_options(request)
+                )
                 return self._written(request, cluster, resource, result)
             if method == "DELETE":
                 return await self._delete_collection(cluster, resource, path, request)
             raise method_not_allowed(f"{method} is not supported on {resource.plural}")
         if path.subresource == "scale" and resource.scale is not None:
             return await self._scale(cluster, resource, path, request)
-        if path.subresource not in (None, "status") or (path.subresource == "status" and not resource.has_status):
+        if path.subresource not in (None, "status") or (
+            path.subresource == "status" and not resource.has_status
+        ):
             raise StatusError(404, "NotFound", f"{resource.plural} has no subresource {path.subresource!r}")
         assert path.name is not None
         if method == "GET":
-            return self._render_object(request, cluster, resource, cluster.get(resource, path.namespace, path.name))
+            return self._render_object(
+                request, cluster, resource, cluster.get(resource, path.namespace, path.name)
+            )
         if method == "PUT":
-            result = await cluster.update(resource, path.namespace, path.name, await self._object_body(request),
-                                          self._write_options(request), path.subresource)  # fmt: skip
+            result = await cluster.update(
+                resource,
+                path.namespace,
+                path.name,
+                await self._object_body(request),
+                self._write_options(request),
+                path.subresource,
+            )
             return self._written(request, cluster, resource, result)
         if method == "PATCH":
             return await self._patch(cluster, resource, path, request)
@@ -257,20 +312,35 @@ class APIServerApp:
             options = DeleteOptions.parse(await self._delete_body(request), request.query_params)
             obj, finished = await cluster.delete(resource, path.namespace, path.name, options)
             if finished:
-                return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                                      "details": {"name": path.name, "group": resource.group, "kind": resource.plural,
-                                                  "uid": obj["metadata"].get("uid")}})  # fmt: skip
+                return json_response(
+                    {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "metadata": {},
+                        "status": "Success",
+                        "details": {
+                            "name": path.name,
+                            "group": resource.group,
+                            "kind": resource.plural,
+                            "uid": obj["metadata"].get("uid"),
+                        },
+                    }
+                )
             return json_response(cluster.as_version(resource, obj))
         raise method_not_allowed(f"{method} is not supported on {resource.plural}/{path.subresource or ''}")
 
-    async def _patch(self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request) -> Response:
+    async def _patch(
+        self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request
+    ) -> Response:
         assert path.name is not None
         media = patch_type(request.headers.get("content-type", ""), resource)
         patch_body = decode_patch(media, await self._body(request))
         options = self._write_options(request)
         if media == APPLY_PATCH:
             if not options.field_manager:
-                raise bad_request("fieldManager is required for apply requests: add ?fieldManager=<your-name>")
+                raise bad_request(
+                    "fieldManager is required for apply requests: add ?fieldManager=<your-name>"
+                )
             if not isinstance(patch_body, dict):
                 raise bad_request(f"{resource.kind} {path.name!r}: an apply body must be an object")
             now = cluster.now()
@@ -280,36 +350,63 @@ class APIServerApp:
                 from infleet.apiserver.patches import schema_for
 
                 schema = schema_for(resource)
-                return apply_configuration(live, patch_body, schema, manager=options.field_manager,
-                                           api_version=resource.api_version, now=now)  # fmt: skip
+                return apply_configuration(
+                    live,
+                    patch_body,
+                    schema,
+                    manager=options.field_manager,
+                    api_version=resource.api_version,
+                    now=now,
+                )
 
-            result = await cluster.patch(resource, path.namespace, path.name, applier, options, path.subresource,
-                                         create_if_missing=path.subresource is None)  # fmt: skip
+            result = await cluster.patch(
+                resource,
+                path.namespace,
+                path.name,
+                applier,
+                options,
+                path.subresource,
+                create_if_missing=path.subresource is None,
+            )
         else:
             result = await cluster.patch(
-                resource, path.namespace, path.name,
+                resource,
+                path.namespace,
+                path.name,
                 lambda current: apply_patch(resource, media, current or {}, patch_body),
-                options, path.subresource,
-            )  # fmt: skip
+                options,
+                path.subresource,
+            )
         return self._written(request, cluster, resource, result)
 
-    async def _scale(self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request) -> Response:
+    async def _scale(
+        self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request
+    ) -> Response:
         assert path.name is not None
         if request.method == "GET":
             return json_response(scale.to_scale(resource, cluster.get(resource, path.namespace, path.name)))
         options = self._write_options(request)
         if request.method == "PUT":
             wanted = await self._object_body(request)
-            result = await cluster.patch(resource, path.namespace, path.name,
-                                         lambda current: scale.with_replicas(resource, current or {}, wanted), options)  # fmt: skip
+            result = await cluster.patch(
+                resource,
+                path.namespace,
+                path.name,
+                lambda current: scale.with_replicas(resource, current or {}, wanted),
+                options,
+            )
         elif request.method == "PATCH":
             media = patch_type(request.headers.get("content-type", ""), resource)
             patch_body = decode_patch(media, await self._body(request))
 
             def rescale(current: dict[str, Any] | None) -> dict[str, Any]:
                 assert current is not None
-                patched_scale = apply_patch(resource, media if media != APPLY_PATCH else "application/merge-patch+json",
-                                            scale.to_scale(resource, current), patch_body)  # fmt: skip
+                patched_scale = apply_patch(
+                    resource,
+                    media if media != APPLY_PATCH else "application/merge-patch+json",
+                    scale.to_scale(resource, current),
+                    patch_body,
+                )
                 return scale.with_replicas(resource, current, patched_scale)
 
             result = await cluster.patch(resource, path.namespace, path.name, rescale, options)
@@ -325,7 +422,9 @@ class APIServerApp:
             fields=request_params.field_selector(query),
         )
 
-    async def _list_or_watch(self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request) -> Response:
+    async def _list_or_watch(
+        self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request
+    ) -> Response:
         query = request.query_params
         selection = self._selection(resource, path, request)
         as_table = _wants_table(request)
@@ -334,17 +433,30 @@ class APIServerApp:
         limit = request_params.non_negative_int(query, "limit") or 0
         result = cluster.list(resource, selection, limit, query.get("continue") or None)
         if as_table:
-            table = build_table(result.items, resource.columns, now=datetime.now(UTC), resource_version=str(result.resource_version),
-                                continue_token=result.continue_token, include_object=query.get("includeObject", "Metadata"))  # fmt: skip
+            table = build_table(
+                result.items,
+                resource.columns,
+                now=datetime.now(UTC),
+                resource_version=str(result.resource_version),
+                continue_token=result.continue_token,
+                include_object=query.get("includeObject", "Metadata"),
+            )
             return json_response(table, media_type=TABLE_MEDIA_TYPE)
         metadata: dict[str, Any] = {"resourceVersion": str(result.resource_version)}
         if result.continue_token:
             metadata["continue"] = result.continue_token
             metadata["remainingItemCount"] = result.remaining
-        body = {"kind": resource.list_kind, "apiVersion": resource.api_version, "metadata": metadata, "items": result.items}
+        body = {
+            "kind": resource.list_kind,
+            "apiVersion": resource.api_version,
+            "metadata": metadata,
+            "items": result.items,
+        }
         return json_response(body)
 
-    def _watch(self, cluster: Cluster, resource: ResourceType, selection: Selection, request: Request, as_table: bool) -> Response:
+    def _watch(
+        self, cluster: Cluster, resource: ResourceType, selection: Selection, request: Request, as_table: bool
+    ) -> Response:
         query = dict(request.query_params)
         send_initial = request_params.go_bool(query, "sendInitialEvents")
         bookmarks = request_params.go_bool(query, "allowWatchBookmarks")
@@ -363,13 +475,21 @@ class APIServerApp:
         def render(obj: dict[str, Any], first: bool) -> dict[str, Any]:
             if not as_table:
                 return obj
-            return build_table([obj], resource.columns, now=datetime.now(UTC), resource_version=obj["metadata"].get("resourceVersion", ""),
-                               include_object=include_object, include_definitions=first)  # fmt: skip
+            return build_table(
+                [obj],
+                resource.columns,
+                now=datetime.now(UTC),
+                resource_version=obj["metadata"].get("resourceVersion", ""),
+                include_object=include_object,
+                include_definitions=first,
+            )
 
         media = TABLE_MEDIA_TYPE if as_table else "application/json"
         return StreamingResponse(stream_events(cluster, resource, watch_request, render), media_type=media)
 
-    async def _delete_collection(self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request) -> Response:
+    async def _delete_collection(
+        self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request
+    ) -> Response:
         options = DeleteOptions.parse(await self._delete_body(request), request.query_params)
         selection = self._selection(resource, path, request)
         deleted = []
@@ -377,5 +497,11 @@ class APIServerApp:
             metadata = obj["metadata"]
             found, _ = await cluster.delete(resource, metadata.get("namespace"), metadata["name"], options)
             deleted.append(found)
-        return json_response({"kind": resource.list_kind, "apiVersion": resource.api_version,
-                              "metadata": {"resourceVersion": str(cluster.store.resource_version)}, "items": deleted})  # fmt: skip
+        return json_response(
+            {
+                "kind": resource.list_kind,
+                "apiVersion": resource.api_version,
+                "metadata": {"resourceVersion": str(cluster.store.resource_version)},
+                "items": deleted,
+            }
+        )

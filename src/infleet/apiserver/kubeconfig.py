@@ -18,7 +18,9 @@ def context_name(cluster: str) -> str:
     return f"infleet-{cluster}"
 
 
-def build_kubeconfig(base_url: str, clusters: Sequence[str], token: str | None, ca_pem: bytes | None) -> dict[str, Any]:
+def build_kubeconfig(
+    base_url: str, clusters: Sequence[str], token: str | None, ca_pem: bytes | None
+) -> dict[str, Any]:
     entries = []
     for name in clusters:
         server: dict[str, Any] = {"server": f"{base_url}/clusters/{name}"}
@@ -33,7 +35,10 @@ def build_kubeconfig(base_url: str, clusters: Sequence[str], token: str | None, 
         "clusters": entries,
         "users": [{"name": "infleet-admin", "user": user}],
         "contexts": [
-            {"name": context_name(name), "context": {"cluster": context_name(name), "user": "infleet-admin", "namespace": "default"}}
+            {
+                "name": context_name(name),
+                "context": {"cluster": context_name(name), "user": "infleet-admin", "namespace": "default"},
+            }
             for name in clusters
         ],
         "current-context": context_name(clusters[0]) if clusters else "",

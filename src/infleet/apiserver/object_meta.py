@@ -25,11 +25,23 @@ SERVER_OWNED = ("uid", "creationTimestamp", "resourceVersion", "generation", "de
 
 KNOWN_METADATA_FIELDS = frozenset(
     {
-        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-        "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
-        "ownerReferences", "finalizers", "managedFields",
+        "name",
+        "generateName",
+        "namespace",
+        "selfLink",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "managedFields",
     }
-)  # fmt: skip
+)
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -60,7 +72,13 @@ def name_causes(kind: str, name: str) -> list[Cause]:
         return []
     if kind in _PATH_SEGMENT_NAMED:
         if name in (".", "..") or "/" in name or "%" in name:
-            return [Cause("FieldValueInvalid", f'Invalid value: "{name}": may not contain "/" or "%"', "metadata.name")]
+            return [
+                Cause(
+                    "FieldValueInvalid",
+                    f'Invalid value: "{name}": may not contain "/" or "%"',
+                    "metadata.name",
+                )
+            ]
         return []
     if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
         return [
@@ -86,13 +104,25 @@ def metadata_causes(metadata: Mapping[str, Any]) -> list[Cause]:
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
         ):
             causes.append(
-                Cause("FieldValueTypeInvalid", "must be a map of string keys to string values", f"metadata.{field}")
+                Cause(
+                    "FieldValueTypeInvalid",
+                    "must be a map of string keys to string values",
+                    f"metadata.{field}",
+                )
             )
     labels = metadata.get("labels")
     if isinstance(labels, Mapping):
         for key, value in labels.items():
-            if isinstance(value, str) and (len(value) > 63 or not re.match(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", value)):
-                causes.append(Cause("FieldValueInvalid", f'Invalid value: "{value}": not a valid label value', f"metadata.labels.{key}"))
+            if isinstance(value, str) and (
+                len(value) > 63 or not re.match(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", value)
+            ):
+                causes.append(
+                    Cause(
+                        "FieldValueInvalid",
+                        f'Invalid value: "{value}": not a valid label value',
+                        f"metadata.labels.{key}",
+                    )
+                )
     finalizers = metadata.get("finalizers")
     if finalizers is not None and (
         not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers)
@@ -107,7 +137,11 @@ def metadata_causes(metadata: Mapping[str, Any]) -> list[Cause]:
                 for required in ("apiVersion", "kind", "name", "uid"):
                     if not isinstance(owner, Mapping) or not owner.get(required):
                         causes.append(
-                            Cause("FieldValueRequired", "Required value", f"metadata.ownerReferences[{index}].{required}")
+                            Cause(
+                                "FieldValueRequired",
+                                "Required value",
+                                f"metadata.ownerReferences[{index}].{required}",
+                            )
                         )
     return causes
 

@@ -66,7 +66,9 @@ def _closure(roots: dict[str, Any], library: Mapping[str, Any]) -> dict[str, Any
 
 
 def _custom_schema(resource: ResourceType) -> dict[str, Any]:
-    schema: dict[str, Any] = dict(resource.schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
+    schema: dict[str, Any] = dict(
+        resource.schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    )
     properties = dict(schema.get("properties") or {})
     properties["apiVersion"] = {"type": "string", "description": "APIVersion of this object"}
     properties["kind"] = {"type": "string", "description": "Kind of this object"}
@@ -88,17 +90,26 @@ def _operation(resource: ResourceType, action: str, schema_ref: str, with_body: 
             {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
         ]
         if action == "patch":
-            params.append({"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": True}})
+            params.append(
+                {"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": True}}
+            )
     operation: dict[str, Any] = {
         "operationId": f"{action}{resource.kind}",
         "tags": [resource.group or "core"],
         "parameters": params,
         "responses": {
             "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": schema_ref}}}},
-            "201": {"description": "Created", "content": {"application/json": {"schema": {"$ref": schema_ref}}}},
+            "201": {
+                "description": "Created",
+                "content": {"application/json": {"schema": {"$ref": schema_ref}}},
+            },
         },
         "x-kubernetes-action": action if action != "put" else "put",
-        "x-kubernetes-group-version-kind": {"group": resource.group, "version": resource.version, "kind": resource.kind},
+        "x-kubernetes-group-version-kind": {
+            "group": resource.group,
+            "version": resource.version,
+            "kind": resource.kind,
+        },
     }
     if with_body:
         media = _PATCH_MEDIA if action == "patch" else ("application/json", "application/yaml")

@@ -57,7 +57,9 @@ def resource_version(query: Mapping[str, str]) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise bad_request(f"resourceVersion: invalid value {value!r}: a decimal resourceVersion is expected") from None
+        raise bad_request(
+            f"resourceVersion: invalid value {value!r}: a decimal resourceVersion is expected"
+        ) from None
 
 
 def dry_run(query: Mapping[str, str]) -> bool:

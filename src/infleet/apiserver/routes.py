@@ -45,7 +45,11 @@ def parse_resource_path(path: str) -> ResourcePath | None:
     else:
         return None
     namespace = None
-    if rest[0] == "namespaces" and len(rest) >= 3 and not (len(rest) == 3 and rest[2] in _NAMESPACE_SUBRESOURCES):
+    if (
+        rest[0] == "namespaces"
+        and len(rest) >= 3
+        and not (len(rest) == 3 and rest[2] in _NAMESPACE_SUBRESOURCES)
+    ):
         namespace, rest = rest[1], rest[2:]
     if len(rest) > 3:
         raise StatusError(404, "NotFound", f"the server could not find the requested resource: {path}")

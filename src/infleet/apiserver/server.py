@@ -42,7 +42,9 @@ class APIServerSettings:
             raise ValueError("--cluster: name at least one cluster, e.g. --cluster hub")
         for name in self.clusters:
             if name_causes("Namespace", name):
-                raise ValueError(f"--cluster {name!r}: cluster names must be lowercase RFC 1123 labels (e.g. us-east)")
+                raise ValueError(
+                    f"--cluster {name!r}: cluster names must be lowercase RFC 1123 labels (e.g. us-east)"
+                )
         if len(set(self.clusters)) != len(self.clusters):
             raise ValueError("--cluster: each cluster name may be given once")
 
@@ -109,7 +111,10 @@ class EmbeddedAPIServer:
         if settings.tls:
             certificate_dir = (settings.data_dir or Path(".")) / "pki"
             certificate = ensure_serving_certificate(certificate_dir)
-            ssl_options = {"ssl_certfile": str(certificate.cert_path), "ssl_keyfile": str(certificate.key_path)}
+            ssl_options = {
+                "ssl_certfile": str(certificate.cert_path),
+                "ssl_keyfile": str(certificate.key_path),
+            }
             ca_pem = certificate.ca_pem()
             self.token = self._token()
         app = APIServerApp(
@@ -119,9 +124,14 @@ class EmbeddedAPIServer:
             bookmark_interval=settings.bookmark_interval,
         )
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=3,
-            http="httptools", **ssl_options,  # type: ignore[arg-type]
-        )  # fmt: skip
+            app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=3,
+            http="httptools",
+            **ssl_options,  # type: ignore[arg-type]
+        )
         self._server = _QuietServer(config)
         self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:

@@ -73,7 +73,9 @@ class ObjectStore:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
-        for resource, namespace, name, data in db.execute("SELECT resource, namespace, name, data FROM objects"):
+        for resource, namespace, name, data in db.execute(
+            "SELECT resource, namespace, name, data FROM objects"
+        ):
             self._objects.setdefault(resource, {})[(namespace, name)] = orjson.loads(data)
         row = db.execute("SELECT value FROM counters WHERE name = 'resourceVersion'").fetchone()
         self._resource_version = int(row[0]) if row else 0

@@ -35,7 +35,7 @@ class WatchEvent:
         return cls(change.resource_version, change.resource, change.obj, change.previous)
 
 
-@dataclass
+@dataclass(eq=False)
 class Subscriber:
     """One open watch: receives ``(type, object)`` pairs already filtered for it."""
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from infleet.apiserver.cluster import Cluster, Selection
-from infleet.apiserver.errors import StatusError, invalid, Cause
+from infleet.apiserver.errors import Cause, StatusError, invalid
 from infleet.apiserver.resources import ResourceType
 
 # Turns an object into what the client asked to see (the object itself, or a one-row Table).
@@ -41,16 +41,27 @@ def validate_watch_list(query: dict[str, str], send_initial_events: bool, allow_
         raise invalid(
             "ListOptions",
             "",
-            [Cause("FieldValueForbidden", "sendInitialEvents requires resourceVersionMatch=NotOlderThan and "
-                   "allowWatchBookmarks=true", "sendInitialEvents")],
-        )  # fmt: skip
+            [
+                Cause(
+                    "FieldValueForbidden",
+                    "sendInitialEvents requires resourceVersionMatch=NotOlderThan and "
+                    "allowWatchBookmarks=true",
+                    "sendInitialEvents",
+                )
+            ],
+        )
     if match and not send_initial_events:
         raise invalid(
             "ListOptions",
             "",
-            [Cause("FieldValueForbidden", "resourceVersionMatch is forbidden for watch unless sendInitialEvents "
-                   "is provided", "resourceVersionMatch")],
-        )  # fmt: skip
+            [
+                Cause(
+                    "FieldValueForbidden",
+                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                    "resourceVersionMatch",
+                )
+            ],
+        )
 
 
 def default_timeout(min_request_timeout: float = 1800.0) -> float:
@@ -66,7 +77,9 @@ def _bookmark(resource: ResourceType, rv: int, initial_end: bool) -> bytes:
     metadata: dict[str, Any] = {"resourceVersion": str(rv)}
     if initial_end:
         metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
-    return _line("BOOKMARK", {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": metadata})
+    return _line(
+        "BOOKMARK", {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": metadata}
+    )
 
 
 async def stream_events(

@@ -23,12 +23,31 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=6443, help="port to listen on; 0 picks a free one")
-    parser.add_argument("--data-dir", type=Path, default=None, help="where objects are stored (default $INFLEET_HOME/apiserver)")
-    parser.add_argument("--cluster", action="append", dest="clusters", metavar="NAME",
-                        help="a logical cluster to serve under /clusters/NAME (repeatable; default: hub)")  # fmt: skip
-    parser.add_argument("--kubeconfig-out", type=Path, default=None, help="kubeconfig to write (default $INFLEET_HOME/kubeconfig)")
-    parser.add_argument("--tls", action=argparse.BooleanOptionalAction, default=True,
-                        help="serve https with a generated CA and a bearer token (default); --no-tls serves plain http")  # fmt: skip
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where objects are stored (default $INFLEET_HOME/apiserver)",
+    )
+    parser.add_argument(
+        "--cluster",
+        action="append",
+        dest="clusters",
+        metavar="NAME",
+        help="a logical cluster to serve under /clusters/NAME (repeatable; default: hub)",
+    )
+    parser.add_argument(
+        "--kubeconfig-out",
+        type=Path,
+        default=None,
+        help="kubeconfig to write (default $INFLEET_HOME/kubeconfig)",
+    )
+    parser.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve https with a generated CA and a bearer token (default); --no-tls serves plain http",
+    )
     parser.set_defaults(run=run)
 
 
