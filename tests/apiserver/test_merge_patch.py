@@ -11,15 +11,26 @@ from infleet.apiserver.merge_patch import apply_merge_patch, create_merge_patch
 _scalars = st.booleans() | st.integers(-3, 3) | st.text(alphabet="ab", max_size=2)
 _values = st.recursive(
     _scalars,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from("pqrs"), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.sampled_from("pqrs"), children, max_size=3)
+    ),
     max_leaves=10,
 )
 _docs = st.dictionaries(st.sampled_from("abcd"), _values, max_size=4)
 
 
 def test_rfc7386_examples() -> None:
-    target = {"title": "Goodbye!", "author": {"givenName": "John", "familyName": "Doe"}, "tags": ["example", "sample"]}
-    patch = {"title": "Hello!", "phoneNumber": "+01-123-456-7890", "author": {"familyName": None}, "tags": ["example"]}
+    target = {
+        "title": "Goodbye!",
+        "author": {"givenName": "John", "familyName": "Doe"},
+        "tags": ["example", "sample"],
+    }
+    patch = {
+        "title": "Hello!",
+        "phoneNumber": "+01-123-456-7890",
+        "author": {"familyName": None},
+        "tags": ["example"],
+    }
     assert apply_merge_patch(target, patch) == {
         "title": "Hello!",
         "author": {"givenName": "John"},

@@ -37,7 +37,20 @@ def test_label_selector_matching(text: str, labels: dict[str, str], expected: bo
 
 @pytest.mark.parametrize(
     "text",
-    ["a=b=c", "a in x", "a in (x", "a in ()", "=b", "!a=b", "a,,b", "a b", "-bad=x", "a=" + "v" * 64, "a=b c", "A/b=c"],
+    [
+        "a=b=c",
+        "a in x",
+        "a in (x",
+        "a in ()",
+        "=b",
+        "!a=b",
+        "a,,b",
+        "a b",
+        "-bad=x",
+        "a=" + "v" * 64,
+        "a=b c",
+        "A/b=c",
+    ],
 )
 def test_bad_label_selectors_are_400_naming_the_selector(text: str) -> None:
     with pytest.raises(StatusError) as caught:

@@ -20,7 +20,12 @@ SCHEMA: dict[str, Any] = {
                 "port": {"x-kubernetes-int-or-string": True},
                 "note": {"type": "string", "nullable": True},
                 "since": {"type": "string", "format": "date-time"},
-                "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3, "x-kubernetes-list-type": "set"},
+                "tags": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "maxItems": 3,
+                    "x-kubernetes-list-type": "set",
+                },
                 "unique": {"type": "array", "items": {"type": "integer"}, "uniqueItems": True, "minItems": 1},
                 "servers": {
                     "type": "array",
@@ -28,15 +33,28 @@ SCHEMA: dict[str, Any] = {
                     "x-kubernetes-list-map-keys": ["name"],
                     "items": {
                         "type": "object",
-                        "properties": {"name": {"type": "string"}, "weight": {"type": "integer", "default": 10}},
+                        "properties": {
+                            "name": {"type": "string"},
+                            "weight": {"type": "integer", "default": 10},
+                        },
                     },
                 },
                 "labels": {"type": "object", "maxProperties": 2, "additionalProperties": {"type": "string"}},
-                "config": {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
-                           "properties": {"known": {"type": "object", "properties": {"a": {"type": "string"}}}}},
-                "template": {"type": "object", "x-kubernetes-embedded-resource": True,
-                             "properties": {"spec": {"type": "object", "properties": {"x": {"type": "string"}}}}},
-                "resources": {"type": "object", "default": {}, "properties": {"gpu": {"type": "integer", "default": 1}}},
+                "config": {
+                    "type": "object",
+                    "x-kubernetes-preserve-unknown-fields": True,
+                    "properties": {"known": {"type": "object", "properties": {"a": {"type": "string"}}}},
+                },
+                "template": {
+                    "type": "object",
+                    "x-kubernetes-embedded-resource": True,
+                    "properties": {"spec": {"type": "object", "properties": {"x": {"type": "string"}}}},
+                },
+                "resources": {
+                    "type": "object",
+                    "default": {},
+                    "properties": {"gpu": {"type": "integer", "default": 1}},
+                },
             },
         },
         "status": {"type": "object", "properties": {"ready": {"type": "boolean"}}},
@@ -45,12 +63,23 @@ SCHEMA: dict[str, Any] = {
 
 
 def obj(**spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "a.io/v1", "kind": "K", "metadata": {"name": "x"}, "spec": {"model": "llama", **spec}}
+    return {
+        "apiVersion": "a.io/v1",
+        "kind": "K",
+        "metadata": {"name": "x"},
+        "spec": {"model": "llama", **spec},
+    }
 
 
 def test_structural_check_requires_types_except_int_or_string_and_preserve() -> None:
     assert check_structural(SCHEMA, "spec.versions[0].schema.openAPIV3Schema") == []
-    bad = {"type": "object", "properties": {"spec": {"properties": {"a": {"type": "array"}}}, "p": {"x-kubernetes-preserve-unknown-fields": True}}}
+    bad = {
+        "type": "object",
+        "properties": {
+            "spec": {"properties": {"a": {"type": "array"}}},
+            "p": {"x-kubernetes-preserve-unknown-fields": True},
+        },
+    }
     fields = {c.field for c in check_structural(bad, "spec.versions[0].schema.openAPIV3Schema")}
     assert fields == {
         "spec.versions[0].schema.openAPIV3Schema.properties[spec].type",
@@ -73,21 +102,38 @@ def test_prune_removes_unknown_fields_and_respects_preserve_and_embedded() -> No
         foo=1,
         servers=[{"name": "a", "extra": True}],
         config={"anything": {"deep": 1}, "known": {"a": "x", "b": "pruned"}},
-        template={"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"x": "1", "y": "2"}, "z": 1},
+        template={
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p"},
+            "spec": {"x": "1", "y": "2"},
+            "z": 1,
+        },
     )
     o["status"] = {"ready": True, "bogus": 1}
     o["top"] = 1
     removed = prune(o, SCHEMA)
     assert sorted(removed) == sorted(
-        ["spec.foo", "spec.servers[0].extra", "spec.config.known.b", "spec.template.spec.y", "spec.template.z", "status.bogus", "top"]
+        [
+            "spec.foo",
+            "spec.servers[0].extra",
+            "spec.config.known.b",
+            "spec.template.spec.y",
+            "spec.template.z",
+            "status.bogus",
+            "top",
+        ]
     )
     assert o["spec"]["config"]["anything"] == {"deep": 1}
     assert o["spec"]["template"]["metadata"] == {"name": "p"}
-    assert o["metadata"] == {"name": "x"} and o["kind"] == "K"
+    assert o["metadata"] == {"name": "x"}
+    assert o["kind"] == "K"
 
 
 def test_valid_object_has_no_causes() -> None:
-    o = obj(replicas=2, ratio=0.5, port="http", since="2026-03-01T10:00:00Z", tags=["a"], unique=[1, 2], note=None)
+    o = obj(
+        replicas=2, ratio=0.5, port="http", since="2026-03-01T10:00:00Z", tags=["a"], unique=[1, 2], note=None
+    )
     assert validate(o, SCHEMA) == []
     assert validate(obj(port=8080, replicas=2.0), SCHEMA) == []
 
@@ -95,7 +141,12 @@ def test_valid_object_has_no_causes() -> None:
 @pytest.mark.parametrize(
     ("spec", "reason", "field", "text"),
     [
-        ({"replicas": "3"}, "FieldValueTypeInvalid", "spec.replicas", "spec.replicas in body must be of type integer"),
+        (
+            {"replicas": "3"},
+            "FieldValueTypeInvalid",
+            "spec.replicas",
+            "spec.replicas in body must be of type integer",
+        ),
         ({"replicas": 1.5}, "FieldValueTypeInvalid", "spec.replicas", "must be of type integer"),
         ({"replicas": True}, "FieldValueTypeInvalid", "spec.replicas", "must be of type integer"),
         ({"replicas": 9}, "FieldValueInvalid", "spec.replicas", "less than or equal to 5"),
@@ -111,15 +162,32 @@ def test_valid_object_has_no_causes() -> None:
         ({"tags": ["a", "a"]}, "FieldValueDuplicate", "spec.tags[1]", "Duplicate value"),
         ({"unique": [1, 1]}, "FieldValueDuplicate", "spec.unique[1]", "Duplicate value"),
         ({"unique": []}, "FieldValueInvalid", "spec.unique", "at least 1 items"),
-        ({"servers": [{"name": "a"}, {"name": "a", "weight": 2}]}, "FieldValueDuplicate", "spec.servers[1]", '"name": "a"'),
-        ({"servers": [{"name": 3}]}, "FieldValueTypeInvalid", "spec.servers[0].name", "must be of type string"),
+        (
+            {"servers": [{"name": "a"}, {"name": "a", "weight": 2}]},
+            "FieldValueDuplicate",
+            "spec.servers[1]",
+            '"name": "a"',
+        ),
+        (
+            {"servers": [{"name": 3}]},
+            "FieldValueTypeInvalid",
+            "spec.servers[0].name",
+            "must be of type string",
+        ),
         ({"labels": {"a": "1", "b": "2", "c": "3"}}, "FieldValueTooMany", "spec.labels", "at most 2"),
         ({"labels": {"a": 1}}, "FieldValueTypeInvalid", "spec.labels.a", "must be of type string"),
-        ({"template": {"apiVersion": "v1", "spec": {}}}, "FieldValueRequired", "spec.template.kind", "Required value"),
+        (
+            {"template": {"apiVersion": "v1", "spec": {}}},
+            "FieldValueRequired",
+            "spec.template.kind",
+            "Required value",
+        ),
         ({"tags": None}, "FieldValueTypeInvalid", "spec.tags", "must be of type array"),
     ],
 )
-def test_each_keyword_reports_reason_and_field(spec: dict[str, Any], reason: str, field: str, text: str) -> None:
+def test_each_keyword_reports_reason_and_field(
+    spec: dict[str, Any], reason: str, field: str, text: str
+) -> None:
     causes = validate(obj(**spec), SCHEMA)
     assert [(c.reason, c.field) for c in causes] == [(reason, field)], causes
     assert text in causes[0].message
