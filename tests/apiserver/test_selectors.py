@@ -121,3 +121,11 @@ def test_bad_field_selectors_are_400(text: str) -> None:
     with pytest.raises(StatusError) as caught:
         FieldSelector.parse(text)
     assert caught.value.code == 400
+
+
+def test_field_selector_value_may_contain_operators() -> None:
+    assert FieldSelector.parse("a=b==c").exact("a") == "b==c"
+    assert FieldSelector.parse("a==x!=y").exact("a") == "x!=y"
+    negated = FieldSelector.parse("a!=b=c")
+    assert negated.matches({"a": "x"})
+    assert not negated.matches({"a": "b=c"})

@@ -126,7 +126,8 @@ def test_prune_removes_unknown_fields_and_respects_preserve_and_embedded() -> No
     )
     assert o["spec"]["config"]["anything"] == {"deep": 1}
     assert o["spec"]["template"]["metadata"] == {"name": "p"}
-    assert o["metadata"] == {"name": "x"} and o["kind"] == "K"
+    assert o["metadata"] == {"name": "x"}
+    assert o["kind"] == "K"
 
 
 def test_valid_object_has_no_causes() -> None:

@@ -352,14 +352,15 @@ class FieldSelector:
             return cls([])
         requirements = []
         for term in _split_unescaped(text, ","):
-            for op in ("!=", "==", "="):
-                idx = term.find(op)
-                if idx >= 0:
-                    break
-            else:
+            idx = term.find("=")
+            if idx < 0:
                 raise bad_request(
                     f"invalid field selector {text!r}: can't understand {term!r} (expected field=value)"
                 )
+            if idx > 0 and term[idx - 1] == "!":
+                idx, op = idx - 1, "!="
+            else:
+                op = "==" if term.startswith("==", idx) else "="
             name = term[:idx].strip()
             if not name or any(ch in name for ch in "!=\\"):
                 raise bad_request(f"invalid field selector {text!r}: {term!r} has no valid field name")
