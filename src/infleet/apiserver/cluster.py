@@ -91,13 +91,15 @@ class Selection:
 class Cluster:
     """State and verbs of one logical cluster served under ``/clusters/<name>``."""
 
-    def __init__(self, name: str, data_path: Path | None, clock: Clock | None = None) -> None:
+    def __init__(
+        self, name: str, data_path: Path | None, clock: Clock | None = None, watch_window: int = 20_000
+    ) -> None:
         self.name = name
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.index = ResourceIndex()
         for resource in builtin_resources():
             self.index.add(resource)
-        self.hub = WatchHub()
+        self.hub = WatchHub(window=watch_window)
         self.store = ObjectStore(data_path, on_commit=self._on_commit)
         self.collector = deletion.GarbageCollector(self)
         self.openapi = OpenAPIDocuments(self.index)
@@ -258,7 +260,8 @@ class Cluster:
         kind = body.get("kind")
         if kind is not None and kind != resource.kind:
             raise bad_request(
-                f'the object kind "{kind}" does not match the resource {resource.plural} (kind "{resource.kind}")'
+                f'the object kind "{kind}" does not match the resource {resource.plural} '
+                f'(kind "{resource.kind}")'
             )
         api_version = body.get("apiVersion")
         if api_version is not None and api_version.rpartition("/")[0] != resource.group:
@@ -283,7 +286,8 @@ class Cluster:
             metadata.pop("namespace", None)
         if url_name is not None and metadata.get("name", url_name) != url_name:
             raise bad_request(
-                f"the name of the object ({metadata.get('name')}) does not match the name on the URL ({url_name})"
+                f"the name of the object ({metadata.get('name')}) does not match the name on the URL "
+                f"({url_name})"
             )
         body["apiVersion"] = resource.api_version
         body["kind"] = resource.kind
@@ -499,7 +503,8 @@ def _check_deleting_finalizers(resource: ResourceType, current: dict[str, Any], 
             [
                 Cause(
                     "FieldValueForbidden",
-                    f"no new finalizers can be added if the object is being deleted, found new finalizers {added}",
+                    "no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers {added}",
                     "metadata.finalizers",
                 )
             ],

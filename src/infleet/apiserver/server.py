@@ -35,6 +35,8 @@ class APIServerSettings:
     kubeconfig_out: Path | None = None
     tls: bool = True
     bookmark_interval: float = 60.0
+    # Events kept for watches to resume from; older resourceVersions get 410 Expired.
+    watch_window: int = 20_000
     extra_names: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
@@ -97,7 +99,7 @@ class EmbeddedAPIServer:
         settings = self.settings
         for name in settings.clusters:
             path = settings.data_dir / "clusters" / f"{name}.db" if settings.data_dir else None
-            cluster = Cluster(name, path)
+            cluster = Cluster(name, path, watch_window=settings.watch_window)
             await cluster.start()
             self.clusters[name] = cluster
         sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM)
