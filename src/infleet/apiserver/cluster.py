@@ -257,6 +257,11 @@ class Cluster:
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise bad_request(f"{resource.kind}: the request body must be a JSON or YAML object")
+        for field_name in ("kind", "apiVersion"):
+            if field_name in body and not isinstance(body[field_name], str):
+                raise bad_request(
+                    f"{resource.kind}: {field_name} must be a string, e.g. {resource.api_version!r}"
+                )
         kind = body.get("kind")
         if kind is not None and kind != resource.kind:
             raise bad_request(
@@ -274,6 +279,9 @@ class Cluster:
             metadata = body["metadata"] = {}
         if not isinstance(metadata, dict):
             raise bad_request(f"{resource.kind}: metadata must be an object")
+        for field_name in ("name", "namespace", "generateName", "resourceVersion", "uid"):
+            if metadata.get(field_name) is not None and not isinstance(metadata[field_name], str):
+                raise bad_request(f"{resource.kind}: metadata.{field_name} must be a string")
         if resource.namespaced:
             body_ns = metadata.get("namespace")
             if body_ns and body_ns != namespace:
@@ -284,7 +292,9 @@ class Cluster:
             metadata["namespace"] = namespace
         else:
             metadata.pop("namespace", None)
-        if url_name is not None and metadata.get("name", url_name) != url_name:
+        if url_name is not None:
+            metadata.setdefault("name", url_name)
+        if url_name is not None and metadata["name"] != url_name:
             raise bad_request(
                 f"the name of the object ({metadata.get('name')}) does not match the name on the URL "
                 f"({url_name})"

@@ -72,10 +72,17 @@ def _wants_table(request: Request) -> bool:
     return "as=Table" in request.headers.get("accept", "")
 
 
+def _escape_char(char: str) -> str:
+    if char in '"\\':
+        return "\\" + char
+    return char.encode("unicode_escape").decode("ascii")
+
+
 def _add_warnings(response: Response, warnings: list[str]) -> Response:
     for text in warnings:
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-        response.raw_headers.append((b"warning", f'299 - "{escaped}"'.encode()))
+        # Header values must be printable ASCII: escape everything else (field names come from clients).
+        escaped = "".join(c if " " <= c <= "~" and c not in '"\\' else _escape_char(c) for c in text)
+        response.raw_headers.append((b"warning", f'299 - "{escaped}"'.encode("ascii")))
     return response
 
 
