@@ -103,6 +103,8 @@ class APIServerApp:
         self.server_address = server_address
         self.default_cluster = default_cluster
         self.bookmark_interval = bookmark_interval
+        # Set when the server begins to stop: new watches are refused so shutdown is not held open.
+        self.stopping = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -464,6 +466,8 @@ class APIServerApp:
     def _watch(
         self, cluster: Cluster, resource: ResourceType, selection: Selection, request: Request, as_table: bool
     ) -> Response:
+        if self.stopping:
+            raise StatusError(503, "ServiceUnavailable", "the API server is shutting down; retry shortly")
         query = dict(request.query_params)
         send_initial = request_params.go_bool(query, "sendInitialEvents")
         bookmarks = request_params.go_bool(query, "allowWatchBookmarks")

@@ -70,6 +70,7 @@ class EmbeddedAPIServer:
         self.port = settings.port
         self._server: _QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._app: APIServerApp | None = None
 
     @property
     def scheme(self) -> str:
@@ -119,7 +120,7 @@ class EmbeddedAPIServer:
             }
             ca_pem = certificate.ca_pem()
             self.token = self._token()
-        app = APIServerApp(
+        app = self._app = APIServerApp(
             self.clusters,
             token=self.token,
             server_address=f"{settings.host}:{self.port}",
@@ -146,6 +147,8 @@ class EmbeddedAPIServer:
 
     async def stop(self) -> None:
         """Close every watch, stop listening, then flush and close storage."""
+        if self._app is not None:
+            self._app.stopping = True
         for cluster in self.clusters.values():
             cluster.hub.close_all()
         if self._server is not None:
