@@ -146,11 +146,15 @@ class ClusterClient:
         finally:
             await response.aclose()
 
-    async def create(self, kind: ResourceKind, obj: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+    async def create(
+        self, kind: ResourceKind, obj: dict[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
         namespace = namespace or (obj.get("metadata") or {}).get("namespace")
         return await self._request("POST", kind.path(namespace), body=obj)
 
-    async def replace(self, kind: ResourceKind, obj: dict[str, Any], subresource: str | None = None) -> dict[str, Any]:
+    async def replace(
+        self, kind: ResourceKind, obj: dict[str, Any], subresource: str | None = None
+    ) -> dict[str, Any]:
         """PUT; the object's ``metadata.resourceVersion`` is the optimistic-concurrency precondition."""
         metadata = obj["metadata"]
         return await self._request(

@@ -20,7 +20,7 @@ from infleet.kube.controller_metrics import ControllerMetrics
 from infleet.kube.informer import Informer, InformerEvent
 from infleet.kube.rate_limit import RateLimiter
 from infleet.kube.reconciler import Reconciler, Request, Result, TerminalError
-from infleet.kube.workqueue import ShutDown, WorkQueue
+from infleet.kube.workqueue import ShutDownError, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def request_for(event: InformerEvent) -> Request:
 
 
 def owner_mapper(owner_kind: str, owner_api_group: str = "") -> Mapper:
-    """Map an object to the owner that controls it (``controller: true``) when that owner is ``owner_kind``."""
+    """Map an object to the owner that controls it (``controller: true``) of kind ``owner_kind``."""
 
     def mapper(event: InformerEvent) -> Iterable[Request]:
         metadata = event.obj.get("metadata") or {}
@@ -97,7 +97,8 @@ class Controller:
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for the informers' caches, reconcile until ``stop``, then drain and return."""
         for informer in self.informers:
-            await informer.wait_synced(self.settings.sync_timeout)
+            async with asyncio.timeout(self.settings.sync_timeout):
+                await informer.wait_synced()
         workers = [asyncio.ensure_future(self._worker()) for _ in range(self.settings.workers)]
         await stop.wait()
         self.queue.shutdown(drain=True)
@@ -112,7 +113,7 @@ class Controller:
         while True:
             try:
                 request = await self.queue.get()
-            except ShutDown:
+            except ShutDownError:
                 return
             try:
                 await self.reconcile_once(request)

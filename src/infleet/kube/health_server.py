@@ -48,7 +48,9 @@ class HealthServer:
         self.needs_leader = False
 
     def _answer(self, checks: dict[str, Check]) -> Response:
-        failures = [f"[-] {name}: {reason}" for name, check in checks.items() if (reason := check()) is not None]
+        failures = [
+            f"[-] {name}: {reason}" for name, check in checks.items() if (reason := check()) is not None
+        ]
         if failures:
             return PlainTextResponse("\n".join(failures) + "\nnot ok\n", status_code=500)
         return PlainTextResponse("ok")
@@ -76,7 +78,7 @@ class HealthServer:
         config = uvicorn.Config(self.app(), log_level="warning", lifespan="off", access_log=False)
         server = _Server(config)
         task = asyncio.ensure_future(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
+        while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has a flag, no event)
             await asyncio.sleep(0.01)
         self.started.set()
         await asyncio.wait({task, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)

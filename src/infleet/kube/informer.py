@@ -83,8 +83,8 @@ class Informer:
     def has_synced(self) -> bool:
         return self._synced.is_set()
 
-    async def wait_synced(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(self._synced.wait(), timeout)
+    async def wait_synced(self) -> None:
+        await self._synced.wait()
 
     async def run(self, stop: asyncio.Event) -> None:
         """List and watch until ``stop`` is set."""
@@ -136,7 +136,7 @@ class Informer:
         self.lists += 1
         fresh = {object_key(obj): obj for obj in listed.items}
         events: list[InformerEvent] = []
-        for key in self.store.keys():
+        for key in self.store.keys():  # noqa: SIM118 (a copy: the loop deletes)
             if key not in fresh:
                 old = self.store.delete(key)
                 assert old is not None

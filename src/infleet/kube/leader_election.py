@@ -50,7 +50,9 @@ def _micro_time(seconds: float) -> str:
 class LeaderElector:
     """Campaigns for one Lease; ``leading`` is set while this identity holds it, ``lost`` once it lost it."""
 
-    def __init__(self, client: ClusterClient, settings: LeaderElectionSettings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, client: ClusterClient, settings: LeaderElectionSettings, clock: Clock | None = None
+    ) -> None:
         settings.validate()
         self.client = client
         self.settings = settings
@@ -71,7 +73,9 @@ class LeaderElector:
         while not self.leading.is_set():
             if await self._try_acquire_or_renew():
                 self.leading.set()
-                log.info("%s became leader of lease %s/%s", self.identity, settings.namespace, settings.lease_name)
+                log.info(
+                    "%s became leader of lease %s/%s", self.identity, settings.namespace, settings.lease_name
+                )
             elif await self._stopped_within(stop, settings.retry_period):
                 return
         last_renew = self.clock.now()
@@ -105,7 +109,9 @@ class LeaderElector:
             "leaseDurationSeconds": max(1, round(self.settings.lease_duration)),
             "acquireTime": previous.get("acquireTime") if held else now,
             "renewTime": now,
-            "leaseTransitions": transitions if held or not previous.get("holderIdentity") else transitions + 1,
+            "leaseTransitions": transitions
+            if held or not previous.get("holderIdentity")
+            else transitions + 1,
         }
 
     async def _try_acquire_or_renew(self) -> bool:

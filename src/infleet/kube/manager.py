@@ -63,7 +63,9 @@ class Manager:
         self.elector: LeaderElector | None = None
         if self.settings.leader_election is not None:
             if leader_client is None:
-                raise ValueError("ManagerSettings.leader_election is set: pass leader_client (the Lease's cluster)")
+                raise ValueError(
+                    "ManagerSettings.leader_election is set: pass leader_client (the Lease's cluster)"
+                )
             self.elector = LeaderElector(leader_client, self.settings.leader_election, clock)
         self.health: HealthServer | None = None
         if self.settings.health_port is not None:
@@ -75,7 +77,9 @@ class Manager:
                 self.settings.health_port,
             )
 
-    def informer(self, client: ClusterClient, kind: ResourceKind, settings: InformerSettings | None = None) -> Informer:
+    def informer(
+        self, client: ClusterClient, kind: ResourceKind, settings: InformerSettings | None = None
+    ) -> Informer:
         """The shared informer of ``kind`` in ``client``'s cluster (one per distinct selection)."""
         settings = settings or InformerSettings()
         selection = f"{settings.namespace}|{settings.label_selector}|{settings.field_selector}"

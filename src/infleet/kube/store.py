@@ -20,7 +20,9 @@ def object_key(obj: Mapping[str, Any]) -> str:
 
 
 def _owner_uids(obj: Mapping[str, Any]) -> list[str]:
-    return [str(ref["uid"]) for ref in (obj.get("metadata") or {}).get("ownerReferences") or [] if "uid" in ref]
+    return [
+        str(ref["uid"]) for ref in (obj.get("metadata") or {}).get("ownerReferences") or [] if "uid" in ref
+    ]
 
 
 class Store:

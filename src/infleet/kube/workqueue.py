@@ -22,7 +22,7 @@ from infleet.kube.rate_limit import RateLimiter
 K = TypeVar("K", bound=Hashable)
 
 
-class ShutDown(Exception):
+class ShutDownError(Exception):
     """Raised by :meth:`WorkQueue.get` once the queue is shut down (and drained, when draining)."""
 
 
@@ -114,7 +114,7 @@ class WorkQueue(Generic[K]):
         return None
 
     async def get(self) -> K:
-        """The next key; the caller must call :meth:`done` with it. Raises :class:`ShutDown`."""
+        """The next key; the caller must call :meth:`done` with it. Raises :class:`ShutDownError`."""
         while True:
             next_due = None if self._shutting_down else self._promote_ready()
             if self._queue and not (self._shutting_down and not self._drain):
@@ -124,15 +124,15 @@ class WorkQueue(Generic[K]):
                 self._idle.clear()
                 return key
             if self._shutting_down:
-                raise ShutDown
+                raise ShutDownError
             self._changed.clear()
             await self._wait_for_change(next_due)
 
-    async def _wait_for_change(self, timeout: float | None) -> None:
+    async def _wait_for_change(self, delay: float | None) -> None:
         changed = asyncio.ensure_future(self._changed.wait())
         waits: set[asyncio.Future[None] | asyncio.Task[bool]] = {changed}
-        if timeout is not None:
-            waits.add(asyncio.ensure_future(self.clock.sleep(timeout)))
+        if delay is not None:
+            waits.add(asyncio.ensure_future(self.clock.sleep(delay)))
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
