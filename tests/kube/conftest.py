@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
+from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClientFactory, ClusterClient
+from infleet.kube.resource_kind import ResourceKind
 
 
 @dataclass
@@ -61,3 +63,57 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0, messag
         while not predicate():
             await asyncio.sleep(0.01)
     assert predicate(), message
+
+
+WIDGET_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.test.infleet.io"},
+    "spec": {
+        "group": "test.infleet.io",
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+async def install_widget_crd(client: ClusterClient) -> ResourceKind:
+    """Register the test CRD and return its kind once the server serves it."""
+    crd_kind = ResourceKind(
+        "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False
+    )
+    await client.create(crd_kind, WIDGET_CRD)
+    widget = ResourceKind("test.infleet.io", "v1", "Widget", "widgets")
+    async with asyncio.timeout(5):
+        while True:
+            try:
+                await client.list(widget, "default")
+                return widget
+            except KubeAPIError:
+                await asyncio.sleep(0.05)
+
+
+def widget(name: str, **spec: object) -> dict[str, object]:
+    return {
+        "apiVersion": "test.infleet.io/v1",
+        "kind": "Widget",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": dict(spec),
+    }

@@ -14,14 +14,23 @@ CONFIGMAP = ResourceKind.of(ConfigMap)
 
 
 def config_map(name: str, **data: str) -> dict[str, object]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}, "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "default"},
+        "data": data,
+    }
 
 
 def test_resource_kind_of_lightkube_classes() -> None:
-    assert CONFIGMAP == ResourceKind("", "v1", "ConfigMap", "configmaps", True)
+    assert ResourceKind("", "v1", "ConfigMap", "configmaps", True) == CONFIGMAP
     assert CONFIGMAP.path("default", "a") == "/api/v1/namespaces/default/configmaps/a"
-    custom = ResourceKind.of(create_namespaced_resource("aitoolchain.io", "v1", "ModelDeployment", "modeldeployments"))
-    assert custom.path("ns", "m", "status") == "/apis/aitoolchain.io/v1/namespaces/ns/modeldeployments/m/status"
+    custom = ResourceKind.of(
+        create_namespaced_resource("aitoolchain.io", "v1", "ModelDeployment", "modeldeployments")
+    )
+    assert (
+        custom.path("ns", "m", "status") == "/apis/aitoolchain.io/v1/namespaces/ns/modeldeployments/m/status"
+    )
     assert custom.api_version == "aitoolchain.io/v1"
 
 
