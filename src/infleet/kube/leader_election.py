@@ -61,7 +61,6 @@ class LeaderElector:
         self.lost = asyncio.Event()
         self._observed: dict[str, Any] | None = None
         self._observed_at = 0.0
-        self.transitions_seen = 0
 
     @property
     def identity(self) -> str:
@@ -100,18 +99,20 @@ class LeaderElector:
         return stop.is_set()
 
     def _spec(self, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """The record this candidate writes; taking the lease from anyone else (or from a release) counts
+        as a transition, as in client-go."""
         now = _micro_time(self.clock.wall())
+        held = previous is not None and previous.get("holderIdentity") == self.identity
+        transitions = int((previous or {}).get("leaseTransitions") or 0)
+        if previous is not None and not held:
+            transitions += 1
         previous = previous or {}
-        held = previous.get("holderIdentity") == self.identity
-        transitions = int(previous.get("leaseTransitions") or 0)
         return {
             "holderIdentity": self.identity,
             "leaseDurationSeconds": max(1, round(self.settings.lease_duration)),
             "acquireTime": previous.get("acquireTime") if held else now,
             "renewTime": now,
-            "leaseTransitions": transitions
-            if held or not previous.get("holderIdentity")
-            else transitions + 1,
+            "leaseTransitions": transitions,
         }
 
     async def _try_acquire_or_renew(self) -> bool:
