@@ -57,10 +57,10 @@ async def apiserver(tmp_path: Path) -> AsyncIterator[RunningServer]:
     await running.server.stop()
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 5.0, message: str = "") -> None:
+async def eventually(predicate: Callable[[], bool], within: float = 5.0, message: str = "") -> None:
     """Wait (bounded) until ``predicate`` holds."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 (polls state owned by the code under test)
             await asyncio.sleep(0.01)
     assert predicate(), message
 

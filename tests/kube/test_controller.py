@@ -58,7 +58,7 @@ async def start(
     controller: Controller, *informers: Informer
 ) -> tuple[asyncio.Event, list[asyncio.Future[None]]]:
     stop = asyncio.Event()
-    tasks = [asyncio.ensure_future(i.run(stop)) for i in informers]
+    tasks: list[asyncio.Future[None]] = [asyncio.ensure_future(i.run(stop)) for i in informers]
     tasks.append(asyncio.ensure_future(controller.run(stop)))
     return stop, tasks
 
@@ -177,6 +177,6 @@ async def test_change_made_while_apiserver_was_down_is_reconciled(apiserver: Run
     # The informer waits 0.5 s before reconnecting, so this write lands while its watch is down.
     await apiserver.restart(between=nothing)
     await apiserver.client().patch(CONFIGMAP, "target", {"data": {"v": "while-down"}}, "default")
-    await eventually(lambda: ("target", "while-down") in seen, timeout=10)
+    await eventually(lambda: ("target", "while-down") in seen, within=10)
     stop.set()
     await asyncio.wait_for(asyncio.gather(*tasks), 10)

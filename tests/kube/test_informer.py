@@ -75,7 +75,7 @@ async def test_bookmarks_advance_the_resume_point(apiserver: RunningServer) -> N
     )
     written = int(secret["metadata"]["resourceVersion"])
     # No ConfigMap changed, so only a BOOKMARK (sent every 0.5 s here) can move the informer forward.
-    await eventually(lambda: int(informer.resource_version or 0) >= written, timeout=5)
+    await eventually(lambda: int(informer.resource_version or 0) >= written, within=5)
     assert len(informer.store) == 0
     stop.set()
     await asyncio.wait_for(task, 5)
@@ -121,7 +121,7 @@ async def test_no_change_is_lost_across_an_apiserver_restart(apiserver: RunningS
         await other.stop()
 
     await apiserver.restart(between=write_while_down)
-    await eventually(lambda: len(recorder.events) >= 3, timeout=10)
+    await eventually(lambda: len(recorder.events) >= 3, within=10)
     assert sorted(recorder.events) == [("ADDED", "created"), ("DELETED", "deleted"), ("MODIFIED", "changed")]
     assert informer.store.get("changed", "default")["data"] == {"k": "v"}  # type: ignore[index]
     assert informer.lists >= 2, "the restarted server forgot its watch window, so the informer relisted (410)"

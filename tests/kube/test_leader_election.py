@@ -95,7 +95,7 @@ async def test_managers_hand_over_controllers(apiserver: RunningServer) -> None:
 
     m1.stop()
     await asyncio.wait_for(run1, 10)
-    await eventually(lambda: len(reconciled["m2"]) >= 1, timeout=5)
+    await eventually(lambda: len(reconciled["m2"]) >= 1, within=5)
     assert reconciled["m2"][0] == Request("hub", "default", "one")
     m2.stop()
     await asyncio.wait_for(run2, 10)
