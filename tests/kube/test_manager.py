@@ -86,3 +86,24 @@ async def test_sigterm_stops_and_drains(apiserver: RunningServer) -> None:
     await asyncio.wait_for(run, 10)
     assert finished == ["s"], "the reconcile in flight finished before the manager returned"
     assert signal.getsignal(signal.SIGTERM) is not None
+
+
+async def test_a_failing_runnable_stops_the_manager() -> None:
+    manager = Manager(ManagerSettings(handle_signals=False))
+
+    class Broken:
+        async def run(self, stop: asyncio.Event) -> None:
+            raise RuntimeError("boom")
+
+    class Waits:
+        stopped = False
+
+        async def run(self, stop: asyncio.Event) -> None:
+            await stop.wait()
+            self.stopped = True
+
+    waits = Waits()
+    manager.add(Broken())
+    manager.add(waits)
+    await asyncio.wait_for(manager.run(), 5)
+    assert waits.stopped

@@ -126,6 +126,11 @@ class Informer:
             except (httpx2.HTTPError, OSError) as error:
                 failures += 1
                 log.info("%s in %s: connection lost (%s); reconnecting", self.kind, self.cluster, error)
+            except Exception:
+                # Unexpected (a malformed event): start over from a fresh list rather than stop following.
+                failures += 1
+                self.resource_version = None
+                log.exception("%s in %s: watch failed; listing again", self.kind, self.cluster)
             await asyncio.sleep(settings.reconnect_backoff.delay(failures))
 
     async def _relist(self) -> None:

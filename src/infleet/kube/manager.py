@@ -110,6 +110,18 @@ class Manager:
     def stop(self) -> None:
         self._stop.set()
 
+    def _start(self, runnable: Runnable, stop: asyncio.Event) -> asyncio.Future[None]:
+        task = asyncio.ensure_future(runnable.run(stop))
+        task.add_done_callback(self._on_runnable_done)
+        return task
+
+    def _on_runnable_done(self, task: asyncio.Future[None]) -> None:
+        # As in controller-runtime, a runnable that fails takes the manager down rather than leaving a
+        # process that looks healthy but no longer reconciles.
+        if not task.cancelled() and task.exception() is not None:
+            log.error("manager %s: a runnable failed: %r; stopping", self.settings.name, task.exception())
+            self._stop.set()
+
     async def run(self) -> None:
         """Run until :meth:`stop`, a signal, or loss of leadership; then stop everything in order."""
         loop = asyncio.get_running_loop()
@@ -117,11 +129,11 @@ class Manager:
         for signum in signals:
             loop.add_signal_handler(signum, self._stop.set)
         stop_workers, stop_informers, stop_elector = asyncio.Event(), asyncio.Event(), asyncio.Event()
-        informer_tasks = [asyncio.ensure_future(i.run(stop_informers)) for i in self._informers.values()]
+        informer_tasks = [self._start(i, stop_informers) for i in self._informers.values()]
         tasks: list[asyncio.Future[None]] = []
         if self.health is not None:
-            tasks.append(asyncio.ensure_future(self.health.run(stop_workers)))
-        tasks += [asyncio.ensure_future(r.run(stop_workers)) for r, leader in self._runnables if not leader]
+            tasks.append(self._start(self.health, stop_workers))
+        tasks += [self._start(r, stop_workers) for r, leader in self._runnables if not leader]
         elector_task = None
         leader_runnables = [r for r, leader in self._runnables if leader]
         try:
@@ -129,7 +141,7 @@ class Manager:
                 elector_task = asyncio.ensure_future(self.elector.run(stop_elector))
                 await self._until_leading_or_stopped()
             if not self._stop.is_set():
-                tasks += [asyncio.ensure_future(r.run(stop_workers)) for r in leader_runnables]
+                tasks += [self._start(r, stop_workers) for r in leader_runnables]
                 waits: set[asyncio.Future[object]] = {asyncio.ensure_future(self._stop.wait())}
                 if self.elector is not None:
                     waits.add(asyncio.ensure_future(self.elector.lost.wait()))
