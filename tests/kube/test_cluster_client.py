@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from lightkube import ConfigError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import ConfigMap
 
+from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.kube.api_error import KubeAPIError
+from infleet.kube.cluster_client import ClientFactory, ClusterClient
 from infleet.kube.resource_kind import ResourceKind
 from tests.kube.conftest import RunningServer
 
@@ -63,3 +68,29 @@ async def test_clusters_are_separate(apiserver: RunningServer) -> None:
     typed = await hub.typed.get(ConfigMap, "only-hub", namespace="default")
     assert typed.metadata is not None
     assert typed.metadata.name == "only-hub"
+
+
+async def test_tls_and_token_kubeconfig(tmp_path: Path) -> None:
+    """The kubeconfig ``infleet up`` writes (https, CA data, bearer token) works as written."""
+    kubeconfig = tmp_path / "kubeconfig"
+    server = EmbeddedAPIServer(
+        APIServerSettings(port=0, data_dir=tmp_path / "data", clusters=("hub",), kubeconfig_out=kubeconfig)
+    )
+    await server.start()
+    factory = ClientFactory(kubeconfig)
+    try:
+        assert factory.contexts == ["infleet-hub"]
+        client = factory.client("infleet-hub")
+        assert client.name == "infleet-hub"
+        await client.create(CONFIGMAP, config_map("secure"))
+        assert [o["metadata"]["name"] for o in (await client.list(CONFIGMAP, "default")).items] == ["secure"]
+    finally:
+        await factory.close()
+        await server.stop()
+
+
+def test_unknown_context_is_named(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    with pytest.raises(ConfigError, match="nope"):
+        ClusterClient.from_kubeconfig(kubeconfig, "nope")
