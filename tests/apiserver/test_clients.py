@@ -196,7 +196,8 @@ def test_kopf_operator_create_update_delete_handlers(server: ServerThread) -> No
     schema_patch = [
         {
             "op": "add",
-            "path": "/spec/versions/0/schema/openAPIV3Schema/properties/status/x-kubernetes-preserve-unknown-fields",
+            "path": "/spec/versions/0/schema/openAPIV3Schema/properties/status"
+            "/x-kubernetes-preserve-unknown-fields",
             "value": True,
         }
     ]

@@ -111,11 +111,13 @@ def test_sigkill_after_a_successful_write_loses_nothing(tmp_path: Path) -> None:
 def test_sigterm_stops_the_server_with_open_watches(tmp_path: Path) -> None:
     port = free_port()
     process = start_process(tmp_path, port)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}/clusters/hub", timeout=30) as api:
-        with api.stream("GET", CM, params={"watch": "true"}) as response:
-            assert response.status_code == 200
-            process.send_signal(signal.SIGTERM)
-            started = time.monotonic()
-            list(response.iter_lines())
+    with (
+        httpx.Client(base_url=f"http://127.0.0.1:{port}/clusters/hub", timeout=30) as api,
+        api.stream("GET", CM, params={"watch": "true"}) as response,
+    ):
+        assert response.status_code == 200
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        list(response.iter_lines())
     assert process.wait(10) == 0
     assert time.monotonic() - started < 8
