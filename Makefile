@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint unit bench clean
+.PHONY: up test lint unit bench clean crds
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 up: $(STAMP)
 	$(BIN)/infleet up
+
+crds: $(STAMP)
+	$(BIN)/infleet crds --out deploy/crds
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
