@@ -133,7 +133,7 @@ def _convert(node: dict[str, Any], definitions: dict[str, Any], where: str) -> d
 
 def _ordered(out: dict[str, Any]) -> dict[str, Any]:
     """type and description first, so the YAML reads like hand-written CRDs."""
-    first = {key: out[key] for key in ("type", "description") if key in out}
+    first: dict[str, Any] = {key: out[key] for key in ("type", "description") if key in out}
     return {**first, **{key: value for key, value in out.items() if key not in first}}
 
 
