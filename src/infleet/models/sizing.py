@@ -222,11 +222,13 @@ def _explain(request: SizingRequest, offerings: Sequence[Offering]) -> str:
                 f"{attempt.kv_cache_tokens} KV tokens"
             )
     relaxed = candidates(replace(request, gpus=None, skus=(), instance_type=None), offerings)
-    fix = (
-        f"; it fits on {relaxed[0].gpus} x {relaxed[0].offering.gpu.name} (${relaxed[0].cost_per_hour:.2f}/h): "
-        f"set spec.resources.gpu to {relaxed[0].gpus} or remove {', '.join(constraint) or 'the constraints'}"
-        if relaxed
-        else "; no offered GPU fits it: lower spec.engineArgs.maxModelLen or quantize (engineArgs.quantization)"
-    )
+    if relaxed:
+        best = relaxed[0]
+        fix = (
+            f"; it fits on {best.gpus} x {best.offering.gpu.name} (${best.cost_per_hour:.2f}/h): set "
+            f"spec.resources.gpu to {best.gpus} or remove {', '.join(constraint) or 'the constraints'}"
+        )
+    else:
+        fix = "; no offered GPU fits it: lower spec.engineArgs.maxModelLen or set engineArgs.quantization"
     detail = "; ".join(tried) if tried else "no offered node shape can split it (attention heads)"
     return f"{head}; {detail}{fix}"
