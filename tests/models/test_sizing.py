@@ -14,8 +14,8 @@ from infleet.models.sizing import SizingError, SizingRequest, size
 # fits when tokens >= min(context, 8192); the smallest fitting GPU count is the cheapest on one SKU;
 # max model length = context if it fits, else tokens rounded down to 1024. Worked rows:
 # - Llama-3.1-8B on 1 x A100-80GB: 80 x 0.90 = 72.0; 14.96 x 1.02 = 15.26;
-#   KV = 72.0 - 15.26 - 2.3 = 54.44 GiB; bytes/token = 2 x 8 KV heads x 128 x 32 layers x 2 = 131,072, so 54.44 x 8192 = 445,979 tokens >= 131,072
-#   context -> 1 GPU, max length 131,072.
+#   KV = 72.0 - 15.26 - 2.3 = 54.44 GiB; bytes/token = 2 x 8 KV heads x 128 x 32 layers x 2 = 131,072,
+#   so 54.44 x 8192 = 445,979 tokens >= 131,072 context -> 1 GPU, max length 131,072.
 # - Qwen2.5-32B on 1 x A100-80GB: 72.0 - 61.03 x 1.02 (62.25) - 2.3 = 7.45 GiB; 2 x 8 x 128 x 64 x 2 = 262,144
 #   bytes/token -> 7.45 x 4096 = 30,512 tokens >= 8192 -> 1 GPU, max length 30,512 // 1024 x 1024 = 29,696.
 # - Llama-3.3-70B on A100-80GB: 1 GPU leaves 72.0 - 134.05 < 0; 2 GPUs: 72.0 - 67.02 - 2.3 = 2.68 GiB each,
