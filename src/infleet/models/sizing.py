@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from infleet.api.catalog import GIB, ModelInfo
+from infleet.api.model_deployment import MemoryBudget, Sizing
 from infleet.models.offerings import Offering
 
 WEIGHT_EXPANSION = 1.02
@@ -232,3 +233,31 @@ def _explain(request: SizingRequest, offerings: Sequence[Offering]) -> str:
         fix = "; no offered GPU fits it: lower spec.engineArgs.maxModelLen or set engineArgs.quantization"
     detail = "; ".join(tried) if tried else "no offered node shape can split it (attention heads)"
     return f"{head}; {detail}{fix}"
+
+
+def to_status(candidate: Plan, model_name: str) -> Sizing:
+    """The plan as ``status.sizing``."""
+    offering = candidate.offering
+    return Sizing(
+        model=model_name,
+        sku=offering.gpu.name,
+        gpus_per_replica=candidate.gpus,
+        nodes_per_replica=candidate.nodes,
+        gpus_per_node=candidate.tensor_parallel if candidate.nodes == 1 else offering.gpus_per_node,
+        tensor_parallel=candidate.tensor_parallel,
+        pipeline_parallel=candidate.pipeline_parallel,
+        max_model_len=candidate.max_model_len,
+        kv_cache_tokens=candidate.kv_cache_tokens,
+        kv_bytes_per_token=candidate.kv_bytes_per_token,
+        memory=MemoryBudget(
+            per_gpu_gib=round(candidate.usable_gib, 2),
+            weights_gib=round(candidate.weights_gib, 2),
+            overhead_gib=round(candidate.overhead_gib, 2),
+            kv_cache_gib=round(candidate.kv_cache_gib, 2),
+        ),
+        cost_per_hour=candidate.cost_per_hour,
+        source=offering.source,
+        instance_type=offering.instance_type,
+        node_selector=dict(offering.node_selector) or None,
+        reason=candidate.summary(),
+    )
