@@ -1,0 +1,106 @@
+"""Entry point of the models controller for one cluster: :func:`build_manager` wires the
+ModelDeployment reconciler, its informers, the telemetry scraper and its Prometheus collector into a
+Manager; :func:`run` runs it until stopped. ``infleet up`` starts one per member cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from infleet.api.catalog import load_catalog
+from infleet.kube.clock import Clock, SystemClock
+from infleet.kube.cluster_client import ClusterClient
+from infleet.kube.controller import ControllerSettings
+from infleet.kube.informer import InformerEvent, InformerSettings
+from infleet.kube.manager import Manager, ManagerSettings
+from infleet.kube.reconciler import Request
+from infleet.models.reconciler import (
+    DEPLOYMENT,
+    MODEL_DEPLOYMENT,
+    NODE,
+    POD,
+    SERVICE,
+    STATEFULSET,
+    Informers,
+    ModelDeploymentReconciler,
+    ReconcilerSettings,
+)
+from infleet.models.telemetry import TelemetryCollector, TelemetryScraper
+from infleet.models.workload import MD_LABEL
+
+
+@dataclass
+class ModelsSettings:
+    manager: ManagerSettings = field(default_factory=lambda: ManagerSettings(name="infleet-models"))
+    reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
+    scrape_interval: float = 5.0
+    workers: int = 2
+    needs_leader: bool = False
+
+
+def build_manager(
+    client: ClusterClient, settings: ModelsSettings | None = None, clock: Clock | None = None
+) -> Manager:
+    """A Manager running the models controller against ``client``'s cluster."""
+    settings = settings or ModelsSettings()
+    clock = clock or SystemClock()
+    manager = Manager(settings.manager, clock=clock)
+    owned = InformerSettings(label_selector=MD_LABEL)
+    informers = Informers(
+        model_deployments=manager.informer(client, MODEL_DEPLOYMENT),
+        deployments=manager.informer(client, DEPLOYMENT, owned),
+        statefulsets=manager.informer(client, STATEFULSET, owned),
+        services=manager.informer(client, SERVICE, owned),
+        pods=manager.informer(client, POD, owned),
+        nodes=manager.informer(client, NODE),
+    )
+    scraper = TelemetryScraper(settings.scrape_interval, clock)
+    manager.metrics.registry.register(TelemetryCollector(scraper))
+    reconciler = ModelDeploymentReconciler(
+        client, informers, load_catalog(), scraper, clock, settings.reconciler
+    )
+    controller = manager.controller(
+        "modeldeployment",
+        reconciler,
+        ControllerSettings(workers=settings.workers, needs_leader=settings.needs_leader),
+    )
+    controller.watch_for(informers.model_deployments)
+    for informer in (informers.deployments, informers.statefulsets, informers.services):
+        controller.watch_owned(informer, "ModelDeployment", "aitoolchain.io")
+    controller.watch_mapped(
+        informers.pods,
+        lambda event: [
+            Request(event.cluster, event.obj["metadata"].get("namespace", ""), name)
+            for name in [(event.obj["metadata"].get("labels") or {}).get(MD_LABEL)]
+            if name
+        ],
+    )
+
+    def nodes_changed(event: InformerEvent) -> list[Request]:
+        # Node labels and spec matter to sizing; heartbeats (status-only changes) are ignored.
+        old, new = event.old, event.obj
+        if (
+            old is not None
+            and (old.get("metadata") or {}).get("labels") == (new.get("metadata") or {}).get("labels")
+            and (old.get("spec") or {}) == (new.get("spec") or {})
+        ):
+            return []
+        return [
+            Request(client.name, md["metadata"].get("namespace", ""), md["metadata"]["name"])
+            for md in informers.model_deployments.store.list()
+        ]
+
+    controller.watch_mapped(informers.nodes, nodes_changed)
+
+    def scraped(key: str) -> None:
+        namespace, _, name = key.partition("/")
+        controller.queue.add(Request(client.name, namespace, name))
+
+    scraper.on_update = scraped
+    manager.add(scraper)
+    return manager
+
+
+async def run(client: ClusterClient, settings: ModelsSettings | None = None) -> None:
+    """Run the models controller for one cluster until SIGINT/SIGTERM or ``Manager.stop``."""
+    await build_manager(client, settings).run()
