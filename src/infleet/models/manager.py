@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import httpx
+
 from infleet.api.catalog import load_catalog
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
@@ -39,9 +41,12 @@ class ModelsSettings:
 
 
 def build_manager(
-    client: ClusterClient, settings: ModelsSettings | None = None, clock: Clock | None = None
+    client: ClusterClient,
+    settings: ModelsSettings | None = None,
+    clock: Clock | None = None,
+    scrape_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Manager:
-    """A Manager running the models controller against ``client``'s cluster."""
+    """A Manager running the models controller against ``client``'s cluster (``scrape_transport``: tests)."""
     settings = settings or ModelsSettings()
     clock = clock or SystemClock()
     manager = Manager(settings.manager, clock=clock)
@@ -54,7 +59,7 @@ def build_manager(
         pods=manager.informer(client, POD, owned),
         nodes=manager.informer(client, NODE),
     )
-    scraper = TelemetryScraper(settings.scrape_interval, clock)
+    scraper = TelemetryScraper(settings.scrape_interval, clock, scrape_transport)
     manager.metrics.registry.register(TelemetryCollector(scraper))
     reconciler = ModelDeploymentReconciler(
         client, informers, load_catalog(), scraper, clock, settings.reconciler
