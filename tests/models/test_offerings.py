@@ -34,6 +34,7 @@ def test_gpu_product_labels_map_to_catalog_skus(product: str, memory_mib: int | 
 
 def node(name: str, product: str, count: int, instance: str, unschedulable: bool = False) -> dict[str, Any]:
     labels = {
+        "infleet.io/price-per-hour": str(4.0 * count),
         "nvidia.com/gpu.product": product,
         "nvidia.com/gpu.count": str(count),
         "node.kubernetes.io/instance-type": instance,
@@ -55,6 +56,7 @@ def test_cluster_offerings_group_nodes_by_product_count_and_instance_type() -> N
     assert found["H100", 8].nodes == 1
     assert found["L40S", 2].node_selector == {"nvidia.com/gpu.product": "NVIDIA-L40S"}
     assert found["L40S", 2].instance_type == "g6e.12xlarge"
+    assert found["L40S", 2].gpu_price == 4.0  # the node's price label, per GPU, over the catalog's 1.86
 
 
 def test_provisionable_offerings_cover_nvidia_skus_in_cloud_shapes() -> None:

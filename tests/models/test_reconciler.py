@@ -189,7 +189,7 @@ async def test_minimal_manifest_is_sized_rendered_and_becomes_ready(cluster: Clu
     assert serving["kvCacheUsage"] == 0.25
     assert serving["ttftP50Seconds"] == pytest.approx(0.1)
     exported = cluster.manager.metrics.registry.get_sample_value(
-        "infleet_model_queue_depth", {"namespace": "default", "name": "qwen2-7b"}
+        "infleet_model_queue_depth", {"cluster": "member1", "namespace": "default", "name": "qwen2-7b"}
     )
     assert exported == 6.0
 

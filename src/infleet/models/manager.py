@@ -1,6 +1,7 @@
-"""Entry point of the models controller for one cluster: :func:`build_manager` wires the
+"""Entry point of the models controller for one cluster: :func:`add_models_controller` wires the
 ModelDeployment reconciler, its informers, the telemetry scraper and its Prometheus collector into a
-Manager; :func:`run` runs it until stopped. ``infleet up`` starts one per member cluster.
+Manager (``infleet up`` adds one per member cluster); :func:`build_manager` gives it a Manager of its
+own and :func:`run` runs that until stopped.
 """
 
 from __future__ import annotations
@@ -48,8 +49,21 @@ def build_manager(
 ) -> Manager:
     """A Manager running the models controller against ``client``'s cluster (``scrape_transport``: tests)."""
     settings = settings or ModelsSettings()
-    clock = clock or SystemClock()
     manager = Manager(settings.manager, clock=clock)
+    add_models_controller(manager, client, settings, clock, scrape_transport)
+    return manager
+
+
+def add_models_controller(
+    manager: Manager,
+    client: ClusterClient,
+    settings: ModelsSettings | None = None,
+    clock: Clock | None = None,
+    scrape_transport: httpx.AsyncBaseTransport | None = None,
+) -> ModelDeploymentReconciler:
+    """Add the models controller of ``client``'s cluster to an existing Manager (``infleet up``)."""
+    settings = settings or ModelsSettings()
+    clock = clock or SystemClock()
     owned = InformerSettings(label_selector=MD_LABEL)
     informers = Informers(
         model_deployments=manager.informer(client, MODEL_DEPLOYMENT),
@@ -60,7 +74,7 @@ def build_manager(
         nodes=manager.informer(client, NODE),
     )
     scraper = TelemetryScraper(settings.scrape_interval, clock, scrape_transport)
-    manager.metrics.registry.register(TelemetryCollector(scraper))
+    manager.metrics.registry.register(TelemetryCollector(scraper, client.name))
     reconciler = ModelDeploymentReconciler(
         client, informers, load_catalog(), scraper, clock, settings.reconciler
     )
@@ -103,7 +117,7 @@ def build_manager(
 
     scraper.on_update = scraped
     manager.add(scraper)
-    return manager
+    return reconciler
 
 
 async def run(client: ClusterClient, settings: ModelsSettings | None = None) -> None:

@@ -20,6 +20,8 @@ INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 REGION_LABEL = "topology.kubernetes.io/region"
 #: Label the compute layer puts on nodes it provisions for a catalog SKU.
 SKU_LABEL = "aitoolchain.io/gpu-sku"
+#: Hourly price of a whole node, where the provider (or the simulated cluster) labels it.
+PRICE_LABEL = "infleet.io/price-per-hour"
 GPU_RESOURCE = "nvidia.com/gpu"
 PROVISIONABLE_SHAPES = (1, 2, 4, 8)
 
@@ -82,6 +84,13 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _float(value: Any) -> float | None:
+    try:
+        return float(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
 def node_gpu(catalog: Catalog, node: Mapping[str, Any]) -> tuple[GpuInfo, int] | None:
     """The SKU and GPU count of a node, or None for a node without (known) GPUs."""
     labels = (node.get("metadata") or {}).get("labels") or {}
@@ -98,6 +107,7 @@ def node_gpu(catalog: Catalog, node: Mapping[str, Any]) -> tuple[GpuInfo, int] |
 def cluster_offerings(catalog: Catalog, nodes: Iterable[Mapping[str, Any]]) -> list[Offering]:
     """One offering per (product, GPU count, instance type) among schedulable GPU nodes."""
     groups: dict[tuple[str, str, int, str | None], tuple[GpuInfo, int]] = {}
+    prices: dict[tuple[str, str, int, str | None], list[float]] = {}
     for node in nodes:
         if (node.get("spec") or {}).get("unschedulable"):
             continue
@@ -109,8 +119,13 @@ def cluster_offerings(catalog: Catalog, nodes: Iterable[Mapping[str, Any]]) -> l
         key = (label, str(labels[label]), found[1], labels.get(INSTANCE_TYPE_LABEL))
         gpu, seen = groups.get(key, (found[0], 0))
         groups[key] = (gpu, seen + 1)
+        price = _float(labels.get(PRICE_LABEL))
+        if price is not None:
+            prices.setdefault(key, []).append(price / found[1])
     offerings = []
-    for (label, product, count, instance_type), (gpu, nodes_seen) in sorted(groups.items(), key=str):
+    for key, (gpu, nodes_seen) in sorted(groups.items(), key=str):
+        label, product, count, instance_type = key
+        known = prices.get(key)
         offerings.append(
             Offering(
                 gpu=gpu,
@@ -119,6 +134,7 @@ def cluster_offerings(catalog: Catalog, nodes: Iterable[Mapping[str, Any]]) -> l
                 nodes=nodes_seen,
                 instance_type=instance_type,
                 node_selector={label: product},
+                price_per_gpu_hour=min(known) if known else None,
             )
         )
     return offerings

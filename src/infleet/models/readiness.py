@@ -20,6 +20,8 @@ from infleet.models.workload import GROUP_LABEL
 
 #: A pod may publish where it serves (the simulated kubelet uses loopback ports); else podIP:5000.
 ENDPOINT_ANNOTATION = "aitoolchain.io/endpoint"
+#: The simulated kubelet's note of the port an engine really listens on, when not the container's.
+PORT_ANNOTATION = "sim.infleet.io/engine-port"
 _FAILING = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "OOMKilled"}
 
 
@@ -46,7 +48,8 @@ def pod_endpoint(pod: Mapping[str, Any]) -> str | None:
     if annotations.get(ENDPOINT_ANNOTATION):
         return str(annotations[ENDPOINT_ANNOTATION])
     ip = (pod.get("status") or {}).get("podIP")
-    return f"http://{ip}:{engines.PORT}" if ip else None
+    port = annotations.get(PORT_ANNOTATION) or engines.PORT
+    return f"http://{ip}:{port}" if ip else None
 
 
 def _failure(pod: Mapping[str, Any]) -> str | None:

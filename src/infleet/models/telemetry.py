@@ -217,11 +217,12 @@ class TelemetryScraper:
 class TelemetryCollector(Collector):
     """The scraped figures as the controller's Prometheus metrics, one series per deployment."""
 
-    def __init__(self, scraper: TelemetryScraper) -> None:
+    def __init__(self, scraper: TelemetryScraper, cluster: str = "") -> None:
         self.scraper = scraper
+        self.cluster = cluster
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        labels = ["namespace", "name"]
+        labels = ["cluster", "namespace", "name"]
         families = {
             "requests_per_second": GaugeMetricFamily(
                 "infleet_model_requests_per_second", "Finished requests per second", labels=labels
@@ -242,9 +243,9 @@ class TelemetryCollector(Collector):
         for key, serving in self.scraper.serving.items():
             namespace, _, name = key.partition("/")
             for field_name, family in families.items():
-                family.add_metric([namespace, name], float(getattr(serving, field_name)))
+                family.add_metric([self.cluster, namespace, name], float(getattr(serving, field_name)))
             for quantile, value in (("0.5", serving.ttft_p50_seconds), ("0.95", serving.ttft_p95_seconds)):
                 if value is not None:
-                    ttft.add_metric([namespace, name, quantile], value)
+                    ttft.add_metric([self.cluster, namespace, name, quantile], value)
         yield from families.values()
         yield ttft
