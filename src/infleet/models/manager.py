@@ -37,6 +37,7 @@ class ModelsSettings:
     manager: ManagerSettings = field(default_factory=lambda: ManagerSettings(name="infleet-models"))
     reconciler: ReconcilerSettings = field(default_factory=ReconcilerSettings)
     scrape_interval: float = 5.0
+    rate_window: float = 30.0
     workers: int = 2
     needs_leader: bool = False
 
@@ -73,7 +74,9 @@ def add_models_controller(
         pods=manager.informer(client, POD, owned),
         nodes=manager.informer(client, NODE),
     )
-    scraper = TelemetryScraper(settings.scrape_interval, clock, scrape_transport)
+    scraper = TelemetryScraper(
+        settings.scrape_interval, clock, scrape_transport, rate_window=settings.rate_window
+    )
     manager.metrics.registry.register(TelemetryCollector(scraper, client.name))
     reconciler = ModelDeploymentReconciler(
         client, informers, load_catalog(), scraper, clock, settings.reconciler

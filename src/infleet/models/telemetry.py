@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -139,7 +140,11 @@ def aggregate(windows: list[ReplicaWindow], at: float) -> Serving:
 
 
 class TelemetryScraper:
-    """Scrapes registered endpoints every ``interval`` seconds; ``on_update(key)`` fires after each round."""
+    """Scrapes registered endpoints every ``interval`` seconds; ``on_update(key)`` fires after each round.
+
+    Rates and TTFT quantiles are taken over the last ``rate_window`` seconds, as Prometheus' ``rate()``
+    over a range; gauges (queue, running, KV usage) are the latest values.
+    """
 
     def __init__(
         self,
@@ -148,13 +153,15 @@ class TelemetryScraper:
         transport: httpx.AsyncBaseTransport | None = None,
         on_update: Callable[[str], None] | None = None,
         timeout: float = 2.0,
+        rate_window: float = 30.0,
     ) -> None:
         self.interval = interval
+        self.rate_window = rate_window
         self.clock = clock or SystemClock()
         self.on_update = on_update
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout)
         self._targets: dict[str, dict[str, str]] = {}
-        self._last: dict[tuple[str, str], EngineSample] = {}
+        self._history: dict[tuple[str, str], deque[EngineSample]] = {}
         self.serving: dict[str, Serving] = {}
         self.replicas: dict[str, int] = {}
 
@@ -169,8 +176,8 @@ class TelemetryScraper:
         self._targets.pop(key, None)
         self.serving.pop(key, None)
         self.replicas.pop(key, None)
-        for pair in [pair for pair in self._last if pair[0] == key]:
-            del self._last[pair]
+        for pair in [pair for pair in self._history if pair[0] == key]:
+            del self._history[pair]
 
     async def _scrape(self, url: str) -> str | None:
         try:
@@ -195,8 +202,13 @@ class TelemetryScraper:
                 except ValueError:
                     log.warning("deployment %s: replica %s served unparsable /metrics", key, name)
                     continue
-                windows.append(window(self._last.get((key, name)), sample))
-                self._last[key, name] = sample
+                history = self._history.setdefault((key, name), deque())
+                if history and sample.requests < history[-1].requests:
+                    history.clear()  # the engine restarted: its counters began again
+                history.append(sample)
+                while len(history) > 2 and now - history[1].at >= self.rate_window:
+                    history.popleft()
+                windows.append(window(history[0] if len(history) > 1 else None, sample))
             if key not in self._targets:
                 continue  # forgotten while scraping
             self.serving[key] = aggregate(windows, self.clock.wall())
