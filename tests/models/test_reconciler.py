@@ -213,6 +213,31 @@ async def test_semantic_errors_are_conditions_and_create_no_pods(cluster: Cluste
     assert not await exists(client, DEPLOYMENT, "big")
 
 
+async def test_spec_errors_the_schema_cannot_express_name_the_field(cluster: Cluster) -> None:
+    client = cluster.client
+    spec = {"model": "qwen2-7b", "autoscaling": {"minReplicas": 3, "maxReplicas": 2}}
+    await client.create(MODEL_DEPLOYMENT, model_deployment("minmax", **spec))
+    obj = await wait_for(client, "minmax", lambda o: condition(o, "Sized").get("reason") == "InvalidSpec")
+    message = condition(obj, "Sized")["message"]
+    assert message.startswith("spec.autoscaling: ")
+    assert "minReplicas (3) exceeds maxReplicas (2)" in message
+    assert not await exists(client, DEPLOYMENT, "minmax")
+
+
+async def test_uncatalogued_hugging_face_model_runs_as_the_user_sized_it(cluster: Cluster) -> None:
+    client = cluster.client
+    spec = {"model": "hf:acme/private-13b", "resources": {"gpu": 2}, "hfTokenSecret": {"name": "hf"}}
+    await client.create(MODEL_DEPLOYMENT, model_deployment("private", **spec))
+    await until(lambda: exists(client, DEPLOYMENT, "private"))
+    container = (await client.get(DEPLOYMENT, "private", "default"))["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    assert container["args"][:3] == ["acme/private-13b", "--served-model-name", "private-13b"]
+    assert container["resources"]["limits"] == {"nvidia.com/gpu": "2"}
+    obj = await wait_for(client, "private", lambda o: condition(o, "Sized").get("status") == "True")
+    assert "not in the catalog" in condition(obj, "Sized")["message"]
+
+
 async def test_unschedulable_pods_surface_as_insufficient_gpu(cluster: Cluster) -> None:
     client = cluster.client
     await client.create(MODEL_DEPLOYMENT, model_deployment("pending", model="qwen2-7b", resources={"gpu": 2}))

@@ -343,7 +343,7 @@ class ModelDeploymentReconciler:
         nodes = {n["metadata"]["name"]: n for n in self.informers.nodes.store.list()}
         pods = mine(self.informers.pods.store.by_label(MD_LABEL, name))
         outcome.observed = observe(pods, nodes, workloads, self.catalog, multi_node)
-        if outcome.spec is not None and outcome.sizing is None:
+        if outcome.sizing is None:  # nothing was applied: what runs is what is wanted for now
             outcome.desired = outcome.observed.total_replicas
 
     async def _write_status(self, obj: dict[str, Any], outcome: Outcome, key: str) -> None:
