@@ -73,6 +73,17 @@ def test_cheapest_fit_across_skus_and_cluster_nodes_before_provisionable() -> No
     assert chosen.cost_per_hour == pytest.approx(2 * 2.49)
 
 
+def test_cluster_nodes_that_hold_every_replica_win_over_cheaper_ones_that_cannot() -> None:
+    catalog = load_catalog()
+    model = catalog.model("qwen2-7b")
+    a100 = Offering(catalog.gpu("A100-80GB"), 2, "cluster", nodes=2, node_selector={"p": "a100"})
+    h100 = Offering(catalog.gpu("H100"), 8, "cluster", nodes=1, node_selector={"p": "h100"})
+    # Two 2-GPU A100 nodes hold two replicas of 2 GPUs; the 8-GPU H100 node holds four.
+    assert size(SizingRequest(model, gpus=2, replicas=2), [a100, h100]).offering.gpu.name == "A100-80GB"
+    assert size(SizingRequest(model, gpus=2, replicas=3), [a100, h100]).offering.gpu.name == "H100"
+    assert size(SizingRequest(model, gpus=2, replicas=5), [a100, h100]).offering.gpu.name == "A100-80GB"
+
+
 def test_previous_choice_is_kept_while_it_fits() -> None:
     catalog = load_catalog()
     model = catalog.model("qwen2-7b")

@@ -179,6 +179,7 @@ class ModelDeploymentReconciler:
             max_model_len=args.max_model_len if args else None,
             quantization=args.quantization if args else None,
             gpu_memory_utilization=args.gpu_memory_utilization if args else None,
+            replicas=max(spec.replicas, 1),
         )
         sticky = None
         if previous and previous.get("model") == model.name:

@@ -3,8 +3,9 @@
 Memory rule (per GPU, KAITO's constants without its 2,048-token context): usable = memory x utilization;
 weights = weights_gib x 1.02 / GPUs; overhead = 2.3 GiB; the rest holds the KV cache. A shape fits when
 the KV cache of all GPUs holds ``required_len`` tokens (the user's maxModelLen, else min(context, 8192)).
-Among fitting shapes the cheapest per hour wins, single-node before multi-node, cluster nodes before
-provisionable ones. The reconciler's sizing phase calls :func:`size`; the numbers go to status.sizing.
+Among fitting shapes the cheapest per hour wins: cluster nodes before provisionable ones, node types
+that hold every replica before those that cannot, single-node before multi-node. The reconciler's
+sizing phase calls :func:`size`; the numbers go to status.sizing.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class SizingRequest:
     max_model_len: int | None = None
     quantization: str | None = None
     gpu_memory_utilization: float | None = None
+    replicas: int = 1
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,15 @@ class Plan:
     @property
     def nodes(self) -> int:
         return self.pipeline_parallel
+
+    @property
+    def capacity(self) -> int | None:
+        """Replicas the offering's nodes can hold at once (None: provisionable, unbounded)."""
+        if self.offering.source != "cluster":
+            return None
+        if self.nodes > 1:
+            return self.offering.nodes // self.nodes
+        return self.offering.nodes * (self.offering.gpus_per_node // self.tensor_parallel)
 
     @property
     def cost_per_hour(self) -> float:
@@ -158,12 +169,14 @@ def candidates(request: SizingRequest, offerings: Iterable[Offering]) -> list[Pl
             candidate = plan(request, offering, tp, pp)
             if fits(request, candidate):
                 found.append(candidate)
-    return sorted(found, key=_rank)
+    return sorted(found, key=lambda candidate: _rank(candidate, request.replicas))
 
 
-def _rank(candidate: Plan) -> tuple[object, ...]:
+def _rank(candidate: Plan, replicas: int) -> tuple[object, ...]:
+    capacity = candidate.capacity
     return (
         candidate.offering.source != "cluster",
+        capacity is not None and capacity < replicas,  # nodes present that hold every replica first
         candidate.nodes > 1,
         candidate.cost_per_hour,
         candidate.gpus,
