@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from infleet.api.kinds import crd_files
+from infleet.api.model_deployment import ModelDeploymentSpec
 from tests.apiserver_harness import Kubectl, ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +59,15 @@ def test_minimal_manifest_is_accepted_as_written_and_defaulted(kubectl: Kubectl)
     assert scale["spec"]["replicas"] == 3
     kubectl.run("scale", "modeldeployment/qwen2-7b", "--replicas=1")
     assert json.loads(kubectl.run("get", "md", "qwen2-7b", "-o", "json").stdout)["spec"]["replicas"] == 1
+
+
+@pytest.mark.kubectl
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "examples").glob("modeldeployment-*.yaml")), ids=lambda p: p.name
+)
+def test_examples_are_accepted_and_parse_as_the_types(kubectl: Kubectl, path: Path) -> None:
+    kubectl.run("apply", "--dry-run=server", "-f", str(path))
+    ModelDeploymentSpec.model_validate(yaml.safe_load(path.read_text())["spec"])
 
 
 @pytest.mark.kubectl
