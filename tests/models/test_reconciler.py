@@ -16,9 +16,12 @@ from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import get_condition
 from infleet.kube.manager import Manager, ManagerSettings
+from infleet.kube.resource_kind import ResourceKind
 from infleet.models.manager import ModelsSettings, build_manager
 from infleet.models.reconciler import DEPLOYMENT, MODEL_DEPLOYMENT, NODE, POD, SERVICE
 from tests.models.conftest import RunningServer, gpu_node, install_crds
+
+EVENT = ResourceKind("", "v1", "Event", "events")
 
 METRICS = """\
 # TYPE vllm:num_requests_waiting gauge
@@ -211,6 +214,9 @@ async def test_semantic_errors_are_conditions_and_create_no_pods(cluster: Cluste
     assert "1 x L40S give 43.2 GiB usable per GPU (48 GiB x 0.90)" in message
     assert not await exists(client, DEPLOYMENT, "nope")
     assert not await exists(client, DEPLOYMENT, "big")
+    events = (await client.list(EVENT, "default")).items
+    warnings = {(e["involvedObject"]["name"], e["reason"]) for e in events if e["type"] == "Warning"}
+    assert {("nope", "UnknownModel"), ("big", "DoesNotFit")} <= warnings
 
 
 async def test_spec_errors_the_schema_cannot_express_name_the_field(cluster: Cluster) -> None:

@@ -28,7 +28,7 @@ from infleet.api.model_deployment import (
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock
 from infleet.kube.cluster_client import ClusterClient
-from infleet.kube.conditions import set_condition, timestamp
+from infleet.kube.conditions import get_condition, set_condition, timestamp
 from infleet.kube.events import EventRecorder
 from infleet.kube.informer import Informer
 from infleet.kube.owner_references import controller_of
@@ -131,6 +131,7 @@ class ModelDeploymentReconciler:
             await self._apply(obj, outcome)
         self._observe(obj, outcome)
         self.scraper.set_targets(key, outcome.observed.endpoints)
+        await self._record_sizing(obj, outcome)
         await self._write_status(obj, outcome, key)
         spec = outcome.spec
         if spec is not None and spec.autoscaling is not None:
@@ -226,6 +227,17 @@ class ModelDeploymentReconciler:
             node_selector=dict(offer.node_selector) or None,
             reason=f"not in the catalog: {gpus} x {offer.gpu.name} as spec.resources.gpu asks, unsized",
         )
+
+    async def _record_sizing(self, obj: dict[str, Any], outcome: Outcome) -> None:
+        """An Event when the sizing outcome changes, so ``kubectl describe`` tells the story."""
+        before = get_condition((obj.get("status") or {}).get("conditions"), CONDITION_SIZED) or {}
+        if outcome.problem is not None:
+            if before.get("reason") != outcome.problem.reason or before.get("message") != str(
+                outcome.problem
+            ):
+                await self.events.record(obj, "Warning", outcome.problem.reason, str(outcome.problem))
+        elif outcome.sizing is not None and before.get("message") != outcome.sizing.reason:
+            await self.events.record(obj, "Normal", "Sized", outcome.sizing.reason)
 
     async def _autoscale(self, obj: dict[str, Any], outcome: Outcome, key: str) -> int:
         spec = outcome.spec
