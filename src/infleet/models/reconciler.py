@@ -111,6 +111,7 @@ class ModelDeploymentReconciler:
         self.settings = settings or ReconcilerSettings()
         self.autoscaler = Autoscaler()
         self.events = EventRecorder(client, "infleet-models", clock)
+        self._said: dict[str, tuple[str, str, str]] = {}
 
     async def reconcile(self, request: Request) -> Result:
         obj = self.informers.model_deployments.store.get(request.name, request.namespace)
@@ -118,6 +119,8 @@ class ModelDeploymentReconciler:
         if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
             self.scraper.forget(key)
             self.autoscaler.forget(key)
+            if obj is not None:
+                self._said.pop(obj["metadata"].get("uid", ""), None)
             return Result()  # owned objects go with it (owner references)
         outcome = Outcome()
         try:
@@ -232,12 +235,17 @@ class ModelDeploymentReconciler:
         """An Event when the sizing outcome changes, so ``kubectl describe`` tells the story."""
         before = get_condition((obj.get("status") or {}).get("conditions"), CONDITION_SIZED) or {}
         if outcome.problem is not None:
-            if before.get("reason") != outcome.problem.reason or before.get("message") != str(
-                outcome.problem
-            ):
-                await self.events.record(obj, "Warning", outcome.problem.reason, str(outcome.problem))
-        elif outcome.sizing is not None and before.get("message") != outcome.sizing.reason:
-            await self.events.record(obj, "Normal", "Sized", outcome.sizing.reason)
+            event = ("Warning", outcome.problem.reason, str(outcome.problem))
+        elif outcome.sizing is not None:
+            event = ("Normal", "Sized", outcome.sizing.reason)
+        else:
+            return
+        uid = obj["metadata"].get("uid", "")
+        # The cache may not show our last status write yet; remember what was said per object.
+        if before.get("message") == event[2] or self._said.get(uid) == event:
+            return
+        self._said[uid] = event
+        await self.events.record(obj, *event)
 
     async def _autoscale(self, obj: dict[str, Any], outcome: Outcome, key: str) -> int:
         spec = outcome.spec
