@@ -19,3 +19,4 @@ STATEFULSET = ResourceKind("apps", "v1", "StatefulSet", "statefulsets")
 GPU_RESOURCE = "nvidia.com/gpu"
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 POD_TEMPLATE_HASH = "pod-template-hash"
+EVENT_KIND = ResourceKind("", "v1", "Event", "events")
