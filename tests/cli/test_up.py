@@ -57,11 +57,24 @@ class UpProcess:
     """``infleet up`` in the background, its output read line by line."""
 
     def __init__(self, home: Path) -> None:
-        command = [sys.executable, "-m", "infleet", "up", "--clusters", "us-east,eu-west", "--port-base", "0",
-                   "--time-scale", "0.002"]
+        command = [
+            sys.executable,
+            "-m",
+            "infleet",
+            "up",
+            "--clusters",
+            "us-east,eu-west",
+            "--port-base",
+            "0",
+            "--time-scale",
+            "0.002",
+        ]
         self.process = subprocess.Popen(
-            command, env=subprocess_env(INFLEET_HOME=str(home)), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
+            command,
+            env=subprocess_env(INFLEET_HOME=str(home)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
@@ -134,15 +147,25 @@ def test_up_runs_gpu_workloads_driven_by_kubectl_and_resumes(tmp_path: Path) -> 
 
         kubectl.run("set", "image", "deployment/llm", "vllm=vllm/vllm-openai:v0.11.1")
         kubectl.run("rollout", "status", "deployment/llm", "--timeout=30s")
-        images = kubectl.run("get", "pods", "-l", "app=llm", "-o", "jsonpath={.items[*].spec.containers[0].image}")
+        images = kubectl.run(
+            "get", "pods", "-l", "app=llm", "-o", "jsonpath={.items[*].spec.containers[0].image}"
+        )
         assert images.stdout.split() == ["vllm/vllm-openai:v0.11.1"]
 
-        before = kubectl.run("get", "pods", "-l", "app=llm", "-o", "jsonpath={.items[0].spec.nodeName}").stdout
+        before = kubectl.run(
+            "get", "pods", "-l", "app=llm", "-o", "jsonpath={.items[0].spec.nodeName}"
+        ).stdout
         kubectl.run("annotate", "node", before, "sim.infleet.io/fail=true")
 
         def moved() -> bool:
-            result = kubectl.run("get", "pods", "-l", "app=llm", "-o",
-                                 "jsonpath={.items[*].spec.nodeName} {.items[*].status.phase}")
+            result = kubectl.run(
+                "get",
+                "pods",
+                "-l",
+                "app=llm",
+                "-o",
+                "jsonpath={.items[*].spec.nodeName} {.items[*].status.phase}",
+            )
             words = result.stdout.split()
             return len(words) == 2 and words[0] != before and words[1] == "Running"
 

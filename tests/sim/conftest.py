@@ -79,7 +79,9 @@ async def sim(tmp_path: Path) -> AsyncIterator[RunningSim]:
     await server.stop()
 
 
-def deployment(name: str, image: str = "nginx:1.27", replicas: int = 1, gpus: int = 0, **extra: Any) -> dict[str, Any]:
+def deployment(
+    name: str, image: str = "nginx:1.27", replicas: int = 1, gpus: int = 0, **extra: Any
+) -> dict[str, Any]:
     container: dict[str, Any] = {"name": "main", "image": image}
     if gpus:
         container["resources"] = {"limits": {"nvidia.com/gpu": str(gpus)}}

@@ -30,7 +30,9 @@ async def test_gpu_deployment_runs_and_an_oversized_one_stays_pending(sim: Runni
 
     def unschedulable() -> dict[str, Any] | None:
         pods = sim.pods("app=huge")
-        return get_condition((pods[0].get("status") or {}).get("conditions"), "PodScheduled") if pods else None
+        return (
+            get_condition((pods[0].get("status") or {}).get("conditions"), "PodScheduled") if pods else None
+        )
 
     await eventually(lambda: unschedulable() is not None)
     condition = unschedulable()
@@ -38,7 +40,9 @@ async def test_gpu_deployment_runs_and_an_oversized_one_stays_pending(sim: Runni
     assert (condition["status"], condition["reason"]) == ("False", "Unschedulable")
     assert condition["message"] == "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
     huge = sim.pods("app=huge")[0]
-    events = await sim.client.list(EVENT_KIND, "default", field_selector=f"involvedObject.name={huge['metadata']['name']}")
+    events = await sim.client.list(
+        EVENT_KIND, "default", field_selector=f"involvedObject.name={huge['metadata']['name']}"
+    )
     assert [e["reason"] for e in events.items] == ["FailedScheduling"]
     status = (await sim.client.get(DEPLOYMENT, "two", "default"))["status"]
     assert status["readyReplicas"] == status["availableReplicas"] == 1
@@ -46,7 +50,9 @@ async def test_gpu_deployment_runs_and_an_oversized_one_stays_pending(sim: Runni
 
 async def test_rolling_update_respects_max_surge_and_max_unavailable(sim: RunningSim) -> None:
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
-    body = deployment("web", replicas=3, strategy=strategy, annotations={"sim.infleet.io/ready-seconds": "20"})
+    body = deployment(
+        "web", replicas=3, strategy=strategy, annotations={"sim.infleet.io/ready-seconds": "20"}
+    )
     await sim.client.create(DEPLOYMENT, body)
     await eventually(lambda: sum(_ready(p) for p in sim.pods("app=web")) == 3)
     seen: list[tuple[int, int]] = []
@@ -61,7 +67,9 @@ async def test_rolling_update_respects_max_surge_and_max_unavailable(sim: Runnin
 
     def rolled_out() -> bool:
         pods = sim.pods("app=web")
-        return len(pods) == 3 and all(_ready(p) and p["spec"]["containers"][0]["image"] == "nginx:1.28" for p in pods)
+        return len(pods) == 3 and all(
+            _ready(p) and p["spec"]["containers"][0]["image"] == "nginx:1.28" for p in pods
+        )
 
     await eventually(rolled_out, within=15)
     assert max(total for total, _ in seen) <= 4, "maxSurge 1 allows at most 4 pods"
@@ -73,12 +81,17 @@ async def test_rolling_update_respects_max_surge_and_max_unavailable(sim: Runnin
     final: dict[str, Any] = {}
     for _ in range(100):
         final = await status()
-        if final.get("updatedReplicas") == 3 and final.get("replicas") == 3 and final.get("availableReplicas") == 3:
+        if (
+            final.get("updatedReplicas") == 3
+            and final.get("replicas") == 3
+            and final.get("availableReplicas") == 3
+        ):
             break
         await asyncio.sleep(0.05)
     assert final["observedGeneration"] == updated["metadata"]["generation"]
     progressing = get_condition(final["conditions"], "Progressing")
-    assert progressing is not None and progressing["reason"] == "NewReplicaSetAvailable"
+    assert progressing is not None
+    assert progressing["reason"] == "NewReplicaSetAvailable"
 
 
 async def test_a_failed_node_loses_its_pods_and_they_are_replaced(sim: RunningSim) -> None:
@@ -95,7 +108,8 @@ async def test_a_failed_node_loses_its_pods_and_they_are_replaced(sim: RunningSi
     await eventually(moved)
     node = await sim.client.get(NODE, lost_node)
     ready = get_condition(node["status"]["conditions"], "Ready")
-    assert ready is not None and ready["status"] == "Unknown"
+    assert ready is not None
+    assert ready["status"] == "Unknown"
     assert {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"} in node["spec"]["taints"]
 
     await Faults(sim.client).fail_node(lost_node, failed=False)
@@ -126,7 +140,9 @@ async def test_statefulset_starts_pods_in_order_with_stable_names(sim: RunningSi
         if event.type == "ADDED" and event.obj["metadata"]["name"].startswith("db-"):
             ordinal = int(event.obj["metadata"]["name"].rsplit("-", 1)[1])
             previous = sim.sim.kubelet.pods.store.get(f"db-{ordinal - 1}", "default")
-            order.append((event.obj["metadata"]["name"], ordinal == 0 or (previous is not None and _ready(previous))))
+            order.append(
+                (event.obj["metadata"]["name"], ordinal == 0 or (previous is not None and _ready(previous)))
+            )
 
     sim.sim.kubelet.pods.add_handler(record)
     body = {
@@ -137,7 +153,10 @@ async def test_statefulset_starts_pods_in_order_with_stable_names(sim: RunningSi
             "replicas": 3,
             "serviceName": "db",
             "selector": {"matchLabels": {"app": "db"}},
-            "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "db", "image": "postgres:17"}]}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "db", "image": "postgres:17"}]},
+            },
         },
     }
     await sim.client.create(STATEFULSET, body)
@@ -167,8 +186,13 @@ async def test_a_crashing_pod_restarts_with_backoff_and_recovers(sim: RunningSim
 
 
 async def test_an_engine_pod_serves_behind_its_service(sim: RunningSim) -> None:
-    container = {"args": ["--model", "meta-llama/Llama-3.1-8B-Instruct"], "ports": [{"containerPort": 8000, "name": "http"}]}
-    await sim.client.create(DEPLOYMENT, deployment("llama", image="vllm/vllm-openai:v0.11.0", gpus=1, container=container))
+    container = {
+        "args": ["--model", "meta-llama/Llama-3.1-8B-Instruct"],
+        "ports": [{"containerPort": 8000, "name": "http"}],
+    }
+    await sim.client.create(
+        DEPLOYMENT, deployment("llama", image="vllm/vllm-openai:v0.11.0", gpus=1, container=container)
+    )
     service = {
         "apiVersion": "v1",
         "kind": "Service",

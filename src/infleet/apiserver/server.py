@@ -148,7 +148,9 @@ class EmbeddedAPIServer:
     def set_cluster_reachable(self, name: str, reachable: bool) -> None:
         """A fault switch: an unreachable cluster answers 503 and its open watches are closed."""
         if name not in self.clusters:
-            raise ValueError(f"cluster {name!r} is not served here; known: {', '.join(sorted(self.clusters))}")
+            raise ValueError(
+                f"cluster {name!r} is not served here; known: {', '.join(sorted(self.clusters))}"
+            )
         if self._app is None:
             raise RuntimeError("start the API server before switching a cluster's reachability")
         if reachable:

@@ -39,8 +39,12 @@ def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "up", help="start a hub and simulated GPU member clusters on this machine"
     )
-    parser.add_argument("--clusters", default=DEFAULT_CLUSTERS, help=f"member clusters (default {DEFAULT_CLUSTERS})")
-    parser.add_argument("--state-dir", type=Path, default=None, help="state directory (default $INFLEET_HOME/state)")
+    parser.add_argument(
+        "--clusters", default=DEFAULT_CLUSTERS, help=f"member clusters (default {DEFAULT_CLUSTERS})"
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, default=None, help="state directory (default $INFLEET_HOME/state)"
+    )
     parser.add_argument(
         "--port-base",
         type=int,
@@ -53,7 +57,9 @@ def register(commands: Any) -> None:
         default=0.05,
         help="factor on simulated delays: image pulls, model loads, restart backoff (default 0.05)",
     )
-    parser.add_argument("--tls", action=argparse.BooleanOptionalAction, default=True, help="serve https (default)")
+    parser.add_argument(
+        "--tls", action=argparse.BooleanOptionalAction, default=True, help="serve https (default)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -74,17 +80,29 @@ async def _ensure_namespace(client: ClusterClient, name: str) -> None:
             raise
 
 
-def _summary(server: EmbeddedAPIServer, kubeconfig: Path, sims: list[SimulatedCluster], created: int,
-             started: float, state_dir: Path) -> str:
-    lines = [f"infleet up: API server {server.base_url} (clusters under /clusters/<name>)",
-             f"  hub: control plane, context infleet-{HUB}"]
+def _summary(
+    server: EmbeddedAPIServer,
+    kubeconfig: Path,
+    sims: list[SimulatedCluster],
+    created: int,
+    started: float,
+    state_dir: Path,
+) -> str:
+    lines = [
+        f"infleet up: API server {server.base_url} (clusters under /clusters/<name>)",
+        f"  hub: control plane, context infleet-{HUB}",
+    ]
     for sim in sims:
         nodes = sim.heartbeat.node_names()
         gpus = sum(pool.gpus_per_node * pool.count for pool in sim.heartbeat.pools)
-        skus = ", ".join(f"{pool.count}x {pool.instance_type} ({pool.gpus_per_node}x {pool.gpu})"
-                         for pool in sim.heartbeat.pools)
-        lines.append(f"  {sim.name}: {len(nodes)} nodes, {gpus} GPUs [{skus}]; kubelet logs on "
-                     f"127.0.0.1:{sim.log_server.port}; context infleet-{sim.name}")
+        skus = ", ".join(
+            f"{pool.count}x {pool.instance_type} ({pool.gpus_per_node}x {pool.gpu})"
+            for pool in sim.heartbeat.pools
+        )
+        lines.append(
+            f"  {sim.name}: {len(nodes)} nodes, {gpus} GPUs [{skus}]; kubelet logs on "
+            f"127.0.0.1:{sim.log_server.port}; context infleet-{sim.name}"
+        )
     lines += [
         f"  state: {state_dir} ({'resumed' if created == 0 else f'{created} nodes created'})",
         f"  kubeconfig: {kubeconfig}",
@@ -121,8 +139,9 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
         await _ensure_namespace(hub, FAULTS_NAMESPACE)
         faults = manager.informer(hub, CONFIGMAP, InformerSettings(namespace=FAULTS_NAMESPACE))
         reachability = ClusterReachability(faults, members, server.set_cluster_reachable)
-        manager.controller("hub/cluster-reachability", reachability,
-                           ControllerSettings(needs_leader=False)).watch_for(faults)
+        manager.controller(
+            "hub/cluster-reachability", reachability, ControllerSettings(needs_leader=False)
+        ).watch_for(faults)
         sims = []
         created = 0
         for index, member in enumerate(members, start=1):

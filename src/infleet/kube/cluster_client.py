@@ -153,7 +153,12 @@ class ClusterClient:
         return await self._request("POST", kind.path(namespace), body=obj)
 
     async def create_subresource(
-        self, kind: ResourceKind, name: str, subresource: str, body: dict[str, Any], namespace: str | None = None
+        self,
+        kind: ResourceKind,
+        name: str,
+        subresource: str,
+        body: dict[str, Any],
+        namespace: str | None = None,
     ) -> dict[str, Any]:
         """POST to a subresource, e.g. a ``Binding`` to ``pods/<name>/binding``."""
         return await self._request("POST", kind.path(namespace, name, subresource), body=body)

@@ -27,7 +27,7 @@ def _selects(selector: dict[str, str], pod: dict[str, Any]) -> bool:
 def _target_port(service_port: dict[str, Any], pod: dict[str, Any]) -> int | None:
     target = service_port.get("targetPort", service_port.get("port"))
     if isinstance(target, int) or str(target).isdigit():
-        return int(target)
+        return int(str(target))
     for container in (pod.get("spec") or {}).get("containers") or []:
         for port in container.get("ports") or []:
             if port.get("name") == target:

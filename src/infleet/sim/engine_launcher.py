@@ -71,9 +71,9 @@ def engine_model(pod: dict[str, Any]) -> str:
     for index, word in enumerate(words):
         if word.startswith(("--model=", "--model-id=", "--model-path=")):
             return word.split("=", 1)[1]
-        if word in ("--model", "--model-id", "--model-path", "serve") and index + 1 < len(words):
-            if not words[index + 1].startswith("-"):
-                return words[index + 1]
+        following = words[index + 1] if index + 1 < len(words) else "-"
+        if word in ("--model", "--model-id", "--model-path", "serve") and not following.startswith("-"):
+            return following
     for env in containers[0].get("env") or []:
         if env.get("name") in ("MODEL_ID", "MODEL_NAME", "MODEL") and env.get("value"):
             return str(env["value"])

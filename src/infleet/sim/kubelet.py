@@ -267,7 +267,8 @@ class Kubelet:
             return {"waiting": {"reason": "ContainerCreating"}}
         if runtime.stage == BACKOFF:
             seconds = int(pod_timing.restart_backoff(runtime.restarts, self.settings))
-            message = f"back-off {seconds}s restarting failed container={name} pod={runtime.name}_{runtime.namespace}"
+            pod = f"{runtime.name}_{runtime.namespace}"
+            message = f"back-off {seconds}s restarting failed container={name} pod={pod}"
             return {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
         if runtime.stage == FAILED:
             return runtime.last_termination or {"terminated": {"exitCode": 1, "reason": "Error"}}

@@ -101,7 +101,7 @@ class MiniEngineLauncher:
         task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         self._servers[spec.uid] = (server, task)
         async with asyncio.timeout(5):
-            while not server.started and not task.done():
+            while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn exposes only a flag)
                 await asyncio.sleep(0.01)
         return EngineEndpoint(str(host), int(port))
 

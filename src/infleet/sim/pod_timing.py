@@ -69,6 +69,8 @@ def ready_seconds(pod: dict[str, Any]) -> float:
 
 def restart_backoff(restarts: int, settings: SimSettings) -> float:
     """Kubelet's CrashLoopBackOff: 10 s doubling to 5 min."""
-    return min(
-        settings.restart_backoff_seconds * 2 ** max(0, restarts - 1), settings.restart_backoff_max_seconds
+    return float(
+        min(
+            settings.restart_backoff_seconds * 2 ** max(0, restarts - 1), settings.restart_backoff_max_seconds
+        )
     )

@@ -42,12 +42,12 @@ class StatefulSetController:
                 await self._delete(pod)
                 del pods[ordinal]
         for ordinal in range(replicas):
-            pod = pods.get(ordinal)
-            if pod is None:
+            existing = pods.get(ordinal)
+            if existing is None:
                 await self._create(sts, ordinal, revision)
                 if ordered:
                     break
-            elif ordered and not is_ready(pod):
+            elif ordered and not is_ready(existing):
                 break
         surplus = sorted((o for o in pods if o >= replicas), reverse=True)
         for ordinal in surplus[:1] if ordered else surplus:
