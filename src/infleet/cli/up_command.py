@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,11 @@ def _summary(
 
 async def serve(args: argparse.Namespace, members: list[str]) -> None:
     started = time.monotonic()
+    # Signals are taken before anything starts, so Ctrl-C at any moment stops cleanly.
+    manager = Manager(ManagerSettings(name="infleet-up", handle_signals=False))
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, manager.stop)
     home = infleet_home()
     state_dir: Path = args.state_dir or home / "state"
     kubeconfig = home / "kubeconfig"
@@ -134,7 +140,6 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
     factory = ClientFactory(kubeconfig)
     launcher = MiniEngineLauncher()
     try:
-        manager = Manager(ManagerSettings(name="infleet-up"))
         hub = factory.client(f"infleet-{HUB}", HUB)
         await _ensure_namespace(hub, FAULTS_NAMESPACE)
         faults = manager.informer(hub, CONFIGMAP, InformerSettings(namespace=FAULTS_NAMESPACE))
@@ -157,7 +162,11 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
             sims.append(sim)
         print(_summary(server, kubeconfig, sims, created, started, state_dir), flush=True)
         await manager.run()
+        for sim in sims:
+            await sim.scheduler.drain()
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
         await launcher.close()
         await factory.close()
         await server.stop()

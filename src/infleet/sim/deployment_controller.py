@@ -10,6 +10,7 @@ not simulated.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -92,15 +93,10 @@ class DeploymentController:
                 new_to_create = replicas - len(new)
         else:
             new_to_create = min(replicas - len(new), replicas + surge - len(alive))
-        for _ in range(max(0, new_to_create)):
-            body = pod_from_template(
-                deployment,
-                template,
-                {POD_TEMPLATE_HASH: pod_hash},
-                generate_name=f"{request.name}-{pod_hash}-",
-            )
-            pod = await self.client.create(POD, body)
-            created.add(pod["metadata"]["name"])
+        body = pod_from_template(
+            deployment, template, {POD_TEMPLATE_HASH: pod_hash}, generate_name=f"{request.name}-{pod_hash}-"
+        )
+        await self._create(body, max(0, new_to_create), created)
         if len(new) > replicas:  # scaled down: drop unready and newest first
             surplus = sorted(new, key=lambda p: (is_ready(p), p["metadata"].get("creationTimestamp", "")))
             for pod in surplus[: len(new) - replicas]:
@@ -120,6 +116,17 @@ class DeploymentController:
             self._expect[request.key] = (created, deleted, time.monotonic() + EXPECTATION_TIMEOUT)
         await self._write_status(deployment, alive, created, deleted, pod_hash, replicas, min_available)
         return Result()
+
+    async def _create(self, body: dict[str, Any], count: int, created: set[str]) -> None:
+        """Create ``count`` pods in batches of 1, 2, 4, ... (the ReplicaSet controller's slow start): a
+        failing create costs one request, not ``count``; a healthy API gets concurrent writes."""
+        batch = 1
+        while count > 0:
+            size = min(batch, count)
+            pods = await asyncio.gather(*(self.client.create(POD, body) for _ in range(size)))
+            created.update(pod["metadata"]["name"] for pod in pods)
+            count -= size
+            batch *= 2
 
     async def _delete(self, pod: dict[str, Any], deleted: set[str]) -> None:
         name = pod["metadata"]["name"]

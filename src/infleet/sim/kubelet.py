@@ -21,6 +21,7 @@ from infleet.kube.informer import Informer, InformerEvent
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
 from infleet.sim import faults, pod_timing
+from infleet.sim.event_sink import EventSink
 from infleet.sim.engine_launcher import (
     EngineEndpoint,
     EngineLauncher,
@@ -79,7 +80,7 @@ class Kubelet:
         self.client, self.pods, self.nodes = client, pods, nodes
         self.settings, self.launcher, self.logs = settings, launcher, logs
         self.clock: Clock = clock or SystemClock()
-        self.events = EventRecorder(client, "kubelet", self.clock)
+        self.events = EventSink(EventRecorder(client, "kubelet", self.clock))
         self.runtimes: dict[str, PodRuntime] = {}
         self._by_key: dict[str, str] = {}
         self._images: dict[str, set[str]] = {}
@@ -170,9 +171,7 @@ class Kubelet:
         if runtime.stage in (PULLING, BACKOFF) and now >= runtime.until:
             if runtime.stage == PULLING:
                 self._images.setdefault(runtime.node, set()).add(self._image(pod))
-                await self.events.record(
-                    pod, NORMAL, "Pulled", f'Successfully pulled image "{self._image(pod)}"'
-                )
+                self.events.emit(pod, NORMAL, "Pulled", f'Successfully pulled image "{self._image(pod)}"')
             await self._start_container(pod, node, runtime)
         if runtime.stage == LOADING and self.clock.now() >= runtime.until:
             runtime.stage = READY
@@ -186,7 +185,7 @@ class Kubelet:
         container = ((pod.get("spec") or {}).get("containers") or [{}])[0]
         runtime.started_at = timestamp(self.clock.wall())
         runtime.stage = LOADING
-        await self.events.record(pod, NORMAL, "Started", f"Started container {container.get('name')}")
+        self.events.emit(pod, NORMAL, "Started", f"Started container {container.get('name')}")
         if not runtime.engine:
             self._log(runtime, pod, f"container {container.get('name')} started (image {self._image(pod)})")
             runtime.until = self.clock.now() + self.settings.scaled(pod_timing.ready_seconds(pod))
@@ -242,7 +241,7 @@ class Kubelet:
         runtime.stage = BACKOFF
         backoff = pod_timing.restart_backoff(runtime.restarts, self.settings)
         runtime.until = self.clock.now() + self.settings.scaled(backoff)
-        await self.events.record(pod, WARNING, "BackOff", "Back-off restarting failed container")
+        self.events.emit(pod, WARNING, "BackOff", "Back-off restarting failed container")
 
     async def _forget(self, uid: str, remove_logs: bool) -> None:
         runtime = self.runtimes.pop(uid, None)

@@ -20,6 +20,7 @@ from infleet.kube.informer import Informer
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
 from infleet.sim import faults
+from infleet.sim.event_sink import EventSink
 from infleet.sim.kubelet import is_simulated
 from infleet.sim.node_heartbeat import UNREACHABLE_TAINT
 from infleet.sim.resource_kinds import NODE, POD
@@ -46,7 +47,7 @@ class NodeLifecycleController:
     ) -> None:
         self.client, self.nodes, self.leases, self.pods, self.settings = client, nodes, leases, pods, settings
         self.clock: Clock = clock or SystemClock()
-        self.events = EventRecorder(client, "node-controller", self.clock)
+        self.events = EventSink(EventRecorder(client, "node-controller", self.clock))
 
     async def reconcile(self, request: Request) -> Result:
         node = self.nodes.store.get(request.name)
@@ -83,9 +84,7 @@ class NodeLifecycleController:
                 {"key": UNREACHABLE_TAINT, "effect": "NoExecute"},
             ]
             await self.client.patch(NODE, name, {"spec": {"taints": taints}})
-            await self.events.record(
-                node, WARNING, "NodeNotReady", f"Node {name} status is now: NodeNotReady"
-            )
+            self.events.emit(node, WARNING, "NodeNotReady", f"Node {name} status is now: NodeNotReady")
         for pod in self.pods.store.list():
             if (pod.get("spec") or {}).get("nodeName") != name or is_terminal(pod):
                 continue

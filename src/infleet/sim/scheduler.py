@@ -8,8 +8,12 @@ Binding goes through the ``pods/binding`` subresource. Bindings not yet seen in 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
+
+import httpx2
 
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
@@ -53,6 +57,8 @@ class Scheduler:
         self.events = EventRecorder(client, SCHEDULER_NAME, self.clock)
         self.assumed: dict[str, tuple[str, dict[str, Any]]] = {}  # pod uid -> (node, pod)
         self.bound = 0
+        self._binding: set[asyncio.Future[None]] = set()
+        self.requeue: Callable[[Request], None] | None = None  # set by the owner: retry a failed binding
 
     def on_pod(self, event: InformerEvent) -> list[Request]:
         """A pending pod itself; every pending pod when a pod leaves or finishes (capacity freed)."""
@@ -116,22 +122,42 @@ class Scheduler:
             "metadata": {"name": request.name, "namespace": request.namespace},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node_name},
         }
+        # Assume, then bind in the background (as kube-scheduler does): the next pod is placed against the
+        # assumed state while this binding's write commits.
+        uid = pod["metadata"]["uid"]
+        self.assumed[uid] = (node_name, pod)
+        task = asyncio.ensure_future(self._bind(request, pod, binding, node_name))
+        self._binding.add(task)
+        task.add_done_callback(self._binding.discard)
+        return Result()
+
+    async def _bind(
+        self, request: Request, pod: dict[str, Any], binding: dict[str, Any], node_name: str
+    ) -> None:
+        uid = pod["metadata"]["uid"]
         try:
             await self.client.create_subresource(POD, request.name, "binding", binding, request.namespace)
-        except KubeAPIError as error:
-            if error.not_found or error.conflict:
-                return Result()  # deleted, or bound by someone else meanwhile
-            raise
-        self.assumed[pod["metadata"]["uid"]] = (node_name, pod)
+        except (KubeAPIError, httpx2.HTTPError, OSError) as error:
+            self.assumed.pop(uid, None)
+            if isinstance(error, KubeAPIError) and (error.not_found or error.conflict):
+                return  # deleted, or bound by someone else meanwhile
+            log.warning("binding %s to %s failed: %s; retrying", request, node_name, error)
+            if self.requeue is not None:
+                self.requeue(request)
+            return
         self.bound += 1
         message = f"Successfully assigned {request.namespace}/{request.name} to {node_name}"
         await self.events.record(pod, NORMAL, "Scheduled", message)
-        return Result()
+
+    async def drain(self) -> None:
+        """Wait for bindings in flight."""
+        if self._binding:
+            await asyncio.gather(*self._binding, return_exceptions=True)
 
     async def _unschedulable(self, pod: dict[str, Any], message: str) -> None:
         current = get_condition((pod.get("status") or {}).get("conditions"), "PodScheduled")
         if current is None or current.get("message") != message:
-            await self.events.record(pod, WARNING, "FailedScheduling", message)
+            asyncio.ensure_future(self.events.record(pod, WARNING, "FailedScheduling", message))
 
         def mutate(status: dict[str, Any]) -> None:
             status.setdefault("phase", "Pending")

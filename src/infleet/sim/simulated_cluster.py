@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.controller import ControllerSettings
@@ -63,7 +64,7 @@ def add_simulated_cluster(
     statefulsets = manager.informer(client, STATEFULSET)
     services = manager.informer(client, SERVICE)
     endpoints = manager.informer(client, ENDPOINTS)
-    workers = ControllerSettings(workers=4, needs_leader=False)
+    workers = ControllerSettings(workers=8, needs_leader=False)
     single = ControllerSettings(workers=1, needs_leader=False)
 
     logs = PodLogs(settings.log_dir / name)
@@ -76,6 +77,7 @@ def add_simulated_cluster(
 
     scheduler = Scheduler(client, pods, nodes)
     controller = manager.controller(f"{name}/scheduler", scheduler, single)
+    scheduler.requeue = partial(controller.queue.add_after, delay=1.0)
     controller.watch_mapped(pods, scheduler.on_pod)
     controller.watch_mapped(nodes, scheduler.on_node)
 
