@@ -110,7 +110,7 @@ def _summary(
         f"ready in {time.monotonic() - started:.1f}s. Next:",
         f"  export KUBECONFIG={kubeconfig}",
         f"  kubectl --context infleet-{sims[0].name} get nodes -L nvidia.com/gpu.product",
-        f"  kubectl --context infleet-{sims[0].name} create deployment web --image=nginx",
+        f"  kubectl --context infleet-{sims[0].name} apply -f examples/llm-deployment.yaml",
         "Ctrl-C stops everything.",
     ]
     return "\n".join(lines)

@@ -17,9 +17,11 @@ from typing import Any
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import set_condition
+from infleet.kube.events import NORMAL, EventRecorder
 from infleet.kube.informer import Informer
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
+from infleet.sim.event_sink import EventSink
 from infleet.sim.resource_kinds import DEPLOYMENT, POD, POD_TEMPLATE_HASH
 from infleet.sim.workload_pods import (
     is_ready,
@@ -37,6 +39,7 @@ class DeploymentController:
 
     def __init__(self, client: ClusterClient, deployments: Informer, pods: Informer) -> None:
         self.client, self.deployments, self.pods = client, deployments, pods
+        self.events = EventSink(EventRecorder(client, "deployment-controller"))
         # Pods created or deleted but not yet seen so in the cache: act again only once they are.
         self._expect: dict[str, tuple[set[str], set[str], float]] = {}
 
@@ -97,6 +100,9 @@ class DeploymentController:
             deployment, template, {POD_TEMPLATE_HASH: pod_hash}, generate_name=f"{request.name}-{pod_hash}-"
         )
         await self._create(body, max(0, new_to_create), created)
+        if created:
+            message = f"Scaled up replica set {request.name}-{pod_hash} to {len(new) + len(created)}"
+            self.events.emit(deployment, NORMAL, "ScalingReplicaSet", message)
         if len(new) > replicas:  # scaled down: drop unready and newest first
             surplus = sorted(new, key=lambda p: (is_ready(p), p["metadata"].get("creationTimestamp", "")))
             for pod in surplus[: len(new) - replicas]:
@@ -112,6 +118,9 @@ class DeploymentController:
             if pod["metadata"]["name"] not in deleted:
                 await self._delete(pod, deleted)
                 removable -= 1
+        if deleted:
+            message = f"Scaled down pods of {request.name}: {len(deleted)} removed"
+            self.events.emit(deployment, NORMAL, "ScalingReplicaSet", message)
         if created or deleted:
             self._expect[request.key] = (created, deleted, time.monotonic() + EXPECTATION_TIMEOUT)
         await self._write_status(deployment, alive, created, deleted, pod_hash, replicas, min_available)

@@ -21,7 +21,6 @@ from infleet.kube.informer import Informer, InformerEvent
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
 from infleet.sim import faults, pod_timing
-from infleet.sim.event_sink import EventSink
 from infleet.sim.engine_launcher import (
     EngineEndpoint,
     EngineLauncher,
@@ -30,6 +29,7 @@ from infleet.sim.engine_launcher import (
     engine_model,
     is_engine_pod,
 )
+from infleet.sim.event_sink import EventSink
 from infleet.sim.pod_logs import PodLogs
 from infleet.sim.resource_kinds import GPU_RESOURCE, POD
 from infleet.sim.scheduler_filters import pod_requests

@@ -119,11 +119,11 @@ class NodeHeartbeat:
     async def beat(self) -> None:
         """One round: renew live nodes' Leases, post Ready for recovered nodes."""
         self.beats += 1
-        for name in self.node_names():
-            node = self.nodes.store.get(name)
-            if node is None or faults.is_failed(node):
-                continue
-            await self._renew(name)
+        found = [self.nodes.store.get(name) for name in self.node_names()]
+        live = [node for node in found if node is not None and not faults.is_failed(node)]
+        # Concurrent writes share the API server's commits; one after another they would queue.
+        await asyncio.gather(*(self._renew(node["metadata"]["name"]) for node in live))
+        for node in live:
             if not is_true((node.get("status") or {}).get("conditions"), "Ready"):
                 await self._recover(node)
 

@@ -23,6 +23,7 @@ from infleet.kube.events import NORMAL, WARNING, EventRecorder
 from infleet.kube.informer import Informer, InformerEvent
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
+from infleet.sim.event_sink import EventSink
 from infleet.sim.resource_kinds import POD
 from infleet.sim.scheduler_filters import filter_node, free_resources, score_node, unschedulable_message
 
@@ -56,6 +57,7 @@ class Scheduler:
         self.clock: Clock = clock or SystemClock()
         self.events = EventRecorder(client, SCHEDULER_NAME, self.clock)
         self.assumed: dict[str, tuple[str, dict[str, Any]]] = {}  # pod uid -> (node, pod)
+        self.sink = EventSink(self.events)
         self.bound = 0
         self._binding: set[asyncio.Future[None]] = set()
         self.requeue: Callable[[Request], None] | None = None  # set by the owner: retry a failed binding
@@ -157,7 +159,7 @@ class Scheduler:
     async def _unschedulable(self, pod: dict[str, Any], message: str) -> None:
         current = get_condition((pod.get("status") or {}).get("conditions"), "PodScheduled")
         if current is None or current.get("message") != message:
-            asyncio.ensure_future(self.events.record(pod, WARNING, "FailedScheduling", message))
+            self.sink.emit(pod, WARNING, "FailedScheduling", message)
 
         def mutate(status: dict[str, Any]) -> None:
             status.setdefault("phase", "Pending")
