@@ -162,6 +162,29 @@ async def test_statefulset_starts_pods_in_order_with_stable_names(sim: RunningSi
     await sim.client.create(STATEFULSET, body)
     await eventually(lambda: sum(_ready(p) for p in sim.pods("app=db")) == 3)
     assert order == [("db-0", True), ("db-1", True), ("db-2", True)]
+
+    replaced: list[str] = []
+    sim.sim.kubelet.pods.add_handler(
+        lambda event: replaced.append(event.obj["metadata"]["name"]) if event.type == "DELETED" else None
+    )
+    image = {"spec": {"template": {"spec": {"containers": [{"name": "db", "image": "postgres:18"}]}}}}
+    await sim.client.patch(STATEFULSET, "db", image, "default")
+
+    def updated() -> bool:
+        pods = sim.pods("app=db")
+        return len(pods) == 3 and all(
+            _ready(p) and p["spec"]["containers"][0]["image"] == "postgres:18" for p in pods
+        )
+
+    await eventually(updated, within=15)
+    assert replaced == ["db-2", "db-1", "db-0"], "a rolling update replaces the highest ordinal first"
+    for _ in range(100):
+        status = (await sim.client.get(STATEFULSET, "db", "default"))["status"]
+        if status.get("currentRevision") == status.get("updateRevision") and status.get("readyReplicas") == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert status["currentRevision"] == status["updateRevision"]
+    assert status["updatedReplicas"] == status["currentReplicas"] == 3
     await sim.client.patch(STATEFULSET, "db", {"spec": {"replicas": 1}}, "default")
     await eventually(lambda: [p["metadata"]["name"] for p in sim.pods("app=db")] == ["db-0"])
 

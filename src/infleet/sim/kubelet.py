@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import set_condition, timestamp
@@ -311,4 +312,8 @@ class Kubelet:
             status["startTime"] = runtime.start_time
             status["qosClass"] = "Burstable"
 
-        await patch_status(self.client, POD, pod, mutate)
+        try:
+            await patch_status(self.client, POD, pod, mutate)
+        except KubeAPIError as error:
+            if not error.not_found:
+                raise  # a deleted pod is forgotten on its DELETED event

@@ -95,18 +95,20 @@ class StatefulSetController:
         current = [p for p in pods.values() if not is_terminal(p)]
         updated = sum(1 for p in current if self._revision(p) == revision)
         ready = sum(1 for p in current if is_ready(p))
+        # The current revision is the one every pod had before the update; it catches up when all moved.
+        done = updated == replicas and len(current) == replicas
+        previous = str((sts.get("status") or {}).get("currentRevision") or revision)
+        current_revision = revision if done else previous
 
         def mutate(status: dict[str, Any]) -> None:
             status["observedGeneration"] = sts["metadata"].get("generation", 1)
             status["replicas"] = len(current)
             status["readyReplicas"] = ready
             status["availableReplicas"] = ready
-            status["currentReplicas"] = updated if updated == replicas else len(current) - updated
+            status["currentReplicas"] = sum(1 for p in current if self._revision(p) == current_revision)
             status["updatedReplicas"] = updated
             status["updateRevision"] = revision
-            status["currentRevision"] = (
-                revision if updated == len(current) else status.get("currentRevision", revision)
-            )
+            status["currentRevision"] = current_revision
             status["collisionCount"] = 0
 
         try:
