@@ -1,11 +1,7 @@
-"""The simulated Deployment controller: pods straight from the Deployment, rolling updates, honest status.
-
-ReplicaSets are not simulated: the Deployment owns its pods, which carry ``pod-template-hash`` (so
-"new" and "old" pods are told apart as with ReplicaSets). RollingUpdate honours maxSurge and
-maxUnavailable; Recreate deletes old pods first. Failed pods are deleted and replaced. Status carries
-what ``kubectl rollout status`` reads: observedGeneration, replicas, updatedReplicas, readyReplicas,
-availableReplicas and the Progressing/Available conditions. minReadySeconds and progress deadlines are
-not simulated.
+"""The simulated Deployment controller: rolling updates (maxSurge/maxUnavailable) or Recreate, failed pods
+replaced, and the status ``kubectl rollout status`` reads (observedGeneration, replicas, updated, ready,
+available, Progressing/Available). No ReplicaSets: the Deployment owns its pods, told apart by
+``pod-template-hash``; minReadySeconds and progress deadlines are not simulated.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""Fault injection for the simulated clusters: declarative annotations the sim honours, and a Python API.
-
-Annotations (kubectl-friendly, e.g. ``kubectl annotate node us-east-h100-0 sim.infleet.io/fail=true``):
-
-- Node ``sim.infleet.io/fail: "true"``: the node's kubelet stops; the node goes NotReady and its pods fail.
-- Node ``sim.infleet.io/image-pull-factor: "10"``: image pulls on the node take 10 times longer.
-- Pod ``sim.infleet.io/fail: "true"``: the pod's containers crash (CrashLoopBackOff) until it is removed.
-- ConfigMap ``infleet-system/sim-faults`` in the hub, key ``unreachable-clusters: "us-east,eu-west"``:
-  those clusters' APIs answer 503 (``infleet up`` wires this to the API server).
+"""Fault injection for the simulated clusters: annotations the sim honours (kubectl-friendly) and
+:class:`Faults`, the Python API. Node ``sim.infleet.io/fail=true``: dead node; node
+``sim.infleet.io/image-pull-factor=N``: slow pulls; pod ``sim.infleet.io/fail=true``: crash loop; hub
+ConfigMap ``infleet-system/sim-faults`` key ``unreachable-clusters``: those clusters' APIs answer 503.
 """
 
 from __future__ import annotations

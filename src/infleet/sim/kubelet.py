@@ -1,9 +1,6 @@
-"""The simulated kubelet: runs the pods bound to a cluster's simulated nodes, one Kubelet per cluster.
-
-Each pod moves through its real lifecycle on a timer: image pull (cached per node), container start (an
-engine process for inference images, through the :mod:`~infleet.sim.engine_launcher` hook), model load or
-readiness delay, Ready. A pod with the fail fault crashes and restarts with CrashLoopBackOff backoff
-(or fails, with ``restartPolicy: Never``). A node with the fail fault has a dead kubelet: nothing moves.
+"""The simulated kubelet of one cluster: runs the pods bound to its simulated nodes on timers (image pull
+cached per node, engine start through the :mod:`~infleet.sim.engine_launcher` hook, model load, Ready).
+A pod with the fail fault crash-loops with backoff; a node with the fail fault has a dead kubelet.
 Status is written once per reconcile; logs go to :class:`~infleet.sim.pod_logs.PodLogs`.
 """
 

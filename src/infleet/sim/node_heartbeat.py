@@ -1,10 +1,7 @@
-"""Registration and heartbeats of a cluster's simulated nodes, as their kubelets would do them.
-
-On start it creates the Nodes of the pools that do not exist yet (a second ``infleet up`` finds them and
-creates nothing) and points every node at this process's kubelet endpoint. Then, every
-``heartbeat_interval`` seconds, it renews each live node's Lease in ``kube-node-lease`` (one small PATCH
-per node: cheap for dozens of nodes) and posts Ready=True where the node is not Ready. A node with the
-fail fault gets no heartbeat, as a dead kubelet sends none. A Runnable.
+"""Registration and heartbeats of a cluster's simulated nodes: creates the pools' missing Nodes (so a
+second ``infleet up`` creates none), points them at this process's kubelet endpoint, then renews each
+live node's Lease in ``kube-node-lease`` every ``heartbeat_interval`` (one small PATCH per node) and posts
+Ready again for recovered nodes. Failed nodes get no heartbeat. A Runnable.
 """
 
 from __future__ import annotations

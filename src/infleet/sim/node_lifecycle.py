@@ -1,9 +1,6 @@
-"""The simulated node lifecycle controller: notices dead nodes and fails their pods.
-
-A node whose kubelet is dead (the fail fault) or whose Lease is older than ``node_lease_grace`` goes
-Ready=Unknown with the ``node.kubernetes.io/unreachable`` taints, and its pods turn Failed with reason
-NodeLost, so their Deployment or StatefulSet replaces them elsewhere. (Real clusters evict after the
-pods' toleration of 300 s; the sim fails them at once.)
+"""The simulated node lifecycle controller: a node with a dead kubelet (fail fault) or a Lease older than
+``node_lease_grace`` goes Ready=Unknown with the unreachable taints, and its pods turn Failed (NodeLost)
+so their owners replace them elsewhere. Real clusters evict after a 300 s toleration; the sim at once.
 """
 
 from __future__ import annotations

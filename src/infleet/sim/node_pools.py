@@ -1,9 +1,6 @@
-"""Node pools of simulated GPU nodes and the Node objects they produce.
-
-A :class:`NodePool` describes a group of identical machines (GPU SKU and count, instance type, cloud,
-region, zone, price); :func:`node_manifest` renders one Node with the labels and capacity a real GPU node
-carries (GPU Feature Discovery labels, well-known topology labels). :func:`default_pools` is the mix
-``infleet up`` gives each member cluster. Prices are the catalog's per-GPU price times a regional factor.
+"""Node pools of simulated GPU nodes (SKU, count, instance type, cloud, region, zone, price) and the Node
+objects they render, with the labels and capacity real GPU nodes carry. :func:`default_pools` is each
+member's mix in ``infleet up``; prices are the catalog's per-GPU price times a regional factor.
 """
 
 from __future__ import annotations

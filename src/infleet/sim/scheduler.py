@@ -1,9 +1,7 @@
-"""The simulated kube-scheduler: binds pending pods to nodes with :mod:`~infleet.sim.scheduler_filters`.
-
-A pod that fits nowhere keeps ``PodScheduled=False, reason Unschedulable`` and gets a FailedScheduling
-Event in kube-scheduler's words; it is retried whenever a node or a pod changes, and every few seconds.
-Binding goes through the ``pods/binding`` subresource. Bindings not yet seen in the informer cache are
-"assumed" (as kube-scheduler does), so two pods are never placed on the same free GPUs.
+"""The simulated kube-scheduler: binds pending pods (``pods/binding``) with the filters and score of
+:mod:`~infleet.sim.scheduler_filters`. Unfit pods keep ``PodScheduled=False, Unschedulable`` and get a
+FailedScheduling Event; they are retried when nodes or pods change. Bindings are assumed, then written in
+the background, as kube-scheduler does, so two pods never take the same free GPUs.
 """
 
 from __future__ import annotations

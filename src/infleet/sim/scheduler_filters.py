@@ -1,9 +1,6 @@
-"""The scheduler's filters and score on plain Pod and Node dicts, as kube-scheduler's plugins decide.
-
-Filters: node Ready and schedulable, resources (cpu, memory, pods, extended such as ``nvidia.com/gpu``),
-nodeSelector, required node affinity, taints and tolerations. Each returns a reason string in
-kube-scheduler's words when the node does not fit; :func:`unschedulable_message` folds them into
-"0/3 nodes are available: 3 Insufficient nvidia.com/gpu.". Used by :mod:`infleet.sim.scheduler`.
+"""The scheduler's filters and score on plain Pod and Node dicts, in kube-scheduler's words: node ready,
+resources (cpu, memory, pods, ``nvidia.com/gpu``), nodeSelector, required node affinity, taints and
+tolerations; :func:`unschedulable_message` folds reasons into "0/3 nodes are available: ...".
 """
 
 from __future__ import annotations
