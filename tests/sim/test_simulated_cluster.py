@@ -95,7 +95,7 @@ async def test_rolling_update_respects_max_surge_and_max_unavailable(sim: Runnin
 
 
 async def test_a_failed_node_loses_its_pods_and_they_are_replaced(sim: RunningSim) -> None:
-    await sim.client.create(DEPLOYMENT, deployment("llm", gpus=2))
+    await sim.client.create(DEPLOYMENT, deployment("llm", image="vllm/vllm-openai:v0.11.0", gpus=2))
     await eventually(lambda: any(_ready(p) for p in sim.pods("app=llm")))
     first = sim.pods("app=llm")[0]
     lost_node = first["spec"]["nodeName"]
@@ -106,6 +106,7 @@ async def test_a_failed_node_loses_its_pods_and_they_are_replaced(sim: RunningSi
         return len(pods) == 1 and pods[0]["spec"].get("nodeName") not in (None, lost_node) and _ready(pods[0])
 
     await eventually(moved)
+    await eventually(lambda: sim.launcher.running == 1, message="the lost node's engine is stopped")
     node = await sim.client.get(NODE, lost_node)
     ready = get_condition(node["status"]["conditions"], "Ready")
     assert ready is not None

@@ -110,9 +110,15 @@ class Kubelet:
         assert pod is not None
         node_name = (pod.get("spec") or {}).get("nodeName")
         node = self.nodes.store.get(node_name) if node_name else None
-        if node is None or not is_simulated(node) or faults.is_failed(node):
-            return Result()  # not ours, or a dead kubelet: nothing on that node moves
+        if node is None or not is_simulated(node):
+            return Result()
         uid = pod["metadata"]["uid"]
+        if faults.is_failed(node):
+            # A dead node: its processes are gone and nothing on it moves any more.
+            if uid in self.runtimes and self.runtimes[uid].endpoint is not None:
+                await self.launcher.stop(uid)
+                self.runtimes[uid].endpoint = None
+            return Result()
         if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") in (
             "Succeeded",
             "Failed",
