@@ -28,7 +28,7 @@ from infleet.sim.simulated_cluster import add_simulated_cluster
 RESULTS = Path(__file__).parent / "results" / "sim_cluster.md"
 
 
-async def rollout(replicas: int, nodes: int) -> tuple[float, int]:
+async def rollout(replicas: int, nodes: int) -> tuple[float, int, float]:
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
         server = EmbeddedAPIServer(
@@ -70,6 +70,9 @@ async def rollout(replicas: int, nodes: int) -> tuple[float, int]:
             },
         }
         await asyncio.sleep(0.5)  # caches synced
+        beat_started = time.perf_counter()
+        await sim.heartbeat.beat()
+        beat = time.perf_counter() - beat_started
         started = time.perf_counter()
         await client.create(DEPLOYMENT, body)
         while True:
@@ -83,7 +86,7 @@ async def rollout(replicas: int, nodes: int) -> tuple[float, int]:
         await launcher.close()
         await factory.close()
         await server.stop()
-        return elapsed, sim.scheduler.bound
+        return elapsed, sim.scheduler.bound, beat
 
 
 def up_start_seconds() -> float:
@@ -110,9 +113,12 @@ def up_start_seconds() -> float:
 def main() -> None:
     rows = []
     for replicas, nodes in ((50, 5), (200, 20)):
-        elapsed, bound = asyncio.run(rollout(replicas, nodes))
-        rows.append((replicas, nodes, elapsed, bound / elapsed))
-        print(f"{replicas} pods on {nodes} nodes: all Ready in {elapsed:.2f}s ({bound / elapsed:.0f} pods/s)")
+        elapsed, bound, beat = asyncio.run(rollout(replicas, nodes))
+        rows.append((replicas, nodes, elapsed, bound / elapsed, beat))
+        print(
+            f"{replicas} pods on {nodes} nodes: all Ready in {elapsed:.2f}s ({bound / elapsed:.0f} pods/s); "
+            f"one heartbeat round {beat * 1000:.0f} ms"
+        )
     start = up_start_seconds()
     print(f"infleet up (3 members, 14 nodes): ready {start:.2f}s after process start")
     lines = [
@@ -121,11 +127,15 @@ def main() -> None:
         "Deployment of N pods (cpu only, zero simulated delays) from create to all Ready; embedded API",
         "server in-process over plain http, one simulated cluster. 2-core shared machine.",
         "",
-        "| pods | nodes | seconds to all Ready | pods/s |",
-        "|---|---|---|---|",
-        *(f"| {r} | {n} | {e:.2f} | {p:.0f} |" for r, n, e, p in rows),
+        "| pods | nodes | seconds to all Ready | pods/s | one heartbeat round (all nodes' Leases) |",
+        "|---|---|---|---|---|",
+        *(f"| {r} | {n} | {e:.2f} | {p:.0f} | {b * 1000:.0f} ms |" for r, n, e, p, b in rows),
         "",
         f"`infleet up` (hub + 3 members, 14 GPU nodes, TLS): ready {start:.2f} s after process start.",
+        "",
+        "A heartbeat round is one Lease PATCH per node, sent concurrently, every 10 s (not time-scaled).",
+        "A lone API write costs one durable SQLite commit (~50 ms here), so the sim batches and backgrounds",
+        "its writes (slow-start pod creation, background binding and Events).",
         "",
     ]
     RESULTS.write_text("\n".join(lines), encoding="utf-8")
