@@ -25,6 +25,7 @@ from infleet.kube.informer import InformerSettings
 from infleet.kube.manager import Manager, ManagerSettings
 from infleet.kube.resource_kind import NAMESPACE
 from infleet.sim.cluster_reachability import ClusterReachability
+from infleet.sim.engine_launcher import EngineLauncher
 from infleet.sim.faults import FAULTS_NAMESPACE
 from infleet.sim.mini_engine import MiniEngineLauncher
 from infleet.sim.node_pools import default_pools
@@ -116,6 +117,11 @@ def _summary(
     return "\n".join(lines)
 
 
+def engine_launcher() -> EngineLauncher:
+    """The engine behind engine pods: the minimal responder until the simulated engine plugs in here."""
+    return MiniEngineLauncher()
+
+
 async def serve(args: argparse.Namespace, members: list[str]) -> None:
     started = time.monotonic()
     # Signals are taken before anything starts, so Ctrl-C at any moment stops cleanly.
@@ -138,7 +144,7 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
     )
     await server.start()
     factory = ClientFactory(kubeconfig)
-    launcher = MiniEngineLauncher()
+    launcher = engine_launcher()
     try:
         hub = factory.client(f"infleet-{HUB}", HUB)
         await _ensure_namespace(hub, FAULTS_NAMESPACE)
