@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from infleet.cli import apiserver_command
+from infleet.cli import apiserver_command, up_command
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infleet", description="Multi-cluster LLM inference platform")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     apiserver_command.register(commands)
+    up_command.register(commands)
     return parser
 
 
