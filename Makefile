@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 up: $(STAMP)
-	$(BIN)/infleet apiserver --cluster hub
+	$(BIN)/infleet up
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
