@@ -32,6 +32,7 @@ test: lint unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/apiserver.py
+	$(BIN)/python benchmarks/sim_cluster.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

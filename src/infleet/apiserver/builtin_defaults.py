@@ -64,7 +64,13 @@ def _pod_spec_defaults(spec: dict[str, Any]) -> None:
         container.setdefault("imagePullPolicy", "IfNotPresent" if tagged or "@" in image else "Always")
         container.setdefault("terminationMessagePath", "/dev/termination-log")
         container.setdefault("terminationMessagePolicy", "File")
-        container.setdefault("resources", {})
+        resources = container.setdefault("resources", {})
+        if isinstance(resources, dict) and isinstance(resources.get("limits"), dict):
+            # Like kube-apiserver: a resource with a limit and no request is requested at its limit.
+            requests = resources.setdefault("requests", {})
+            if isinstance(requests, dict):
+                for name, quantity in resources["limits"].items():
+                    requests.setdefault(name, quantity)
 
 
 def _service_defaults(obj: dict[str, Any], cluster: Cluster) -> None:

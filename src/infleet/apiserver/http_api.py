@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from infleet.apiserver import discovery, request_params, scale
+from infleet.apiserver import discovery, pod_subresources, request_params, scale
 from infleet.apiserver.admission import parse_field_validation
 from infleet.apiserver.cluster import Cluster, Selection, WriteOptions, WriteResult
 from infleet.apiserver.deletion import DeleteOptions
@@ -105,6 +105,8 @@ class APIServerApp:
         self.bookmark_interval = bookmark_interval
         # Set when the server begins to stop: new watches are refused so shutdown is not held open.
         self.stopping = False
+        # Clusters a fault made unreachable (see cluster_reachability); their requests get 503.
+        self.unreachable: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,6 +144,8 @@ class APIServerApp:
                 "NotFound",
                 f'cluster "{cluster_name}" not found: known clusters are {", ".join(sorted(self.clusters))}',
             )
+        if cluster_name in self.unreachable:
+            raise StatusError(503, "ServiceUnavailable", f'cluster "{cluster_name}" is unreachable (a fault)')
         if inner == "/version":
             return json_response(VERSION_INFO)
         if inner.startswith("/openapi/"):
@@ -294,6 +298,10 @@ class APIServerApp:
             if method == "DELETE":
                 return await self._delete_collection(cluster, resource, path, request)
             raise method_not_allowed(f"{method} is not supported on {resource.plural}")
+        if resource.storage_key == "pods" and path.subresource in resource.extra_subresources:
+            return await pod_subresources.handle(
+                cluster, path.namespace or "default", path.name, path.subresource, request
+            )
         if path.subresource == "scale" and resource.scale is not None:
             return await self._scale(cluster, resource, path, request)
         if path.subresource not in (None, "status") or (

@@ -145,6 +145,20 @@ class EmbeddedAPIServer:
             config_data = build_kubeconfig(self.base_url, list(settings.clusters), self.token, ca_pem)
             write_kubeconfig(settings.kubeconfig_out, config_data)
 
+    def set_cluster_reachable(self, name: str, reachable: bool) -> None:
+        """A fault switch: an unreachable cluster answers 503 and its open watches are closed."""
+        if name not in self.clusters:
+            raise ValueError(
+                f"cluster {name!r} is not served here; known: {', '.join(sorted(self.clusters))}"
+            )
+        if self._app is None:
+            raise RuntimeError("start the API server before switching a cluster's reachability")
+        if reachable:
+            self._app.unreachable.discard(name)
+        else:
+            self._app.unreachable.add(name)
+            self.clusters[name].hub.close_all()
+
     async def stop(self) -> None:
         """Close every watch, stop listening, then flush and close storage."""
         if self._app is not None:

@@ -152,6 +152,17 @@ class ClusterClient:
         namespace = namespace or (obj.get("metadata") or {}).get("namespace")
         return await self._request("POST", kind.path(namespace), body=obj)
 
+    async def create_subresource(
+        self,
+        kind: ResourceKind,
+        name: str,
+        subresource: str,
+        body: dict[str, Any],
+        namespace: str | None = None,
+    ) -> dict[str, Any]:
+        """POST to a subresource, e.g. a ``Binding`` to ``pods/<name>/binding``."""
+        return await self._request("POST", kind.path(namespace, name, subresource), body=body)
+
     async def replace(
         self, kind: ResourceKind, obj: dict[str, Any], subresource: str | None = None
     ) -> dict[str, Any]:

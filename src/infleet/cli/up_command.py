@@ -1,0 +1,195 @@
+"""``infleet up``: the whole platform on one machine, in one process.
+
+It starts the embedded API server with a hub and the member clusters, each member with its default mix
+of simulated GPU nodes and the simulated kubelet, scheduler and workload controllers; writes the
+kubeconfig (``$INFLEET_HOME/kubeconfig``) and prints what runs where. Ctrl-C stops everything; a second
+run resumes from the state directory (objects persist, nodes are not created twice).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
+from infleet.cli.apiserver_command import infleet_home
+from infleet.kube.api_error import KubeAPIError
+from infleet.kube.cluster_client import ClientFactory, ClusterClient
+from infleet.kube.controller import ControllerSettings
+from infleet.kube.informer import InformerSettings
+from infleet.kube.manager import Manager, ManagerSettings
+from infleet.kube.resource_kind import NAMESPACE
+from infleet.sim.cluster_reachability import ClusterReachability
+from infleet.sim.engine_launcher import EngineLauncher
+from infleet.sim.faults import FAULTS_NAMESPACE
+from infleet.sim.mini_engine import MiniEngineLauncher
+from infleet.sim.node_pools import default_pools
+from infleet.sim.resource_kinds import CONFIGMAP
+from infleet.sim.settings import SimSettings
+from infleet.sim.simulated_cluster import SimulatedCluster, add_simulated_cluster
+
+DEFAULT_CLUSTERS = "us-east,eu-west,ap-southeast"
+HUB = "hub"
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "up", help="start a hub and simulated GPU member clusters on this machine"
+    )
+    parser.add_argument(
+        "--clusters", default=DEFAULT_CLUSTERS, help=f"member clusters (default {DEFAULT_CLUSTERS})"
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, default=None, help="state directory (default $INFLEET_HOME/state)"
+    )
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=6443,
+        help="API server port; member N's kubelet endpoint uses port-base+N (default 6443; 0: free ports)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.05,
+        help="factor on simulated delays: image pulls, model loads, restart backoff (default 0.05)",
+    )
+    parser.add_argument(
+        "--tls", action=argparse.BooleanOptionalAction, default=True, help="serve https (default)"
+    )
+    parser.set_defaults(run=run)
+
+
+def parse_clusters(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise ValueError("--clusters: name at least one member cluster, e.g. --clusters us-east")
+    if HUB in names:
+        raise ValueError(f"--clusters: {HUB!r} is the control-plane cluster; name only member clusters")
+    return names
+
+
+async def _ensure_namespace(client: ClusterClient, name: str) -> None:
+    try:
+        await client.create(NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    except KubeAPIError as error:
+        if not error.conflict:
+            raise
+
+
+def _summary(
+    server: EmbeddedAPIServer,
+    kubeconfig: Path,
+    sims: list[SimulatedCluster],
+    created: int,
+    started: float,
+    state_dir: Path,
+) -> str:
+    lines = [
+        f"infleet up: API server {server.base_url} (clusters under /clusters/<name>)",
+        f"  hub: control plane, context infleet-{HUB}",
+    ]
+    for sim in sims:
+        nodes = sim.heartbeat.node_names()
+        gpus = sum(pool.gpus_per_node * pool.count for pool in sim.heartbeat.pools)
+        skus = ", ".join(
+            f"{pool.count}x {pool.instance_type} ({pool.gpus_per_node}x {pool.gpu})"
+            for pool in sim.heartbeat.pools
+        )
+        lines.append(
+            f"  {sim.name}: {len(nodes)} nodes, {gpus} GPUs [{skus}]; kubelet logs on "
+            f"127.0.0.1:{sim.log_server.port}; context infleet-{sim.name}"
+        )
+    lines += [
+        f"  state: {state_dir} ({'resumed' if created == 0 else f'{created} nodes created'})",
+        f"  kubeconfig: {kubeconfig}",
+        f"ready in {time.monotonic() - started:.1f}s. Next:",
+        f"  export KUBECONFIG={kubeconfig}",
+        f"  kubectl --context infleet-{sims[0].name} get nodes -L nvidia.com/gpu.product",
+        f"  kubectl --context infleet-{sims[0].name} apply -f examples/llm-deployment.yaml",
+        "Ctrl-C stops everything.",
+    ]
+    return "\n".join(lines)
+
+
+def engine_launcher() -> EngineLauncher:
+    """The engine behind engine pods: the minimal responder until the simulated engine plugs in here."""
+    return MiniEngineLauncher()
+
+
+async def serve(args: argparse.Namespace, members: list[str]) -> None:
+    started = time.monotonic()
+    # Signals are taken before anything starts, so Ctrl-C at any moment stops cleanly.
+    manager = Manager(ManagerSettings(name="infleet-up", handle_signals=False))
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, manager.stop)
+    home = infleet_home()
+    state_dir: Path = args.state_dir or home / "state"
+    kubeconfig = home / "kubeconfig"
+    server = EmbeddedAPIServer(
+        APIServerSettings(
+            port=args.port_base,
+            data_dir=state_dir / "apiserver",
+            clusters=(HUB, *members),
+            kubeconfig_out=kubeconfig,
+            tls=args.tls,
+            bookmark_interval=30.0,
+        )
+    )
+    await server.start()
+    factory = ClientFactory(kubeconfig)
+    launcher = engine_launcher()
+    try:
+        hub = factory.client(f"infleet-{HUB}", HUB)
+        await _ensure_namespace(hub, FAULTS_NAMESPACE)
+        faults = manager.informer(hub, CONFIGMAP, InformerSettings(namespace=FAULTS_NAMESPACE))
+        reachability = ClusterReachability(faults, members, server.set_cluster_reachable)
+        manager.controller(
+            "hub/cluster-reachability", reachability, ControllerSettings(needs_leader=False)
+        ).watch_for(faults)
+        sims = []
+        created = 0
+        for index, member in enumerate(members, start=1):
+            settings = SimSettings(
+                time_scale=args.time_scale,
+                log_dir=state_dir / "pod-logs",
+                kubelet_port=args.port_base + index if args.port_base else 0,
+                cluster_index=index,
+            )
+            client = factory.client(f"infleet-{member}", member)
+            sim = add_simulated_cluster(manager, client, default_pools(member), settings, launcher)
+            created += await sim.heartbeat.register()
+            sims.append(sim)
+        print(_summary(server, kubeconfig, sims, created, started, state_dir), flush=True)
+        await manager.run()
+        for sim in sims:
+            await sim.scheduler.drain()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await launcher.close()
+        await factory.close()
+        await server.stop()
+    print("infleet up: stopped", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        members = parse_clusters(args.clusters)
+    except ValueError as exc:
+        print(f"infleet up: {exc}")
+        return 2
+    try:
+        import uvloop
+
+        uvloop.run(serve(args, members))
+    except ImportError:
+        asyncio.run(serve(args, members))
+    return 0

@@ -1,0 +1,121 @@
+"""Container logs of the simulated kubelet: files on disk, and the kubelet endpoint that serves them.
+
+Files follow the kubelet's layout, ``<log_dir>/<namespace>_<pod>_<uid>/<container>.log``. The API server
+proxies ``pods/log`` to :class:`KubeletLogServer` at ``/containerLogs/<ns>/<pod>/<container>`` (the real
+kubelet's path), with ``tailLines`` and ``follow``. One server serves every node of a simulated cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable, Generator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+# (namespace, pod) -> uid of the pod running now, or None
+UidLookup = Callable[[str, str], str | None]
+
+
+class PodLogs:
+    """Appends and reads container log files."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+
+    def path(self, namespace: str, pod: str, uid: str, container: str) -> Path:
+        return self.log_dir / f"{namespace}_{pod}_{uid}" / f"{container}.log"
+
+    def write(self, namespace: str, pod: str, uid: str, container: str, *lines: str) -> None:
+        path = self.path(namespace, pod, uid, container)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        with path.open("a", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(f"{stamp} {line}\n")
+
+    def read(self, namespace: str, pod: str, uid: str, container: str, tail: int | None = None) -> str:
+        path = self.path(namespace, pod, uid, container)
+        if not path.exists():
+            return ""
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        return "".join(lines[-tail:] if tail is not None and tail >= 0 else lines)
+
+    def remove(self, namespace: str, pod: str, uid: str) -> None:
+        folder = self.log_dir / f"{namespace}_{pod}_{uid}"
+        if folder.is_dir():
+            for file in folder.iterdir():
+                file.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class KubeletLogServer:
+    """The kubelet's ``/containerLogs`` endpoint for one simulated cluster; a Runnable."""
+
+    def __init__(self, logs: PodLogs, uid_of: UidLookup, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.logs = logs
+        self.uid_of = uid_of
+        self.host = host
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))  # bound now so Node objects can publish the port
+        self.port: int = self._socket.getsockname()[1]
+        self.follow_poll = 0.2
+
+    def app(self) -> Starlette:
+        route = Route("/containerLogs/{namespace}/{pod}/{container}", self._container_logs)
+        return Starlette(routes=[route])
+
+    async def _container_logs(self, request: Request) -> Response:
+        namespace, pod = request.path_params["namespace"], request.path_params["pod"]
+        container = request.path_params["container"]
+        uid = self.uid_of(namespace, pod)
+        if uid is None:
+            return PlainTextResponse(f"pod {namespace}/{pod} does not run on this node", status_code=404)
+        tail_text = request.query_params.get("tailLines")
+        tail = int(tail_text) if tail_text and tail_text.lstrip("-").isdigit() else None
+        text = self.logs.read(namespace, pod, uid, container, tail)
+        if request.query_params.get("follow", "").lower() not in ("true", "1"):
+            return PlainTextResponse(text)
+        return StreamingResponse(self._follow(namespace, pod, uid, container, text), media_type="text/plain")
+
+    async def _follow(
+        self, namespace: str, pod: str, uid: str, container: str, first: str
+    ) -> AsyncIterator[bytes]:
+        yield first.encode()
+        path = self.logs.path(namespace, pod, uid, container)
+        offset = path.stat().st_size if path.exists() else 0
+        while self.uid_of(namespace, pod) == uid:  # ends when the pod goes away
+            await asyncio.sleep(self.follow_poll)
+            if path.exists() and path.stat().st_size > offset:
+                with path.open("rb") as handle:
+                    handle.seek(offset)
+                    chunk = handle.read()
+                offset += len(chunk)
+                yield chunk
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._socket.listen(128)
+        self._socket.setblocking(False)
+        config = uvicorn.Config(self.app(), log_level="warning", access_log=False, lifespan="off")
+        server = _Server(config)
+        task = asyncio.get_running_loop().create_task(server.serve(sockets=[self._socket]))
+        await stop.wait()
+        server.should_exit = True
+        server.force_exit = True  # follow streams would otherwise hold shutdown open
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)

@@ -1,0 +1,149 @@
+"""The scheduler's filters and score on plain Pod and Node dicts, in kube-scheduler's words: node ready,
+resources (cpu, memory, pods, ``nvidia.com/gpu``), nodeSelector, required node affinity, taints and
+tolerations; :func:`unschedulable_message` folds reasons into "0/3 nodes are available: ...".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from infleet.kube.conditions import is_true
+from infleet.sim.quantity import parse_quantity
+
+Resources = dict[str, Decimal]
+
+
+def pod_requests(pod: Mapping[str, Any]) -> Resources:
+    """Sum of container requests (limits stand in for missing requests, as the API defaults them)."""
+    total: Resources = {"pods": Decimal(1)}
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        resources = container.get("resources") or {}
+        wanted = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+        for name, value in wanted.items():
+            total[name] = total.get(name, Decimal(0)) + parse_quantity(value)
+    return total
+
+
+def allocatable(node: Mapping[str, Any]) -> Resources:
+    status = node.get("status") or {}
+    found = status.get("allocatable") or status.get("capacity") or {}
+    return {name: parse_quantity(value) for name, value in found.items()}
+
+
+def node_ready(node: Mapping[str, Any]) -> str | None:
+    if (node.get("spec") or {}).get("unschedulable"):
+        return "node(s) were unschedulable"
+    if not is_true((node.get("status") or {}).get("conditions"), "Ready"):
+        return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
+    return None
+
+
+def fits_resources(requests: Resources, free: Resources) -> list[str]:
+    """``Insufficient <resource>`` for every requested resource the node lacks."""
+    missing = []
+    for name, amount in sorted(requests.items()):
+        if amount > 0 and amount > free.get(name, Decimal(0)):
+            missing.append("Too many pods" if name == "pods" else f"Insufficient {name}")
+    return missing
+
+
+def _match_expression(labels: Mapping[str, str], expression: Mapping[str, Any]) -> bool:
+    key, operator = expression.get("key", ""), expression.get("operator", "In")
+    values = [str(v) for v in expression.get("values") or []]
+    present = key in labels
+    if operator == "In":
+        return present and labels[key] in values
+    if operator == "NotIn":
+        return not present or labels[key] not in values
+    if operator == "Exists":
+        return present
+    if operator == "DoesNotExist":
+        return not present
+    if operator in ("Gt", "Lt") and present and values:
+        try:
+            left, right = int(labels[key]), int(values[0])
+        except ValueError:
+            return False
+        return left > right if operator == "Gt" else left < right
+    return False
+
+
+def matches_node_selector(pod: Mapping[str, Any], node: Mapping[str, Any]) -> str | None:
+    """nodeSelector and requiredDuringSchedulingIgnoredDuringExecution node affinity."""
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    spec = pod.get("spec") or {}
+    for key, value in (spec.get("nodeSelector") or {}).items():
+        if labels.get(key) != value:
+            return "node(s) didn't match Pod's node affinity/selector"
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    terms = required.get("nodeSelectorTerms") or []
+    if terms and not any(
+        all(_match_expression(labels, e) for e in term.get("matchExpressions") or []) for term in terms
+    ):
+        return "node(s) didn't match Pod's node affinity/selector"
+    return None
+
+
+def _tolerates(taint: Mapping[str, Any], toleration: Mapping[str, Any]) -> bool:
+    if toleration.get("effect") and toleration.get("effect") != taint.get("effect"):
+        return False
+    key = toleration.get("key")
+    if toleration.get("operator", "Equal") == "Exists":
+        return not key or key == taint.get("key")
+    return key == taint.get("key") and str(toleration.get("value", "")) == str(taint.get("value", ""))
+
+
+def untolerated_taint(pod: Mapping[str, Any], node: Mapping[str, Any]) -> str | None:
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if taint.get("effect") not in ("NoSchedule", "NoExecute"):
+            continue
+        if not any(_tolerates(taint, toleration) for toleration in tolerations):
+            return f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}"
+    return None
+
+
+def free_resources(node: Mapping[str, Any], pods_on_node: Iterable[Mapping[str, Any]]) -> Resources:
+    free = allocatable(node)
+    for pod in pods_on_node:
+        for name, amount in pod_requests(pod).items():
+            free[name] = free.get(name, Decimal(0)) - amount
+    return free
+
+
+def filter_node(pod: Mapping[str, Any], node: Mapping[str, Any], free: Resources) -> list[str]:
+    """Why ``pod`` cannot go to ``node`` (empty when it can)."""
+    for check in (node_ready(node), matches_node_selector(pod, node), untolerated_taint(pod, node)):
+        if check:
+            return [check]
+    return fits_resources(pod_requests(pod), free)
+
+
+def score_node(pod: Mapping[str, Any], free: Resources, node: Mapping[str, Any]) -> float:
+    """Higher is better, in [0, 1]: pack GPUs tightly (keep whole big nodes free), spread the rest."""
+    requests = pod_requests(pod)
+    total = allocatable(node)
+    gpus = requests.get("nvidia.com/gpu", Decimal(0))
+    if gpus > 0 and total.get("nvidia.com/gpu"):
+        left = free.get("nvidia.com/gpu", Decimal(0)) - gpus
+        return float(1 - left / total["nvidia.com/gpu"])
+    cpu_total = total.get("cpu") or Decimal(1)
+    no_gpu_bonus = 0.5 if not total.get("nvidia.com/gpu") else 0.0  # keep GPU nodes for GPU pods
+    return (
+        0.5 * float((free.get("cpu", Decimal(0)) - requests.get("cpu", Decimal(0))) / cpu_total)
+        + no_gpu_bonus
+    )
+
+
+def unschedulable_message(total_nodes: int, reasons: Iterable[str]) -> str:
+    """kube-scheduler's FailedScheduling text, reasons counted and sorted."""
+    counted = Counter(reasons)
+    if not counted:
+        return f"0/{total_nodes} nodes are available: no nodes registered."
+    parts = ", ".join(f"{count} {reason}" for reason, count in sorted(counted.items()))
+    return f"0/{total_nodes} nodes are available: {parts}."

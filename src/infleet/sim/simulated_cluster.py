@@ -1,0 +1,105 @@
+"""One simulated member cluster: nodes, kubelet, scheduler and workload controllers on a Manager.
+
+``infleet up`` and integration tests call :func:`add_simulated_cluster` once per cluster; everything it
+adds talks to the cluster over HTTP through ``infleet.kube``, so it runs against any API server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from infleet.kube.cluster_client import ClusterClient
+from infleet.kube.controller import ControllerSettings
+from infleet.kube.informer import InformerSettings
+from infleet.kube.manager import Manager
+from infleet.sim.deployment_controller import DeploymentController
+from infleet.sim.endpoints_controller import EndpointsController
+from infleet.sim.engine_launcher import EngineLauncher
+from infleet.sim.kubelet import Kubelet
+from infleet.sim.node_heartbeat import NodeHeartbeat
+from infleet.sim.node_lifecycle import NodeLifecycleController
+from infleet.sim.node_pools import NodePool
+from infleet.sim.pod_logs import KubeletLogServer, PodLogs
+from infleet.sim.resource_kinds import (
+    DEPLOYMENT,
+    ENDPOINTS,
+    LEASE,
+    NODE,
+    NODE_LEASE_NAMESPACE,
+    POD,
+    SERVICE,
+    STATEFULSET,
+)
+from infleet.sim.scheduler import Scheduler
+from infleet.sim.settings import SimSettings
+from infleet.sim.statefulset_controller import StatefulSetController
+
+
+@dataclass
+class SimulatedCluster:
+    """Handles on the parts, for tests and for printing what runs."""
+
+    name: str
+    heartbeat: NodeHeartbeat
+    kubelet: Kubelet
+    scheduler: Scheduler
+    log_server: KubeletLogServer
+
+
+def add_simulated_cluster(
+    manager: Manager,
+    client: ClusterClient,
+    pools: Sequence[NodePool],
+    settings: SimSettings,
+    launcher: EngineLauncher,
+) -> SimulatedCluster:
+    """Add the simulated cluster's runnables to ``manager``; call ``heartbeat.register()`` before running."""
+    name = client.name
+    pods = manager.informer(client, POD)
+    nodes = manager.informer(client, NODE)
+    leases = manager.informer(client, LEASE, InformerSettings(namespace=NODE_LEASE_NAMESPACE))
+    deployments = manager.informer(client, DEPLOYMENT)
+    statefulsets = manager.informer(client, STATEFULSET)
+    services = manager.informer(client, SERVICE)
+    endpoints = manager.informer(client, ENDPOINTS)
+    workers = ControllerSettings(workers=8, needs_leader=False)
+    single = ControllerSettings(workers=1, needs_leader=False)
+
+    logs = PodLogs(settings.log_dir / name)
+    kubelet = Kubelet(client, pods, nodes, settings, launcher, logs)
+    log_server = KubeletLogServer(logs, kubelet.uid_of, settings.kubelet_host, settings.kubelet_port)
+    manager.add(log_server)
+    controller = manager.controller(f"{name}/kubelet", kubelet, workers)
+    controller.watch_for(pods)
+    controller.watch_mapped(nodes, kubelet.pods_on_node)
+
+    scheduler = Scheduler(client, pods, nodes)
+    controller = manager.controller(f"{name}/scheduler", scheduler, single)
+    scheduler.requeue = partial(controller.queue.add_after, delay=1.0)
+    controller.watch_mapped(pods, scheduler.on_pod)
+    controller.watch_mapped(nodes, scheduler.on_node)
+
+    deployment_controller = DeploymentController(client, deployments, pods)
+    controller = manager.controller(f"{name}/deployment", deployment_controller, workers)
+    controller.watch_for(deployments)
+    controller.watch_owned(pods, "Deployment", "apps")
+
+    statefulset_controller = StatefulSetController(client, statefulsets, pods)
+    controller = manager.controller(f"{name}/statefulset", statefulset_controller, workers)
+    controller.watch_for(statefulsets)
+    controller.watch_owned(pods, "StatefulSet", "apps")
+
+    endpoints_controller = EndpointsController(client, services, pods, endpoints)
+    controller = manager.controller(f"{name}/endpoints", endpoints_controller, workers)
+    controller.watch_for(services)
+    controller.watch_mapped(pods, endpoints_controller.services_of_pod)
+
+    lifecycle = NodeLifecycleController(client, nodes, leases, pods, settings)
+    controller = manager.controller(f"{name}/node-lifecycle", lifecycle, single)
+    controller.watch_for(nodes)
+
+    heartbeat = NodeHeartbeat(client, name, pools, nodes, settings, log_server.port)
+    manager.add(heartbeat)
+    return SimulatedCluster(name, heartbeat, kubelet, scheduler, log_server)
