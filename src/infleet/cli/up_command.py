@@ -1,7 +1,7 @@
 """``infleet up``: the whole platform on one machine, in one process.
 
-It starts the embedded API server with a hub and the member clusters, each member with its default mix
-of simulated GPU nodes and the simulated kubelet, scheduler and workload controllers; writes the
+Starts the embedded API server with a hub and member clusters, each with simulated GPU nodes, kubelet,
+scheduler, workload controllers and the models controller (CRDs installed everywhere); writes the
 kubeconfig (``$INFLEET_HOME/kubeconfig``) and prints what runs where. Ctrl-C stops everything; a second
 run resumes from the state directory (objects persist, nodes are not created twice).
 """
@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from infleet.api.kinds import all_crds
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.cli.apiserver_command import infleet_home
 from infleet.kube.api_error import KubeAPIError
@@ -23,7 +24,8 @@ from infleet.kube.cluster_client import ClientFactory, ClusterClient
 from infleet.kube.controller import ControllerSettings
 from infleet.kube.informer import InformerSettings
 from infleet.kube.manager import Manager, ManagerSettings
-from infleet.kube.resource_kind import NAMESPACE
+from infleet.kube.resource_kind import NAMESPACE, ResourceKind
+from infleet.models.manager import add_models_controller
 from infleet.sim.cluster_reachability import ClusterReachability
 from infleet.sim.engine_launcher import EngineLauncher
 from infleet.sim.faults import FAULTS_NAMESPACE
@@ -112,9 +114,28 @@ def _summary(
         f"  export KUBECONFIG={kubeconfig}",
         f"  kubectl --context infleet-{sims[0].name} get nodes -L nvidia.com/gpu.product",
         f"  kubectl --context infleet-{sims[0].name} apply -f examples/llm-deployment.yaml",
+        f"  kubectl --context infleet-{sims[0].name} apply -f examples/modeldeployment-qwen2-7b.yaml",
         "Ctrl-C stops everything.",
     ]
     return "\n".join(lines)
+
+
+CRD = ResourceKind(
+    "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False
+)
+
+
+async def _ensure_crds(client: ClusterClient) -> None:
+    """Install Infleet's CRDs (generated from the API types), replacing older versions of them."""
+    for crd in all_crds():
+        try:
+            await client.create(CRD, crd)
+        except KubeAPIError as error:
+            if not error.conflict:
+                raise
+            current = await client.get(CRD, crd["metadata"]["name"])
+            version = {"resourceVersion": current["metadata"]["resourceVersion"]}
+            await client.replace(CRD, {**crd, "metadata": {**crd["metadata"], **version}})
 
 
 def engine_launcher() -> EngineLauncher:
@@ -148,6 +169,7 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
     try:
         hub = factory.client(f"infleet-{HUB}", HUB)
         await _ensure_namespace(hub, FAULTS_NAMESPACE)
+        await _ensure_crds(hub)
         faults = manager.informer(hub, CONFIGMAP, InformerSettings(namespace=FAULTS_NAMESPACE))
         reachability = ClusterReachability(faults, members, server.set_cluster_reachable)
         manager.controller(
@@ -164,6 +186,8 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
             )
             client = factory.client(f"infleet-{member}", member)
             sim = add_simulated_cluster(manager, client, default_pools(member), settings, launcher)
+            await _ensure_crds(client)
+            add_models_controller(manager, client)
             created += await sim.heartbeat.register()
             sims.append(sim)
         print(_summary(server, kubeconfig, sims, created, started, state_dir), flush=True)
