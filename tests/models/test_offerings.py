@@ -59,7 +59,11 @@ def test_cluster_offerings_group_nodes_by_product_count_and_instance_type() -> N
     assert found["L40S", 2].gpu_price == 4.0  # the node's price label, per GPU, over the catalog's 1.86
 
 
-def test_provisionable_offerings_cover_nvidia_skus_in_cloud_shapes() -> None:
+def test_provisionable_offerings_are_the_shapes_clouds_sell() -> None:
     offers = provisionable_offerings(load_catalog())
-    assert {o.gpus_per_node for o in offers} == {1, 2, 4, 8}
+    shapes = {(o.gpu.name, o.gpus_per_node): o.instance_type for o in offers}
+    assert shapes["H100", 8] == "p5.48xlarge"
+    assert ("H100", 4) not in shapes  # H100 comes in 8-GPU nodes
+    assert shapes["A100-80GB", 2] == "Standard_NC48ads_A100_v4"
     assert "MI300X" not in {o.gpu.name for o in offers}
+    assert all(o.node_selector == {"aitoolchain.io/gpu-sku": o.gpu.name} for o in offers)

@@ -18,7 +18,7 @@ from infleet.kube.conditions import get_condition
 from infleet.kube.manager import Manager, ManagerSettings
 from infleet.kube.resource_kind import ResourceKind
 from infleet.models.manager import ModelsSettings, build_manager
-from infleet.models.reconciler import DEPLOYMENT, MODEL_DEPLOYMENT, NODE, POD, SERVICE
+from infleet.models.reconciler import DEPLOYMENT, MODEL_DEPLOYMENT, NODE, POD, SERVICE, STATEFULSET
 from tests.models.conftest import RunningServer, gpu_node, install_crds
 
 EVENT = ResourceKind("", "v1", "Event", "events")
@@ -299,3 +299,33 @@ async def test_model_change_updates_the_deployment_and_deletion_collects_it(
         return not await exists(client, DEPLOYMENT, "roll") and not await exists(client, SERVICE, "roll")
 
     await until(collected)
+
+
+async def test_multi_node_model_becomes_statefulset_groups_and_is_ready_when_whole_groups_are(
+    cluster: Cluster,
+) -> None:
+    client = cluster.client
+    spec = {"model": "meta-llama/Llama-3.1-405B-Instruct", "resources": {"gpuSkus": ["H100"]}}
+    await client.create(MODEL_DEPLOYMENT, model_deployment("giant", **spec))
+    await until(lambda: exists(client, STATEFULSET, "giant-0"))
+    obj = await wait_for(client, "giant", lambda o: condition(o, "Sized").get("status") == "True")
+    sizing = obj["status"]["sizing"]
+    # One H100 node is present; a replica needs two, so the shape comes from provisionable nodes.
+    assert (sizing["nodesPerReplica"], sizing["tensorParallel"], sizing["pipelineParallel"]) == (2, 8, 2)
+    assert sizing["source"] == "provisionable"
+    group = await client.get(STATEFULSET, "giant-0", "default")
+    assert group["spec"]["replicas"] == 2
+    assert group["spec"]["template"]["spec"]["nodeSelector"] == {
+        "aitoolchain.io/gpu-sku": "H100",
+        "nvidia.com/gpu.count": "8",
+    }
+    leader = await client.get(SERVICE, "giant", "default")
+    assert leader["spec"]["selector"]["apps.kubernetes.io/pod-index"] == "0"
+
+    status = {"replicas": 2, "readyReplicas": 1, "updatedReplicas": 2}
+    await client.patch(STATEFULSET, "giant-0", {"status": status}, "default", subresource="status")
+    obj = await wait_for(client, "giant", lambda o: o["status"].get("replicas") == 1)
+    assert obj["status"]["readyReplicas"] == 0  # half a group serves nothing
+    status["readyReplicas"] = 2
+    await client.patch(STATEFULSET, "giant-0", {"status": status}, "default", subresource="status")
+    await wait_for(client, "giant", lambda o: condition(o, "Ready").get("status") == "True")

@@ -2,7 +2,7 @@
 
 Cluster offerings come from the labels GPU Feature Discovery puts on nodes (``nvidia.com/gpu.product``,
 ``.count``, ``.memory``, ``node.kubernetes.io/instance-type``); provisionable ones from the catalog SKUs
-in the node shapes clouds sell (1, 2, 4, 8 GPUs), for the compute layer to create. ``sizing`` reads both.
+in the node shapes clouds sell, for the compute layer to create. ``sizing`` reads both.
 """
 
 from __future__ import annotations
@@ -23,7 +23,26 @@ SKU_LABEL = "aitoolchain.io/gpu-sku"
 #: Hourly price of a whole node, where the provider (or the simulated cluster) labels it.
 PRICE_LABEL = "infleet.io/price-per-hour"
 GPU_RESOURCE = "nvidia.com/gpu"
-PROVISIONABLE_SHAPES = (1, 2, 4, 8)
+#: Node shapes clouds sell per SKU (GPUs per node, an instance type), from the shared reference's
+#: instance table (inference-engines.md §3.2); the compute layer provisions these.
+PROVISIONABLE_SHAPES: dict[str, tuple[tuple[int, str], ...]] = {
+    "T4": ((1, "g4dn.xlarge"), (4, "g4dn.12xlarge")),
+    "L4": ((1, "g6.2xlarge"), (4, "g6.12xlarge"), (8, "g6.48xlarge")),
+    "A10": ((1, "Standard_NV36ads_A10_v5"), (2, "Standard_NV72ads_A10_v5")),
+    "A10G": ((1, "g5.xlarge"), (4, "g5.12xlarge"), (8, "g5.48xlarge")),
+    "L40S": ((1, "g6e.xlarge"), (4, "g6e.12xlarge"), (8, "g6e.48xlarge")),
+    "A100-40GB": ((8, "p4d.24xlarge"),),
+    "A100-80GB": (
+        (1, "Standard_NC24ads_A100_v4"),
+        (2, "Standard_NC48ads_A100_v4"),
+        (4, "Standard_NC96ads_A100_v4"),
+        (8, "p4de.24xlarge"),
+    ),
+    "H100": ((8, "p5.48xlarge"),),
+    "H100-NVL": ((1, "Standard_NC40ads_H100_v5"), (2, "Standard_NC80adis_H100_v5")),
+    "H200": ((8, "p5en.48xlarge"),),
+    "B200": ((8, "p6-b200.48xlarge"),),
+}
 
 
 @dataclass(frozen=True)
@@ -140,11 +159,18 @@ def cluster_offerings(catalog: Catalog, nodes: Iterable[Mapping[str, Any]]) -> l
     return offerings
 
 
-def provisionable_offerings(catalog: Catalog, shapes: Iterable[int] = PROVISIONABLE_SHAPES) -> list[Offering]:
-    """Every NVIDIA catalog SKU in every node shape, selected by the label the compute layer sets."""
+def provisionable_offerings(
+    catalog: Catalog, shapes: Mapping[str, tuple[tuple[int, str], ...]] = PROVISIONABLE_SHAPES
+) -> list[Offering]:
+    """Each catalog SKU in the node shapes sold for it, selected by the label the compute layer sets."""
     return [
-        Offering(gpu=gpu, gpus_per_node=count, source="provisionable", node_selector={SKU_LABEL: gpu.name})
+        Offering(
+            gpu=gpu,
+            gpus_per_node=count,
+            source="provisionable",
+            instance_type=instance_type,
+            node_selector={SKU_LABEL: gpu.name},
+        )
         for gpu in catalog.gpus
-        if gpu.vendor == "nvidia"
-        for count in shapes
+        for count, instance_type in shapes.get(gpu.name, ())
     ]

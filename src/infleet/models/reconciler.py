@@ -37,7 +37,7 @@ from infleet.kube.resource_kind import ResourceKind
 from infleet.kube.status_patch import patch_status
 from infleet.models import engines
 from infleet.models.autoscaler import Autoscaler, Decision, parse_time
-from infleet.models.offerings import cluster_offerings, provisionable_offerings
+from infleet.models.offerings import Offering, cluster_offerings, provisionable_offerings
 from infleet.models.readiness import Observed, capacity_condition, inference_condition, observe
 from infleet.models.sizing import SizingError, SizingRequest, size, to_status
 from infleet.models.telemetry import TelemetryScraper
@@ -164,9 +164,9 @@ class ModelDeploymentReconciler:
                 f"spec.model: {error}; or give hf:org/name together with spec.resources.gpu",
             ) from error
 
-    def _offerings(self, spec: ModelDeploymentSpec) -> list[Any]:
+    def _offerings(self) -> list[Offering]:
         offerings = cluster_offerings(self.catalog, self.informers.nodes.store.list())
-        if self.settings.provisionable and (spec.resources is None or spec.resources.instance_type is None):
+        if self.settings.provisionable:
             offerings += provisionable_offerings(self.catalog)
         return offerings
 
@@ -189,7 +189,7 @@ class ModelDeploymentReconciler:
         if previous and previous.get("model") == model.name:
             sticky = (previous.get("sku"), previous.get("tensorParallel"), previous.get("pipelineParallel"))
         try:
-            plan = size(request, self._offerings(spec), sticky)
+            plan = size(request, self._offerings(), sticky)
         except SizingError as error:
             raise SpecError("DoesNotFit", str(error)) from error
         if plan.nodes > 1 and spec.engine not in engines.MULTI_NODE:
@@ -206,7 +206,7 @@ class ModelDeploymentReconciler:
         assert spec.resources is not None
         assert spec.resources.gpu is not None
         gpus = spec.resources.gpu
-        offers = [o for o in self._offerings(spec) if o.gpus_per_node >= gpus]
+        offers = [o for o in self._offerings() if o.gpus_per_node >= gpus]
         wanted = {s.upper() for s in spec.resources.gpu_skus or ()}
         offers = [o for o in offers if not wanted or o.gpu.name.upper() in wanted]
         if not offers:
