@@ -50,7 +50,8 @@ def build_manager(
 ) -> Manager:
     """A Manager running the models controller against ``client``'s cluster (``scrape_transport``: tests)."""
     settings = settings or ModelsSettings()
-    manager = Manager(settings.manager, clock=clock)
+    leader = client if settings.manager.leader_election is not None else None
+    manager = Manager(settings.manager, leader_client=leader, clock=clock)
     add_models_controller(manager, client, settings, clock, scrape_transport)
     return manager
 
