@@ -9,39 +9,28 @@ wires it to informers.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from infleet.api.catalog import Catalog, CatalogError, ModelInfo
-from infleet.api.model_deployment import (
-    CONDITION_INFERENCE_READY,
-    CONDITION_READY,
-    CONDITION_RESOURCES_READY,
-    CONDITION_SIZED,
-    WAKE_ANNOTATION,
-    AutoscalingStatus,
-    ModelDeploymentSpec,
-    Sizing,
-)
+from infleet.api.catalog import Catalog
+from infleet.api.model_deployment import CONDITION_SIZED, WAKE_ANNOTATION
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock
 from infleet.kube.cluster_client import ClusterClient
-from infleet.kube.conditions import get_condition, set_condition, timestamp
+from infleet.kube.conditions import get_condition
 from infleet.kube.events import EventRecorder
 from infleet.kube.informer import Informer
 from infleet.kube.owner_references import controller_of
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.resource_kind import ResourceKind
 from infleet.kube.status_patch import patch_status
-from infleet.models import engines
-from infleet.models.autoscaler import Autoscaler, Decision, parse_time
+from infleet.models.autoscaler import Autoscaler, parse_time
 from infleet.models.offerings import Offering, cluster_offerings, provisionable_offerings
-from infleet.models.readiness import Observed, capacity_condition, inference_condition, observe
-from infleet.models.sizing import SizingError, SizingRequest, size, to_status
+from infleet.models.readiness import observe
+from infleet.models.spec_phase import SpecError, parse_spec, resolve_model, size_replica
+from infleet.models.status import Outcome, write_status
 from infleet.models.telemetry import TelemetryScraper
-from infleet.models.workload import HASH_ANNOTATION, MD_LABEL, WorkloadInput, render, selector_string
+from infleet.models.workload import HASH_ANNOTATION, MD_LABEL, WorkloadInput, render
 
 log = logging.getLogger(__name__)
 
@@ -67,30 +56,6 @@ class Informers:
 class ReconcilerSettings:
     provisionable: bool = True  # size onto SKUs the compute layer can create when none in the cluster fit
     autoscale_interval: float = 5.0
-
-
-class SpecError(Exception):
-    """The spec cannot be served as written: (reason, message) for the Sized condition."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-@dataclass
-class Outcome:
-    """What the phases found, turned into status at the end."""
-
-    spec: ModelDeploymentSpec | None = None
-    sizing: Sizing | None = None
-    problem: SpecError | None = None
-    observed: Observed = field(default_factory=Observed)
-    decision: Decision | None = None
-    desired: int = 0
-
-
-def _field_path(location: tuple[int | str, ...]) -> str:
-    return "spec." + ".".join(str(part) for part in location)
 
 
 class ModelDeploymentReconciler:
@@ -124,9 +89,10 @@ class ModelDeploymentReconciler:
             return Result()  # owned objects go with it (owner references)
         outcome = Outcome()
         try:
-            outcome.spec = self._parse(obj)
-            model = self._model(outcome.spec)
-            outcome.sizing = self._size(obj, outcome.spec, model)
+            outcome.spec = parse_spec(obj)
+            model = resolve_model(self.catalog, outcome.spec)
+            previous = (obj.get("status") or {}).get("sizing")
+            outcome.sizing = size_replica(outcome.spec, model, self._offerings(), previous)
         except SpecError as problem:
             outcome.problem = problem
         if outcome.spec is not None and outcome.sizing is not None:
@@ -143,93 +109,11 @@ class ModelDeploymentReconciler:
 
     # -- phases ------------------------------------------------------------------------------------
 
-    def _parse(self, obj: dict[str, Any]) -> ModelDeploymentSpec:
-        try:
-            return ModelDeploymentSpec.model_validate(obj.get("spec") or {})
-        except ValidationError as error:
-            first = error.errors()[0]
-            raise SpecError(
-                "InvalidSpec", f"{_field_path(first['loc'])}: {first['msg']}; fix the field and apply again"
-            ) from error
-
-    def _model(self, spec: ModelDeploymentSpec) -> ModelInfo | None:
-        name = spec.model.removeprefix("hf:")
-        try:
-            return self.catalog.model(name)
-        except CatalogError as error:
-            if spec.model.startswith("hf:") and spec.resources is not None and spec.resources.gpu:
-                return None  # an uncatalogued Hugging Face model, sized by the user
-            raise SpecError(
-                "UnknownModel",
-                f"spec.model: {error}; or give hf:org/name together with spec.resources.gpu",
-            ) from error
-
     def _offerings(self) -> list[Offering]:
         offerings = cluster_offerings(self.catalog, self.informers.nodes.store.list())
         if self.settings.provisionable:
             offerings += provisionable_offerings(self.catalog)
         return offerings
-
-    def _size(self, obj: dict[str, Any], spec: ModelDeploymentSpec, model: ModelInfo | None) -> Sizing:
-        resources, args = spec.resources, spec.engine_args
-        previous = ((obj.get("status") or {}).get("sizing")) or None
-        if model is None:
-            return self._user_sized(spec)
-        request = SizingRequest(
-            model=model,
-            gpus=resources.gpu if resources else None,
-            skus=tuple(resources.gpu_skus or ()) if resources else (),
-            instance_type=resources.instance_type if resources else None,
-            max_model_len=args.max_model_len if args else None,
-            quantization=args.quantization if args else None,
-            gpu_memory_utilization=args.gpu_memory_utilization if args else None,
-            replicas=max(spec.replicas, 1),
-        )
-        sticky = None
-        if previous and previous.get("model") == model.name:
-            sticky = (previous.get("sku"), previous.get("tensorParallel"), previous.get("pipelineParallel"))
-        try:
-            plan = size(request, self._offerings(), sticky)
-        except SizingError as error:
-            raise SpecError("DoesNotFit", str(error)) from error
-        if plan.nodes > 1 and spec.engine not in engines.MULTI_NODE:
-            raise SpecError(
-                "EngineUnsupported",
-                f"spec.engine: {spec.engine} cannot span nodes, and {model.name} needs {plan.nodes} nodes of "
-                f"{plan.offering.gpus_per_node} x {plan.offering.gpu.name}; use engine vllm or sglang",
-            )
-        return to_status(plan, model.name)
-
-    def _user_sized(self, spec: ModelDeploymentSpec) -> Sizing:
-        from infleet.api.model_deployment import MemoryBudget
-
-        assert spec.resources is not None
-        assert spec.resources.gpu is not None
-        gpus = spec.resources.gpu
-        offers = [o for o in self._offerings() if o.gpus_per_node >= gpus]
-        wanted = {s.upper() for s in spec.resources.gpu_skus or ()}
-        offers = [o for o in offers if not wanted or o.gpu.name.upper() in wanted]
-        if not offers:
-            raise SpecError("DoesNotFit", f"spec.resources.gpu={gpus}: no GPU node offers that many GPUs")
-        offer = offers[0]
-        return Sizing(
-            model=spec.model,
-            sku=offer.gpu.name,
-            gpus_per_replica=gpus,
-            gpus_per_node=gpus,
-            tensor_parallel=gpus,
-            max_model_len=spec.engine_args.max_model_len or 0 if spec.engine_args else 0,
-            kv_cache_tokens=0,
-            kv_bytes_per_token=0,
-            memory=MemoryBudget(
-                per_gpu_gib=offer.gpu.memory_gib, weights_gib=0, overhead_gib=0, kv_cache_gib=0
-            ),
-            cost_per_hour=round(gpus * offer.gpu_price, 4),
-            source=offer.source,
-            instance_type=offer.instance_type,
-            node_selector=dict(offer.node_selector) or None,
-            reason=f"not in the catalog: {gpus} x {offer.gpu.name} as spec.resources.gpu asks, unsized",
-        )
 
     async def _record_sizing(self, obj: dict[str, Any], outcome: Outcome) -> None:
         """An Event when the sizing outcome changes, so ``kubectl describe`` tells the story."""
@@ -368,80 +252,10 @@ class ModelDeploymentReconciler:
             outcome.desired = outcome.observed.total_replicas
 
     async def _write_status(self, obj: dict[str, Any], outcome: Outcome, key: str) -> None:
+        outcome.serving = self.scraper.serving.get(key)
+        state = self.autoscaler.states.get(key)
+        outcome.last_active_wall = state.last_active_wall if state is not None else None
         now = self.clock.wall()
-        generation = obj["metadata"].get("generation")
-        observed, desired = outcome.observed, outcome.desired
-        serving = self.scraper.serving.get(key)
-        name, namespace = obj["metadata"]["name"], obj["metadata"]["namespace"]
-
-        def mutate(status: dict[str, Any]) -> None:
-            conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
-
-            def condition(type_: str, ok: bool, reason: str, message: str) -> None:
-                set_condition(conditions, type_, ok, reason, message, generation, now)
-
-            status["observedGeneration"] = generation
-            if outcome.problem is not None:
-                condition(CONDITION_SIZED, False, outcome.problem.reason, str(outcome.problem))
-            elif outcome.sizing is not None:
-                status["sizing"] = outcome.sizing.to_wire()
-                status["gpu"] = f"{outcome.sizing.gpus_per_replica}x{outcome.sizing.sku}"
-                condition(CONDITION_SIZED, True, "Sized", outcome.sizing.reason)
-            resources_ok, resources_reason, resources_message = capacity_condition(observed, desired)
-            if outcome.problem is not None and observed.total_replicas == 0:
-                resources_ok, resources_reason, resources_message = (
-                    False,
-                    outcome.problem.reason,
-                    "no pods created",
-                )
-            condition(CONDITION_RESOURCES_READY, resources_ok, resources_reason, resources_message)
-            inference_ok, inference_reason, inference_message = inference_condition(observed, desired)
-            condition(CONDITION_INFERENCE_READY, inference_ok, inference_reason, inference_message)
-            converged = (
-                outcome.problem is None
-                and observed.ready_replicas >= desired
-                and observed.updated_replicas >= desired
-                and observed.total_replicas <= desired
-            )
-            if outcome.problem is not None:
-                ready = (False, outcome.problem.reason, str(outcome.problem))
-            elif desired == 0 and converged:
-                ready = (True, "ScaledToZero", "scaled to zero; wakes on demand")
-            elif converged:
-                ready = (True, "AllReplicasReady", f"{desired} of {desired} replicas ready")
-            elif not resources_ok:
-                ready = (False, resources_reason, resources_message)
-            else:
-                reason = inference_reason if observed.ready_replicas == 0 else "Progressing"
-                ready = (False, reason, f"{observed.ready_replicas} of {desired} replicas ready")
-            condition(CONDITION_READY, *ready)
-            status["state"] = (
-                "Failed"
-                if outcome.problem is not None and observed.ready_replicas == 0
-                else (
-                    "ScaledToZero" if ready[1] == "ScaledToZero" else ("Ready" if ready[0] else "Progressing")
-                )
-            )
-            if not ready[0] and observed.ready_replicas == 0 and not resources_ok and outcome.problem is None:
-                status["state"] = "Pending"
-            status["replicas"] = observed.total_replicas
-            status["readyReplicas"] = observed.ready_replicas
-            status["updatedReplicas"] = observed.updated_replicas
-            status["ready"] = f"{observed.ready_replicas}/{desired}"
-            status["selector"] = selector_string(name)
-            status["endpoint"] = f"http://{name}.{namespace}.svc:80"
-            status["replicaStatus"] = [replica.to_wire() for replica in observed.replicas]
-            if serving is not None:
-                status["serving"] = serving.to_wire()
-            if outcome.decision is not None:
-                auto = AutoscalingStatus.model_validate(status.get("autoscaling") or {})
-                auto.desired_replicas = outcome.decision.replicas
-                auto.reason = outcome.decision.reason
-                state = self.autoscaler.states.get(key)
-                if state is not None and state.last_active_wall is not None:
-                    auto.last_active_time = timestamp(state.last_active_wall)
-                if outcome.decision.reason not in ("Stable", "ScaledToZero"):
-                    auto.last_scale_time = timestamp(now)
-                status["autoscaling"] = auto.to_wire()
-
-        await patch_status(self.client, MODEL_DEPLOYMENT, obj, mutate)
+        await patch_status(
+            self.client, MODEL_DEPLOYMENT, obj, lambda status: write_status(status, obj, outcome, now)
+        )

@@ -1,0 +1,59 @@
+"""Status from the phases' outcome: conditions, reasons and the summary state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infleet.api.model_deployment import ModelDeploymentSpec
+from infleet.kube.conditions import get_condition
+from infleet.models.readiness import Observed
+from infleet.models.spec_phase import SpecError
+from infleet.models.status import Outcome, write_status
+
+OBJ = {"metadata": {"name": "chat", "namespace": "ns", "generation": 4}}
+
+
+def status_of(outcome: Outcome) -> dict[str, Any]:
+    status: dict[str, Any] = {}
+    write_status(status, OBJ, outcome, now=1_750_000_000.0)
+    return status
+
+
+def condition(status: dict[str, Any], type_: str) -> tuple[str, str]:
+    found = get_condition(status["conditions"], type_) or {}
+    assert found.get("observedGeneration") == 4
+    return found["status"], found["reason"]
+
+
+def test_a_spec_that_stops_fitting_keeps_serving_and_says_why() -> None:
+    observed = Observed(ready_replicas=2, updated_replicas=2, total_replicas=2)
+    problem = SpecError("DoesNotFit", "spec.resources.gpu=1: ...")
+    status = status_of(
+        Outcome(spec=ModelDeploymentSpec(model="x"), problem=problem, observed=observed, desired=2)
+    )
+    assert condition(status, "Sized") == ("False", "DoesNotFit")
+    assert condition(status, "Ready") == ("False", "DoesNotFit")
+    assert condition(status, "InferenceReady") == ("True", "Serving")
+    assert status["state"] == "Progressing"
+
+
+def test_unschedulable_with_nothing_ready_is_pending() -> None:
+    observed = Observed(total_replicas=3, unschedulable=["pod a: 0/4 nodes: Insufficient nvidia.com/gpu"])
+    status = status_of(Outcome(spec=ModelDeploymentSpec(model="x"), observed=observed, desired=3))
+    assert condition(status, "ResourcesReady") == ("False", "InsufficientGPU")
+    assert condition(status, "Ready") == ("False", "InsufficientGPU")
+    assert (status["state"], status["ready"]) == ("Pending", "0/3")
+
+
+def test_scaled_to_zero_is_ready_and_not_serving() -> None:
+    status = status_of(Outcome(spec=ModelDeploymentSpec(model="x"), observed=Observed(), desired=0))
+    assert condition(status, "Ready") == ("True", "ScaledToZero")
+    assert condition(status, "InferenceReady") == ("False", "ScaledToZero")
+    assert status["state"] == "ScaledToZero"
+
+
+def test_crash_looping_replicas_name_the_reason() -> None:
+    observed = Observed(total_replicas=1, failing=["pod chat-0: CrashLoopBackOff"])
+    status = status_of(Outcome(spec=ModelDeploymentSpec(model="x"), observed=observed, desired=1))
+    assert condition(status, "InferenceReady") == ("False", "CrashLoopBackOff")
+    assert status["selector"] == "aitoolchain.io/model-deployment=chat"
