@@ -49,6 +49,16 @@ def test_old_kv_metric_name_is_read_too() -> None:
     assert parse_metrics(text, 0.0).kv_usage == 0.7
 
 
+def test_sglang_names_are_read_as_their_vllm_equivalents() -> None:
+    text = (
+        "# TYPE sglang:num_queue_reqs gauge\nsglang:num_queue_reqs 7\n"
+        "# TYPE sglang:num_running_reqs gauge\nsglang:num_running_reqs 3\n"
+        "# TYPE sglang:token_usage gauge\nsglang:token_usage 0.6\n"
+    )
+    sample = parse_metrics(text, 0.0)
+    assert (sample.waiting, sample.running, sample.kv_usage) == (7, 3, 0.6)
+
+
 def test_rates_and_quantiles_come_from_the_window_between_scrapes() -> None:
     before = parse_metrics(exposition(100, 5000, 0, 0.1, 80, 100), at=10.0)
     after = parse_metrics(exposition(120, 7000, 4, 0.5, 80, 120), at=20.0)

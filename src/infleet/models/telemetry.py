@@ -27,8 +27,17 @@ from infleet.kube.conditions import timestamp
 
 log = logging.getLogger(__name__)
 
-_KV = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")
-_TTFT = "vllm:time_to_first_token_seconds_bucket"
+# vLLM names first, then vLLM's older names and SGLang's equivalents (as the GIE model-server protocol
+# maps them), so a deployment on either engine reports the same figures.
+_KV = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage")
+_TTFT = ("vllm:time_to_first_token_seconds_bucket", "sglang:time_to_first_token_seconds_bucket")
+_SUMS = {
+    "requests": ("vllm:request_success_total", "sglang:num_requests_total"),
+    "generation_tokens": ("vllm:generation_tokens_total", "sglang:generation_tokens_total"),
+    "prompt_tokens": ("vllm:prompt_tokens_total", "sglang:prompt_tokens_total"),
+    "running": ("vllm:num_requests_running", "sglang:num_running_reqs"),
+    "waiting": ("vllm:num_requests_waiting", "sglang:num_queue_reqs"),
+}
 
 
 @dataclass(frozen=True)
@@ -46,29 +55,24 @@ class EngineSample:
 
 
 def parse_metrics(text: str, at: float) -> EngineSample:
-    """The figures the model layer reads from a vLLM exposition (summed over label sets)."""
+    """The figures the model layer reads from a vLLM (or SGLang) exposition, summed over label sets."""
     sums: dict[str, float] = {}
     buckets: dict[float, float] = {}
     kv_values: list[float] = []
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == _TTFT:
+            if sample.name in _TTFT:
                 bound = float(sample.labels.get("le", "inf"))
                 buckets[bound] = buckets.get(bound, 0.0) + sample.value
             elif sample.name in _KV:
                 kv_values.append(sample.value)
             else:
                 sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
-    return EngineSample(
-        at=at,
-        requests=sums.get("vllm:request_success_total", 0.0),
-        generation_tokens=sums.get("vllm:generation_tokens_total", 0.0),
-        prompt_tokens=sums.get("vllm:prompt_tokens_total", 0.0),
-        running=sums.get("vllm:num_requests_running", 0.0),
-        waiting=sums.get("vllm:num_requests_waiting", 0.0),
-        kv_usage=max(kv_values) if kv_values else 0.0,
-        ttft_buckets=buckets,
-    )
+    figures = {
+        field_name: next((sums[name] for name in names if name in sums), 0.0)
+        for field_name, names in _SUMS.items()
+    }
+    return EngineSample(at=at, kv_usage=max(kv_values) if kv_values else 0.0, ttft_buckets=buckets, **figures)
 
 
 def histogram_quantile(q: float, buckets: Mapping[float, float]) -> float | None:
