@@ -160,7 +160,7 @@ def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
     return get_condition((obj.get("status") or {}).get("conditions"), type_) or {}
 
 
-async def test_manifest_becomes_three_ready_replicas_and_rolls_a_model_change_without_downtime(
+async def test_manifest_becomes_three_ready_replicas_and_rolls_changes_without_downtime(
     cluster: Cluster,
 ) -> None:
     started = time.perf_counter()
@@ -180,21 +180,30 @@ async def test_manifest_becomes_three_ready_replicas_and_rolls_a_model_change_wi
             models = (await http.get(f"{replica['endpoint']}/v1/models")).json()
             assert models["data"][0]["id"] == "qwen2-7b"
 
-    # Change the model: the Deployment surges new pods before old ones go; count ready pods all along.
-    await cluster.client.patch(
-        MODEL_DEPLOYMENT, "qwen2-7b", {"spec": {"model": "mistralai/Mistral-7B-Instruct-v0.3"}}, "default"
-    )
-    lowest, rolled = 3, False
-    async with asyncio.timeout(60):
-        while not rolled:
-            ready = await cluster.ready_pods("qwen2-7b")
-            lowest = min(lowest, len(ready))
-            models = {p["metadata"]["annotations"].get("aitoolchain.io/model") for p in ready}
-            rolled = len(ready) == 3 and models == {"mistralai/Mistral-7B-Instruct-v0.3"}
-            await asyncio.sleep(0.02)
-    assert lowest >= 1, "serving dropped to zero ready replicas during the rollout"
-    await cluster.kubectl("wait", "--for=condition=Ready", "modeldeployment/qwen2-7b", "--timeout=30s")
-    print(f"fewest ready replicas during the model change: {lowest} of 3")
+    # Change the model, then the engine version: each rolls with surge; count ready pods all along.
+    mistral = "mistralai/Mistral-7B-Instruct-v0.3"
+    changes = [
+        (
+            {"model": mistral},
+            lambda pod: pod["metadata"]["annotations"].get("aitoolchain.io/model") == mistral,
+        ),
+        (
+            {"engineVersion": "v0.11.1"},
+            lambda pod: pod["spec"]["containers"][0]["image"].endswith(":v0.11.1"),
+        ),
+    ]
+    for change, updated in changes:
+        await cluster.client.patch(MODEL_DEPLOYMENT, "qwen2-7b", {"spec": change}, "default")
+        lowest, rolled = 3, False
+        async with asyncio.timeout(60):
+            while not rolled:
+                ready = await cluster.ready_pods("qwen2-7b")
+                lowest = min(lowest, len(ready))
+                rolled = len(ready) == 3 and all(updated(pod) for pod in ready)
+                await asyncio.sleep(0.02)
+        assert lowest >= 1, f"serving dropped to zero ready replicas while rolling {change}"
+        await cluster.kubectl("wait", "--for=condition=Ready", "modeldeployment/qwen2-7b", "--timeout=30s")
+        print(f"fewest ready replicas while rolling {change}: {lowest} of 3")
 
 
 async def load(endpoint: str, seconds: float, concurrency: int) -> int:
