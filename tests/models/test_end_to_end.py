@@ -6,6 +6,7 @@ scales a deployment out, idleness back to its minimum and then to zero, and a wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import sys
@@ -121,8 +122,9 @@ class Cluster:
         ]
 
 
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+@contextlib.asynccontextmanager
+async def running_cluster(tmp_path: Path, pools: list[Any], engines: Any) -> AsyncIterator[Cluster]:
+    """The embedded API server with one simulated member cluster and the models controller on it."""
     if not KUBECTL.exists():
         pytest.skip("the pinned kubectl is not installed")
     kubeconfig = tmp_path / "kubeconfig"
@@ -134,26 +136,33 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     factory = ClientFactory(kubeconfig)
     client = factory.client("infleet-member", "member")
     await install_crds(client, MODEL_DEPLOYMENT)
-    engines: Any = (
-        HostedEngines("A100-80GB", max_num_seqs=2) if sim_engine else mini_engine.MiniEngineLauncher()
-    )
     manager = Manager(ManagerSettings(handle_signals=False))
     sim_settings = sim_settings_module.SimSettings(
         time_scale=0.002, log_dir=tmp_path / "logs", heartbeat_interval=0.5
     )
-    simulated = simulated_cluster.add_simulated_cluster(manager, client, POOLS, sim_settings, engines)
+    simulated = simulated_cluster.add_simulated_cluster(manager, client, pools, sim_settings, engines)
     models = ModelsSettings(
         scrape_interval=0.2, rate_window=1.0, reconciler=ReconcilerSettings(autoscale_interval=0.2)
     )
     add_models_controller(manager, client, models)
     await simulated.heartbeat.register()
     task = asyncio.ensure_future(manager.run())
-    yield Cluster(client, kubeconfig, engines)
-    manager.stop()
-    await asyncio.wait_for(task, 15)
-    await engines.close()
-    await factory.close()
-    await server.stop()
+    try:
+        yield Cluster(client, kubeconfig, engines)
+    finally:
+        manager.stop()
+        await asyncio.wait_for(task, 15)
+        await engines.close()
+        await factory.close()
+        await server.stop()
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    """Four 2-GPU A100 nodes; full simulated vLLM engines where the checkout has them."""
+    engines = HostedEngines("A100-80GB", max_num_seqs=2) if sim_engine else mini_engine.MiniEngineLauncher()
+    async with running_cluster(tmp_path, POOLS, engines) as running:
+        yield running
 
 
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
@@ -292,3 +301,23 @@ async def test_autoscaling_out_back_to_minimum_then_zero_and_wake(cluster: Clust
     )
     ready = json.loads(await cluster.kubectl("get", "md", "chat", "-o", "json"))
     assert ready["spec"]["replicas"] == 1
+
+
+async def test_a_model_that_needs_two_nodes_runs_as_leader_and_worker_groups(tmp_path: Path) -> None:
+    pools = [node_pools.NodePool("h100", "H100", 8, 4, "p5.48xlarge", "aws", "us-east-1", "us-east-1a")]
+    async with running_cluster(tmp_path, pools, mini_engine.MiniEngineLauncher()) as cluster:
+        spec = {"model": "meta-llama/Llama-3.1-405B-Instruct", "replicas": 2}
+        body = {"apiVersion": "aitoolchain.io/v1", "kind": "ModelDeployment", "metadata": {"name": "giant"}}
+        await cluster.client.create(MODEL_DEPLOYMENT, {**body, "spec": spec}, "default")
+        await cluster.kubectl("wait", "--for=condition=Ready", "modeldeployment/giant", "--timeout=60s")
+        status = (await cluster.md("giant"))["status"]
+        assert (status["gpu"], status["ready"], status["sizing"]["nodesPerReplica"]) == ("16xH100", "2/2", 2)
+        pods = (
+            await cluster.client.list(POD, "default", label_selector="aitoolchain.io/model-deployment=giant")
+        ).items
+        groups = sorted(
+            (p["metadata"]["labels"]["aitoolchain.io/replica-group"], p["spec"]["nodeName"]) for p in pods
+        )
+        assert [group for group, _ in groups] == ["giant-0", "giant-0", "giant-1", "giant-1"]
+        assert len({node for _, node in groups}) == 4  # every pod of every group on its own 8-GPU node
+        assert [r["name"] for r in status["replicaStatus"]] == ["giant-0", "giant-1"]  # leaders only
