@@ -109,5 +109,8 @@ async def test_scraper_aggregates_registered_replicas_and_skips_dead_ones() -> N
     assert serving.requests_per_second == pytest.approx(4.0)  # 10 more requests in 5 s on each of two
     assert serving.queue_depth == 2
     assert updates == ["ns/chat", "ns/chat"]
+    scraper.set_targets("ns/dead", {"c": "http://10.0.0.3:5000"})
+    await scraper.scrape_once()
+    assert "ns/dead" not in scraper.serving  # no figures rather than zeros when nothing answers
     scraper.set_targets("ns/chat", {})
     assert "ns/chat" not in scraper.serving

@@ -108,6 +108,8 @@ def write_status(status: dict[str, Any], obj: dict[str, Any], outcome: Outcome, 
     status["replicaStatus"] = [replica.to_wire() for replica in observed.replicas]
     if outcome.serving is not None:
         status["serving"] = outcome.serving.to_wire()
+    else:
+        status.pop("serving", None)  # no replica reports figures (none ready, or scaled to zero)
     if outcome.decision is not None:
         auto = AutoscalingStatus.model_validate(status.get("autoscaling") or {})
         auto.desired_replicas = outcome.decision.replicas

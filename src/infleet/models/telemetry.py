@@ -213,8 +213,8 @@ class TelemetryScraper:
                 while len(history) > 2 and now - history[1].at >= self.rate_window:
                     history.popleft()
                 windows.append(window(history[0] if len(history) > 1 else None, sample))
-            if key not in self._targets:
-                continue  # forgotten while scraping
+            if key not in self._targets or not windows:
+                continue  # forgotten while scraping, or no replica answered: nothing new to say
             self.serving[key] = aggregate(windows, self.clock.wall())
             self.replicas[key] = len(windows)
             if self.on_update is not None:
