@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infleet.api.model_deployment import ModelDeploymentSpec
+from infleet.api.model_deployment import MemoryBudget, ModelDeploymentSpec, Sizing
 from infleet.kube.conditions import get_condition
 from infleet.models.readiness import Observed
 from infleet.models.spec_phase import SpecError
@@ -57,3 +57,27 @@ def test_crash_looping_replicas_name_the_reason() -> None:
     status = status_of(Outcome(spec=ModelDeploymentSpec(model="x"), observed=observed, desired=1))
     assert condition(status, "InferenceReady") == ("False", "CrashLoopBackOff")
     assert status["selector"] == "aitoolchain.io/model-deployment=chat"
+
+
+def test_pods_waiting_for_provisionable_nodes_say_what_to_provision() -> None:
+    sizing = Sizing(
+        model="m",
+        sku="H100",
+        gpus_per_replica=8,
+        gpus_per_node=8,
+        tensor_parallel=8,
+        max_model_len=8192,
+        kv_cache_tokens=1,
+        kv_bytes_per_token=1,
+        memory=MemoryBudget(per_gpu_gib=72, weights_gib=1, overhead_gib=2.3, kv_cache_gib=1),
+        cost_per_hour=19.92,
+        source="provisionable",
+        instance_type="p5.48xlarge",
+    )
+    observed = Observed(total_replicas=2, unschedulable=["pod a: node(s) didn't match Pod's node selector"])
+    status = status_of(
+        Outcome(spec=ModelDeploymentSpec(model="m"), sizing=sizing, observed=observed, desired=2)
+    )
+    assert condition(status, "ResourcesReady") == ("False", "AwaitingNodes")
+    message = (get_condition(status["conditions"], "ResourcesReady") or {})["message"]
+    assert message.startswith("needs 2 node(s) of p5.48xlarge (H100)")

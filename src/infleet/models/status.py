@@ -91,6 +91,21 @@ def write_status(status: dict[str, Any], obj: dict[str, Any], outcome: Outcome, 
         status["gpu"] = f"{outcome.sizing.gpus_per_replica}x{outcome.sizing.sku}"
         condition(CONDITION_SIZED, True, "Sized", outcome.sizing.reason)
     resources = capacity_condition(observed, desired)
+    sizing = outcome.sizing
+    if (
+        not resources[0]
+        and observed.unschedulable
+        and sizing is not None
+        and sizing.source == "provisionable"
+    ):
+        # Sized onto nodes the cluster does not have: the compute layer provisions them from this.
+        nodes = desired * sizing.nodes_per_replica
+        shape = sizing.instance_type or f"{sizing.gpus_per_node}x{sizing.sku} nodes"
+        resources = (
+            False,
+            "AwaitingNodes",
+            f"needs {nodes} node(s) of {shape} ({sizing.sku}); none in the cluster yet: {resources[2]}",
+        )
     if outcome.problem is not None and observed.total_replicas == 0:
         resources = (False, outcome.problem.reason, "no pods created")
     condition(CONDITION_RESOURCES_READY, *resources)
