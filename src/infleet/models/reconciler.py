@@ -84,8 +84,7 @@ class ModelDeploymentReconciler:
         if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
             self.scraper.forget(key)
             self.autoscaler.forget(key)
-            if obj is not None:
-                self._said.pop(obj["metadata"].get("uid", ""), None)
+            self._said.pop(key, None)
             return Result()  # owned objects go with it (owner references)
         outcome = Outcome()
         try:
@@ -100,7 +99,7 @@ class ModelDeploymentReconciler:
             await self._apply(obj, outcome)
         self._observe(obj, outcome)
         self.scraper.set_targets(key, outcome.observed.endpoints)
-        await self._record_sizing(obj, outcome)
+        await self._record_sizing(obj, outcome, key)
         await self._write_status(obj, outcome, key)
         spec = outcome.spec
         if spec is not None and spec.autoscaling is not None:
@@ -115,7 +114,7 @@ class ModelDeploymentReconciler:
             offerings += provisionable_offerings(self.catalog)
         return offerings
 
-    async def _record_sizing(self, obj: dict[str, Any], outcome: Outcome) -> None:
+    async def _record_sizing(self, obj: dict[str, Any], outcome: Outcome, key: str) -> None:
         """An Event when the sizing outcome changes, so ``kubectl describe`` tells the story."""
         before = get_condition((obj.get("status") or {}).get("conditions"), CONDITION_SIZED) or {}
         if outcome.problem is not None:
@@ -124,11 +123,10 @@ class ModelDeploymentReconciler:
             event = ("Normal", "Sized", outcome.sizing.reason)
         else:
             return
-        uid = obj["metadata"].get("uid", "")
         # The cache may not show our last status write yet; remember what was said per object.
-        if before.get("message") == event[2] or self._said.get(uid) == event:
+        if before.get("message") == event[2] or self._said.get(key) == event:
             return
-        self._said[uid] = event
+        self._said[key] = event
         await self.events.record(obj, *event)
 
     async def _autoscale(self, obj: dict[str, Any], outcome: Outcome, key: str) -> int:
