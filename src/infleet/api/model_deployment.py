@@ -34,6 +34,8 @@ WAKE_ANNOTATION = "aitoolchain.io/wake-requested-at"
 
 
 class SecretKeyRef(ApiModel):
+    """A key of a Secret in the same namespace."""
+
     name: str = Field(min_length=1, description="Secret in the ModelDeployment's namespace.")
     key: str = Field(default="HF_TOKEN", description="Key in the Secret holding the value.")
 
@@ -55,6 +57,8 @@ class Resources(ApiModel):
 
 
 class EngineArgs(ApiModel):
+    """Serving options passed to the engine in its own flags."""
+
     max_model_len: int | None = Field(
         default=None, ge=128, description="Context length served; omit to use what fits, up to the model's."
     )
@@ -109,6 +113,8 @@ class Autoscaling(ApiModel):
 
 
 class Rollout(ApiModel):
+    """How changes of model, engine or arguments roll out; the default never drops serving to zero."""
+
     max_surge: int | str | None = Field(default=None, description="Extra pods during an update; default 1.")
     max_unavailable: int | str | None = Field(
         default=None, description="Pods that may be down during an update; default 0 so serving never drops."
@@ -147,6 +153,8 @@ class ModelDeploymentSpec(ApiModel):
 
 
 class MemoryBudget(ApiModel):
+    """GiB per GPU: usable memory split into weights, overhead and KV cache."""
+
     per_gpu_gib: float = Field(description="Usable memory per GPU at the engine's utilization.")
     weights_gib: float = Field(description="Weights per GPU, with load-time expansion.")
     overhead_gib: float = Field(description="Activations, CUDA graphs and runtime per GPU.")
@@ -175,6 +183,8 @@ class Sizing(ApiModel):
 
 
 class ReplicaStatus(ApiModel):
+    """One replica (the leader pod of a multi-node group): where it runs and where it answers."""
+
     name: str
     ready: bool
     node: str | None = None
@@ -196,6 +206,8 @@ class Serving(ApiModel):
 
 
 class AutoscalingStatus(ApiModel):
+    """The built-in autoscaler's last decision."""
+
     desired_replicas: int | None = None
     last_scale_time: str | None = None
     last_active_time: str | None = None
@@ -203,6 +215,8 @@ class AutoscalingStatus(ApiModel):
 
 
 class ModelDeploymentStatus(ApiModel):
+    """What the controller observed and decided."""
+
     observed_generation: int | None = None
     state: str | None = Field(default=None, description="Pending, Progressing, Ready, ScaledToZero, Failed.")
     replicas: int | None = None
