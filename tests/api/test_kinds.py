@@ -62,6 +62,13 @@ def test_minimal_manifest_is_accepted_as_written_and_defaulted(kubectl: Kubectl)
 
 
 @pytest.mark.kubectl
+def test_kubectl_explain_reads_the_field_descriptions(kubectl: Kubectl) -> None:
+    text = kubectl.run("explain", "modeldeployment.spec.resources").stdout
+    assert "GPUs per replica; omit to size from the model and the SKUs." in text
+    assert "gpuSkus\t<[]string>" in text
+
+
+@pytest.mark.kubectl
 @pytest.mark.parametrize(
     "path", sorted((ROOT / "examples").glob("modeldeployment-*.yaml")), ids=lambda p: p.name
 )
