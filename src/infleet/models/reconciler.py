@@ -173,7 +173,7 @@ class ModelDeploymentReconciler:
             sizing=sizing,
             model_id=model.name if model else spec.model.removeprefix("hf:"),
             served_name=spec.served_model_name
-            or (model.served_name if model else spec.model.rsplit("/")[-1]),
+            or (model.served_name if model else spec.model.rsplit("/")[-1].lower()),
             weights_gib=model.size_on_disk_gib if model else None,
             replicas=outcome.desired,
         )
