@@ -20,7 +20,7 @@ from infleet.gateway.transport import (
     Origin,
     UpstreamConnectError,
     UpstreamError,
-    UpstreamTimeout,
+    UpstreamTimeoutError,
 )
 
 _HIGH_WATER = 1 << 20  # pause the socket when this many body bytes wait unread (slow client)
@@ -120,7 +120,7 @@ class _Connection(asyncio.Protocol):
 class PooledResponse:
     """A response read from a pooled connection; implements `transport.UpstreamResponse`."""
 
-    __slots__ = ("_conn", "_pool", "_origin", "headers", "status")
+    __slots__ = ("_conn", "_origin", "_pool", "headers", "status")
 
     def __init__(self, conn: _Connection, pool: HttpPool, origin: Origin) -> None:
         self._conn = conn
@@ -185,7 +185,7 @@ class HttpPool:
                 return await self._exchange(conn, origin, request_head, body, headers_deadline)
             except UpstreamError:
                 conn._abort()
-                if conn.reused and not conn.received_any and not isinstance(conn.error, UpstreamTimeout):
+                if conn.reused and not conn.received_any and not isinstance(conn.error, UpstreamTimeoutError):
                     continue
                 raise
         raise UpstreamError("unreachable")
@@ -202,7 +202,7 @@ class HttpPool:
             if conn.error is not None:
                 raise conn.error
             if not await conn.wait(deadline):
-                conn.error = UpstreamTimeout(f"no response headers from {origin} before the deadline")
+                conn.error = UpstreamTimeoutError(f"no response headers from {origin} before the deadline")
                 raise conn.error
         return PooledResponse(conn, self, origin)
 

@@ -25,7 +25,7 @@ class UpstreamConnectError(UpstreamError):
     kind = "connect"
 
 
-class UpstreamTimeout(UpstreamError):
+class UpstreamTimeoutError(UpstreamError):
     kind = "timeout"
 
 
@@ -88,12 +88,12 @@ class Transport(Protocol):
 
 
 async def read_body(response: UpstreamResponse, deadline: float) -> bytes:
-    """Reads the rest of the body, raising UpstreamTimeout at `deadline`."""
+    """Reads the rest of the body, raising UpstreamTimeoutError at `deadline`."""
     parts: list[bytes] = []
     while True:
         chunk = await response.next_chunk(deadline)
         if chunk is None:
-            raise UpstreamTimeout("upstream body did not finish before the deadline")
+            raise UpstreamTimeoutError("upstream body did not finish before the deadline")
         if not chunk:
             return b"".join(parts)
         parts.append(chunk)
