@@ -27,7 +27,8 @@ _ENGINE_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "fake_engine
 
 def _load_fake_engine() -> Any:
     spec = importlib.util.spec_from_file_location("fake_engine", _ENGINE_PATH)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["fake_engine"] = module
     spec.loader.exec_module(module)

@@ -75,7 +75,8 @@ async def test_client_errors_are_not_retried() -> None:
     app, _ = build_gateway(one_model(A, B, profile="round-robin"), {A: a, B: b})
     replies = [await call(app, "/v1/chat/completions", chat()) for _ in range(2)]
     assert sorted(r.status for r in replies) == [200, 400]
-    assert a.requests == 1 and b.requests == 1
+    assert a.requests == 1
+    assert b.requests == 1
 
 
 async def test_falls_back_to_another_model_then_external_provider() -> None:
@@ -111,7 +112,7 @@ async def test_falls_back_to_another_model_then_external_provider() -> None:
 
 
 async def test_streams_chunks_and_counts_usage() -> None:
-    app, log = build_gateway(one_model(A), {A: FakeEngine("m")})
+    app, _log = build_gateway(one_model(A), {A: FakeEngine("m")})
     reply = await call(app, "/v1/chat/completions", chat(stream=True, stream_options={"include_usage": True}))
     assert reply.status == 200
     assert reply.headers[b"content-type"] == b"text/event-stream"
@@ -173,18 +174,22 @@ async def test_no_retry_after_bytes_were_sent() -> None:
     replies = [await call(app, "/v1/chat/completions", chat(stream=True)) for _ in range(2)]
     broken = next(r for r in replies if b"x-engine" not in r.headers)
     assert broken.status == 200
-    assert b'"error"' in broken.body and broken.body.endswith(b"data: [DONE]\n\n")
+    assert b'"error"' in broken.body
+    assert broken.body.endswith(b"data: [DONE]\n\n")
     assert other.requests == 1  # the broken stream was not replayed elsewhere
 
 
 async def test_unknown_model_bad_body_and_method() -> None:
     app, _ = build_gateway(one_model(A), {A: FakeEngine("m")})
     missing = await call(app, "/v1/chat/completions", chat(model="nope"))
-    assert missing.status == 404 and "llama" in missing.json()["error"]["message"]
+    assert missing.status == 404
+    assert "llama" in missing.json()["error"]["message"]
     bad = await call(app, "/v1/chat/completions", b"{not json")
-    assert bad.status == 400 and bad.json()["error"]["type"] == "invalid_request_error"
+    assert bad.status == 400
+    assert bad.json()["error"]["type"] == "invalid_request_error"
     no_model = await call(app, "/v1/chat/completions", {"messages": []})
-    assert no_model.status == 400 and "model" in no_model.json()["error"]["message"]
+    assert no_model.status == 400
+    assert "model" in no_model.json()["error"]["message"]
     wrong = await call(app, "/v1/chat/completions", method="GET")
     assert wrong.status == 405
 
@@ -283,7 +288,8 @@ async def test_access_log_has_one_json_line_per_request() -> None:
     app.proxy.access_log.flush()
     record = orjson.loads(log.getvalue().splitlines()[0])
     assert record["request_id"] == "req-1"
-    assert record["status"] == 200 and record["model"] == "llama"
+    assert record["status"] == 200
+    assert record["model"] == "llama"
     assert record["prompt_tokens"] == 8
 
 

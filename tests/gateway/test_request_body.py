@@ -1,0 +1,52 @@
+"""Request bodies: parsed once, the model spliced in place, prompts hashed from raw bytes."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from infleet.gateway.request_body import BadRequestError, parse_body, usage_from_sse_tail
+
+
+def test_splices_model_without_touching_other_bytes() -> None:
+    raw = b'{"messages":[{"role":"user","content":"caf\\u00e9"}],"model":"a","n":1}'
+    body = parse_body(raw)
+    assert body.with_model("b") == raw.replace(b'"a"', b'"b"')
+    assert body.with_model("a") is raw
+
+
+def test_same_leading_prompt_gives_same_prefix_hashes() -> None:
+    system = "You are a careful assistant. " * 100
+    one = parse_body(
+        orjson.dumps(
+            {
+                "model": "m",
+                "messages": [{"role": "system", "content": system}, {"role": "user", "content": "first"}],
+            }
+        )
+    )
+    two = parse_body(
+        orjson.dumps(
+            {
+                "model": "m",
+                "messages": [{"role": "system", "content": system}, {"role": "user", "content": "second"}],
+            }
+        )
+    )
+    a, b = one.prefix("m"), two.prefix("m")
+    assert len(a) >= 5
+    assert a[:5] == b[:5]
+    assert a != b or len(a) == len(b)
+    assert one.prefix("other-model")[0] != a[0]
+
+
+@pytest.mark.parametrize("raw", [b"[]", b"{}", b'{"model": 3}', b"nope"])
+def test_rejects_bodies_without_a_model(raw: bytes) -> None:
+    with pytest.raises(BadRequestError):
+        parse_body(raw)
+
+
+def test_usage_from_stream_tail() -> None:
+    tail = b'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}\n\ndata: [DONE]\n\n'
+    assert usage_from_sse_tail(tail) == {"prompt_tokens": 5, "completion_tokens": 2}
+    assert usage_from_sse_tail(b"data: [DONE]\n\n") is None
