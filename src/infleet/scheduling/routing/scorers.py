@@ -40,7 +40,8 @@ class QueueScorer:
         now = request.now
         fresh = [now - c.metrics_time <= self._stale_after for c in candidates]
         waiting = [c.waiting for c in candidates]
-        worst = max(waiting) if waiting else 0.0
+        # Unknown load ranks below every known load, but stale replicas still tie among themselves.
+        worst = max((w for w, ok in zip(waiting, fresh, strict=True) if ok), default=0.0) + 1.0
         return _lower_is_better([w if ok else worst for w, ok in zip(waiting, fresh, strict=True)])
 
 
