@@ -23,7 +23,7 @@ async def test_reuses_connections_and_reads_bodies(servers: Any) -> None:
     loop = asyncio.get_running_loop()
     for _ in range(3):
         t = loop.time() + 5
-        response = await pool.send(origin, b"POST", b"/v1/chat/completions", [], BODY, t, t)
+        response = await pool.send(origin, b"POST", b"/v1/chat/completions", [], [BODY], t, t)
         data = await read_body(response, t)
         response.close()
         assert response.status == 200
@@ -38,7 +38,7 @@ async def test_streams_chunks_as_they_arrive(servers: Any) -> None:
     loop = asyncio.get_running_loop()
     t = loop.time() + 5
     body = orjson.dumps({"model": "m", "stream": True, "messages": []})
-    response = await pool.send(Origin.parse(server.url), b"POST", b"/v1/chat/completions", [], body, t, t)
+    response = await pool.send(Origin.parse(server.url), b"POST", b"/v1/chat/completions", [], [body], t, t)
     chunks = []
     while chunk := await response.next_chunk(t):
         chunks.append(chunk)
@@ -53,7 +53,7 @@ async def test_connect_error_and_header_deadline(servers: Any) -> None:
     loop = asyncio.get_running_loop()
     t = loop.time() + 2
     with pytest.raises(UpstreamConnectError):
-        await pool.send(Origin.parse(f"http://127.0.0.1:{free_port()}"), b"GET", b"/", [], b"", t, t)
+        await pool.send(Origin.parse(f"http://127.0.0.1:{free_port()}"), b"GET", b"/", [], (), t, t)
 
     async def silent(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await asyncio.sleep(5)
@@ -61,7 +61,7 @@ async def test_connect_error_and_header_deadline(servers: Any) -> None:
     server = await servers(silent)
     start = loop.time()
     with pytest.raises(UpstreamTimeoutError):
-        await pool.send(Origin.parse(server.url), b"GET", b"/", [], b"", start + 2, start + 0.2)
+        await pool.send(Origin.parse(server.url), b"GET", b"/", [], (), start + 2, start + 0.2)
     assert loop.time() - start < 1.0
     await pool.close()
 
@@ -87,7 +87,7 @@ async def test_retries_once_when_an_idle_connection_was_closed() -> None:
     loop = asyncio.get_running_loop()
     t = loop.time() + 5
     for _ in range(2):
-        response = await pool.send(origin, b"GET", b"/", [], b"", t, t)
+        response = await pool.send(origin, b"GET", b"/", [], (), t, t)
         assert await read_body(response, t) == b"ok"
         response.close()
     assert connections == 2  # the second request was replayed on a fresh connection

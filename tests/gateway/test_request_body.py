@@ -11,8 +11,10 @@ from infleet.gateway.request_body import BadRequestError, parse_body, usage_from
 def test_splices_model_without_touching_other_bytes() -> None:
     raw = b'{"messages":[{"role":"user","content":"caf\\u00e9"}],"model":"a","n":1}'
     body = parse_body(raw)
-    assert body.with_model("b") == raw.replace(b'"a"', b'"b"')
-    assert body.with_model("a") is raw
+    parts = body.with_model("b")
+    assert b"".join(parts) == raw.replace(b'"a"', b'"b"')
+    assert len(parts) == 3  # spliced, not rebuilt
+    assert body.with_model("a") == [raw]
 
 
 def test_same_leading_prompt_gives_same_prefix_hashes() -> None:

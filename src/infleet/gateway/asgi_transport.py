@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from infleet.gateway.transport import (
+    Body,
     Headers,
     Origin,
     UpstreamConnectError,
@@ -73,7 +74,7 @@ class AsgiTransport:
         method: bytes,
         path: bytes,
         headers: Headers,
-        body: bytes,
+        body: Body,
         connect_deadline: float,
         headers_deadline: float,
     ) -> _AsgiResponse:
@@ -100,7 +101,7 @@ class AsgiTransport:
             nonlocal delivered
             if not delivered:
                 delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
+                return {"type": "http.request", "body": b"".join(body), "more_body": False}
             await asyncio.Event().wait()  # a client that never disconnects
             return {"type": "http.disconnect"}
 

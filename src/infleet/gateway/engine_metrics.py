@@ -80,7 +80,7 @@ class EngineScraper:
         deadline = loop.time() + self.config.timeout
         path = (replica.origin.base_path.removesuffix("/v1") + "/metrics").encode()
         try:
-            response = await self._transport.send(replica.origin, b"GET", path, [], b"", deadline, deadline)
+            response = await self._transport.send(replica.origin, b"GET", path, [], (), deadline, deadline)
             try:
                 body = await read_body(response, deadline)
             finally:

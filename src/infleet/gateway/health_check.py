@@ -31,7 +31,7 @@ class HealthChecker:
         deadline = loop.time() + self.config.timeout
         path = (replica.origin.base_path.removesuffix("/v1") + self.config.path).encode()
         try:
-            response = await self._transport.send(replica.origin, b"GET", path, [], b"", deadline, deadline)
+            response = await self._transport.send(replica.origin, b"GET", path, [], (), deadline, deadline)
             try:
                 await read_body(response, deadline)
             finally:

@@ -16,6 +16,7 @@ from typing import Any
 import httptools
 
 from infleet.gateway.transport import (
+    Body,
     Headers,
     Origin,
     UpstreamConnectError,
@@ -169,12 +170,12 @@ class HttpPool:
         method: bytes,
         path: bytes,
         headers: Headers,
-        body: bytes,
+        body: Body,
         connect_deadline: float,
         headers_deadline: float,
     ) -> PooledResponse:
         head = [method, b" ", path, b" HTTP/1.1\r\nhost: ", origin.host_header]
-        head.append(b"\r\ncontent-length: %d\r\n" % len(body))
+        head.append(b"\r\ncontent-length: %d\r\n" % sum(len(part) for part in body))
         for name, value in headers:
             head += (name, b": ", value, b"\r\n")
         head.append(b"\r\n")
@@ -191,11 +192,11 @@ class HttpPool:
         raise UpstreamError("unreachable")
 
     async def _exchange(
-        self, conn: _Connection, origin: Origin, head: bytes, body: bytes, deadline: float
+        self, conn: _Connection, origin: Origin, head: bytes, body: Body, deadline: float
     ) -> PooledResponse:
         assert conn.transport is not None
         if body:
-            conn.transport.writelines((head, body))
+            conn.transport.writelines((head, *body))
         else:
             conn.transport.write(head)
         while not conn.headers_done:

@@ -33,6 +33,7 @@ from infleet.gateway.retry_budget import RetryBudget
 from infleet.gateway.routing_table import ModelRoute, RoutingTable, fallback_chain
 from infleet.gateway.tracing import Tracer
 from infleet.gateway.transport import (
+    Body,
     Headers,
     Transport,
     UpstreamConnectError,
@@ -111,7 +112,6 @@ class Proxy:
         )
 
     async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, principal: Principal) -> None:
-        started = time.perf_counter()
         request_id = priority = region = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
@@ -139,6 +139,8 @@ class Proxy:
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
+        # Timing starts with a complete request: receiving the body is the client's and the network's time.
+        started = time.perf_counter()
         try:
             body = parse_body(chunks[0] if len(chunks) == 1 else b"".join(chunks))
         except BadRequestError as exc:
@@ -285,7 +287,7 @@ class Proxy:
                         break
                     self.metrics.retries.labels(route.name).inc()
                 tried.add(id(replica))
-                upstream_body = body.raw if adapter and n == 0 else body.with_model(replica.upstream_model)
+                upstream_body = [body.raw] if adapter and n == 0 else body.with_model(replica.upstream_model)
                 candidate_route.profile.reserve(rreq, endpoint)
                 result = await self._attempt(
                     path, body, upstream_body, replica, route.name, rid_header, started, deadline, send
@@ -334,7 +336,7 @@ class Proxy:
         self,
         path: str,
         body: RequestBody,
-        upstream_body: bytes,
+        upstream_body: Body,
         replica: Replica,
         model: str,
         rid: tuple[bytes, bytes],

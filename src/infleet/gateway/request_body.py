@@ -35,22 +35,24 @@ class RequestBody:
                 return prefix_blocks(raw[start : start + 65536], salt)
         return ()
 
-    def with_model(self, model: str) -> bytes:
-        """The body with `model` replaced; the original bytes elsewhere are kept as they were."""
+    def with_model(self, model: str) -> list[bytes | memoryview]:
+        """The body with `model` replaced, as pieces that share the original buffer (a 400 kB prompt is
+        neither copied nor re-serialized); bytes elsewhere are kept exactly as the client sent them."""
         if model == self.model:
-            return self.raw
+            return [self.raw]
         old = orjson.dumps(self.model)
         new = orjson.dumps(model)
         raw = self.raw
         for sep in (b'"model":', b'"model": '):
             needle = sep + old
             at = raw.find(needle)
-            # Splice only when the pattern is unambiguous; a nested "model" key would otherwise be hit.
-            if at >= 0 and raw.find(needle, at + 1) < 0 and raw.count(b'"model"') == 1:
-                return raw[:at] + sep + new + raw[at + len(needle) :]
+            # Splice only when the key occurs once; a nested "model" key would otherwise be hit.
+            if at >= 0 and raw.find(b'"model"', at + 1) < 0 and raw.find(b'"model"', 0, at) < 0:
+                view = memoryview(raw)
+                return [view[:at], sep + new, view[at + len(needle) :]]
         data = dict(self.data)
         data["model"] = model
-        return orjson.dumps(data)
+        return [orjson.dumps(data)]
 
 
 def parse_body(raw: bytes) -> RequestBody:

@@ -6,11 +6,15 @@ ASGI app in-process so tests need no sockets. Deadlines are absolute `loop.time(
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
 Headers = list[tuple[bytes, bytes]]
+# A request body as pieces written back to back: lets the proxy splice a new model name into a large
+# body without copying it.
+Body = Sequence[bytes | memoryview]
 
 
 class UpstreamError(Exception):
@@ -77,7 +81,7 @@ class Transport(Protocol):
         method: bytes,
         path: bytes,
         headers: Headers,
-        body: bytes,
+        body: Body,
         connect_deadline: float,
         headers_deadline: float,
     ) -> UpstreamResponse:
