@@ -302,6 +302,9 @@ def main() -> None:
     parser.add_argument("--decode-ms", type=float, default=10.0)
     parser.add_argument("--prefill-tps", type=float, default=20000.0)
     parser.add_argument("--name", default="engine")
+    parser.add_argument(
+        "--cache-blocks", type=int, default=20000, help="prefix cache size in 16-token blocks"
+    )
     args = parser.parse_args()
     import uvicorn
 
@@ -312,6 +315,7 @@ def main() -> None:
             output_tokens=args.output_tokens,
             decode_s_per_token=args.decode_ms / 1000,
             prefill_tokens_per_s=args.prefill_tps,
+            cache_blocks=args.cache_blocks,
         )
         if args.simulate
         else None

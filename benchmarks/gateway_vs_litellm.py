@@ -114,8 +114,9 @@ async def measure(
         "rss": rss_mib(pid) if pid else float("nan"),
     }
     print(
-        f"  {name:8s} c={concurrency:3d} {row['rps']:8.0f} req/s  p50 {ms(row['p50'])} ms  p99 {ms(row['p99'])} ms"
-        f"  overhead p50 {row['ovh_p50']:.3f} ms  cpu {row['cpu_us']:.0f} us/req  errors {res.errors}",
+        f"  {name:8s} c={concurrency:3d} {row['rps']:8.0f} req/s  p50 {ms(row['p50'])} ms"
+        f"  p99 {ms(row['p99'])} ms  overhead p50 {row['ovh_p50']:.3f} ms  cpu {row['cpu_us']:.0f} us/req"
+        f"  errors {res.errors}",
         flush=True,
     )
     return row
@@ -164,8 +165,9 @@ def write_report(
     lines = [
         "# Infleet gateway vs LiteLLM proxy",
         "",
-        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, {os.cpu_count()} cores "
-        f"(shared machine), Python {platform.python_version()}. LiteLLM {LITELLM_VERSION} (`litellm[proxy]`), "
+        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
+        f"{os.cpu_count()} cores (shared machine), Python {platform.python_version()}. "
+        f"LiteLLM {LITELLM_VERSION} (`litellm[proxy]`), "
         "one process (`--num_workers 1`), master key, no database. Infleet gateway: one process, uvicorn + "
         "httptools + uvloop, access log on, health checks on. Both proxies loaded the **same LiteLLM config "
         "file** (one model, one upstream) and sat in front of the same fake vLLM-compatible upstream "
@@ -176,21 +178,21 @@ def write_report(
         "client's point of view. `overhead` is each proxy's own header (`x-infleet-overhead-ms`, "
         "`x-litellm-overhead-duration-ms`). CPU is the proxy process's user+system time per request.",
         "",
-        "| scenario | in flight | proxy | req/s | p50 ms | p95 ms | p99 ms | TTFB p50 ms | overhead p50/p95/p99 ms"
-        " | CPU us/req | errors |",
+        "| scenario | in flight | proxy | req/s | p50 ms | p95 ms | p99 ms | TTFB p50 ms"
+        " | overhead p50/p95/p99 ms | CPU us/req | errors |",
         "|---|---:|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in rows:
         ovh = (
-            "–"
+            "-"
             if r["ovh_p50"] != r["ovh_p50"]
             else f"{r['ovh_p50']:.3f} / {r['ovh_p95']:.3f} / {r['ovh_p99']:.3f}"
         )
-        ttfb = "–" if r["ttfb_p50"] != r["ttfb_p50"] else ms(r["ttfb_p50"])
-        cpu = "–" if r["cpu_us"] != r["cpu_us"] else f"{r['cpu_us']:.0f}"
+        ttfb = "-" if r["ttfb_p50"] != r["ttfb_p50"] else ms(r["ttfb_p50"])
+        cpu = "-" if r["cpu_us"] != r["cpu_us"] else f"{r['cpu_us']:.0f}"
         lines.append(
-            f"| {r['scenario']} | {r['concurrency']} | {r['proxy']} | {r['rps']:.0f} | {ms(r['p50'])} | {ms(r['p95'])}"
-            f" | {ms(r['p99'])} | {ttfb} | {ovh} | {cpu} | {r['errors']} |"
+            f"| {r['scenario']} | {r['concurrency']} | {r['proxy']} | {r['rps']:.0f} | {ms(r['p50'])}"
+            f" | {ms(r['p95'])} | {ms(r['p99'])} | {ttfb} | {ovh} | {cpu} | {r['errors']} |"
         )
     lines += [
         "",
@@ -208,8 +210,8 @@ def write_report(
         added_i = r["p99"] - direct["p99"] if direct else float("nan")
         added_l = lite["p99"] - direct["p99"] if direct else float("nan")
         lines.append(
-            f"| {scenario} | {r['concurrency']} | {r['rps'] / lite['rps']:.1f}x | {ms(added_i)} / {ms(added_l)}"
-            f" | {r['ovh_p99']:.3f} / {lite['ovh_p99']:.3f} |"
+            f"| {scenario} | {r['concurrency']} | {r['rps'] / lite['rps']:.1f}x"
+            f" | {ms(added_i)} / {ms(added_l)} | {r['ovh_p99']:.3f} / {lite['ovh_p99']:.3f} |"
         )
     lines += [
         "",
@@ -223,8 +225,8 @@ def write_report(
             lines.append(f"| {name} | {n} | {rss:.1f} |")
     lines += [
         "",
-        f"LiteLLM's memory row is after {mem.get('litellm', [(0, 0)])[-1][0]} requests, not 100k: at its rate 100k "
-        "requests would take over 20 minutes, beyond this benchmark's few-minute budget.",
+        f"LiteLLM's memory rows stop at {mem.get('litellm', [(0, 0)])[-1][0]} requests, not 100k: "
+        "at its rate 100k requests would take over 20 minutes, beyond this benchmark's few-minute budget.",
         "",
     ]
     out.write_text("\n".join(lines))
@@ -252,7 +254,7 @@ def main() -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     procs: list[subprocess.Popen[bytes]] = []
-    log = open(work / "processes.log", "wb")  # noqa: SIM115 - closed in finally
+    log = (work / "processes.log").open("wb")
     try:
         upstream = subprocess.Popen(
             [sys.executable, str(ROOT / "benchmarks" / "fake_engine.py"), "--port", str(up_port)],
@@ -264,7 +266,7 @@ def main() -> None:
             [sys.executable, "-m", "infleet", "gateway", "--config", str(config), "--port", str(gw_port)],
             env=env,
             stdout=log,
-            stderr=open(work / "access.log", "wb"),
+            stderr=log,
         )
         procs.append(gateway)
         targets: dict[str, tuple[str, int | None]] = {"direct": (f"http://127.0.0.1:{up_port}", None)}
