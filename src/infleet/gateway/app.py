@@ -186,6 +186,9 @@ class GatewayApp:
                 send, 200 if ready else 503, {"status": "ready" if ready else "no healthy replica"}
             )
         elif path == "/metrics" and method == "GET":
+            for replica in self._replicas():  # gauges are set when read, not on every request
+                self.metrics.healthy.labels(replica.name).set(1 if replica.healthy else 0)
+                self.metrics.outstanding.labels(replica.name).set(replica.outstanding)
             body = self.metrics.render()
             headers = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
