@@ -52,3 +52,27 @@ def test_usage_from_stream_tail() -> None:
     tail = b'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}\n\ndata: [DONE]\n\n'
     assert usage_from_sse_tail(tail) == {"prompt_tokens": 5, "completion_tokens": 2}
     assert usage_from_sse_tail(b"data: [DONE]\n\n") is None
+
+
+BIG = "x" * 100_000
+
+
+def test_large_bodies_are_sniffed_without_a_full_parse() -> None:
+    raw = orjson.dumps({"messages": [{"role": "user", "content": BIG}], "stream": True, "model": "llama"})
+    body = parse_body(raw)
+    assert body._data is None  # not parsed
+    assert (body.model, body.stream) == ("llama", True)
+    parts = body.with_model("m")
+    assert orjson.loads(b"".join(parts)) == {**orjson.loads(raw), "model": "m"}
+
+
+def test_large_bodies_with_ambiguous_keys_are_parsed() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"model": "x", "stream": True}}}]
+    raw = orjson.dumps({"model": "llama", "tools": tools, "messages": [{"role": "user", "content": BIG}]})
+    body = parse_body(raw)
+    assert (body.model, body.stream) == ("llama", False)
+    sent = orjson.loads(b"".join(body.with_model("m")))
+    assert sent["model"] == "m"
+    assert sent["tools"] == tools
+    with pytest.raises(BadRequestError):
+        parse_body(orjson.dumps([{"model": "llama", "content": BIG}]))

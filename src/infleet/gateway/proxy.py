@@ -17,7 +17,7 @@ from infleet.gateway.access_log import AccessLog
 from infleet.gateway.admission import AdmissionQueue
 from infleet.gateway.auth import KeyStore, Principal
 from infleet.gateway.config import GatewayConfig
-from infleet.gateway.errors import error_body, send_error
+from infleet.gateway.errors import send_error
 from infleet.gateway.limits import Limiter, LimitPlan
 from infleet.gateway.metrics import GatewayMetrics
 from infleet.gateway.outlier import OutlierDetector
@@ -27,10 +27,10 @@ from infleet.gateway.request_body import (
     RequestBody,
     parse_body,
     usage_from_json,
-    usage_from_sse_tail,
 )
 from infleet.gateway.retry_budget import RetryBudget
 from infleet.gateway.routing_table import ModelRoute, RoutingTable, fallback_chain
+from infleet.gateway.stream_relay import relay_stream
 from infleet.gateway.tracing import Tracer
 from infleet.gateway.transport import (
     Body,
@@ -51,8 +51,6 @@ _RETRYABLE = frozenset((429, 500, 502, 503, 504))
 _HOP_BY_HOP = frozenset(
     (b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"date", b"server", b"upgrade")
 )
-_KEEPALIVE = {"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True}
-_TAIL = 4096
 
 
 @dataclass(slots=True)
@@ -408,40 +406,14 @@ class Proxy:
         deadline: float,
         send: Send,
     ) -> _Outcome:
-        loop = asyncio.get_running_loop()
         upstream_wait = time.perf_counter() - sent_at
         overhead = time.perf_counter() - started - upstream_wait
         out = self._response_headers(response.headers, rid, replica, overhead)
         await send({"type": "http.response.start", "status": 200, "headers": out})
-        interval = self.config.keepalive_interval
-        tail = b""
-        ttft: float | None = None
-        while True:
-            now = loop.time()
-            try:
-                chunk = await response.next_chunk(min(deadline, now + interval))
-            except UpstreamError as exc:
-                # Bytes were sent already: the status cannot change, so the error travels in-band.
-                await self._stream_error(send, 502, f"upstream {replica.name} failed mid-stream: {exc}")
-                return _Outcome(200, replica.name, usage_from_sse_tail(tail), ttft, overhead)
-            if chunk is None:
-                if loop.time() >= deadline:
-                    await self._stream_error(send, 504, "stream exceeded the gateway's total timeout")
-                    return _Outcome(200, replica.name, usage_from_sse_tail(tail), ttft, overhead)
-                await send(_KEEPALIVE)
-                continue
-            if not chunk:
-                await send({"type": "http.response.body", "body": b""})
-                return _Outcome(200, replica.name, usage_from_sse_tail(tail), ttft, overhead)
-            if ttft is None:
-                ttft = time.perf_counter() - started
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            tail = (tail + chunk)[-_TAIL:] if len(chunk) < _TAIL else chunk[-_TAIL:]
-
-    @staticmethod
-    async def _stream_error(send: Send, status: int, message: str) -> None:
-        event = b"data: " + error_body(status, message) + b"\n\ndata: [DONE]\n\n"
-        await send({"type": "http.response.body", "body": event})
+        relayed = await relay_stream(
+            response, send, replica.name, started, deadline, self.config.keepalive_interval
+        )
+        return _Outcome(200, replica.name, relayed.usage, relayed.ttft, overhead)
 
     @staticmethod
     def _response_headers(

@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 
 def prefix_blocks(
-    data: bytes, salt: str = "", block_size: int = 512, max_blocks: int = 128
+    data: bytes | memoryview, salt: str = "", block_size: int = 512, max_blocks: int = 128
 ) -> tuple[int, ...]:
     """Hashes of the leading `max_blocks` full blocks; each hash covers every byte before it, so a
     match on block i implies a match on all earlier blocks. A trailing partial block is ignored.
