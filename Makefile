@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 up: $(STAMP)
-	$(BIN)/infleet up
+	$(BIN)/infleet apiserver --cluster hub
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

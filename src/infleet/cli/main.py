@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from infleet.cli import gateway_command
+from infleet.cli import apiserver_command, gateway_command
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infleet", description="Multi-cluster LLM inference platform")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    gateway_command.register(subparsers)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    apiserver_command.register(commands)
+    gateway_command.register(commands)
     return parser
 
 

@@ -1,0 +1,80 @@
+"""Schema admission for every write: validation, defaulting, pruning and ``fieldValidation``.
+
+Custom resources follow their CRD's structural schema (defaults applied, unknown fields pruned);
+built-in kinds are checked against the Kubernetes schemas shipped by ``kubernetes-validate``. Unknown
+fields are an error under ``Strict`` (kubectl's default), a warning under ``Warn``, silent under ``Ignore``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from infleet.apiserver import structural
+from infleet.apiserver.builtin_schemas import BuiltinSchemas
+from infleet.apiserver.errors import Cause, bad_request, invalid
+from infleet.apiserver.object_meta import KNOWN_METADATA_FIELDS, metadata_causes
+from infleet.apiserver.resources import ResourceType
+
+FIELD_VALIDATION_MODES = ("Strict", "Warn", "Ignore")
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_field_validation(value: str | None) -> str:
+    if value is None or value == "":
+        return "Warn"
+    if value not in FIELD_VALIDATION_MODES:
+        raise bad_request(f"fieldValidation: invalid value {value!r}: must be one of Strict, Warn or Ignore")
+    return value
+
+
+def admit(resource: ResourceType, obj: dict[str, Any], field_validation: str) -> list[str]:
+    """Validate and normalise ``obj`` in place for ``resource``; return warnings for the client.
+
+    Raises 400 for unknown fields under Strict and 422 Invalid for schema violations.
+    """
+    name = str((obj.get("metadata") or {}).get("name", ""))
+    metadata = obj.get("metadata") or {}
+    unknown = [f"metadata.{key}" for key in metadata if key not in KNOWN_METADATA_FIELDS]
+    for path in unknown:
+        metadata.pop(path.split(".", 1)[1], None)
+    causes = metadata_causes(metadata)
+    if resource.builtin:
+        schema_causes, builtin_unknown = BuiltinSchemas.load().validate(obj)
+        causes += schema_causes
+        builtin_unknown = [path for path in builtin_unknown if not path.startswith("metadata.")]
+        for path in builtin_unknown:
+            _remove_path(obj, path)
+        unknown += builtin_unknown
+    elif resource.schema is not None:
+        unknown += structural.prune(obj, resource.schema)
+        structural.apply_defaults(obj, resource.schema)
+        causes += structural.validate(obj, resource.schema)
+    if unknown and field_validation == "Strict":
+        detail = ", ".join(f'unknown field "{path}"' for path in unknown)
+        raise bad_request(
+            f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: '
+            f"strict decoding error: {detail}",
+            causes=[Cause("FieldValueInvalid", f'unknown field "{path}"', path) for path in unknown],
+        )
+    if causes:
+        raise invalid(resource.kind, name, causes, group=resource.group)
+    if field_validation == "Warn":
+        return [f'unknown field "{path}"' for path in unknown]
+    return []
+
+
+def _remove_path(obj: dict[str, Any], path: str) -> None:
+    """Delete the field at a ``spec.items[0].name`` style path, if present."""
+    tokens: list[str | int] = [int(index) if index else key for key, index in _PATH_TOKEN.findall(path)]
+    node: Any = obj
+    for token in tokens[:-1]:
+        if isinstance(token, int):
+            if not isinstance(node, list) or token >= len(node):
+                return
+        elif not isinstance(node, dict) or token not in node:
+            return
+        node = node[token]
+    last = tokens[-1] if tokens else None
+    if isinstance(node, dict) and isinstance(last, str):
+        node.pop(last, None)

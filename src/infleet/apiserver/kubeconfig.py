@@ -1,0 +1,54 @@
+"""Writing a kubeconfig with one context per logical cluster (``infleet-<name>``).
+
+kubectl, lightkube and kopf all read it; the first cluster's context is the current one.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def context_name(cluster: str) -> str:
+    return f"infleet-{cluster}"
+
+
+def build_kubeconfig(
+    base_url: str, clusters: Sequence[str], token: str | None, ca_pem: bytes | None
+) -> dict[str, Any]:
+    entries = []
+    for name in clusters:
+        server: dict[str, Any] = {"server": f"{base_url}/clusters/{name}"}
+        if ca_pem is not None:
+            server["certificate-authority-data"] = base64.b64encode(ca_pem).decode("ascii")
+        entries.append({"name": context_name(name), "cluster": server})
+    user: dict[str, Any] = {"token": token} if token else {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": entries,
+        "users": [{"name": "infleet-admin", "user": user}],
+        "contexts": [
+            {
+                "name": context_name(name),
+                "context": {"cluster": context_name(name), "user": "infleet-admin", "namespace": "default"},
+            }
+            for name in clusters
+        ],
+        "current-context": context_name(clusters[0]) if clusters else "",
+    }
+
+
+def write_kubeconfig(path: Path, config: dict[str, Any]) -> None:
+    """Write atomically and readable only by the owner (it holds a bearer token)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    os.chmod(temporary, 0o600)
+    temporary.replace(path)

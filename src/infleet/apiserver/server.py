@@ -1,0 +1,160 @@
+"""Running the embedded API server: clusters, TLS, token, kubeconfig and the HTTP listener.
+
+``EmbeddedAPIServer`` is what ``infleet apiserver`` and ``infleet up`` start. It binds first (port 0
+picks a free port), then writes the kubeconfig, so the file always names a listening address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+from infleet.apiserver.cluster import Cluster
+from infleet.apiserver.http_api import APIServerApp
+from infleet.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
+from infleet.apiserver.object_meta import name_causes
+from infleet.apiserver.tls import ensure_serving_certificate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class APIServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 6443
+    data_dir: Path | None = None
+    clusters: Sequence[str] = ("hub",)
+    kubeconfig_out: Path | None = None
+    tls: bool = True
+    bookmark_interval: float = 60.0
+    # Events kept for watches to resume from; older resourceVersions get 410 Expired.
+    watch_window: int = 20_000
+    extra_names: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        if not self.clusters:
+            raise ValueError("--cluster: name at least one cluster, e.g. --cluster hub")
+        for name in self.clusters:
+            if name_causes("Namespace", name):
+                raise ValueError(
+                    f"--cluster {name!r}: cluster names must be lowercase RFC 1123 labels (e.g. us-east)"
+                )
+        if len(set(self.clusters)) != len(self.clusters):
+            raise ValueError("--cluster: each cluster name may be given once")
+
+
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to its owner (which stops watches first)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class EmbeddedAPIServer:
+    """Serves the configured logical clusters until :meth:`stop`."""
+
+    def __init__(self, settings: APIServerSettings) -> None:
+        settings.validate()
+        self.settings = settings
+        self.clusters: dict[str, Cluster] = {}
+        self.token: str | None = None
+        self.port = settings.port
+        self._server: _QuietServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._app: APIServerApp | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.settings.tls else "http"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.settings.host}:{self.port}"
+
+    def cluster_url(self, name: str) -> str:
+        return f"{self.base_url}/clusters/{name}"
+
+    def _token(self) -> str:
+        data_dir = self.settings.data_dir
+        if data_dir is None:
+            return secrets.token_urlsafe(32)
+        path = data_dir / "token"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(32)
+        path.write_text(token, encoding="utf-8")
+        path.chmod(0o600)
+        return token
+
+    async def start(self) -> None:
+        settings = self.settings
+        for name in settings.clusters:
+            path = settings.data_dir / "clusters" / f"{name}.db" if settings.data_dir else None
+            cluster = Cluster(name, path, watch_window=settings.watch_window)
+            await cluster.start()
+            self.clusters[name] = cluster
+        sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((settings.host, settings.port))
+        sock.listen(2048)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        ssl_options: dict[str, str] = {}
+        ca_pem = None
+        if settings.tls:
+            certificate_dir = (settings.data_dir or Path(".")) / "pki"
+            certificate = ensure_serving_certificate(certificate_dir)
+            ssl_options = {
+                "ssl_certfile": str(certificate.cert_path),
+                "ssl_keyfile": str(certificate.key_path),
+            }
+            ca_pem = certificate.ca_pem()
+            self.token = self._token()
+        app = self._app = APIServerApp(
+            self.clusters,
+            token=self.token,
+            server_address=f"{settings.host}:{self.port}",
+            bookmark_interval=settings.bookmark_interval,
+        )
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=3,
+            http="httptools",
+            **ssl_options,  # type: ignore[arg-type]
+        )
+        self._server = _QuietServer(config)
+        self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                await self._task
+            await asyncio.sleep(0.01)
+        if settings.kubeconfig_out is not None:
+            config_data = build_kubeconfig(self.base_url, list(settings.clusters), self.token, ca_pem)
+            write_kubeconfig(settings.kubeconfig_out, config_data)
+
+    async def stop(self) -> None:
+        """Close every watch, stop listening, then flush and close storage."""
+        if self._app is not None:
+            self._app.stopping = True
+        for cluster in self.clusters.values():
+            cluster.hub.close_all()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for cluster in self.clusters.values():
+            await cluster.stop()

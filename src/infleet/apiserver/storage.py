@@ -1,0 +1,178 @@
+"""Durable object storage for one logical cluster: an in-memory index written through to SQLite.
+
+Reads are served from memory. Writes are grouped: every write that arrives while a commit is running
+joins the next transaction, so throughput grows with concurrency while each caller still returns only
+after its change is on disk (WAL, ``synchronous=FULL``). The resourceVersion counter is persisted in the
+same transaction as the objects, so it never goes backwards across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    resource TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (resource, namespace, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+ObjectKey = tuple[str, str]  # (namespace, name); namespace is "" for cluster-scoped objects
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed write: ``obj`` is None for a deletion."""
+
+    resource: str
+    namespace: str
+    name: str
+    resource_version: int
+    obj: dict[str, Any] | None
+    previous: dict[str, Any] | None
+
+
+class ObjectStore:
+    """All objects of one cluster, keyed by storage key (``plural.group``), namespace and name.
+
+    Stored dicts are shared with readers and must never be mutated: writers build a new dict.
+    """
+
+    def __init__(self, path: Path | None, on_commit: Callable[[list[Change]], None]) -> None:
+        self._path = path
+        self._on_commit = on_commit
+        self._objects: dict[str, dict[ObjectKey, dict[str, Any]]] = {}
+        self._resource_version = 0
+        self._db: sqlite3.Connection | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._pending: list[tuple[Change, asyncio.Future[None]]] = []
+        self._flushing = False
+
+    @property
+    def resource_version(self) -> int:
+        return self._resource_version
+
+    def open(self) -> None:
+        """Load every object and the counter from disk (or start empty without a path)."""
+        if self._path is None:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(_SCHEMA)
+        for resource, namespace, name, data in db.execute(
+            "SELECT resource, namespace, name, data FROM objects"
+        ):
+            self._objects.setdefault(resource, {})[(namespace, name)] = orjson.loads(data)
+        row = db.execute("SELECT value FROM counters WHERE name = 'resourceVersion'").fetchone()
+        self._resource_version = int(row[0]) if row else 0
+        self._db = db
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._objects.get(resource, {}).get((namespace, name))
+
+    def items(self, resource: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+        """Objects of a resource in (namespace, name) order, optionally within one namespace."""
+        bucket = self._objects.get(resource, {})
+        for key in sorted(bucket):
+            if namespace is None or key[0] == namespace:
+                yield bucket[key]
+
+    def count(self, resource: str) -> int:
+        return len(self._objects.get(resource, {}))
+
+    def resources(self) -> list[str]:
+        return [resource for resource, bucket in self._objects.items() if bucket]
+
+    def next_resource_version(self) -> int:
+        """Reserve the next resourceVersion; the caller must :meth:`write` with it right away."""
+        self._resource_version += 1
+        return self._resource_version
+
+    def write(self, resource: str, namespace: str, name: str, obj: dict[str, Any] | None, rv: int) -> Change:
+        """Apply a change in memory now; :meth:`persist` makes it durable and announces it."""
+        bucket = self._objects.setdefault(resource, {})
+        previous = bucket.get((namespace, name))
+        if obj is None:
+            bucket.pop((namespace, name), None)
+        else:
+            bucket[(namespace, name)] = obj
+        return Change(resource, namespace, name, rv, obj, previous)
+
+    async def persist(self, change: Change) -> None:
+        """Return once ``change`` is committed to disk and handed to watchers."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((change, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                changes = [change for change, _ in batch]
+                error: BaseException | None = None
+                try:
+                    if self._db is not None:
+                        await loop.run_in_executor(self._writer, self._commit, changes)
+                except Exception as exc:  # surfaced to every caller of the batch
+                    error = exc
+                if error is None:
+                    self._on_commit(changes)
+                for _, future in batch:
+                    if future.done():
+                        continue
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)
+        finally:
+            self._flushing = False
+
+    def _commit(self, changes: list[Change]) -> None:
+        db = self._db
+        assert db is not None
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for change in changes:
+                if change.obj is None:
+                    db.execute(
+                        "DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?",
+                        (change.resource, change.namespace, change.name),
+                    )
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO objects (resource, namespace, name, data) "
+                        "VALUES (?, ?, ?, ?)",
+                        (change.resource, change.namespace, change.name, orjson.dumps(change.obj)),
+                    )
+            db.execute(
+                "INSERT OR REPLACE INTO counters (name, value) VALUES ('resourceVersion', ?)",
+                (max(change.resource_version for change in changes),),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
