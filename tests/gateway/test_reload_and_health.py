@@ -115,3 +115,35 @@ def load_config_health() -> Any:
     from infleet.gateway.config import HealthConfig
 
     return HealthConfig(interval=0.1, timeout=0.5)
+
+
+async def test_a_routing_source_feeds_the_gateway_new_tables() -> None:
+    """Fleet discovery will be a RoutingSource: here a fake one publishes a second table."""
+    from collections.abc import AsyncIterator
+
+    from infleet.gateway.config import parse_config
+    from infleet.gateway.routing_table import RoutingTable, build_table
+    from infleet.scheduling import Environment
+    from infleet.scheduling.routing import build_routing_registry
+
+    engines = {"http://a:8000": FakeEngine("m")}
+    app, _ = build_gateway(
+        {"models": [{"name": "llama", "backends": [{"url": "http://a:8000", "model": "m"}]}]}, engines
+    )
+    discovered = build_table(
+        parse_config({"models": [{"name": "qwen", "backends": [{"url": "http://a:8000", "model": "m"}]}]}),
+        build_routing_registry(),
+        Environment(),
+        app.table,
+    )
+
+    class Source:
+        def current(self) -> RoutingTable:
+            return app.table
+
+        async def updates(self) -> AsyncIterator[RoutingTable]:
+            yield discovered
+
+    await app.follow(Source())
+    assert (await call(app, "/v1/chat/completions", chat("qwen"))).status == 200
+    assert (await call(app, "/v1/chat/completions", chat("llama"))).status == 404

@@ -25,7 +25,7 @@ from infleet.gateway.limits import Limiter, LocalLimiter
 from infleet.gateway.metrics import GatewayMetrics
 from infleet.gateway.proxy import Proxy
 from infleet.gateway.reloader import ConfigReloader
-from infleet.gateway.routing_table import RoutingTable, build_table
+from infleet.gateway.routing_table import RoutingSource, RoutingTable, build_table
 from infleet.gateway.tracing import Tracer
 from infleet.gateway.transport import Transport
 from infleet.scheduling import Environment
@@ -101,6 +101,12 @@ class GatewayApp:
     def apply_table(self, table: RoutingTable) -> None:
         """Swaps only the routing table: the entry point for fleet discovery."""
         self.proxy.table = table
+
+    async def follow(self, source: RoutingSource) -> None:
+        """Applies every table a routing source yields (fleet discovery), until cancelled."""
+        self.apply_table(source.current())
+        async for table in source.updates():
+            self.apply_table(table)
 
     @property
     def table(self) -> RoutingTable:
