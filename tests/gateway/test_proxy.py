@@ -304,3 +304,38 @@ async def test_health_endpoints_and_metrics() -> None:
     assert unavailable.status == 503
     metrics = await call(app, "/metrics", method="GET")
     assert b"infleet_gateway_rejections_total" in metrics.body
+
+
+class FakeSpan:
+    def __init__(self, name: str, attributes: dict[str, Any]) -> None:
+        self.name = name
+        self.attributes = dict(attributes)
+        self.ended = False
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attributes[key] = value
+
+    def end(self) -> None:
+        self.ended = True
+
+
+class FakeTracer:
+    def __init__(self) -> None:
+        self.spans: list[FakeSpan] = []
+
+    def start_span(self, name: str, attributes: dict[str, Any]) -> FakeSpan:
+        self.spans.append(FakeSpan(name, attributes))
+        return self.spans[-1]
+
+
+async def test_one_span_per_request_when_tracing_is_on() -> None:
+    from infleet.gateway.tracing import Tracer
+
+    app, _ = build_gateway(one_model(A), {A: FakeEngine("m")})
+    tracer = FakeTracer()
+    app.proxy.tracer = Tracer(tracer)
+    await call(app, "/v1/chat/completions", chat())
+    (span,) = tracer.spans
+    assert span.ended
+    assert span.attributes["gen_ai.request.model"] == "llama"
+    assert span.attributes["http.status_code"] == 200
