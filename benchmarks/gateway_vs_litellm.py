@@ -198,9 +198,9 @@ def write_report(
         "",
         "## Ratios (Infleet / LiteLLM)",
         "",
-        "| scenario | in flight | req/s ratio | added p99 (client) "
+        "| scenario | in flight | req/s ratio | CPU per request ratio | added p99 (client) "
         "Infleet / LiteLLM ms | overhead p99 Infleet / LiteLLM ms |",
-        "|---|---:|---:|---|---|",
+        "|---|---:|---:|---:|---|---|",
     ]
     by = {(r["scenario"], r["proxy"]): r for r in rows}
     for (scenario, proxy), r in by.items():
@@ -210,7 +210,7 @@ def write_report(
         added_i = r["p99"] - direct["p99"] if direct else float("nan")
         added_l = lite["p99"] - direct["p99"] if direct else float("nan")
         lines.append(
-            f"| {scenario} | {r['concurrency']} | {r['rps'] / lite['rps']:.1f}x"
+            f"| {scenario} | {r['concurrency']} | {r['rps'] / lite['rps']:.1f}x | {lite['cpu_us'] / r['cpu_us']:.1f}x"
             f" | {ms(added_i)} / {ms(added_l)} | {r['ovh_p99']:.3f} / {lite['ovh_p99']:.3f} |"
         )
     lines += [
