@@ -210,7 +210,8 @@ def write_report(
         added_i = r["p99"] - direct["p99"] if direct else float("nan")
         added_l = lite["p99"] - direct["p99"] if direct else float("nan")
         lines.append(
-            f"| {scenario} | {r['concurrency']} | {r['rps'] / lite['rps']:.1f}x | {lite['cpu_us'] / r['cpu_us']:.1f}x"
+            f"| {scenario} | {r['concurrency']} | {r['rps'] / lite['rps']:.1f}x"
+            f" | {lite['cpu_us'] / r['cpu_us']:.1f}x"
             f" | {ms(added_i)} / {ms(added_l)} | {r['ovh_p99']:.3f} / {lite['ovh_p99']:.3f} |"
         )
     lines += [
