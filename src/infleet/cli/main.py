@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from infleet.cli import apiserver_command, up_command
+from infleet.cli import apiserver_command, gateway_command, up_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -13,6 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     apiserver_command.register(commands)
     up_command.register(commands)
+    gateway_command.register(commands)
     return parser
 
 
