@@ -81,7 +81,9 @@ def forbidden(message: str, *, name: str = "", group: str = "", kind: str = "") 
 
 def not_found(resource: str, name: str, group: str = "") -> StatusError:
     qualified = f"{resource}.{group}" if group else resource
-    return StatusError(404, "NotFound", f'{qualified} "{name}" not found', name=name, group=group, kind=resource)
+    return StatusError(
+        404, "NotFound", f'{qualified} "{name}" not found', name=name, group=group, kind=resource
+    )
 
 
 def method_not_allowed(message: str) -> StatusError:
@@ -97,9 +99,9 @@ def already_exists(resource: str, name: str, group: str = "") -> StatusError:
 
 def conflict(resource: str, name: str, group: str = "", detail: str = "") -> StatusError:
     qualified = f"{resource}.{group}" if group else resource
-    message = (
-        f'Operation cannot be fulfilled on {qualified} "{name}": '
-        + (detail or "the object has been modified; please apply your changes to the latest version and try again")
+    message = f'Operation cannot be fulfilled on {qualified} "{name}": ' + (
+        detail
+        or "the object has been modified; please apply your changes to the latest version and try again"
     )
     return StatusError(409, "Conflict", message, name=name, group=group, kind=resource)
 

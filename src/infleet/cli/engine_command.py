@@ -19,13 +19,14 @@ from infleet.sim.engine.openai_app import OpenAIApp
 
 _FAULTS_HELP = (
     "faults, comma-separated: error_rate=0.1, spike=RATE@SECONDS, hang, crash, crash_after=S, slow_start=S, "
-    "degrade=FACTOR (0-1], seed=N; changeable at run time with POST /admin/faults {\"spec\": \"...\"}"
+    'degrade=FACTOR (0-1], seed=N; changeable at run time with POST /admin/faults {"spec": "..."}'
 )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "engine-sim", help="serve a simulated vLLM-compatible engine",
+        "engine-sim",
+        help="serve a simulated vLLM-compatible engine",
         description="Serve a simulated vLLM engine whose timing follows the model and GPU SKU.",
     )
     parser.add_argument("--model", required=True, help="catalog model (Hugging Face id or served name)")
@@ -38,8 +39,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--max-model-len", type=int, default=None)
     parser.add_argument("--max-num-batched-tokens", type=int, default=8192)
     parser.add_argument("--quantization", choices=["fp8"], default=None)
-    parser.add_argument("--max-waiting", type=int, default=None,
-                        help="answer 429 once this many requests wait (default: queue without bound, as vLLM)")
+    parser.add_argument(
+        "--max-waiting",
+        type=int,
+        default=None,
+        help="answer 429 once this many requests wait (default: queue without bound, as vLLM)",
+    )
     parser.add_argument("--stream-interval", type=int, default=1)
     parser.add_argument("--no-prefix-caching", action="store_true")
     parser.add_argument("--faults", default="", help=_FAULTS_HELP)
@@ -49,11 +54,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def spec_from_args(args: argparse.Namespace) -> EngineSpec:
     return EngineSpec(
-        model=args.model, gpu=args.gpu, gpus=args.gpus, served_model_name=args.served_model_name,
-        max_num_seqs=args.max_num_seqs, max_model_len=args.max_model_len,
-        max_num_batched_tokens=args.max_num_batched_tokens, quantization=args.quantization,
-        max_waiting=args.max_waiting, stream_interval=args.stream_interval,
-        enable_prefix_caching=not args.no_prefix_caching, faults=args.faults, seed=args.seed,
+        model=args.model,
+        gpu=args.gpu,
+        gpus=args.gpus,
+        served_model_name=args.served_model_name,
+        max_num_seqs=args.max_num_seqs,
+        max_model_len=args.max_model_len,
+        max_num_batched_tokens=args.max_num_batched_tokens,
+        quantization=args.quantization,
+        max_waiting=args.max_waiting,
+        stream_interval=args.stream_interval,
+        enable_prefix_caching=not args.no_prefix_caching,
+        faults=args.faults,
+        seed=args.seed,
     )
 
 

@@ -1,1 +1,1 @@
-"""Stand-ins for real infrastructure on one machine: simulated kubelet, cloud provider and inference engine."""
+"""Stand-ins for real infrastructure on one machine: simulated kubelet, cloud provider, inference engine."""

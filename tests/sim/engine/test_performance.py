@@ -21,7 +21,11 @@ def test_kv_capacity_matches_the_reference_derivation() -> None:
 
 
 def test_batch_one_decode_stays_under_the_bandwidth_roofline() -> None:
-    for name, gpu in [("llama-3.1-8b-instruct", "H100"), ("llama-3.1-8b-instruct", "A10"), ("qwen3-8b", "L4")]:
+    for name, gpu in [
+        ("llama-3.1-8b-instruct", "H100"),
+        ("llama-3.1-8b-instruct", "A10"),
+        ("qwen3-8b", "L4"),
+    ]:
         p = model(name, gpu)
         speed = 1 / p.step_time(StepShape(decode_seqs=1, context_tokens=512))
         assert 0.4 * p.decode_roofline_tokens_per_s() < speed < p.decode_roofline_tokens_per_s()
@@ -29,7 +33,9 @@ def test_batch_one_decode_stays_under_the_bandwidth_roofline() -> None:
 
 def test_faster_memory_decodes_faster() -> None:
     shape = StepShape(decode_seqs=1, context_tokens=512)
-    times = [model("llama-3.1-8b-instruct", g).step_time(shape) for g in ("L4", "A10", "A100-80GB", "H100", "H200")]
+    times = [
+        model("llama-3.1-8b-instruct", g).step_time(shape) for g in ("L4", "A10", "A100-80GB", "H100", "H200")
+    ]
     assert times == sorted(times, reverse=True)
 
 

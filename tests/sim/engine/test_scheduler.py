@@ -88,11 +88,11 @@ def test_prefix_hit_cuts_ttft() -> None:
     sched = Scheduler(p, SchedulerConfig())
     clock = ManualClock()
     shared = prompt(7, 4000)
-    first = seq("a", shared + [1, 2, 3], 4)
+    first = seq("a", [*shared, 1, 2, 3], 4)
     sched.add(first)
     run_until_idle(sched, clock)
     start = clock.now()
-    second = seq("b", shared + [4, 5, 6], 4, arrival=start)
+    second = seq("b", [*shared, 4, 5, 6], 4, arrival=start)
     sched.add(second)
     run_until_idle(sched, clock)
     ttft_first = (first.first_token_time or 0.0) - first.arrival

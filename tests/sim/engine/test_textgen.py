@@ -44,8 +44,14 @@ def test_stop_string_truncates_before_the_match() -> None:
 
 
 def test_json_modes_produce_valid_json() -> None:
-    schema = {"type": "object", "properties": {"severity": {"enum": ["low", "high"]}, "count": {"type": "integer"},
-                                               "causes": {"type": "array", "items": {"type": "string"}}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "severity": {"enum": ["low", "high"]},
+            "count": {"type": "integer"},
+            "causes": {"type": "array", "items": {"type": "string"}},
+        },
+    }
     plan = plan_output(seed=1, limit=500, json_schema=schema)
     value = orjson.loads("".join(plan.pieces))
     assert value["severity"] in ("low", "high")

@@ -16,8 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 GIB = 1024**3
 
 #: Bytes per weight or KV element for each dtype the catalog uses (mxfp4 counts its block scales).
-DTYPE_BYTES: dict[str, float] = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0,
-                                 "mxfp4": 0.53, "int4": 0.5, "awq": 0.5}
+DTYPE_BYTES: dict[str, float] = {
+    "fp32": 4.0,
+    "bf16": 2.0,
+    "fp16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "mxfp4": 0.53,
+    "int4": 0.5,
+    "awq": 0.5,
+}
 
 Dtype = Literal["fp32", "bf16", "fp16", "fp8", "int8", "mxfp4", "int4", "awq"]
 
@@ -43,7 +51,9 @@ class ModelInfo(BaseModel):
     context_length: int = Field(gt=0)
     dtype: Dtype
     size_on_disk_gib: float = Field(gt=0)
-    weights_gib: float | None = Field(default=None, gt=0, description="GPU-resident weights if not the disk size")
+    weights_gib: float | None = Field(
+        default=None, gt=0, description="GPU-resident weights if not the disk size"
+    )
     kv_lora_rank: int | None = Field(default=None, gt=0, description="MLA only")
     qk_rope_head_dim: int | None = Field(default=None, gt=0, description="MLA only")
 
@@ -164,4 +174,13 @@ def load_catalog() -> Catalog:
     return Catalog.model_validate({"models": models.get("models", []), "gpus": gpus.get("gpus", [])})
 
 
-__all__ = ["DTYPE_BYTES", "GIB", "Catalog", "CatalogError", "GpuInfo", "Interconnect", "ModelInfo", "load_catalog"]
+__all__ = [
+    "DTYPE_BYTES",
+    "GIB",
+    "Catalog",
+    "CatalogError",
+    "GpuInfo",
+    "Interconnect",
+    "ModelInfo",
+    "load_catalog",
+]

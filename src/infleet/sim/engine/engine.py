@@ -9,6 +9,7 @@ change what the engine reports, and streams are woken once per step (coalescing 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import zlib
 from dataclasses import dataclass, field
@@ -95,32 +96,47 @@ class SimEngine:
         self.gpu = catalog.gpu(spec.gpu)
         self.served_model_name = spec.served_model_name or self.model.served_name
         self.perf = PerformanceModel(
-            self.model, self.gpu, spec.gpus, quantization=spec.quantization, kv_cache_dtype=spec.kv_cache_dtype,
+            self.model,
+            self.gpu,
+            spec.gpus,
+            quantization=spec.quantization,
+            kv_cache_dtype=spec.kv_cache_dtype,
             gpu_memory_utilization=spec.gpu_memory_utilization,
         )
         capacity = self.perf.num_blocks(spec.block_size) * spec.block_size
         max_len = spec.max_model_len or min(self.model.context_length, capacity)
         if max_len > capacity:
             raise ValueError(
-                f"engine {self.served_model_name}: max_model_len {max_len} exceeds the KV cache ({capacity} tokens "
-                f"on {spec.gpus} x {self.gpu.name}); lower --max-model-len or add GPUs"
+                f"engine {self.served_model_name}: max_model_len {max_len} exceeds the KV cache "
+                f"({capacity} tokens on {spec.gpus} x {self.gpu.name}); lower --max-model-len or add GPUs"
             )
         self.max_model_len = max_len
-        blocks = BlockManager(self.perf.num_blocks(spec.block_size), spec.block_size,
-                              enable_prefix_caching=spec.enable_prefix_caching)
+        blocks = BlockManager(
+            self.perf.num_blocks(spec.block_size),
+            spec.block_size,
+            enable_prefix_caching=spec.enable_prefix_caching,
+        )
         self.scheduler = Scheduler(
             self.perf,
-            SchedulerConfig(spec.max_num_seqs, max(spec.max_num_batched_tokens, spec.block_size), spec.block_size),
+            SchedulerConfig(
+                spec.max_num_seqs, max(spec.max_num_batched_tokens, spec.block_size), spec.block_size
+            ),
             blocks,
         )
         self.success: dict[str, int] = {}
         self.rejected = 0
         self.metrics = EngineMetrics(
             self.served_model_name,
-            {"block_size": str(spec.block_size), "num_gpu_blocks": str(blocks.num_blocks),
-             "cache_dtype": spec.kv_cache_dtype, "gpu_memory_utilization": f"{self.perf.gpu_memory_utilization:g}",
-             "enable_prefix_caching": str(spec.enable_prefix_caching)},
-            max_len, self._gauges, self._counters,
+            {
+                "block_size": str(spec.block_size),
+                "num_gpu_blocks": str(blocks.num_blocks),
+                "cache_dtype": spec.kv_cache_dtype,
+                "gpu_memory_utilization": f"{self.perf.gpu_memory_utilization:g}",
+                "enable_prefix_caching": str(spec.enable_prefix_caching),
+            },
+            max_len,
+            self._gauges,
+            self._counters,
         )
         self._rng = random.Random(spec.seed)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -179,15 +195,18 @@ class SimEngine:
         if state == "dead":
             raise EngineError(503, "ServiceUnavailableError", f"engine {self.served_model_name} is dead")
         if state == "starting":
-            raise EngineError(503, "ServiceUnavailableError", f"engine {self.served_model_name} is still loading")
+            raise EngineError(
+                503, "ServiceUnavailableError", f"engine {self.served_model_name} is still loading"
+            )
         limit = self.spec.max_waiting
         if limit is not None and len(self.scheduler.waiting) >= limit:
             self.rejected += 1
             retry = f"{1 + self._rng.random() * 2:.1f}"
             raise EngineError(
-                429, "RateLimitError",
-                f"engine {self.served_model_name}: {len(self.scheduler.waiting)} requests waiting (limit {limit}); "
-                "retry later",
+                429,
+                "RateLimitError",
+                f"engine {self.served_model_name}: {len(self.scheduler.waiting)} requests waiting "
+                f"(limit {limit}); retry later",
                 {"retry-after": retry},
             )
         if self.faults.roll_error():
@@ -209,16 +228,31 @@ class SimEngine:
                 f"{prompt_len + asked} tokens ({prompt_len} in the messages, {asked} in the completion). "
                 "Please reduce the length of the messages or completion."
             )
-        seed_text = f"{prompt if isinstance(prompt, str) else token_ids[:64]}|{params.seed}|{params.max_tokens}"
+        seed_text = (
+            f"{prompt if isinstance(prompt, str) else token_ids[:64]}|{params.seed}|{params.max_tokens}"
+        )
         out = plan_output(
-            seed=zlib.crc32(seed_text.encode()), limit=params.max_tokens or room, ignore_eos=params.ignore_eos,
-            min_tokens=params.min_tokens, stop=params.stop, json_schema=params.json_schema,
+            seed=zlib.crc32(seed_text.encode()),
+            limit=params.max_tokens or room,
+            ignore_eos=params.ignore_eos,
+            min_tokens=params.min_tokens,
+            stop=params.stop,
+            json_schema=params.json_schema,
             json_mode=params.json_mode,
         )
-        hashes = block_hashes(token_ids, self.spec.block_size, params.cache_salt) if self.spec.enable_prefix_caching else []
+        hashes = (
+            block_hashes(token_ids, self.spec.block_size, params.cache_salt)
+            if self.spec.enable_prefix_caching
+            else []
+        )
         return Sequence(
-            request_id=request_id, prompt_token_ids=token_ids, output_pieces=out.pieces,
-            finish_reason=out.finish_reason, stop_reason=out.stop_reason, arrival=self.now(), block_hashes=hashes,
+            request_id=request_id,
+            prompt_token_ids=token_ids,
+            output_pieces=out.pieces,
+            finish_reason=out.finish_reason,
+            stop_reason=out.stop_reason,
+            arrival=self.now(),
+            block_hashes=hashes,
         )
 
     def submit(self, seq: Sequence, *, streaming: bool) -> StreamHandle:
@@ -245,9 +279,12 @@ class SimEngine:
         self._wake.set()
 
     def abort(self, seq: Sequence) -> None:
+        """End a sequence early (client gone, or a test); its follower is woken."""
         if not seq.done:
             self.scheduler.abort(seq)
             self._count_finish(seq)
+            if seq.listener is not None:
+                seq.listener(seq)
 
     # -- stepping --------------------------------------------------------------------------------------
 
@@ -267,7 +304,7 @@ class SimEngine:
             plan = self.scheduler.schedule(t)
             if plan.empty:  # only requests that arrived after t: wait for real time to reach them
                 self._wake.clear()
-                await self._wait_for_work(timeout=0.001)
+                await self._wait_for_work(limit_s=0.001)
                 t = loop.time()
                 continue
             end = t + self.perf.step_time(plan.shape) / self.faults.spec.degrade
@@ -280,15 +317,13 @@ class SimEngine:
             self._finish_step(plan, t, end)
             t = end
 
-    async def _wait_for_work(self, timeout: float | None = None) -> None:
+    async def _wait_for_work(self, limit_s: float | None = None) -> None:
         crash_after = self.faults.spec.crash_after_s
         if crash_after is not None:
-            left = self.faults.applied_at + crash_after - self.now()
-            timeout = max(0.0, left) if timeout is None else min(timeout, max(0.0, left))
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass
+            left = max(0.0, self.faults.applied_at + crash_after - self.now())
+            limit_s = left if limit_s is None else min(limit_s, left)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), limit_s)
 
     def _adapt(self, lateness: float) -> None:
         if not self.spec.adaptive_streaming:
@@ -350,11 +385,15 @@ class SimEngine:
     def _counters(self) -> CounterValues:
         st = self.scheduler.stats
         return CounterValues(
-            prompt_tokens=st.prompt_tokens, generation_tokens=st.generation_tokens, prefix_queries=st.prefix_queries,
-            prefix_hits=st.prefix_hits, preemptions=st.preemptions, success=dict(self.success), rejected=self.rejected,
+            prompt_tokens=st.prompt_tokens,
+            generation_tokens=st.generation_tokens,
+            prefix_queries=st.prefix_queries,
+            prefix_hits=st.prefix_hits,
+            preemptions=st.preemptions,
+            success=dict(self.success),
+            rejected=self.rejected,
         )
 
     @property
     def load(self) -> int:
         return len(self.scheduler.running) + len(self.scheduler.waiting)
-

@@ -10,7 +10,9 @@ from __future__ import annotations
 class EngineError(Exception):
     """An error with its HTTP status, vLLM error type and optional response headers."""
 
-    def __init__(self, status: int, error_type: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, error_type: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_type = error_type
@@ -18,7 +20,9 @@ class EngineError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict[str, object]:
-        return {"error": {"message": self.message, "type": self.error_type, "param": None, "code": self.status}}
+        return {
+            "error": {"message": self.message, "type": self.error_type, "param": None, "code": self.status}
+        }
 
 
 def bad_request(message: str) -> EngineError:

@@ -52,7 +52,9 @@ class FaultSpec(BaseModel):
             elif key == "spike":
                 rate, at, seconds = value.partition("@")
                 if not at:
-                    raise FaultSpecError(f"fault spec item {item!r}: write spike=RATE@SECONDS, e.g. spike=0.05@2")
+                    raise FaultSpecError(
+                        f"fault spec item {item!r}: write spike=RATE@SECONDS, e.g. spike=0.05@2"
+                    )
                 values["spike_rate"], values["spike_s"] = rate, seconds
             elif key in ("error_rate", "degrade", "seed"):
                 values[key] = value

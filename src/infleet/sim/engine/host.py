@@ -47,8 +47,18 @@ class HostedEngine:
 
 def server_config(app: OpenAIApp, host: str, port: int, *, log_level: str = "warning") -> uvicorn.Config:
     return uvicorn.Config(
-        app, host=host, port=port, lifespan="off", log_level=log_level, access_log=False, http="httptools",
-        loop="none", timeout_graceful_shutdown=1, date_header=False, server_header=False, backlog=4096,
+        app,
+        host=host,
+        port=port,
+        lifespan="off",
+        log_level=log_level,
+        access_log=False,
+        http="httptools",
+        loop="none",
+        timeout_graceful_shutdown=1,
+        date_header=False,
+        server_header=False,
+        backlog=4096,
     )
 
 
@@ -61,7 +71,7 @@ class EngineHost:
         self._engines: dict[int, HostedEngine] = {}
 
     async def start(self, spec: EngineSpec, port: int = 0) -> EngineAddress:
-        """Start an engine for ``spec`` on ``port`` (0: any free port); returns its address once it listens."""
+        """Start an engine for ``spec`` on ``port`` (0: any free port); returns once it listens."""
         engine = SimEngine(spec, self._catalog)
         config = server_config(OpenAIApp(engine), self._host, port)
         config.load()

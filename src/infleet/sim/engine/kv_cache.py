@@ -28,7 +28,9 @@ class BlockManager:
 
     def __init__(self, num_blocks: int, block_size: int, *, enable_prefix_caching: bool = True) -> None:
         if num_blocks < 1 or block_size < 1:
-            raise ValueError(f"BlockManager: num_blocks and block_size must be >= 1 ({num_blocks}, {block_size})")
+            raise ValueError(
+                f"BlockManager: num_blocks and block_size must be >= 1 ({num_blocks}, {block_size})"
+            )
         self.num_blocks = num_blocks
         self.block_size = block_size
         self.enable_prefix_caching = enable_prefix_caching

@@ -14,12 +14,74 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-                20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
-ITL_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0,
-               40.0, 80.0)
-REQUEST_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0,
-                   240.0, 480.0, 960.0, 1920.0, 7680.0)
+TTFT_BUCKETS = (
+    0.001,
+    0.005,
+    0.01,
+    0.02,
+    0.04,
+    0.06,
+    0.08,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+    20.0,
+    40.0,
+    80.0,
+    160.0,
+    640.0,
+    2560.0,
+)
+ITL_BUCKETS = (
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.4,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+    20.0,
+    40.0,
+    80.0,
+)
+REQUEST_BUCKETS = (
+    0.3,
+    0.5,
+    0.8,
+    1.0,
+    1.5,
+    2.0,
+    2.5,
+    5.0,
+    10.0,
+    15.0,
+    20.0,
+    30.0,
+    40.0,
+    50.0,
+    60.0,
+    120.0,
+    240.0,
+    480.0,
+    960.0,
+    1920.0,
+    7680.0,
+)
 ITERATION_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 
 
@@ -103,20 +165,38 @@ class EngineMetrics:
         tokens = one_two_five(max_model_len)
         self.ttft = Histogram("vllm:time_to_first_token_seconds", "Time to first token.", TTFT_BUCKETS)
         self.itl = Histogram("vllm:inter_token_latency_seconds", "Inter-token latency.", ITL_BUCKETS)
-        self.tpot = Histogram("vllm:time_per_output_token_seconds", "Time per output token (deprecated).",
-                              ITL_BUCKETS)
-        self.e2e = Histogram("vllm:e2e_request_latency_seconds", "End-to-end request latency.", REQUEST_BUCKETS)
+        self.tpot = Histogram(
+            "vllm:time_per_output_token_seconds", "Time per output token (deprecated).", ITL_BUCKETS
+        )
+        self.e2e = Histogram(
+            "vllm:e2e_request_latency_seconds", "End-to-end request latency.", REQUEST_BUCKETS
+        )
         self.queue = Histogram("vllm:request_queue_time_seconds", "Time spent waiting.", REQUEST_BUCKETS)
-        self.inference = Histogram("vllm:request_inference_time_seconds", "Time spent running.", REQUEST_BUCKETS)
+        self.inference = Histogram(
+            "vllm:request_inference_time_seconds", "Time spent running.", REQUEST_BUCKETS
+        )
         self.prefill = Histogram("vllm:request_prefill_time_seconds", "Time in prefill.", REQUEST_BUCKETS)
         self.decode = Histogram("vllm:request_decode_time_seconds", "Time in decode.", REQUEST_BUCKETS)
         self.prompt_len = Histogram("vllm:request_prompt_tokens", "Prompt tokens per request.", tokens)
         self.gen_len = Histogram("vllm:request_generation_tokens", "Generated tokens per request.", tokens)
-        self.iteration = Histogram("vllm:iteration_tokens_total", "Tokens per engine step.", ITERATION_BUCKETS)
-        self.histograms = (self.ttft, self.itl, self.tpot, self.e2e, self.queue, self.inference, self.prefill,
-                           self.decode, self.prompt_len, self.gen_len, self.iteration)
+        self.iteration = Histogram(
+            "vllm:iteration_tokens_total", "Tokens per engine step.", ITERATION_BUCKETS
+        )
+        self.histograms = (
+            self.ttft,
+            self.itl,
+            self.tpot,
+            self.e2e,
+            self.queue,
+            self.inference,
+            self.prefill,
+            self.decode,
+            self.prompt_len,
+            self.gen_len,
+            self.iteration,
+        )
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(self)  # type: ignore[arg-type]
+        self.registry.register(self)
 
     def collect(self) -> Iterable[Metric]:
         names = list(self.labels)
@@ -130,8 +210,9 @@ class EngineMetrics:
             fam = GaugeMetricFamily(name, doc, labels=names)
             fam.add_metric(values, value)
             yield fam
-        info = GaugeMetricFamily("vllm:cache_config_info", "Information of the cache config.",
-                                 labels=list(self.cache_info))
+        info = GaugeMetricFamily(
+            "vllm:cache_config_info", "Information of the cache config.", labels=list(self.cache_info)
+        )
         info.add_metric(list(self.cache_info.values()), 1.0)
         yield info
         c = self._read_counters()
@@ -145,11 +226,15 @@ class EngineMetrics:
             counter = CounterMetricFamily(name, doc, labels=names)
             counter.add_metric(values, float(total))
             yield counter
-        success = CounterMetricFamily("vllm:request_success", "Finished requests.", labels=[*names, "finished_reason"])
+        success = CounterMetricFamily(
+            "vllm:request_success", "Finished requests.", labels=[*names, "finished_reason"]
+        )
         for reason in sorted(set(c.success) | {"stop", "length", "abort"}):
             success.add_metric([*values, reason], float(c.success.get(reason, 0)))
         yield success
-        rejected = CounterMetricFamily("kaito_ratelimit_rejected", "Requests rejected with 429.", labels=names)
+        rejected = CounterMetricFamily(
+            "kaito_ratelimit_rejected", "Requests rejected with 429.", labels=names
+        )
         rejected.add_metric(values, float(c.rejected))
         yield rejected
         for hist in self.histograms:

@@ -32,6 +32,7 @@ from infleet.sim.engine.protocol import (
     encode_embedding,
     new_id,
     now_s,
+    split_inputs,
     sse,
     usage,
 )
@@ -49,8 +50,16 @@ _JSON = [(b"content-type", b"application/json")]
 _SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
 
 
-async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers if headers is not None else _JSON})
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": headers if headers is not None else _JSON,
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -118,8 +127,14 @@ class OpenAIApp:
         if handler is None:
             known = any(path == scope["path"] for _, path in self._routes)
             status = 405 if known else 404
-            await _error(send, EngineError(status, "NotFoundError" if status == 404 else "BadRequestError",
-                                           f"{scope['method']} {scope['path']} is not served by this engine"))
+            await _error(
+                send,
+                EngineError(
+                    status,
+                    "NotFoundError" if status == 404 else "BadRequestError",
+                    f"{scope['method']} {scope['path']} is not served by this engine",
+                ),
+            )
             return
         try:
             await handler(scope, receive, send)
@@ -147,25 +162,58 @@ class OpenAIApp:
         await _respond(send, 200, orjson.dumps({"server_load": self.engine.load}))
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _respond(send, 200, self.engine.metrics.render(),
-                       [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")])
+        await _respond(
+            send,
+            200,
+            self.engine.metrics.render(),
+            [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")],
+        )
 
     async def _models(self, scope: Scope, receive: Receive, send: Send) -> None:
         created = now_s()
-        card = {"id": self.name, "object": "model", "created": created, "owned_by": "vllm",
-                "root": self.engine.model.name, "parent": None, "max_model_len": self.engine.max_model_len,
-                "permission": [{"id": new_id("modelperm"), "object": "model_permission", "created": created,
-                                "allow_create_engine": False, "allow_sampling": True, "allow_logprobs": True,
-                                "allow_search_indices": False, "allow_view": True, "allow_fine_tuning": False,
-                                "organization": "*", "group": None, "is_blocking": False}]}
+        card = {
+            "id": self.name,
+            "object": "model",
+            "created": created,
+            "owned_by": "vllm",
+            "root": self.engine.model.name,
+            "parent": None,
+            "max_model_len": self.engine.max_model_len,
+            "permission": [
+                {
+                    "id": new_id("modelperm"),
+                    "object": "model_permission",
+                    "created": created,
+                    "allow_create_engine": False,
+                    "allow_sampling": True,
+                    "allow_logprobs": True,
+                    "allow_search_indices": False,
+                    "allow_view": True,
+                    "allow_fine_tuning": False,
+                    "organization": "*",
+                    "group": None,
+                    "is_blocking": False,
+                }
+            ],
+        }
         await _respond(send, 200, orjson.dumps({"object": "list", "data": [card]}))
 
     async def _tokenize(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = orjson.loads(await _read_body(receive) or b"{}")
         text = render_chat(body["messages"]) if "messages" in body else str(body.get("prompt", ""))
         tokens = encode(text)
-        await _respond(send, 200, orjson.dumps({"count": len(tokens), "max_model_len": self.engine.max_model_len,
-                                                "tokens": tokens, "token_strs": None}))
+        await _respond(
+            send,
+            200,
+            orjson.dumps(
+                {
+                    "count": len(tokens),
+                    "max_model_len": self.engine.max_model_len,
+                    "tokens": tokens,
+                    "token_strs": None,
+                }
+            ),
+        )
 
     async def _get_faults(self, scope: Scope, receive: Receive, send: Send) -> None:
         spec = self.engine.faults.spec
@@ -194,10 +242,16 @@ class OpenAIApp:
         kv = self.engine.scheduler.blocks.usage
         waiting = float(len(self.engine.scheduler.waiting))
         if fmt.lower() == "json":
-            value = "JSON " + orjson.dumps({"named_metrics": {"kv_cache_usage_perc": kv,
-                                                              "num_requests_waiting": waiting}}).decode()
+            value = (
+                "JSON "
+                + orjson.dumps(
+                    {"named_metrics": {"kv_cache_usage_perc": kv, "num_requests_waiting": waiting}}
+                ).decode()
+            )
         else:
-            value = f"TEXT named_metrics.kv_cache_usage_perc={kv}, named_metrics.num_requests_waiting={waiting}"
+            value = (
+                f"TEXT named_metrics.kv_cache_usage_perc={kv}, named_metrics.num_requests_waiting={waiting}"
+            )
         return [*_JSON, (b"endpoint-load-metrics", value.encode())]
 
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -213,9 +267,13 @@ class OpenAIApp:
             return
         await self._await(seq, receive)
         text = seq.text_between(0, seq.num_output)
-        body = chat_response(new_id("chatcmpl"), now_s(), self.name,
-                             [chat_choice(0, text, seq.reported_finish_reason, seq.stop_reason)],
-                             usage(seq.prompt_len, seq.num_output))
+        body = chat_response(
+            new_id("chatcmpl"),
+            now_s(),
+            self.name,
+            [chat_choice(0, text, seq.reported_finish_reason, seq.stop_reason)],
+            usage(seq.prompt_len, seq.num_output),
+        )
         await _respond(send, 200, body, self._orca_headers(scope))
 
     async def _completions(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -231,7 +289,9 @@ class OpenAIApp:
         seqs = [self.engine.create_sequence(f"{rid}-{i}", p, req.sampling()) for i, p in enumerate(prompts)]
         if req.stream:
             echo = prompts[0] if req.echo and isinstance(prompts[0], str) else ""
-            await self._stream(ChunkEncoder("completion", self.name, req.include_usage), seqs[0], receive, send, echo)
+            await self._stream(
+                ChunkEncoder("completion", self.name, req.include_usage), seqs[0], receive, send, echo
+            )
             return
         await asyncio.gather(*(self._await(seq, receive) for seq in seqs))
         choices = []
@@ -241,36 +301,42 @@ class OpenAIApp:
                 text = p + text
             choices.append(completion_choice(i, text, seq.reported_finish_reason, seq.stop_reason))
         use = usage(sum(s.prompt_len for s in seqs), sum(s.num_output for s in seqs))
-        await _respond(send, 200, completion_response(rid, now_s(), self.name, choices, use),
-                       self._orca_headers(scope))
+        await _respond(
+            send, 200, completion_response(rid, now_s(), self.name, choices, use), self._orca_headers(scope)
+        )
 
     async def _embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
         req = _parse(EmbeddingRequest, await _read_body(receive))
         self._check_model(req.model)
         self.engine.check_accepting()
-        raw = req.input
-        inputs: list[str | list[int]]
-        if isinstance(raw, str):
-            inputs = [raw]
-        elif raw and all(isinstance(x, int) for x in raw):
-            inputs = [[int(x) for x in raw]]  # type: ignore[union-attr]
-        else:
-            inputs = [x if isinstance(x, str) else [int(t) for t in x] for x in raw]  # type: ignore[union-attr]
+        inputs = split_inputs(req.input)
         dims = req.dimensions or min(self.engine.model.hidden_size, 1024)
         data = []
         total = 0
         for i, item in enumerate(inputs):
             tokens = encode(item) if isinstance(item, str) else item
             if len(tokens) > self.engine.max_model_len:
-                raise bad_request(f"input {i} has {len(tokens)} tokens, over max_model_len "
-                                  f"{self.engine.max_model_len}; shorten it")
+                raise bad_request(
+                    f"input {i} has {len(tokens)} tokens, over max_model_len "
+                    f"{self.engine.max_model_len}; shorten it"
+                )
             total += len(tokens)
             seed = zlib.crc32(orjson.dumps(tokens[:4096]))
             vector = encode_embedding(embedding_vector(seed, dims), req.encoding_format)
             data.append({"index": i, "object": "embedding", "embedding": vector})
-        body = {"id": new_id("embd"), "object": "list", "created": now_s(), "model": self.name, "data": data,
-                "usage": {"prompt_tokens": total, "total_tokens": total, "completion_tokens": 0,
-                          "prompt_tokens_details": None}}
+        body = {
+            "id": new_id("embd"),
+            "object": "list",
+            "created": now_s(),
+            "model": self.name,
+            "data": data,
+            "usage": {
+                "prompt_tokens": total,
+                "total_tokens": total,
+                "completion_tokens": 0,
+                "prompt_tokens_details": None,
+            },
+        }
         await _respond(send, 200, orjson.dumps(body))
 
     async def _await(self, seq: Sequence, receive: Receive) -> None:
@@ -290,13 +356,12 @@ class OpenAIApp:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                if not seq.done:
-                    self.engine.abort(seq)
-                    if seq.listener is not None:
-                        seq.listener(seq)
+                self.engine.abort(seq)
                 return
 
-    async def _stream(self, enc: ChunkEncoder, seq: Sequence, receive: Receive, send: Send, echo: str = "") -> None:
+    async def _stream(
+        self, enc: ChunkEncoder, seq: Sequence, receive: Receive, send: Send, echo: str = ""
+    ) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": _SSE})
         handle: StreamHandle = self.engine.submit(seq, streaming=True)
         watcher = asyncio.create_task(self._watch(receive, seq))
@@ -319,7 +384,9 @@ class OpenAIApp:
                         tail += enc.usage(seq.prompt_len, seq.num_output)
                     await send({"type": "http.response.body", "body": lead + tail + DONE})
                     return
-                await send({"type": "http.response.body", "body": lead + enc.content(text), "more_body": True})
+                await send(
+                    {"type": "http.response.body", "body": lead + enc.content(text), "more_body": True}
+                )
         finally:
             watcher.cancel()
             if not seq.done:

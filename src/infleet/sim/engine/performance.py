@@ -66,7 +66,9 @@ class PerformanceModel:
         self.gpu = gpu
         self.gpus = gpus
         self.c = constants or RooflineConstants()
-        self.weight_dtype = "fp8" if quantization == "fp8" and model.dtype in ("bf16", "fp16") else model.dtype
+        self.weight_dtype = (
+            "fp8" if quantization == "fp8" and model.dtype in ("bf16", "fp16") else model.dtype
+        )
         self.weight_bytes = model.weight_bytes * DTYPE_BYTES[self.weight_dtype] / DTYPE_BYTES[model.dtype]
         self.kv_bytes_per_token = model.kv_bytes_per_token(1.0 if kv_cache_dtype == "fp8" else 2.0)
         self.gpu_memory_utilization = gpu_memory_utilization or gpu.gpu_memory_utilization
@@ -116,7 +118,11 @@ class PerformanceModel:
             return 0.0
         g = self.gpus
         weight_s = self.weights_read(tokens) / (g * self._bw * self._weight_eff)
-        kv_s = shape.context_tokens * self.kv_bytes_per_token / (g * self._bw * self.c.bandwidth_efficiency_16bit)
+        kv_s = (
+            shape.context_tokens
+            * self.kv_bytes_per_token
+            / (g * self._bw * self.c.bandwidth_efficiency_16bit)
+        )
         m = self.model
         attn_flops = 4.0 * m.layers * m.attention_heads * m.head_dim * shape.attention_pairs
         flops = 2.0 * self._active_params * tokens + attn_flops

@@ -75,9 +75,16 @@ class ChatCompletionRequest(_Common):
             inner = fmt.json_schema.get("schema")
             schema = inner if isinstance(inner, dict) else fmt.json_schema
         return SamplingParams(
-            max_tokens=self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens,
-            stop=self.stops(), seed=self.seed, ignore_eos=self.ignore_eos, min_tokens=self.min_tokens,
-            json_mode=fmt is not None and fmt.type == "json_object", json_schema=schema, cache_salt=self.cache_salt,
+            max_tokens=self.max_completion_tokens
+            if self.max_completion_tokens is not None
+            else self.max_tokens,
+            stop=self.stops(),
+            seed=self.seed,
+            ignore_eos=self.ignore_eos,
+            min_tokens=self.min_tokens,
+            json_mode=fmt is not None and fmt.type == "json_object",
+            json_schema=schema,
+            cache_salt=self.cache_salt,
         )
 
 
@@ -87,17 +94,16 @@ class CompletionRequest(_Common):
     echo: bool = False
 
     def prompts(self) -> list[str | list[int]]:
-        p = self.prompt
-        if isinstance(p, str):
-            return [p]
-        if p and all(isinstance(x, int) for x in p):
-            return [[int(x) for x in p]]  # type: ignore[union-attr]
-        return [x if isinstance(x, str) else [int(t) for t in x] for x in p]  # type: ignore[union-attr]
+        return split_inputs(self.prompt)
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(
-            max_tokens=self.max_tokens, stop=self.stops(), seed=self.seed, ignore_eos=self.ignore_eos,
-            min_tokens=self.min_tokens, cache_salt=self.cache_salt,
+            max_tokens=self.max_tokens,
+            stop=self.stops(),
+            seed=self.seed,
+            ignore_eos=self.ignore_eos,
+            min_tokens=self.min_tokens,
+            cache_salt=self.cache_salt,
         )
 
 
@@ -110,6 +116,22 @@ class EmbeddingRequest(BaseModel):
     dimensions: int | None = Field(default=None, ge=1)
 
 
+def split_inputs(value: str | list[str] | list[int] | list[list[int]]) -> list[str | list[int]]:
+    """One entry per prompt: a text, or a list of token ids (a flat id list is one prompt)."""
+    if isinstance(value, str):
+        return [value]
+    out: list[str | list[int]] = []
+    flat: list[int] = []
+    for item in value:
+        if isinstance(item, int):
+            flat.append(item)
+        elif isinstance(item, str):
+            out.append(item)
+        else:
+            out.append([int(t) for t in item])
+    return [flat] if flat else out
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
 
@@ -119,31 +141,68 @@ def now_s() -> int:
 
 
 def usage(prompt: int, completion: int) -> dict[str, Any]:
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-            "prompt_tokens_details": None}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": None,
+    }
 
 
-def chat_response(rid: str, created: int, model: str, choices: list[dict[str, Any]], use: dict[str, Any]) -> bytes:
-    return orjson.dumps({
-        "id": rid, "object": "chat.completion", "created": created, "model": model, "choices": choices,
-        "usage": use, "system_fingerprint": None, "prompt_logprobs": None, "kv_transfer_params": None,
-    })
+def chat_response(
+    rid: str, created: int, model: str, choices: list[dict[str, Any]], use: dict[str, Any]
+) -> bytes:
+    return orjson.dumps(
+        {
+            "id": rid,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": choices,
+            "usage": use,
+            "system_fingerprint": None,
+            "prompt_logprobs": None,
+            "kv_transfer_params": None,
+        }
+    )
 
 
 def chat_choice(index: int, text: str, finish_reason: str, stop_reason: str | None) -> dict[str, Any]:
-    return {"index": index, "message": {"role": "assistant", "content": text, "reasoning": None, "tool_calls": []},
-            "logprobs": None, "finish_reason": finish_reason, "stop_reason": stop_reason}
+    return {
+        "index": index,
+        "message": {"role": "assistant", "content": text, "reasoning": None, "tool_calls": []},
+        "logprobs": None,
+        "finish_reason": finish_reason,
+        "stop_reason": stop_reason,
+    }
 
 
-def completion_response(rid: str, created: int, model: str, choices: list[dict[str, Any]],
-                        use: dict[str, Any]) -> bytes:
-    return orjson.dumps({"id": rid, "object": "text_completion", "created": created, "model": model,
-                         "choices": choices, "usage": use, "system_fingerprint": None, "kv_transfer_params": None})
+def completion_response(
+    rid: str, created: int, model: str, choices: list[dict[str, Any]], use: dict[str, Any]
+) -> bytes:
+    return orjson.dumps(
+        {
+            "id": rid,
+            "object": "text_completion",
+            "created": created,
+            "model": model,
+            "choices": choices,
+            "usage": use,
+            "system_fingerprint": None,
+            "kv_transfer_params": None,
+        }
+    )
 
 
 def completion_choice(index: int, text: str, finish_reason: str, stop_reason: str | None) -> dict[str, Any]:
-    return {"index": index, "text": text, "logprobs": None, "finish_reason": finish_reason,
-            "stop_reason": stop_reason, "prompt_logprobs": None}
+    return {
+        "index": index,
+        "text": text,
+        "logprobs": None,
+        "finish_reason": finish_reason,
+        "stop_reason": stop_reason,
+        "prompt_logprobs": None,
+    }
 
 
 def sse(obj: object) -> bytes:
@@ -160,7 +219,9 @@ class ChunkEncoder:
         self.model = model
         self.include_usage = include_usage
         self.object = "chat.completion.chunk" if kind == "chat" else "text_completion"
-        head = orjson.dumps({"id": self.id, "object": self.object, "created": self.created, "model": model})[:-1]
+        head = orjson.dumps({"id": self.id, "object": self.object, "created": self.created, "model": model})[
+            :-1
+        ]
         usage_tail = b',"usage":null' if include_usage else b""
         if kind == "chat":
             self._pre = b"data: " + head + b',"choices":[{"index":0,"delta":{"content":'
@@ -170,16 +231,31 @@ class ChunkEncoder:
             self._post = b',"logprobs":null,"finish_reason":null,"stop_reason":null}]' + usage_tail + b"}\n\n"
 
     def _base(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "object": self.object, "created": self.created, "model": self.model,
-                               "choices": choices}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "object": self.object,
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        }
         if self.include_usage:
             out["usage"] = None
         return out
 
     def role(self) -> bytes:
         """The chat stream's first chunk: the assistant role with empty content."""
-        return sse(self._base([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
-                                "finish_reason": None}]))
+        return sse(
+            self._base(
+                [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": ""},
+                        "logprobs": None,
+                        "finish_reason": None,
+                    }
+                ]
+            )
+        )
 
     def content(self, text: str) -> bytes:
         return self._pre + orjson.dumps(text) + self._post
@@ -187,16 +263,34 @@ class ChunkEncoder:
     def final(self, text: str, finish_reason: str, stop_reason: str | None) -> bytes:
         if self.kind == "chat":
             delta = {"content": text} if text else {}
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason,
-                      "stop_reason": stop_reason}
+            choice = {
+                "index": 0,
+                "delta": delta,
+                "logprobs": None,
+                "finish_reason": finish_reason,
+                "stop_reason": stop_reason,
+            }
         else:
-            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason,
-                      "stop_reason": stop_reason}
+            choice = {
+                "index": 0,
+                "text": text,
+                "logprobs": None,
+                "finish_reason": finish_reason,
+                "stop_reason": stop_reason,
+            }
         return sse(self._base([choice]))
 
     def usage(self, prompt: int, completion: int) -> bytes:
-        return sse({"id": self.id, "object": self.object, "created": self.created, "model": self.model,
-                    "choices": [], "usage": usage(prompt, completion)})
+        return sse(
+            {
+                "id": self.id,
+                "object": self.object,
+                "created": self.created,
+                "model": self.model,
+                "choices": [],
+                "usage": usage(prompt, completion),
+            }
+        )
 
 
 def embedding_vector(seed: int, dims: int) -> list[float]:

@@ -51,7 +51,9 @@ class SchedulerStats:
 class Scheduler:
     """Waiting queue, running batch and the block pool of one engine."""
 
-    def __init__(self, perf: PerformanceModel, config: SchedulerConfig, blocks: BlockManager | None = None) -> None:
+    def __init__(
+        self, perf: PerformanceModel, config: SchedulerConfig, blocks: BlockManager | None = None
+    ) -> None:
         self.perf = perf
         self.config = config
         self.blocks = blocks or BlockManager(perf.num_blocks(config.block_size), config.block_size)
@@ -129,7 +131,12 @@ class Scheduler:
             pairs += chunk * (seq.num_computed + chunk / 2)
         if plan.preempted:
             plan.items = [(s, n) for s, n in plan.items if s.status is Status.RUNNING]
-        while plan.preempted == 0 and self.waiting and budget > 0 and len(self.running) < self.config.max_num_seqs:
+        while (
+            plan.preempted == 0
+            and self.waiting
+            and budget > 0
+            and len(self.running) < self.config.max_num_seqs
+        ):
             seq = self.waiting[0]
             if seq.arrival > now:
                 break  # the runtime is catching up in simulated time; this one had not arrived yet
@@ -153,7 +160,9 @@ class Scheduler:
             prefill += chunk
             context += seq.num_computed
             pairs += chunk * (seq.num_computed + chunk / 2)
-        plan.shape = StepShape(prefill_tokens=prefill, decode_seqs=decode, context_tokens=context, attention_pairs=pairs)
+        plan.shape = StepShape(
+            prefill_tokens=prefill, decode_seqs=decode, context_tokens=context, attention_pairs=pairs
+        )
         return plan
 
     def _attach_prefix(self, seq: Sequence) -> None:

@@ -19,7 +19,9 @@ class EngineSpec(BaseModel):
     model: str = Field(description="catalog model: Hugging Face id or served name")
     gpu: str = Field(default="H100", description="catalog GPU SKU, e.g. H100, A100-80GB, L40S")
     gpus: int = Field(default=1, ge=1, le=64, description="tensor-parallel size")
-    served_model_name: str | None = Field(default=None, description="default: lower-cased last segment of the id")
+    served_model_name: str | None = Field(
+        default=None, description="default: lower-cased last segment of the id"
+    )
     max_num_seqs: int = Field(default=256, ge=1)
     max_model_len: int | None = Field(default=None, ge=16, description="default: min(context, KV capacity)")
     max_num_batched_tokens: int = Field(default=8192, ge=16)
@@ -29,11 +31,16 @@ class EngineSpec(BaseModel):
     kv_cache_dtype: Literal["auto", "fp8"] = "auto"
     enable_prefix_caching: bool = True
     max_waiting: int | None = Field(
-        default=None, ge=0, description="429 once this many requests wait (KAITO guard); None queues without bound"
+        default=None,
+        ge=0,
+        description="429 once this many requests wait (KAITO guard); None queues without bound",
     )
-    stream_interval: int = Field(default=1, ge=1, description="tokens per SSE chunk, as vLLM's --stream-interval")
+    stream_interval: int = Field(
+        default=1, ge=1, description="tokens per SSE chunk, as vLLM's --stream-interval"
+    )
     adaptive_streaming: bool = Field(
-        default=True, description="coalesce tokens into fewer chunks only while the host's event loop runs late"
+        default=True,
+        description="coalesce tokens into fewer chunks only while the host's event loop runs late",
     )
     faults: str = Field(default="", description="fault spec, see infleet.sim.engine.faults")
     seed: int = 0

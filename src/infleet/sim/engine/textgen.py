@@ -16,19 +16,21 @@ import orjson
 
 from infleet.sim.engine.tokenizer import split_pieces
 
-_WORDS = (
-    "the system cluster model request latency token engine replica region node service traffic gateway "
-    "queue cache memory signal metric alert error rollout placement capacity budget policy version "
-    "update health check response stream batch prefix window pressure spike failure recovery region "
-    "deployment schedule throughput scaling pod container storage network route endpoint upstream "
-    "observed shows remains returns handles keeps needs starts stops moves grows drops waits runs "
-    "serves sends reads writes holds tracks reports meets limits fits spreads balances retries "
-    "quickly slowly steadily again often rarely only still already soon later first next each every "
-    "many several most some other same new old large small busy idle warm cold stable heavy light "
-    "and but so because while when after before during within across under over into from with "
-    "for about near between through without against toward per this that these those its their "
-    "clear simple careful useful likely possible expected recent current previous primary secondary"
-).split()
+_WORDS = tuple(
+    """
+    the system cluster model request latency token engine replica region node service traffic gateway
+    queue cache memory signal metric alert error rollout placement capacity budget policy version update
+    health check response stream batch prefix window pressure spike failure recovery region deployment
+    schedule throughput scaling pod container storage network route endpoint upstream observed shows
+    remains returns handles keeps needs starts stops moves grows drops waits runs serves sends reads
+    writes holds tracks reports meets limits fits spreads balances retries quickly slowly steadily again
+    often rarely only still already soon later first next each every many several most some other same
+    new old large small busy idle warm cold stable heavy light and but so because while when after
+    before during within across under over into from with for about near between through without against
+    toward per this that these those its their clear simple careful useful likely possible expected
+    recent current previous primary secondary
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
 _COMMA_ODDS = 0.12
 NATURAL_MEDIAN_TOKENS = 256
 
@@ -88,7 +90,9 @@ def schema_instance(schema: Mapping[str, object], rng: random.Random, depth: int
         props = schema.get("properties")
         if not isinstance(props, Mapping) or depth > 4:
             return {"answer": " ".join(rng.choice(_WORDS) for _ in range(6))}
-        return {str(k): schema_instance(v, rng, depth + 1) for k, v in props.items() if isinstance(v, Mapping)}
+        return {
+            str(k): schema_instance(v, rng, depth + 1) for k, v in props.items() if isinstance(v, Mapping)
+        }
     if kind == "array":
         items = schema.get("items")
         low = schema.get("minItems", 1)

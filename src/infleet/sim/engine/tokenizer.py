@@ -45,7 +45,9 @@ def render_chat(messages: Sequence[Mapping[str, object]], add_generation_prompt:
     """Apply a ChatML-like template, so a shared system prompt is a shared token prefix."""
     out = []
     for message in messages:
-        out.append(f"<|im_start|>{message.get('role', 'user')}\n{_content_text(message.get('content'))}<|im_end|>\n")
+        out.append(
+            f"<|im_start|>{message.get('role', 'user')}\n{_content_text(message.get('content'))}<|im_end|>\n"
+        )
     if add_generation_prompt:
         out.append("<|im_start|>assistant\n")
     return "".join(out)
