@@ -236,7 +236,7 @@ def batch1_rows(pairs: list[Pair], held: bool) -> tuple[list[str], int]:
         error = model_speed / reference - 1
         ok = abs(error) <= TOLERANCE
         failures += held and not ok
-        published = f"{pair.published_bs1:g} ({pair.source})" if pair.published_bs1 else "–"
+        published = f"{pair.published_bs1:g} ({pair.source})" if pair.published_bs1 else "-"
         kind = "published" if pair.published_bs1 else "physical"
         verdict = ("yes" if ok else "NO") if held else "not held"
         rows.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import orjson
 import pytest
 
 from infleet.sim.engine import EngineHost, EngineSpec
@@ -75,3 +76,22 @@ async def test_stop_ends_inflight_requests_with_an_error() -> None:
             await host.stop(addr)
             response = await pending
         assert response.status_code == 503
+
+
+async def test_stream_interval_coalesces_tokens_into_fewer_chunks() -> None:
+    async with EngineHost(tune_gc=True) as host:
+        addr = await host.start(EngineSpec(model="qwen3-8b", gpu="H100", stream_interval=8))
+        body = {
+            "model": "qwen3-8b",
+            "messages": [{"role": "user", "content": "x"}],
+            "max_tokens": 64,
+            "stream": True,
+            "ignore_eos": True,
+        }
+        async with httpx.AsyncClient() as http:
+            async with http.stream("POST", addr.url + "/v1/chat/completions", json=body) as r:
+                events = [line async for line in r.aiter_lines() if line.startswith("data: {")]
+            full = await http.post(addr.url + "/v1/chat/completions", json={**body, "stream": False})
+        text = "".join(orjson.loads(e[6:])["choices"][0]["delta"].get("content", "") for e in events)
+        assert text == full.json()["choices"][0]["message"]["content"]
+        assert 8 <= len(events) <= 12  # role, ~64/8 content chunks, the final one

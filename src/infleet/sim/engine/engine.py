@@ -9,6 +9,7 @@ change what the engine reports, and streams are woken once per step (coalescing 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import random
 import zlib
@@ -16,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from infleet.api.catalog import Catalog, load_catalog
+from infleet.sim.engine import decode_run
 from infleet.sim.engine.errors import EngineError, bad_request
 from infleet.sim.engine.faults import FaultSpec, FaultState
 from infleet.sim.engine.kv_cache import BlockManager, block_hashes
 from infleet.sim.engine.metrics import CounterValues, EngineMetrics, GaugeValues
-from infleet.sim.engine.performance import PerformanceModel
+from infleet.sim.engine.performance import PerformanceModel, StepShape
 from infleet.sim.engine.scheduler import Scheduler, SchedulerConfig, StepPlan
 from infleet.sim.engine.sequence import Sequence, Status
 from infleet.sim.engine.spec import EngineSpec
@@ -28,9 +30,16 @@ from infleet.sim.engine.textgen import plan_output
 from infleet.sim.engine.tokenizer import encode
 
 Health = Literal["ok", "starting", "dead"]
-_CATCH_UP_LIMIT_S = 0.25  # beyond this much lag the simulated clock jumps forward instead
+_CATCH_UP_LIMIT_S = 1.0  # beyond this much lag the simulated clock jumps forward instead
+_CATCH_UP_BURST = 32  # overdue steps run back to back, yielding to handlers after this many
 _LATE_S = 0.004  # a step timer this late means the host is behind: coalesce stream chunks
-_MAX_FLUSH_GAP_S = 0.4
+_MAX_FLUSH_GAP_S = 0.25
+_MAX_RUN_STEPS = 64
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 @dataclass
@@ -144,6 +153,7 @@ class SimEngine:
         self._wake = asyncio.Event()
         self._dead = False
         self.flush_gap = 0.0
+        self._interrupt: asyncio.Future[None] | None = None
         self.late_steps = 0
         self.steps = 0
         self.faults = FaultState(FaultSpec.parse(spec.faults), 0.0)
@@ -157,6 +167,12 @@ class SimEngine:
         self._loop = asyncio.get_running_loop()
         self.faults = FaultState(self.faults.spec, self.now())
         self._task = asyncio.create_task(self._run(), name=f"engine {self.served_model_name}")
+        self._task.add_done_callback(self._on_loop_exit)
+
+    def _on_loop_exit(self, task: asyncio.Task[None]) -> None:
+        # A bug in the step loop must not leave requests hanging: the engine dies visibly instead.
+        if not task.cancelled() and task.exception() is not None:
+            self._kill(f"engine step loop failed: {task.exception()!r}")
 
     async def stop(self) -> None:
         """Abort everything in flight and stop stepping."""
@@ -277,6 +293,8 @@ class SimEngine:
             return
         self.scheduler.add(seq)
         self._wake.set()
+        if self._interrupt is not None and not self._interrupt.done():
+            self._interrupt.set_result(None)
 
     def abort(self, seq: Sequence) -> None:
         """End a sequence early (client gone, or a test); its follower is woken."""
@@ -291,6 +309,7 @@ class SimEngine:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         t = loop.time()
+        burst = 0
         while not self._dead:
             if self.faults.crashed(loop.time()):
                 self._kill("engine crashed (injected fault)")
@@ -307,15 +326,54 @@ class SimEngine:
                 await self._wait_for_work(limit_s=0.001)
                 t = loop.time()
                 continue
-            end = t + self.perf.step_time(plan.shape) / self.faults.spec.degrade
-            delay = end - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            shapes = decode_run.extend(self.scheduler, plan, self._run_limit(plan))
+            ends: list[float] = []
+            end = t
+            for shape in shapes:
+                end += self.perf.step_time(shape) / self.faults.spec.degrade
+                ends.append(end)
+            if ends[-1] > loop.time():
+                burst = 0
+                ends = await self._sleep_through(ends)
             else:
-                await asyncio.sleep(0)  # catching up: still let handlers run between steps
-            self._adapt(loop.time() - end)
-            self._finish_step(plan, t, end)
-            t = end
+                # Overdue (the loop ran late): run now, without waiting on a timer, so simulated time keeps
+                # up with real time and requests are not held back by the host's slowness.
+                burst += 1
+                if burst >= _CATCH_UP_BURST:
+                    burst = 0
+                    await asyncio.sleep(0)
+            self._adapt(loop.time() - ends[-1])
+            self._finish_steps(plan, shapes[: len(ends)], t, ends)
+            t = ends[-1]
+
+    def _run_limit(self, plan: StepPlan) -> int:
+        """How many decode steps may run as one: the stream interval, or enough to span the flush gap."""
+        limit = self.spec.stream_interval
+        if self.flush_gap > 0:
+            limit = max(limit, int(self.flush_gap / max(self.perf.step_time(plan.shape), 1e-4)))
+        return min(limit, _MAX_RUN_STEPS)
+
+    async def _sleep_through(self, ends: list[float]) -> list[float]:
+        """Sleep until the run ends; an arrival cuts it at the end of the step in progress."""
+        loop = asyncio.get_running_loop()
+        if len(ends) == 1:
+            await asyncio.sleep(ends[0] - loop.time())
+            return ends
+        interrupt: asyncio.Future[None] = loop.create_future()
+        self._interrupt = interrupt
+        timer = loop.call_at(ends[-1], _resolve, interrupt)
+        try:
+            await interrupt
+        finally:
+            timer.cancel()
+            self._interrupt = None
+        now = loop.time()
+        if now >= ends[-1]:
+            return ends
+        cut = ends[: bisect.bisect_right(ends, now) + 1]
+        if cut[-1] > now:
+            await asyncio.sleep(cut[-1] - now)
+        return cut
 
     async def _wait_for_work(self, limit_s: float | None = None) -> None:
         crash_after = self.faults.spec.crash_after_s
@@ -334,21 +392,25 @@ class SimEngine:
         elif self.flush_gap > 0:
             self.flush_gap = self.flush_gap / 2 if self.flush_gap > 0.005 else 0.0
 
-    def _finish_step(self, plan: StepPlan, start: float, end: float) -> None:
-        self.steps += 1
-        touched = self.scheduler.complete(plan, end)
+    def _finish_steps(self, plan: StepPlan, shapes: list[StepShape], start: float, ends: list[float]) -> None:
+        self.steps += len(ends)
+        touched = decode_run.apply(self.scheduler, plan, ends)
         m = self.metrics
-        decodes = plan.shape.decode_seqs
-        m.iteration.observe(decodes + plan.shape.prefill_tokens)
-        if decodes:
-            m.itl.observe(end - start, decodes)
-            m.tpot.observe(end - start, decodes)
+        before = start
+        for shape, end in zip(shapes, ends, strict=True):
+            m.iteration.observe(shape.decode_seqs + shape.prefill_tokens)
+            if shape.decode_seqs:
+                m.itl.observe(end - before, shape.decode_seqs)
+                m.tpot.observe(end - before, shape.decode_seqs)
+            before = end
+        run = len(ends) > 1
+        last = ends[-1]
         interval = self.spec.stream_interval
         gap = self.flush_gap
         for seq in touched:
             first = seq.num_output == 1
             if first:
-                m.ttft.observe(end - seq.arrival)
+                m.ttft.observe(last - seq.arrival)
             if seq.done:
                 self._count_finish(seq)
             listener = seq.listener
@@ -357,7 +419,8 @@ class SimEngine:
             if (
                 seq.done
                 or first
-                or (seq.streaming and seq.num_output - seq.sent >= interval and end - seq.last_flush >= gap)
+                or run
+                or (seq.streaming and seq.num_output - seq.sent >= interval and last - seq.last_flush >= gap)
             ):
                 listener(seq)
 

@@ -7,6 +7,7 @@ would fall) comes first; JSON modes produce a valid document (an instance of the
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,7 @@ _WORDS = tuple(
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 _COMMA_ODDS = 0.12
+_CORPUS_PIECES = 1 << 16
 NATURAL_MEDIAN_TOKENS = 256
 
 
@@ -45,6 +47,27 @@ class OutputPlan:
 def natural_length(rng: random.Random, median: int = NATURAL_MEDIAN_TOKENS) -> int:
     """Where end-of-sequence would come: log-normal around ``median`` tokens."""
     return max(8, int(median * math.exp(rng.gauss(0.0, 0.6))))
+
+
+@functools.cache
+def _corpus() -> tuple[str, ...]:
+    """A fixed stream of sentence pieces; outputs are slices of it, so planning costs no sampling."""
+    return tuple(sentence_pieces(random.Random(0), _CORPUS_PIECES))
+
+
+def corpus_pieces(seed: int, count: int) -> list[str]:
+    """``count`` readable pieces starting at a seed-chosen place in the corpus."""
+    corpus = _corpus()
+    start = seed % (len(corpus) - 1)
+    out = list(corpus[start : start + count])
+    while len(out) < count:
+        out.extend(corpus[: count - len(out)])
+    first = out[0].strip()
+    if first.isalpha():
+        out[0] = first.capitalize()
+    elif first in (".", ",", "") and count > 1:
+        out = [*corpus_pieces(seed + 1, 1), *out[1:]]
+    return out
 
 
 def sentence_pieces(rng: random.Random, count: int) -> list[str]:
@@ -154,7 +177,7 @@ def plan_output(
             return OutputPlan(pieces[:limit], "length")
         return OutputPlan(pieces, "stop")
     wanted = limit if ignore_eos else min(limit, max(natural_length(rng), min_tokens))
-    pieces = sentence_pieces(rng, wanted)
+    pieces = corpus_pieces(rng.getrandbits(32), wanted)
     finish = "length" if wanted >= limit else "stop"
     if stop:
         cut, matched = _apply_stops(pieces, stop)

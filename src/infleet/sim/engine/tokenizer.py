@@ -19,8 +19,21 @@ def split_pieces(text: str) -> list[str]:
     return _PIECE.findall(text)
 
 
+_VOCAB: dict[str, int] = {}
+_VOCAB_LIMIT = 500_000
+
+
+def _token_id(piece: str) -> int:
+    if len(_VOCAB) >= _VOCAB_LIMIT:
+        _VOCAB.clear()  # a bound on memory; ids are recomputed identically
+    token = _VOCAB[piece] = zlib.crc32(piece.encode()) & 0x7FFFFFFF
+    return token
+
+
 def encode(text: str) -> list[int]:
-    return [zlib.crc32(piece.encode()) & 0x7FFFFFFF for piece in _PIECE.findall(text)]
+    """Stable ids (crc32 of each piece), memoised because prompts repeat the same pieces."""
+    get = _VOCAB.get
+    return [get(piece) or _token_id(piece) for piece in _PIECE.findall(text)]
 
 
 def count_tokens(text: str) -> int:
