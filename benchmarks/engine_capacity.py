@@ -39,12 +39,11 @@ def event_loop_policy() -> None:
 # -- host role ---------------------------------------------------------------------------------------------
 
 
-async def host_main(
-    engines: int, model: str, gpu: str, gpus: int, stream_interval: int, tune_gc: bool
-) -> None:
+async def host_main(args: argparse.Namespace) -> None:
     from infleet.sim.engine import EngineHost, EngineSpec
 
-    async with EngineHost(tune_gc=tune_gc) as host:
+    engines, model, gpu, gpus = args.engines, args.model, args.gpu, args.gpus
+    async with EngineHost(tune_gc=not args.default_gc) as host:
         addrs = [
             await host.start(
                 EngineSpec(
@@ -52,7 +51,8 @@ async def host_main(
                     gpu=gpu,
                     gpus=gpus,
                     served_model_name=f"m{i}",
-                    stream_interval=stream_interval,
+                    stream_interval=args.stream_interval,
+                    stream_flush_interval_s=args.flush_interval,
                 )
             )
             for i in range(engines)
@@ -346,7 +346,7 @@ def write_results(args: argparse.Namespace, results: list[Result]) -> None:
     rows = [r.row() for r in results]
     section = [
         f"## {args.engines} x {args.model} on {args.gpus}x {args.gpu}, "
-        f"stream interval {args.stream_interval}",
+        f"stream interval {args.stream_interval}, flush interval {args.flush_interval * 1000:g} ms",
         "",
         f"Prompt ~{args.prompt_words} words, {args.max_tokens // 2}-{args.max_tokens * 3 // 2} output tokens "
         f"(ignore_eos), streaming, staggered closed loop; {args.ramp:g} s ramp, then a "
@@ -384,6 +384,9 @@ def main() -> int:
     parser.add_argument("--gpu", default="H100")
     parser.add_argument("--gpus", type=int, default=1)
     parser.add_argument("--stream-interval", type=int, default=1, help="EngineSpec.stream_interval (tokens)")
+    parser.add_argument(
+        "--flush-interval", type=float, default=0.0, help="EngineSpec.stream_flush_interval_s"
+    )
     parser.add_argument("--default-gc", action="store_true", help="keep CPython's default GC thresholds")
     parser.add_argument("--prompt-words", type=int, default=400)
     parser.add_argument("--max-tokens", type=int, default=256)
@@ -393,11 +396,7 @@ def main() -> int:
     args = parser.parse_args()
     event_loop_policy()
     if args.role == "host":
-        asyncio.run(
-            host_main(
-                args.engines, args.model, args.gpu, args.gpus, args.stream_interval, not args.default_gc
-            )
-        )
+        asyncio.run(host_main(args))
     else:
         asyncio.run(client_main(args))
     return 0

@@ -31,7 +31,7 @@ from infleet.sim.engine.tokenizer import encode
 
 Health = Literal["ok", "starting", "dead"]
 _CATCH_UP_LIMIT_S = 1.0  # beyond this much lag the simulated clock jumps forward instead
-_CATCH_UP_BURST = 32  # overdue steps run back to back, yielding to handlers after this many
+_CATCH_UP_BURST = 4  # overdue steps run back to back, yielding to handlers after this many
 _LATE_S = 0.004  # a step timer this late means the host is behind: coalesce stream chunks
 _MAX_FLUSH_GAP_S = 0.25
 _MAX_RUN_STEPS = 64
@@ -349,8 +349,9 @@ class SimEngine:
     def _run_limit(self, plan: StepPlan) -> int:
         """How many decode steps may run as one: the stream interval, or enough to span the flush gap."""
         limit = self.spec.stream_interval
-        if self.flush_gap > 0:
-            limit = max(limit, int(self.flush_gap / max(self.perf.step_time(plan.shape), 1e-4)))
+        gap = max(self.flush_gap, self.spec.stream_flush_interval_s)
+        if gap > 0:
+            limit = max(limit, int(gap / max(self.perf.step_time(plan.shape), 1e-4)))
         return min(limit, _MAX_RUN_STEPS)
 
     async def _sleep_through(self, ends: list[float]) -> list[float]:
@@ -406,7 +407,7 @@ class SimEngine:
         run = len(ends) > 1
         last = ends[-1]
         interval = self.spec.stream_interval
-        gap = self.flush_gap
+        gap = max(self.flush_gap, self.spec.stream_flush_interval_s)
         for seq in touched:
             first = seq.num_output == 1
             if first:

@@ -17,6 +17,8 @@ from infleet.sim.engine.kv_cache import BlockManager
 from infleet.sim.engine.performance import PerformanceModel, StepShape
 from infleet.sim.engine.sequence import Sequence, Status
 
+RUNNING = Status.RUNNING
+
 
 @dataclass(frozen=True)
 class SchedulerConfig:
@@ -99,36 +101,42 @@ class Scheduler:
         """Decide the step starting at ``now`` and reserve its KV blocks."""
         plan = StepPlan()
         budget = self.config.max_num_batched_tokens
+        bs = self.config.block_size
         prefill = decode = context = 0
         pairs = 0.0
-        scheduled: set[int] = set()
+        items = plan.items
+        running = RUNNING
         for seq in list(self.running):
             if budget <= 0:
                 break
-            if seq.status is not Status.RUNNING:
+            if seq.status is not running:
                 continue  # preempted earlier in this loop
-            chunk = min(seq.num_tokens - seq.num_computed, budget)
-            need = self._blocks_for(seq.num_computed + chunk) - len(seq.blocks)
-            new = self.blocks.allocate(need)
-            while new is None:
-                victim = self.running[-1]
-                self._preempt(victim)
-                plan.preempted += 1
-                if victim is seq:
-                    break
+            computed = seq.num_computed
+            chunk = seq.prompt_len + seq.num_output - computed
+            if chunk > budget:
+                chunk = budget
+            need = -(-(computed + chunk) // bs) - len(seq.blocks)
+            if need > 0:
                 new = self.blocks.allocate(need)
-            if new is None:
-                continue
-            seq.blocks.extend(new)
-            plan.items.append((seq, chunk))
-            scheduled.add(id(seq))
+                while new is None:
+                    victim = self.running[-1]
+                    self._preempt(victim)
+                    plan.preempted += 1
+                    if victim is seq:
+                        break
+                    new = self.blocks.allocate(need)
+                if new is None:
+                    continue
+                seq.blocks.extend(new)
+            items.append((seq, chunk))
             budget -= chunk
             if chunk == 1 and seq.num_output > 0:
                 decode += 1
+                pairs += computed + 0.5
             else:
                 prefill += chunk
-            context += seq.num_computed
-            pairs += chunk * (seq.num_computed + chunk / 2)
+                pairs += chunk * (computed + chunk / 2)
+            context += computed
         if plan.preempted:
             plan.items = [(s, n) for s, n in plan.items if s.status is Status.RUNNING]
         while (
@@ -184,21 +192,24 @@ class Scheduler:
         touched: list[Sequence] = []
         finished = False
         bs = self.config.block_size
+        stats = self.stats
         for seq, chunk in plan.items:
-            if seq.status is not Status.RUNNING:
+            if seq.status is not RUNNING:
                 continue  # aborted while the step ran
-            seq.num_computed += chunk
-            full = min(seq.num_computed, seq.prompt_len) // bs
-            while seq.num_registered < full and seq.num_registered < len(seq.block_hashes):
-                self.blocks.register(seq.blocks[seq.num_registered], seq.block_hashes[seq.num_registered])
-                seq.num_registered += 1
-            if seq.num_computed < seq.num_tokens:
+            computed = seq.num_computed = seq.num_computed + chunk
+            prompt_len = seq.prompt_len
+            if seq.num_registered < len(seq.block_hashes):
+                full = min(computed, prompt_len) // bs
+                while seq.num_registered < full:
+                    self.blocks.register(seq.blocks[seq.num_registered], seq.block_hashes[seq.num_registered])
+                    seq.num_registered += 1
+            if computed < prompt_len + seq.num_output:
                 continue  # prefill chunk, no token yet
             seq.num_output += 1
-            self.stats.generation_tokens += 1
+            stats.generation_tokens += 1
             if seq.first_token_time is None:
                 seq.first_token_time = end
-                self.stats.prompt_tokens += seq.prompt_len
+                stats.prompt_tokens += prompt_len
             seq.last_token_time = end
             if seq.token_times is not None:
                 seq.token_times.append(end)

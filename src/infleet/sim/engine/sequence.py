@@ -18,7 +18,7 @@ class Status(enum.Enum):
     FINISHED = "finished"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Sequence:
     """A request as the scheduler sees it (vLLM: prompt plus output tokens, computed up to a point)."""
 
@@ -49,17 +49,16 @@ class Sequence:
     sent: int = 0  # output tokens already delivered to the client
     last_flush: float = 0.0
 
-    @property
-    def prompt_len(self) -> int:
-        return len(self.prompt_token_ids)
+    prompt_len: int = field(init=False)
+    max_output: int = field(init=False)  # the output is decided up front
+
+    def __post_init__(self) -> None:
+        self.prompt_len = len(self.prompt_token_ids)
+        self.max_output = len(self.output_pieces)
 
     @property
     def num_tokens(self) -> int:
         return self.prompt_len + self.num_output
-
-    @property
-    def max_output(self) -> int:
-        return len(self.output_pieces)
 
     @property
     def done(self) -> bool:

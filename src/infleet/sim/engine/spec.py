@@ -38,6 +38,12 @@ class EngineSpec(BaseModel):
     stream_interval: int = Field(
         default=1, ge=1, description="tokens per SSE chunk, as vLLM's --stream-interval"
     )
+    stream_flush_interval_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="send a stream's tokens at most this often; the first token and the end go at once",
+    )
     adaptive_streaming: bool = Field(
         default=True,
         description="coalesce tokens into fewer chunks only while the host's event loop runs late",
