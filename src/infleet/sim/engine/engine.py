@@ -404,7 +404,6 @@ class SimEngine:
                 m.itl.observe(end - before, shape.decode_seqs)
                 m.tpot.observe(end - before, shape.decode_seqs)
             before = end
-        run = len(ends) > 1
         last = ends[-1]
         interval = self.spec.stream_interval
         gap = max(self.flush_gap, self.spec.stream_flush_interval_s)
@@ -420,7 +419,6 @@ class SimEngine:
             if (
                 seq.done
                 or first
-                or run
                 or (seq.streaming and seq.num_output - seq.sent >= interval and last - seq.last_flush >= gap)
             ):
                 listener(seq)
