@@ -72,7 +72,11 @@ async def test_stop_ends_inflight_requests_with_an_error() -> None:
                     json={"model": "qwen3-8b", "prompt": "x", "max_tokens": 3000, "ignore_eos": True},
                 )
             )
-            await asyncio.sleep(0.1)
+            engine = host.engine(addr)
+            for _ in range(200):
+                if engine.scheduler.running:
+                    break
+                await asyncio.sleep(0.01)
             await host.stop(addr)
             response = await pending
         assert response.status_code == 503

@@ -246,3 +246,29 @@ async def test_metrics_models_version_load_and_orca(addr: EngineAddress) -> None
             json={"model": MODEL, "messages": [{"role": "user", "content": "x"}], "max_tokens": 2},
         )
         assert r.headers["endpoint-load-metrics"].startswith("TEXT named_metrics.kv_cache_usage_perc=")
+
+
+async def test_hang_spike_and_degrade_faults(addr: EngineAddress) -> None:
+    body = {"model": MODEL, "prompt": "x", "max_tokens": 20, "ignore_eos": True}
+
+    async def timed() -> float:
+        start = asyncio.get_running_loop().time()
+        r = await http.post(addr.url + "/v1/completions", json=body)
+        assert r.status_code == 200
+        return asyncio.get_running_loop().time() - start
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        await timed()  # warm the connection
+        normal = await timed()
+        await http.post(addr.url + "/admin/faults", json={"spec": "degrade=0.25"})
+        slow = await timed()
+        assert slow > 2 * normal
+        await http.post(addr.url + "/admin/faults", json={"spec": "spike=1@0.3"})
+        assert await timed() > 0.3
+        await http.post(addr.url + "/admin/faults", json={"spec": "hang"})
+        stuck = asyncio.create_task(http.post(addr.url + "/v1/completions", json=body))
+        await asyncio.sleep(0.3)
+        assert not stuck.done()
+        assert (await http.get(addr.url + "/health")).status_code == 200  # a hung engine still answers probes
+        await http.post(addr.url + "/admin/faults", json={"spec": ""})
+        assert (await asyncio.wait_for(stuck, 5)).status_code == 200

@@ -26,7 +26,7 @@ from infleet.sim.engine.performance import PerformanceModel, StepShape
 from infleet.sim.engine.scheduler import Scheduler, SchedulerConfig, StepPlan
 from infleet.sim.engine.sequence import Sequence, Status
 from infleet.sim.engine.spec import EngineSpec
-from infleet.sim.engine.textgen import plan_output
+from infleet.sim.engine.textgen import plan_output, warm_up
 from infleet.sim.engine.tokenizer import encode
 
 Health = Literal["ok", "starting", "dead"]
@@ -164,6 +164,7 @@ class SimEngine:
         return self._loop.time() if self._loop is not None else 0.0
 
     async def start(self) -> None:
+        warm_up()
         self._loop = asyncio.get_running_loop()
         self.faults = FaultState(self.faults.spec, self.now())
         self._task = asyncio.create_task(self._run(), name=f"engine {self.served_model_name}")

@@ -33,7 +33,7 @@ _WORDS = tuple(
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 _COMMA_ODDS = 0.12
-_CORPUS_PIECES = 1 << 16
+_CORPUS_PIECES = 1 << 14
 NATURAL_MEDIAN_TOKENS = 256
 
 
@@ -53,6 +53,11 @@ def natural_length(rng: random.Random, median: int = NATURAL_MEDIAN_TOKENS) -> i
 def _corpus() -> tuple[str, ...]:
     """A fixed stream of sentence pieces; outputs are slices of it, so planning costs no sampling."""
     return tuple(sentence_pieces(random.Random(0), _CORPUS_PIECES))
+
+
+def warm_up() -> None:
+    """Build the corpus now rather than on some request's critical path."""
+    _corpus()
 
 
 def corpus_pieces(seed: int, count: int) -> list[str]:
