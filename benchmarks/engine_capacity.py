@@ -263,6 +263,8 @@ def start_host(args: argparse.Namespace) -> subprocess.Popen[str]:
         str(args.gpus),
         "--stream-interval",
         str(args.stream_interval),
+        "--flush-interval",
+        str(args.flush_interval),
     ]
     if args.default_gc:
         command.append("--default-gc")
