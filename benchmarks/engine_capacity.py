@@ -41,6 +41,7 @@ def event_loop_policy() -> None:
 
 async def host_main(args: argparse.Namespace) -> None:
     from infleet.sim.engine import EngineHost, EngineSpec
+    from infleet.sim.engine.sequence import Sequence
 
     engines, model, gpu, gpus = args.engines, args.model, args.gpu, args.gpus
     async with EngineHost(tune_gc=not args.default_gc) as host:
@@ -57,6 +58,14 @@ async def host_main(args: argparse.Namespace) -> None:
             )
             for i in range(engines)
         ]
+        engine_ttft: dict[str, float] = {}
+
+        def record(seq: Sequence) -> None:
+            if seq.first_token_time is not None:
+                engine_ttft[seq.request_id] = seq.first_token_time - seq.arrival
+
+        for addr in addrs:
+            host.engine(addr).finish_observers.append(record)
         print(json.dumps({"ports": [a.port for a in addrs]}), flush=True)
         loop = asyncio.get_running_loop()
         profile_to = os.environ.get("ENGINE_CAPACITY_PROFILE")
@@ -109,6 +118,7 @@ async def host_main(args: argparse.Namespace) -> None:
             stats["late_steps"] += eng.late_steps
             stats["flush_gap_max"] = max(stats["flush_gap_max"], eng.flush_gap)
         print(json.dumps(stats), flush=True)
+        print(json.dumps(engine_ttft), flush=True)
 
 
 # -- client role -------------------------------------------------------------------------------------------
@@ -118,7 +128,7 @@ async def host_main(args: argparse.Namespace) -> None:
 class Window:
     open_at: float = 0.0
     close_at: float = float("inf")
-    ttfts: list[float] = field(default_factory=list)
+    ttfts: dict[str, float] = field(default_factory=dict)
     header_times: list[float] = field(default_factory=list)
     completed: int = 0
     chunks: int = 0
@@ -137,6 +147,7 @@ def request_bytes(port: int, model: str, prompt_words: int, max_tokens: int, ser
             "max_tokens": tokens,
             "stream": True,
             "ignore_eos": True,
+            "request_id": f"r{serial}",
         }
     )
     head = (
@@ -174,7 +185,7 @@ async def stream_client(
                 if tail.endswith(b"0\r\n\r\n") and b"[DONE]" in tail:
                     break
             if first is not None and window.open_at <= sent and first <= window.close_at:
-                window.ttfts.append(first - sent)
+                window.ttfts[f"r{serial}"] = first - sent
                 window.header_times.append((headers or first) - sent)
             if window.open_at <= sent and time.perf_counter() <= window.close_at:
                 window.completed += 1
@@ -202,6 +213,7 @@ async def scrape_ttft(ports: list[int]) -> tuple[float, float, float]:
 class Result:
     engines: int
     streams: int
+    matched: int
     client_ttft_mean: float
     client_ttft_p50: float
     client_ttft_p99: float
@@ -230,9 +242,11 @@ class Result:
         return {
             "engines": str(self.engines),
             "streams": str(self.streams),
+            "requests compared": str(self.matched),
             "engine TTFT ms": ms(self.engine_ttft_mean),
             "client TTFT ms mean/p50/p99": f"{ms(self.client_ttft_mean)} / {ms(self.client_ttft_p50)} / "
             f"{ms(self.client_ttft_p99)}",
+            "host adds ms": ms(self.client_ttft_mean - self.engine_ttft_mean),
             "inflation": f"{self.inflation:+.1%}",
             "requests/s": f"{self.requests_per_s:,.0f}",
             "tokens/s": f"{self.tokens_per_s:,.0f}",
@@ -305,21 +319,25 @@ async def drive(args: argparse.Namespace, streams: int, host: subprocess.Popen[s
     host.stdin.write("stop\n")
     host.stdin.flush()
     stats = json.loads(host.stdout.readline())
+    engine_ttft: dict[str, float] = json.loads(host.stdout.readline())
     host.wait(timeout=30)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     span = window.close_at - window.open_at
     token_span = (scraped1 + window.close_at) / 2 - (scraped0 + window.open_at) / 2
-    ttfts = sorted(window.ttfts)
-    engine_count = after[1] - before[1]
+    # The same requests on both sides: what the engine simulated against what the client saw.
+    matched = [rid for rid in window.ttfts if rid in engine_ttft]
+    ttfts = sorted(window.ttfts[rid] for rid in matched)
+    nan = float("nan")
     return Result(
         engines=args.engines,
         streams=streams,
-        client_ttft_mean=statistics.fmean(ttfts) if ttfts else float("nan"),
-        client_ttft_p50=ttfts[len(ttfts) // 2] if ttfts else float("nan"),
-        client_ttft_p99=ttfts[int(len(ttfts) * 0.99)] if ttfts else float("nan"),
-        engine_ttft_mean=(after[0] - before[0]) / engine_count if engine_count else float("nan"),
+        matched=len(matched),
+        client_ttft_mean=statistics.fmean(ttfts) if ttfts else nan,
+        client_ttft_p50=ttfts[len(ttfts) // 2] if ttfts else nan,
+        client_ttft_p99=ttfts[int(len(ttfts) * 0.99)] if ttfts else nan,
+        engine_ttft_mean=statistics.fmean(engine_ttft[rid] for rid in matched) if matched else nan,
         requests_per_s=window.completed / span,
         tokens_per_s=(after[2] - before[2]) / token_span,
         chunks_per_s=window.chunks / (scraped1 - start),
@@ -355,8 +373,9 @@ def write_results(args: argparse.Namespace, results: list[Result]) -> None:
         f"{args.duration:g} s window. "
         "Host: one process, one event loop (uvloop), "
         f"{'default GC' if args.default_gc else 'EngineHost(tune_gc=True)'}; client: a second process. "
-        "Inflation = mean client TTFT / mean engine TTFT - 1; lag = how late a 10 ms timer fires in "
-        "the host; "
+        "TTFT compares the same requests: the engine's simulated TTFT (arrival to first token) and the "
+        "client's (request sent to first SSE byte); inflation = client mean / engine mean - 1; "
+        "lag = how late a 10 ms timer fires in the host; "
         "load = the machine's 1-minute load average (other work shares its 2 cores).",
         "",
         "| " + " | ".join(rows[0]) + " |",

@@ -13,6 +13,7 @@ import bisect
 import contextlib
 import random
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -133,6 +134,8 @@ class SimEngine:
             blocks,
         )
         self.success: dict[str, int] = {}
+        #: Called with every sequence that ends (finished, aborted or failed): request logs, benchmarks.
+        self.finish_observers: list[Callable[[Sequence], None]] = []
         self.rejected = 0
         self.metrics = EngineMetrics(
             self.served_model_name,
@@ -427,6 +430,8 @@ class SimEngine:
     def _count_finish(self, seq: Sequence) -> None:
         reason = seq.reported_finish_reason
         self.success[reason] = self.success.get(reason, 0) + 1
+        for observer in self.finish_observers:
+            observer(seq)
         if seq.finished_time is None:
             return
         m = self.metrics
