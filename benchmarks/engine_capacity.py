@@ -36,6 +36,14 @@ def event_loop_policy() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
+def runqueue_wait() -> float:
+    """Seconds this process has waited for a CPU while runnable (Linux schedstat; 0 elsewhere)."""
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 # -- host role ---------------------------------------------------------------------------------------------
 
 
@@ -94,11 +102,12 @@ async def host_main(args: argparse.Namespace) -> None:
                 gc_pauses.append(time.perf_counter() - gc_started[0])
 
         gc.callbacks.append(on_gc)
-        cpu0, wall0 = time.process_time(), time.monotonic()
+        cpu0, wall0, wait0 = time.process_time(), time.monotonic(), runqueue_wait()
         await loop.run_in_executor(None, sys.stdin.readline)
         prober.cancel()
         stats = {
             "cpu_s": time.process_time() - cpu0,
+            "runqueue_s": runqueue_wait() - wait0,
             "wall_s": time.monotonic() - wall0,
             "steps": 0,
             "late_steps": 0,
@@ -227,6 +236,7 @@ class Result:
     lag_p50: float
     lag_p99: float
     gc_s: float
+    runqueue: float
     load: float
     late_steps: float
     errors: int
@@ -253,6 +263,7 @@ class Result:
             "SSE events/s": f"{self.chunks_per_s:,.0f}",
             "host CPU": f"{self.host_cpu:.0%}",
             "host GC": f"{self.gc_s:.1%}",
+            "host waits for CPU": f"{self.runqueue:.0%}",
             "lag p50/p99 ms": f"{ms(self.lag_p50)} / {ms(self.lag_p99)}",
             "client CPU": f"{self.client_cpu:.0%}",
             "load": f"{self.load:.1f}",
@@ -347,6 +358,7 @@ async def drive(args: argparse.Namespace, streams: int, host: subprocess.Popen[s
         lag_p50=stats["lag_p50"],
         lag_p99=stats["lag_p99"],
         gc_s=stats["gc_s"] / stats["wall_s"],
+        runqueue=stats["runqueue_s"] / stats["wall_s"],
         load=os.getloadavg()[0],
         late_steps=stats["late_steps"] / max(1, stats["steps"]),
         errors=window.errors,
@@ -375,7 +387,8 @@ def write_results(args: argparse.Namespace, results: list[Result]) -> None:
         f"{'default GC' if args.default_gc else 'EngineHost(tune_gc=True)'}; client: a second process. "
         "TTFT compares the same requests: the engine's simulated TTFT (arrival to first token) and the "
         "client's (request sent to first SSE byte); inflation = client mean / engine mean - 1; "
-        "lag = how late a 10 ms timer fires in the host; "
+        "lag = how late a 10 ms timer fires in the host; waits for CPU = share of the time the host was "
+        "runnable but not running (other processes had the cores); "
         "load = the machine's 1-minute load average (other work shares its 2 cores).",
         "",
         "| " + " | ".join(rows[0]) + " |",
