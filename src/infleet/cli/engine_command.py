@@ -45,7 +45,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="answer 429 once this many requests wait (default: queue without bound, as vLLM)",
     )
-    parser.add_argument("--stream-interval", type=int, default=1)
+    parser.add_argument("--stream-interval", type=int, default=1, help="tokens per SSE chunk (default 1)")
+    parser.add_argument(
+        "--stream-flush-interval",
+        type=float,
+        default=0.0,
+        help="seconds between a stream's chunks; tokens in between are coalesced (default 0)",
+    )
     parser.add_argument("--no-prefix-caching", action="store_true")
     parser.add_argument("--faults", default="", help=_FAULTS_HELP)
     parser.add_argument("--seed", type=int, default=0)
@@ -64,6 +70,7 @@ def spec_from_args(args: argparse.Namespace) -> EngineSpec:
         quantization=args.quantization,
         max_waiting=args.max_waiting,
         stream_interval=args.stream_interval,
+        stream_flush_interval_s=args.stream_flush_interval,
         enable_prefix_caching=not args.no_prefix_caching,
         faults=args.faults,
         seed=args.seed,

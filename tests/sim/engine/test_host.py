@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import httpx
 import orjson
@@ -83,7 +84,7 @@ async def test_stop_ends_inflight_requests_with_an_error() -> None:
 
 
 async def test_stream_interval_coalesces_tokens_into_fewer_chunks() -> None:
-    async with EngineHost(tune_gc=True) as host:
+    async with EngineHost() as host:
         addr = await host.start(EngineSpec(model="qwen3-8b", gpu="H100", stream_interval=8))
         body = {
             "model": "qwen3-8b",
@@ -99,3 +100,18 @@ async def test_stream_interval_coalesces_tokens_into_fewer_chunks() -> None:
         text = "".join(orjson.loads(e[6:])["choices"][0]["delta"].get("content", "") for e in events)
         assert text == full.json()["choices"][0]["message"]["content"]
         assert 8 <= len(events) <= 12  # role, ~64/8 content chunks, the final one
+
+
+async def test_tune_gc_freezes_while_hosting_and_thaws_stopped_engines() -> None:
+    threshold = gc.get_threshold()
+    try:
+        async with EngineHost(tune_gc=True) as host:
+            addr = await host.start(EngineSpec(model="qwen3-8b", gpu="H100"))
+            frozen = gc.get_freeze_count()
+            assert frozen > 0
+            assert gc.get_threshold()[0] >= 50_000
+            await host.stop(addr)
+            assert gc.get_freeze_count() < frozen  # the stopped engine was thawed and collected
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

@@ -103,6 +103,12 @@ class EngineHost:
             return
         await hosted.engine.stop()
         await hosted.server.shutdown()
+        if self._tune_gc:
+            # Frozen objects are never collected: thaw, drop the stopped engine's cycles, freeze again.
+            del hosted
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
 
     def engine(self, address: EngineAddress | int) -> SimEngine:
         """The engine behind an address (for fault injection or inspection in tests)."""
