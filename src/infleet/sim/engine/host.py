@@ -75,30 +75,33 @@ class EngineHost:
         self._catalog = catalog
         self._host = host
         self._tune_gc = tune_gc
-        self._engines: dict[int, HostedEngine] = {}
+        self._engines: dict[EngineAddress, HostedEngine] = {}
         if tune_gc:
             gc.set_threshold(50_000, 50, 100)
 
-    async def start(self, spec: EngineSpec, port: int = 0) -> EngineAddress:
-        """Start an engine for ``spec`` on ``port`` (0: any free port); returns once it listens."""
+    async def start(self, spec: EngineSpec, port: int = 0, host: str | None = None) -> EngineAddress:
+        """Start an engine for ``spec`` on ``port`` (0: any free port); returns once it listens.
+
+        ``host`` overrides the host's address for this engine (the simulated kubelet binds each engine
+        to its pod's own loopback IP, so many engines can share one port number)."""
+        bind = host or self._host
         engine = SimEngine(spec, self._catalog)
-        config = server_config(OpenAIApp(engine), self._host, port)
+        config = server_config(OpenAIApp(engine), bind, port)
         config.load()
         server = uvicorn.Server(config)
         server.lifespan = config.lifespan_class(config)
         await engine.start()
         await server.startup()
         sockets = server.servers[0].sockets
-        address = EngineAddress(self._host, int(sockets[0].getsockname()[1]))
-        self._engines[address.port] = HostedEngine(spec, engine, server, address)
+        address = EngineAddress(bind, int(sockets[0].getsockname()[1]))
+        self._engines[address] = HostedEngine(spec, engine, server, address)
         if self._tune_gc:
             gc.freeze()
         return address
 
     async def stop(self, address: EngineAddress | int) -> None:
         """Stop one engine: in-flight requests end with an error, then the port closes."""
-        port = address if isinstance(address, int) else address.port
-        hosted = self._engines.pop(port, None)
+        hosted = self._engines.pop(self._key(address), None)
         if hosted is None:
             return
         await hosted.engine.stop()
@@ -112,15 +115,18 @@ class EngineHost:
 
     def engine(self, address: EngineAddress | int) -> SimEngine:
         """The engine behind an address (for fault injection or inspection in tests)."""
-        port = address if isinstance(address, int) else address.port
-        return self._engines[port].engine
+        return self._engines[self._key(address)].engine
+
+    def _key(self, address: EngineAddress | int) -> EngineAddress:
+        """An address as given, or the engine on that port of the host's own address."""
+        return address if isinstance(address, EngineAddress) else EngineAddress(self._host, address)
 
     @property
     def addresses(self) -> list[EngineAddress]:
         return [hosted.address for hosted in self._engines.values()]
 
     async def close(self) -> None:
-        await asyncio.gather(*(self.stop(port) for port in list(self._engines)))
+        await asyncio.gather(*(self.stop(address) for address in list(self._engines)))
 
     async def __aenter__(self) -> EngineHost:
         return self
