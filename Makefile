@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/python tools/check_module_size.py src --max-lines 800
 
 unit: $(STAMP)
+	sh tools/install_system_packages.sh
 	$(BIN)/pytest
 
 test: lint unit
@@ -33,6 +34,8 @@ test: lint unit
 bench: $(STAMP)
 	$(BIN)/python benchmarks/apiserver.py
 	$(BIN)/python benchmarks/sim_cluster.py
+	$(BIN)/python benchmarks/gateway_vs_litellm.py
+	$(BIN)/python benchmarks/routing.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +28,10 @@ from tests.models.conftest import install_crds
 
 # The simulated cluster and engine live in another layer, reached through the module objects.
 simulated_cluster = pytest.importorskip("infleet.sim.simulated_cluster", reason="needs the simulated cluster")
-engine_launcher = pytest.importorskip("infleet.sim.engine_launcher")
+engine_pods = pytest.importorskip("infleet.sim.engine_pods", reason="needs the simulated engine")
 mini_engine = pytest.importorskip("infleet.sim.mini_engine")
 node_pools = pytest.importorskip("infleet.sim.node_pools")
 sim_settings_module = pytest.importorskip("infleet.sim.settings")
-try:
-    sim_engine: Any = importlib.import_module("infleet.sim.engine")
-except ImportError:  # the full simulated engine (vLLM /metrics) is not in this checkout
-    sim_engine = None
 
 MANIFEST = """\
 apiVersion: aitoolchain.io/v1
@@ -56,34 +51,6 @@ POOLS = [
     )
 ]
 KUBECTL = Path(sys.executable).parent / "kubectl"
-
-
-@dataclass
-class HostedEngines:
-    """The simulated kubelet's engine hook backed by full simulated vLLM engines (one loop, many ports)."""
-
-    sku: str
-    max_num_seqs: int = 256
-    host: Any = field(default_factory=lambda: sim_engine.EngineHost())
-    ports: dict[str, int] = field(default_factory=dict)
-
-    async def start(self, spec: Any) -> Any:
-        await self.stop(spec.uid)
-        engine = sim_engine.EngineSpec(
-            model=spec.model, gpu=self.sku, gpus=max(1, spec.gpus), max_num_seqs=self.max_num_seqs
-        )
-        address = await self.host.start(engine)
-        self.ports[spec.uid] = address.port
-        return engine_launcher.EngineEndpoint(address.host, address.port)
-
-    async def stop(self, uid: str) -> None:
-        port = self.ports.pop(uid, None)
-        if port is not None:
-            await self.host.stop(port)
-
-    async def close(self) -> None:
-        for uid in list(self.ports):
-            await self.stop(uid)
 
 
 @dataclass
@@ -159,8 +126,8 @@ async def running_cluster(tmp_path: Path, pools: list[Any], engines: Any) -> Asy
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    """Four 2-GPU A100 nodes; full simulated vLLM engines where the checkout has them."""
-    engines = HostedEngines("A100-80GB", max_num_seqs=2) if sim_engine else mini_engine.MiniEngineLauncher()
+    """Four 2-GPU A100 nodes whose engine pods run simulated vLLM engines."""
+    engines = engine_pods.SimulatedEngineLauncher(fallback=mini_engine.MiniEngineLauncher())
     async with running_cluster(tmp_path, POOLS, engines) as running:
         yield running
 
@@ -233,8 +200,6 @@ async def load(endpoint: str, seconds: float, concurrency: int) -> int:
 
 
 async def test_autoscaling_out_back_to_minimum_then_zero_and_wake(cluster: Cluster) -> None:
-    if sim_engine is None:
-        pytest.skip("needs the simulated engine's vLLM /metrics")
     manifest = {
         "apiVersion": "aitoolchain.io/v1",
         "kind": "ModelDeployment",
@@ -243,6 +208,8 @@ async def test_autoscaling_out_back_to_minimum_then_zero_and_wake(cluster: Clust
             "model": "qwen2-7b",
             "servedModelName": "qwen2-7b",
             "resources": {"gpu": 2},
+            # Two sequences at a time, so a dozen concurrent requests queue (vLLM's --max-num-seqs).
+            "engineArgs": {"extraArgs": ["--max-num-seqs", "2"]},
             "autoscaling": {
                 "minReplicas": 1,
                 "maxReplicas": 3,
@@ -257,7 +224,7 @@ async def test_autoscaling_out_back_to_minimum_then_zero_and_wake(cluster: Clust
     await cluster.kubectl("wait", "--for=condition=Ready", "modeldeployment/chat", "--timeout=60s")
     endpoint = (await cluster.md("chat"))["status"]["replicaStatus"][0]["endpoint"]
 
-    # Sustained load: 12 requests in flight on an engine that runs 2 at a time queue ~10 per replica.
+    # Sustained load: 12 requests in flight on an engine that runs 2 at a time queue ~10.
     replicas_seen: list[int] = []
 
     async def watch_replicas() -> None:

@@ -5,16 +5,25 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from infleet.cli import apiserver_command, crds_command, models_command, up_command
+from infleet.cli import (
+    apiserver_command,
+    crds_command,
+    engine_command,
+    gateway_command,
+    models_command,
+    up_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infleet", description="Multi-cluster LLM inference platform")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    apiserver_command.register(commands)
-    crds_command.register(commands)
-    models_command.register(commands)
     up_command.register(commands)
+    apiserver_command.register(commands)
+    gateway_command.register(commands)
+    engine_command.register(commands)
+    models_command.register(commands)
+    crds_command.register(commands)
     return parser
 
 

@@ -28,6 +28,7 @@ from infleet.kube.resource_kind import NAMESPACE, ResourceKind
 from infleet.models.manager import add_models_controller
 from infleet.sim.cluster_reachability import ClusterReachability
 from infleet.sim.engine_launcher import EngineLauncher
+from infleet.sim.engine_pods import SimulatedEngineLauncher
 from infleet.sim.faults import FAULTS_NAMESPACE
 from infleet.sim.mini_engine import MiniEngineLauncher
 from infleet.sim.node_pools import default_pools
@@ -139,8 +140,8 @@ async def _ensure_crds(client: ClusterClient) -> None:
 
 
 def engine_launcher() -> EngineLauncher:
-    """The engine behind engine pods: the minimal responder until the simulated engine plugs in here."""
-    return MiniEngineLauncher()
+    """Engine pods get the simulated vLLM engine for catalog models, else the minimal responder."""
+    return SimulatedEngineLauncher(fallback=MiniEngineLauncher())
 
 
 async def serve(args: argparse.Namespace, members: list[str]) -> None:

@@ -37,6 +37,9 @@ class EngineSpec:
     gpus: int
     host: str
     port: int
+    # The engine container's arguments and the node's GPU product label, for engines that model them.
+    args: tuple[str, ...] = ()
+    gpu_product: str = ""
 
 
 class EngineLauncher(Protocol):

@@ -28,6 +28,7 @@ from infleet.sim.engine_launcher import (
     is_engine_pod,
 )
 from infleet.sim.event_sink import EventSink
+from infleet.sim.node_pools import GPU_PRODUCT_LABEL
 from infleet.sim.pod_logs import PodLogs
 from infleet.sim.resource_kinds import GPU_RESOURCE, POD
 from infleet.sim.scheduler_filters import pod_requests
@@ -206,6 +207,10 @@ class Kubelet:
             gpus,
             runtime.ip,
             container_port(container),
+            args=tuple(
+                str(word) for word in (container.get("command") or []) + (container.get("args") or [])
+            ),
+            gpu_product=str(((node.get("metadata") or {}).get("labels") or {}).get(GPU_PRODUCT_LABEL, "")),
         )
         runtime.endpoint = await self.launcher.start(spec)
         if runtime.endpoint.host != runtime.ip:

@@ -14,6 +14,7 @@ from infleet.sim.resource_kinds import GPU_RESOURCE
 CLOUD_LABEL = "infleet.io/cloud"
 POOL_LABEL = "infleet.io/node-pool"
 PRICE_LABEL = "infleet.io/price-per-hour"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 KUBELET_VERSION = "v1.32.4-infleet-sim"
 
 # GPU Feature Discovery writes the product as the driver names it.
@@ -61,6 +62,14 @@ def gpu_product(sku: str) -> str:
     return _GFD_PRODUCT.get(sku, f"NVIDIA-{sku}")
 
 
+def catalog_sku(product: str) -> str:
+    """The catalog SKU behind a ``nvidia.com/gpu.product`` label (the inverse of :func:`gpu_product`)."""
+    for sku, name in _GFD_PRODUCT.items():
+        if name == product:
+            return sku
+    return product.removeprefix("NVIDIA-")
+
+
 def node_manifest(
     pool: NodePool, name: str, kubelet_port: int, pod_cidr: str, regional_factor: float = 1.0
 ) -> dict[str, Any]:
@@ -94,7 +103,7 @@ def node_manifest(
         labels.update(
             {
                 "nvidia.com/gpu.present": "true",
-                "nvidia.com/gpu.product": gpu_product(gpu.name),
+                GPU_PRODUCT_LABEL: gpu_product(gpu.name),
                 "nvidia.com/gpu.count": str(pool.gpus_per_node),
                 "nvidia.com/gpu.memory": str(int(gpu.memory_gib * 1024)),
             }

@@ -1,0 +1,440 @@
+"""How many simulated engines and concurrent streams one Python process sustains.
+
+A host process runs N engines in one event loop (``EngineHost``, uvloop when available); this process
+drives S concurrent streaming chat requests over raw keep-alive connections (closed loop) and measures
+time to first token as the client sees it. The host's cost is the client TTFT over the engines' own
+TTFT (from their vllm:time_to_first_token_seconds histograms over the same window). Writes
+benchmarks/results/engine_capacity.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+
+RESULTS = Path(__file__).parent / "results" / "engine_capacity.md"
+WORDS = ("incident", "latency", "replica", "gateway", "region", "cache", "token", "queue", "memory", "budget")
+
+
+def event_loop_policy() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def runqueue_wait() -> float:
+    """Seconds this process has waited for a CPU while runnable (Linux schedstat; 0 elsewhere)."""
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+# -- host role ---------------------------------------------------------------------------------------------
+
+
+async def host_main(args: argparse.Namespace) -> None:
+    from infleet.sim.engine import EngineHost, EngineSpec
+    from infleet.sim.engine.sequence import Sequence
+
+    engines, model, gpu, gpus = args.engines, args.model, args.gpu, args.gpus
+    async with EngineHost(tune_gc=not args.default_gc) as host:
+        addrs = [
+            await host.start(
+                EngineSpec(
+                    model=model,
+                    gpu=gpu,
+                    gpus=gpus,
+                    served_model_name=f"m{i}",
+                    stream_interval=args.stream_interval,
+                    stream_flush_interval_s=args.flush_interval,
+                )
+            )
+            for i in range(engines)
+        ]
+        engine_ttft: dict[str, float] = {}
+
+        def record(seq: Sequence) -> None:
+            if seq.first_token_time is not None:
+                engine_ttft[seq.request_id] = seq.first_token_time - seq.arrival
+
+        for addr in addrs:
+            host.engine(addr).finish_observers.append(record)
+        print(json.dumps({"ports": [a.port for a in addrs]}), flush=True)
+        loop = asyncio.get_running_loop()
+        profile_to = os.environ.get("ENGINE_CAPACITY_PROFILE")
+        profiler = None
+        if profile_to:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        lags: list[float] = []
+
+        async def probe() -> None:
+            while True:
+                before = loop.time()
+                await asyncio.sleep(0.01)
+                lags.append(loop.time() - before - 0.01)
+
+        prober = asyncio.create_task(probe())
+        gc_pauses: list[float] = []
+        gc_started = [0.0]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                gc_started[0] = time.perf_counter()
+            else:
+                gc_pauses.append(time.perf_counter() - gc_started[0])
+
+        gc.callbacks.append(on_gc)
+        cpu0, wall0, wait0 = time.process_time(), time.monotonic(), runqueue_wait()
+        await loop.run_in_executor(None, sys.stdin.readline)
+        prober.cancel()
+        stats = {
+            "cpu_s": time.process_time() - cpu0,
+            "runqueue_s": runqueue_wait() - wait0,
+            "wall_s": time.monotonic() - wall0,
+            "steps": 0,
+            "late_steps": 0,
+            "flush_gap_max": 0.0,
+            "gc_s": sum(gc_pauses),
+            "gc_max": max(gc_pauses, default=0.0),
+            "gc_n": len(gc_pauses),
+            "lag_p50": statistics.median(lags) if lags else 0.0,
+            "lag_p99": sorted(lags)[int(len(lags) * 0.99)] if lags else 0.0,
+        }
+        if profiler is not None and profile_to:
+            profiler.disable()
+            profiler.dump_stats(profile_to)
+        for addr in addrs:
+            eng = host.engine(addr)
+            stats["steps"] += eng.steps
+            stats["late_steps"] += eng.late_steps
+            stats["flush_gap_max"] = max(stats["flush_gap_max"], eng.flush_gap)
+        print(json.dumps(stats), flush=True)
+        print(json.dumps(engine_ttft), flush=True)
+
+
+# -- client role -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Window:
+    open_at: float = 0.0
+    close_at: float = float("inf")
+    ttfts: dict[str, float] = field(default_factory=dict)
+    header_times: list[float] = field(default_factory=list)
+    completed: int = 0
+    chunks: int = 0
+    errors: int = 0
+    stop: bool = False
+
+
+def request_bytes(port: int, model: str, prompt_words: int, max_tokens: int, serial: int) -> bytes:
+    words = " ".join(WORDS[(serial * 7 + i * 3) % len(WORDS)] for i in range(prompt_words))
+    # Output lengths vary (0.5x-1.5x) so that clients do not fall into lock step.
+    tokens = max_tokens // 2 + serial % max(1, max_tokens)
+    body = orjson.dumps(
+        {
+            "model": model,
+            "messages": [{"role": "user", "content": f"#{serial} {words}"}],
+            "max_tokens": tokens,
+            "stream": True,
+            "ignore_eos": True,
+            "request_id": f"r{serial}",
+        }
+    )
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def stream_client(
+    port: int, model: str, window: Window, serial0: int, args: argparse.Namespace
+) -> None:
+    await asyncio.sleep(args.ramp * 0.5 * (serial0 * 0.618034 % 1.0))  # staggered starts
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    serial = serial0
+    try:
+        while not window.stop:
+            serial += 1_000_033
+            sent = time.perf_counter()
+            writer.write(request_bytes(port, model, args.prompt_words, args.max_tokens, serial))
+            first: float | None = None
+            headers: float | None = None
+            tail = b""
+            while True:
+                data = await reader.read(262_144)
+                if not data:
+                    window.errors += 1
+                    return
+                if headers is None:
+                    headers = time.perf_counter()
+                if first is None and b"data: " in data:
+                    first = time.perf_counter()
+                window.chunks += data.count(b"data: ")
+                tail = (tail + data)[-64:]
+                if tail.endswith(b"0\r\n\r\n") and b"[DONE]" in tail:
+                    break
+            if first is not None and window.open_at <= sent and first <= window.close_at:
+                window.ttfts[f"r{serial}"] = first - sent
+                window.header_times.append((headers or first) - sent)
+            if window.open_at <= sent and time.perf_counter() <= window.close_at:
+                window.completed += 1
+    finally:
+        writer.close()
+
+
+async def scrape_ttft(ports: list[int]) -> tuple[float, float, float]:
+    """Sum and count of the engines' TTFT histograms, and their generation-token total."""
+    total = count = tokens = 0.0
+    async with httpx.AsyncClient(timeout=120) as http:
+        for port in ports:
+            text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+            for line in text.splitlines():
+                if line.startswith("vllm:time_to_first_token_seconds_sum"):
+                    total += float(line.rsplit(" ", 1)[1])
+                elif line.startswith("vllm:time_to_first_token_seconds_count"):
+                    count += float(line.rsplit(" ", 1)[1])
+                elif line.startswith("vllm:generation_tokens_total"):
+                    tokens += float(line.rsplit(" ", 1)[1])
+    return total, count, tokens
+
+
+@dataclass
+class Result:
+    engines: int
+    streams: int
+    matched: int
+    client_ttft_mean: float
+    client_ttft_p50: float
+    client_ttft_p99: float
+    engine_ttft_mean: float
+    requests_per_s: float
+    tokens_per_s: float
+    chunks_per_s: float
+    host_cpu: float
+    client_cpu: float
+    header_mean: float
+    lag_p50: float
+    lag_p99: float
+    gc_s: float
+    runqueue: float
+    load: float
+    late_steps: float
+    errors: int
+
+    @property
+    def inflation(self) -> float:
+        return self.client_ttft_mean / self.engine_ttft_mean - 1
+
+    def row(self) -> dict[str, str]:
+        def ms(x: float) -> str:
+            return f"{x * 1000:.1f}"
+
+        return {
+            "engines": str(self.engines),
+            "streams": str(self.streams),
+            "requests compared": str(self.matched),
+            "engine TTFT ms": ms(self.engine_ttft_mean),
+            "client TTFT ms mean/p50/p99": f"{ms(self.client_ttft_mean)} / {ms(self.client_ttft_p50)} / "
+            f"{ms(self.client_ttft_p99)}",
+            "host adds ms": ms(self.client_ttft_mean - self.engine_ttft_mean),
+            "inflation": f"{self.inflation:+.1%}",
+            "requests/s": f"{self.requests_per_s:,.0f}",
+            "tokens/s": f"{self.tokens_per_s:,.0f}",
+            "SSE events/s": f"{self.chunks_per_s:,.0f}",
+            "host CPU": f"{self.host_cpu:.0%}",
+            "host GC": f"{self.gc_s:.1%}",
+            "host waits for CPU": f"{self.runqueue:.0%}",
+            "lag p50/p99 ms": f"{ms(self.lag_p50)} / {ms(self.lag_p99)}",
+            "client CPU": f"{self.client_cpu:.0%}",
+            "load": f"{self.load:.1f}",
+            "errors": str(self.errors),
+        }
+
+
+def start_host(args: argparse.Namespace) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    command = [
+        sys.executable,
+        __file__,
+        "--role",
+        "host",
+        "--engines",
+        str(args.engines),
+        "--model",
+        args.model,
+        "--gpu",
+        args.gpu,
+        "--gpus",
+        str(args.gpus),
+        "--stream-interval",
+        str(args.stream_interval),
+        "--flush-interval",
+        str(args.flush_interval),
+    ]
+    if args.default_gc:
+        command.append("--default-gc")
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+
+
+async def run_point(args: argparse.Namespace, streams: int) -> Result:
+    host = start_host(args)
+    try:
+        return await drive(args, streams, host)
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait(timeout=30)
+
+
+async def drive(args: argparse.Namespace, streams: int, host: subprocess.Popen[str]) -> Result:
+    assert host.stdin is not None
+    assert host.stdout is not None
+    ports = json.loads(host.stdout.readline())["ports"]
+    window = Window()
+    start = time.perf_counter()
+    client_cpu0 = time.process_time()
+    tasks = [
+        asyncio.create_task(stream_client(ports[i % len(ports)], f"m{i % len(ports)}", window, i, args))
+        for i in range(streams)
+    ]
+    await asyncio.sleep(args.ramp)
+    scraped0 = time.perf_counter()
+    before = await scrape_ttft(ports)
+    window.open_at = time.perf_counter()
+    await asyncio.sleep(args.duration)
+    window.close_at = time.perf_counter()
+    after = await scrape_ttft(ports)
+    scraped1 = time.perf_counter()
+    client_cpu = (time.process_time() - client_cpu0) / (scraped1 - start)
+    window.stop = True
+    host.stdin.write("stop\n")
+    host.stdin.flush()
+    stats = json.loads(host.stdout.readline())
+    engine_ttft: dict[str, float] = json.loads(host.stdout.readline())
+    host.wait(timeout=30)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    span = window.close_at - window.open_at
+    token_span = (scraped1 + window.close_at) / 2 - (scraped0 + window.open_at) / 2
+    # The same requests on both sides: what the engine simulated against what the client saw.
+    matched = [rid for rid in window.ttfts if rid in engine_ttft]
+    ttfts = sorted(window.ttfts[rid] for rid in matched)
+    nan = float("nan")
+    return Result(
+        engines=args.engines,
+        streams=streams,
+        matched=len(matched),
+        client_ttft_mean=statistics.fmean(ttfts) if ttfts else nan,
+        client_ttft_p50=ttfts[len(ttfts) // 2] if ttfts else nan,
+        client_ttft_p99=ttfts[int(len(ttfts) * 0.99)] if ttfts else nan,
+        engine_ttft_mean=statistics.fmean(engine_ttft[rid] for rid in matched) if matched else nan,
+        requests_per_s=window.completed / span,
+        tokens_per_s=(after[2] - before[2]) / token_span,
+        chunks_per_s=window.chunks / (scraped1 - start),
+        host_cpu=stats["cpu_s"] / stats["wall_s"],
+        client_cpu=client_cpu,
+        header_mean=statistics.fmean(window.header_times) if window.header_times else float("nan"),
+        lag_p50=stats["lag_p50"],
+        lag_p99=stats["lag_p99"],
+        gc_s=stats["gc_s"] / stats["wall_s"],
+        runqueue=stats["runqueue_s"] / stats["wall_s"],
+        load=os.getloadavg()[0],
+        late_steps=stats["late_steps"] / max(1, stats["steps"]),
+        errors=window.errors,
+    )
+
+
+async def client_main(args: argparse.Namespace) -> None:
+    results = []
+    for streams in args.streams:
+        result = await run_point(args, streams)
+        results.append(result)
+        print(" ".join(f"{k}={v}" for k, v in result.row().items()), flush=True)
+    write_results(args, results)
+
+
+def write_results(args: argparse.Namespace, results: list[Result]) -> None:
+    rows = [r.row() for r in results]
+    section = [
+        f"## {args.engines} x {args.model} on {args.gpus}x {args.gpu}, "
+        f"stream interval {args.stream_interval}, flush interval {args.flush_interval * 1000:g} ms",
+        "",
+        f"Prompt ~{args.prompt_words} words, {args.max_tokens // 2}-{args.max_tokens * 3 // 2} output tokens "
+        f"(ignore_eos), streaming, staggered closed loop; {args.ramp:g} s ramp, then a "
+        f"{args.duration:g} s window. "
+        "Host: one process, one event loop (uvloop), "
+        f"{'default GC' if args.default_gc else 'EngineHost(tune_gc=True)'}; client: a second process. "
+        "TTFT compares the same requests: the engine's simulated TTFT (arrival to first token) and the "
+        "client's (request sent to first SSE byte); inflation = client mean / engine mean - 1; "
+        "lag = how late a 10 ms timer fires in the host; waits for CPU = share of the time the host was "
+        "runnable but not running (other processes had the cores); "
+        "load = the machine's 1-minute load average (other work shares its 2 cores).",
+        "",
+        "| " + " | ".join(rows[0]) + " |",
+        "|" + "---|" * len(rows[0]),
+    ]
+    section += ["| " + " | ".join(str(v) for v in row.values()) + " |" for row in rows]
+    header = [
+        "# Engine capacity",
+        "",
+        "Generated by `benchmarks/engine_capacity.py` on this machine "
+        f"({os.cpu_count()} CPUs, shared with other work).",
+        "",
+    ]
+    existing = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() and args.append else ""
+    body = existing.rstrip() + "\n\n" if existing else "\n".join(header) + "\n"
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(body + "\n".join(section) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--role", choices=["client", "host"], default="client")
+    parser.add_argument("--engines", type=int, default=20)
+    parser.add_argument("--streams", type=int, nargs="+", default=[200, 1000, 2000])
+    parser.add_argument("--model", default="meta-llama/Llama-3.1-8B-Instruct")
+    parser.add_argument("--gpu", default="H100")
+    parser.add_argument("--gpus", type=int, default=1)
+    parser.add_argument("--stream-interval", type=int, default=1, help="EngineSpec.stream_interval (tokens)")
+    parser.add_argument(
+        "--flush-interval", type=float, default=0.0, help="EngineSpec.stream_flush_interval_s"
+    )
+    parser.add_argument("--default-gc", action="store_true", help="keep CPython's default GC thresholds")
+    parser.add_argument("--prompt-words", type=int, default=400)
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--ramp", type=float, default=6.0)
+    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--append", action="store_true", help="add a section to the results file")
+    args = parser.parse_args()
+    event_loop_policy()
+    if args.role == "host":
+        asyncio.run(host_main(args))
+    else:
+        asyncio.run(client_main(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""The ``infleet engine-sim`` sub-command: serve one simulated vLLM-compatible engine over HTTP.
+
+Flags follow ``vllm serve`` where they overlap. The fault spec grammar is documented in
+``infleet.sim.engine.faults`` and in ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import uvicorn
+
+from infleet.api.catalog import CatalogError
+from infleet.sim.engine import EngineSpec, FaultSpec, FaultSpecError, ModelDoesNotFitError, SimEngine
+from infleet.sim.engine.host import server_config
+from infleet.sim.engine.openai_app import OpenAIApp
+
+_FAULTS_HELP = (
+    "faults, comma-separated: error_rate=0.1, spike=RATE@SECONDS, hang, crash, crash_after=S, slow_start=S, "
+    'degrade=FACTOR (0-1], seed=N; changeable at run time with POST /admin/faults {"spec": "..."}'
+)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "engine-sim",
+        help="serve a simulated vLLM-compatible engine",
+        description="Serve a simulated vLLM engine whose timing follows the model and GPU SKU.",
+    )
+    parser.add_argument("--model", required=True, help="catalog model (Hugging Face id or served name)")
+    parser.add_argument("--gpu", default="H100", help="catalog GPU SKU (default H100)")
+    parser.add_argument("--gpus", type=int, default=1, help="tensor-parallel GPU count (default 1)")
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=5000, help="listen port (default 5000, as KAITO)")
+    parser.add_argument("--served-model-name", default=None)
+    parser.add_argument("--max-num-seqs", type=int, default=256)
+    parser.add_argument("--max-model-len", type=int, default=None)
+    parser.add_argument("--max-num-batched-tokens", type=int, default=8192)
+    parser.add_argument("--quantization", choices=["fp8"], default=None)
+    parser.add_argument(
+        "--max-waiting",
+        type=int,
+        default=None,
+        help="answer 429 once this many requests wait (default: queue without bound, as vLLM)",
+    )
+    parser.add_argument("--stream-interval", type=int, default=1, help="tokens per SSE chunk (default 1)")
+    parser.add_argument(
+        "--stream-flush-interval",
+        type=float,
+        default=0.0,
+        help="seconds between a stream's chunks; tokens in between are coalesced (default 0)",
+    )
+    parser.add_argument("--no-prefix-caching", action="store_true")
+    parser.add_argument("--faults", default="", help=_FAULTS_HELP)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(run=run)
+
+
+def spec_from_args(args: argparse.Namespace) -> EngineSpec:
+    return EngineSpec(
+        model=args.model,
+        gpu=args.gpu,
+        gpus=args.gpus,
+        served_model_name=args.served_model_name,
+        max_num_seqs=args.max_num_seqs,
+        max_model_len=args.max_model_len,
+        max_num_batched_tokens=args.max_num_batched_tokens,
+        quantization=args.quantization,
+        max_waiting=args.max_waiting,
+        stream_interval=args.stream_interval,
+        stream_flush_interval_s=args.stream_flush_interval,
+        enable_prefix_caching=not args.no_prefix_caching,
+        faults=args.faults,
+        seed=args.seed,
+    )
+
+
+async def _serve(engine: SimEngine, host: str, port: int) -> None:
+    await engine.start()
+    server = uvicorn.Server(server_config(OpenAIApp(engine), host, port, log_level="info"))
+    try:
+        await server.serve()
+    finally:
+        await engine.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        FaultSpec.parse(args.faults)
+        engine = SimEngine(spec_from_args(args))
+    except (CatalogError, FaultSpecError, ModelDoesNotFitError, ValueError) as exc:
+        print(f"engine-sim: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"engine-sim: {engine.served_model_name} on {engine.spec.gpus} x {engine.gpu.name}, "
+        f"{engine.scheduler.blocks.num_blocks} KV blocks, max_model_len {engine.max_model_len}, "
+        f"listening on http://{args.host}:{args.port}",
+        flush=True,
+    )
+    asyncio.run(_serve(engine, args.host, args.port))
+    return 0

@@ -1,0 +1,234 @@
+"""The gateway's raw ASGI application: one dict lookup by path, no middleware stack, so the request
+path costs only what the proxy does. Owns the proxy, the routing table and the background loops
+(health checks, engine scraping, config reload). Built by `server.serve` and by tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from infleet.gateway.access_log import AccessLog
+from infleet.gateway.auth import KeyStore, Principal
+from infleet.gateway.config import GatewayConfig
+from infleet.gateway.engine_metrics import EngineScraper
+from infleet.gateway.errors import send_error
+from infleet.gateway.health_check import HealthChecker
+from infleet.gateway.http_pool import HttpPool
+from infleet.gateway.limits import Limiter, LocalLimiter
+from infleet.gateway.metrics import GatewayMetrics
+from infleet.gateway.proxy import Proxy
+from infleet.gateway.reloader import ConfigReloader
+from infleet.gateway.routing_table import RoutingSource, RoutingTable, build_table
+from infleet.gateway.tracing import Tracer
+from infleet.gateway.transport import Transport
+from infleet.scheduling import Environment
+from infleet.scheduling.routing import SaturationPolicy, build_routing_registry
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_INFERENCE = {
+    "/v1/chat/completions": "/v1/chat/completions",
+    "/v1/completions": "/v1/completions",
+    "/v1/embeddings": "/v1/embeddings",
+    "/chat/completions": "/v1/chat/completions",
+    "/completions": "/v1/completions",
+    "/embeddings": "/v1/embeddings",
+}
+_JSON = (b"content-type", b"application/json")
+
+
+class GatewayApp:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        transport: Transport | None = None,
+        probe_transport: Transport | None = None,
+        limiter: Limiter | None = None,
+        access_log: AccessLog | None = None,
+        config_path: str | Path | None = None,
+        env: Environment | None = None,
+        background: bool = True,
+    ) -> None:
+        self.env = env or Environment()
+        self.metrics = GatewayMetrics()
+        self.transport = transport or HttpPool()
+        self.probe_transport = probe_transport or (HttpPool() if transport is None else transport)
+        self.limiter = limiter or LocalLimiter(time.time)
+        if access_log is None and config.access_log.enabled:
+            access_log = AccessLog.open(config.access_log.path)
+        table = self._build(config, None)
+        self.proxy = Proxy(
+            config,
+            table,
+            self.transport,
+            self.limiter,
+            KeyStore.from_config(config),
+            self.metrics,
+            access_log,
+            Tracer.from_config(config.tracing),
+        )
+        self.health = HealthChecker(self.probe_transport, self._replicas, config.health, self._health_changed)
+        self.scraper = EngineScraper(self.probe_transport, self._replicas, config.scrape)
+        self.reloader = ConfigReloader(config_path, self.apply_config) if config_path else None
+        self._background = background
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # configuration and routing table
+    def _build(self, config: GatewayConfig, previous: RoutingTable | None) -> RoutingTable:
+        saturation = SaturationPolicy(
+            config.admission.queue_threshold, config.admission.kv_threshold, config.scrape.stale_after
+        )
+        registry = build_routing_registry(config.region, saturation)
+        return build_table(config, registry, self.env, previous)
+
+    def apply_config(self, config: GatewayConfig) -> None:
+        """Applies a new configuration; raises ConfigError (and changes nothing) if it cannot be built."""
+        table = self._build(config, self.proxy.table)
+        keys = KeyStore.from_config(config)
+        self.proxy.apply(config, table, keys)
+        self.health.config = config.health
+        self.scraper.config = config.scrape
+
+    def apply_table(self, table: RoutingTable) -> None:
+        """Swaps only the routing table: the entry point for fleet discovery."""
+        self.proxy.table = table
+
+    async def follow(self, source: RoutingSource) -> None:
+        """Applies every table a routing source yields (fleet discovery), until cancelled."""
+        self.apply_table(source.current())
+        async for table in source.updates():
+            self.apply_table(table)
+
+    @property
+    def table(self) -> RoutingTable:
+        return self.proxy.table
+
+    def _replicas(self) -> list[Any]:
+        return self.proxy.table.replicas()
+
+    def _health_changed(self, replica: Any) -> None:
+        self.metrics.healthy.labels(replica.name).set(1 if replica.healthy else 0)
+
+    # lifecycle
+    async def startup(self) -> None:
+        if not self._background:
+            return
+        config = self.proxy.config
+        loops: list[Coroutine[Any, Any, None]] = []
+        if config.health.enabled:
+            loops.append(self.health.run())
+        if config.scrape.enabled:
+            loops.append(self.scraper.run())
+        if self.reloader is not None:
+            loops.append(self.reloader.run())
+        self._tasks = [asyncio.create_task(c) for c in loops]
+
+    async def shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self.proxy.access_log is not None:
+            self.proxy.access_log.flush()
+        await self.transport.close()
+        if self.probe_transport is not self.transport:
+            await self.probe_transport.close()
+        await self.limiter.close()
+
+    # ASGI
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        upstream_path = _INFERENCE.get(path)
+        if upstream_path is not None:
+            if method != "POST":
+                await send_error(send, 405, f"{path} accepts POST only")
+                return
+            principal = self._authenticate(scope)
+            if principal is None:
+                await self._unauthorized(send)
+                return
+            await self.proxy.handle({**scope, "path": upstream_path}, receive, send, principal)
+        elif path in ("/v1/models", "/models") and method == "GET":
+            principal = self._authenticate(scope)
+            if principal is None:
+                await self._unauthorized(send)
+                return
+            await self._models(send, principal)
+        elif path == "/health/liveness" or path == "/health/liveliness":
+            await self._json(send, 200, {"status": "ok"})
+        elif path == "/health/readiness":
+            ready = any(r.healthy for r in self._replicas())
+            await self._json(
+                send, 200 if ready else 503, {"status": "ready" if ready else "no healthy replica"}
+            )
+        elif path == "/metrics" and method == "GET":
+            for replica in self._replicas():  # gauges are set when read, not on every request
+                self.metrics.healthy.labels(replica.name).set(1 if replica.healthy else 0)
+                self.metrics.outstanding.labels(replica.name).set(replica.outstanding)
+            body = self.metrics.render()
+            headers = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        elif path == "/admin/reload" and method == "POST":
+            principal = self._authenticate(scope)
+            if principal is None or not principal.admin or self.reloader is None:
+                await send_error(send, 403, "reload needs the master key and a gateway started from a file")
+                return
+            ok = self.reloader.reload()
+            await self._json(send, 200 if ok else 400, {"reloaded": ok})
+        else:
+            await send_error(send, 404, f"no route for {method} {path}")
+
+    def _authenticate(self, scope: dict[str, Any]) -> Principal | None:
+        return self.proxy.keys.authenticate(scope["headers"])
+
+    async def _unauthorized(self, send: Send) -> None:
+        self.metrics.rejections.labels("unauthorized").inc()
+        await send_error(
+            send, 401, "missing or unknown API key; send Authorization: Bearer <key>", "invalid_api_key"
+        )
+
+    async def _models(self, send: Send, principal: Principal) -> None:
+        names: list[str] = []
+        for route in self.proxy.table.models():
+            for name in (route.name, *route.aliases):
+                if principal.admin or principal.may_use(name) or principal.may_use(route.name):
+                    names.append(name)
+        data = [{"id": n, "object": "model", "created": 0, "owned_by": "infleet"} for n in names]
+        await self._json(send, 200, {"object": "list", "data": data})
+
+    @staticmethod
+    async def _json(send: Send, status: int, payload: object) -> None:
+        body = orjson.dumps(payload)
+        await send({"type": "http.response.start", "status": status, "headers": [_JSON]})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,104 @@
+"""Scrapes each replica's vLLM /metrics at a sub-second interval and stores the load signals routing
+uses: `vllm:num_requests_waiting`, `vllm:num_requests_running` and `vllm:kv_cache_usage_perc` (older
+vLLM: `vllm:gpu_cache_usage_perc`), summed or averaged over engine indexes. Started by the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from infleet.gateway.config import ScrapeConfig
+from infleet.gateway.replica import Replica
+from infleet.gateway.transport import Transport, UpstreamError, read_body
+
+
+@dataclass(slots=True)
+class EngineLoad:
+    waiting: float = 0.0
+    running: float = 0.0
+    kv_usage: float = 0.0
+
+
+_WAITING = b"vllm:num_requests_waiting"
+_RUNNING = b"vllm:num_requests_running"
+_KV = (b"vllm:kv_cache_usage_perc", b"vllm:gpu_cache_usage_perc")
+
+
+def parse_engine_load(text: bytes) -> EngineLoad | None:
+    """Reads the load gauges from Prometheus text; None if none of them is present."""
+    load = EngineLoad()
+    kv_values: list[float] = []
+    found = False
+    for line in text.split(b"\n"):
+        if not line.startswith(b"vllm:"):
+            continue
+        name_end = min((i for i in (line.find(b"{"), line.find(b" ")) if i >= 0), default=-1)
+        if name_end < 0:
+            continue
+        name = line[:name_end]
+        fields = line[line.rfind(b"}") + 1 :].split() if b"}" in line else line.split()[1:]
+        if not fields:
+            continue
+        try:
+            value = float(fields[0])
+        except ValueError:
+            continue
+        if name == _WAITING:
+            load.waiting += value
+        elif name == _RUNNING:
+            load.running += value
+        elif name in _KV:
+            kv_values.append(value)
+        else:
+            continue
+        found = True
+    if kv_values:
+        load.kv_usage = sum(kv_values) / len(kv_values)
+    return load if found else None
+
+
+class EngineScraper:
+    """One loop for all replicas; each scrape runs concurrently so a slow replica delays no other."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        replicas: Callable[[], list[Replica]],
+        config: ScrapeConfig,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._transport = transport
+        self._replicas = replicas
+        self.config = config
+        self._clock = clock
+
+    async def scrape(self, replica: Replica) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.timeout
+        path = (replica.origin.base_path.removesuffix("/v1") + "/metrics").encode()
+        try:
+            response = await self._transport.send(replica.origin, b"GET", path, [], (), deadline, deadline)
+            try:
+                body = await read_body(response, deadline)
+            finally:
+                response.close()
+        except UpstreamError:
+            return False
+        load = parse_engine_load(body) if response.status == 200 else None
+        if load is None:
+            return False
+        replica.waiting = load.waiting
+        replica.running = load.running
+        replica.kv_usage = load.kv_usage
+        replica.metrics_time = self._clock()
+        return True
+
+    async def run(self) -> None:
+        while True:
+            targets = [r for r in self._replicas() if not r.external]
+            if targets:
+                await asyncio.gather(*(self.scrape(r) for r in targets))
+            await asyncio.sleep(self.config.interval)

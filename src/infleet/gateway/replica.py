@@ -1,0 +1,96 @@
+"""A replica's live state as the gateway sees it: in-flight count, health, cooldown and the engine
+load scraped from its /metrics. Satisfies `infleet.scheduling.routing.Endpoint`; shared by the router,
+the health checker, the scraper and outlier detection. State survives config reloads (see routing_table).
+"""
+
+from __future__ import annotations
+
+from infleet.gateway.transport import Origin
+
+
+class Replica:
+    __slots__ = (
+        "adapters",
+        "auth_header",
+        "cluster",
+        "consecutive_failures",
+        "cooldown_until",
+        "cost",
+        "external",
+        "gpu",
+        "health_failures",
+        "health_successes",
+        "healthy",
+        "key",
+        "kv_usage",
+        "max_concurrency",
+        "metrics_time",
+        "models",
+        "name",
+        "origin",
+        "outstanding",
+        "region",
+        "running",
+        "upstream_model",
+        "waiting",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        origin: Origin,
+        upstream_model: str,
+        models: frozenset[str],
+        region: str = "",
+        cluster: str = "",
+        gpu: str = "",
+        cost: float = 0.0,
+        max_concurrency: int = 0,
+        adapters: frozenset[str] = frozenset(),
+        external: bool = False,
+        api_key: str | None = None,
+    ) -> None:
+        self.name = name
+        self.origin = origin
+        self.upstream_model = upstream_model
+        self.models = models
+        self.region = region
+        self.cluster = cluster
+        self.gpu = gpu
+        self.cost = cost
+        self.max_concurrency = max_concurrency
+        self.adapters = adapters
+        self.external = external
+        self.auth_header: bytes | None = f"Bearer {api_key}".encode() if api_key else None
+        # The identity that lets live state carry over a reload: same URL serving the same upstream model.
+        self.key = (str(origin), upstream_model)
+        self.healthy = True
+        self.cooldown_until = 0.0
+        self.outstanding = 0
+        self.consecutive_failures = 0
+        self.health_failures = 0
+        self.health_successes = 0
+        self.waiting = 0.0
+        self.running = 0.0
+        self.kv_usage = 0.0
+        self.metrics_time = 0.0
+
+    def adopt_state(self, old: Replica) -> None:
+        for attr in (
+            "healthy",
+            "cooldown_until",
+            "outstanding",
+            "consecutive_failures",
+            "health_failures",
+            "health_successes",
+            "waiting",
+            "running",
+            "kv_usage",
+            "metrics_time",
+        ):
+            setattr(self, attr, getattr(old, attr))
+
+    def __repr__(self) -> str:
+        return (
+            f"Replica({self.name!r}, {self.origin}, outstanding={self.outstanding}, healthy={self.healthy})"
+        )

@@ -1,0 +1,142 @@
+"""The routing table: public model name (or alias) -> replicas, routing profile and fallbacks.
+
+`RoutingTable` is an immutable snapshot; a `RoutingSource` produces snapshots. The file-based source
+builds them from `GatewayConfig`; fleet discovery will be another `RoutingSource` feeding the same
+`build_table`. Replica state carries over from the previous snapshot, so reloads drop nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from infleet.gateway.config import ConfigError, GatewayConfig
+from infleet.gateway.replica import Replica
+from infleet.gateway.transport import Origin
+from infleet.scheduling import Environment, Profile, Registry, RegistryError
+from infleet.scheduling.routing import Endpoint, RoutingRequest
+
+
+@dataclass(slots=True)
+class ModelRoute:
+    name: str
+    replicas: list[Replica]
+    profile: Profile[RoutingRequest, Endpoint]
+    fallbacks: tuple[str, ...] = ()
+    rpm: int | None = None
+    tpm: int | None = None
+    allowed_regions: frozenset[str] | None = None
+    aliases: tuple[str, ...] = ()
+    adapters: frozenset[str] = frozenset()  # LoRA adapter names served by some replica of this model
+    needs_prefix: bool = False  # the profile scores prefix affinity, so prompts must be hashed
+
+
+@dataclass(slots=True)
+class RoutingTable:
+    """One consistent view; requests keep the snapshot they started with."""
+
+    routes: dict[str, ModelRoute]  # by public name and by alias
+    version: int = 0
+    _replicas: list[Replica] = field(default_factory=list)
+
+    def lookup(self, model: str) -> ModelRoute | None:
+        return self.routes.get(model)
+
+    def models(self) -> list[ModelRoute]:
+        seen: dict[str, ModelRoute] = {}
+        for route in self.routes.values():
+            seen.setdefault(route.name, route)
+        return list(seen.values())
+
+    def replicas(self) -> list[Replica]:
+        """Every distinct replica, for the health checker and the scraper."""
+        return self._replicas
+
+
+class RoutingSource(Protocol):
+    """Produces routing tables: now from a file, later from the fleet (watching ModelDeployments)."""
+
+    def current(self) -> RoutingTable: ...
+
+    def updates(self) -> AsyncIterator[RoutingTable]:
+        """Yields each new table as it is built, until cancelled."""
+        ...
+
+
+def build_table(
+    config: GatewayConfig,
+    registry: Registry,
+    env: Environment,
+    previous: RoutingTable | None = None,
+) -> RoutingTable:
+    """Builds a snapshot from configuration, reusing live replica state from `previous`."""
+    old = {r.key: r for r in previous.replicas()} if previous else {}
+    replicas: dict[tuple[str, str], Replica] = {}
+    routes: dict[str, ModelRoute] = {}
+    for i, model in enumerate(config.models):
+        try:
+            profile: Profile[RoutingRequest, Endpoint] = Profile.build(
+                config.profile_spec(model.profile), registry, env
+            )
+        except RegistryError as exc:
+            raise ConfigError(f"models[{i}].profile: {exc}") from exc
+        members: list[Replica] = []
+        for j, backend in enumerate(model.backends):
+            upstream = backend.model or model.name
+            try:
+                api_key = backend.resolve_api_key()
+            except ConfigError as exc:
+                raise ConfigError(f"models[{i}].backends[{j}].{exc}") from exc
+            replica = Replica(
+                name=backend.name or f"{model.name}/{j}@{backend.url}",
+                origin=Origin.parse(backend.url),
+                upstream_model=upstream,
+                models=frozenset((model.name, *model.aliases)),
+                region=backend.region,
+                cluster=backend.cluster,
+                gpu=backend.gpu,
+                cost=backend.cost,
+                max_concurrency=backend.max_concurrency,
+                adapters=frozenset(backend.adapters),
+                external=backend.external,
+                api_key=api_key,
+            )
+            existing = replicas.get(replica.key)
+            if existing is not None:  # the same engine listed under two public names serves both
+                existing.models = existing.models | replica.models
+                members.append(existing)
+                continue
+            if replica.key in old:
+                replica.adopt_state(old[replica.key])
+            replicas[replica.key] = replica
+            members.append(replica)
+        route = ModelRoute(
+            name=model.name,
+            replicas=members,
+            profile=profile,
+            fallbacks=tuple(model.fallbacks),
+            rpm=model.rpm,
+            tpm=model.tpm,
+            allowed_regions=frozenset(model.allowed_regions) if model.allowed_regions is not None else None,
+            aliases=tuple(model.aliases),
+            adapters=frozenset(a for b in model.backends for a in b.adapters),
+            needs_prefix=any(p.name == "prefix-cache" for p in config.profile_spec(model.profile).scorers),
+        )
+        for name in (model.name, *model.aliases):
+            routes[name] = route
+        for adapter in route.adapters:
+            routes.setdefault(adapter, route)
+    version = previous.version + 1 if previous else 1
+    return RoutingTable(routes, version, list(replicas.values()))
+
+
+def fallback_chain(table: RoutingTable, route: ModelRoute) -> Iterable[ModelRoute]:
+    """The route, then its fallbacks in order (each model at most once)."""
+    seen = {route.name}
+    yield route
+    for name in route.fallbacks:
+        fb = table.lookup(name)
+        if fb is not None and fb.name not in seen:
+            seen.add(fb.name)
+            yield fb

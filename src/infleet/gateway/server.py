@@ -1,0 +1,43 @@
+"""Runs the gateway under uvicorn with httptools and uvloop, one process. Called by `infleet gateway`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import uvicorn
+
+from infleet.gateway.app import GatewayApp
+from infleet.gateway.config import load_config
+from infleet.gateway.limits import Limiter
+
+
+def build_app(config_path: str | Path, redis_url: str | None = None) -> GatewayApp:
+    config = load_config(config_path)
+    limiter: Limiter | None = None
+    if redis_url:
+        from infleet.gateway.redis_limits import RedisLimiter
+
+        limiter = RedisLimiter(redis_url, time.time)
+    return GatewayApp(config, limiter=limiter, config_path=config_path)
+
+
+def serve(config_path: str | Path, host: str, port: int, redis_url: str | None, log_level: str) -> None:
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = build_app(config_path, redis_url)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,  # the gateway writes its own structured access log
+        log_level=log_level,
+        backlog=4096,
+        timeout_keep_alive=75,
+        # Per-request costs that buy nothing here: X-Forwarded-* rewriting and a Server header.
+        proxy_headers=False,
+        server_header=False,
+    )

@@ -1,0 +1,61 @@
+"""Relays an upstream SSE stream to the client chunk by chunk as it arrives (no buffering), writes a
+keep-alive comment whenever the upstream stays silent for `keepalive` seconds so idle timeouts of
+load balancers do not cut long prefills, and reports errors in-band once bytes were sent.
+Called by the proxy after the upstream answered 200 to a streaming request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from infleet.gateway.errors import error_body
+from infleet.gateway.request_body import usage_from_sse_tail
+from infleet.gateway.transport import UpstreamError, UpstreamResponse
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_KEEPALIVE = {"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True}
+_TAIL = 4096  # the usage chunk and [DONE] end every stream; only the tail is kept to read usage
+
+
+@dataclass(slots=True)
+class StreamResult:
+    usage: dict[str, Any] | None
+    ttft: float | None  # seconds from `started` to the first upstream byte relayed
+
+
+async def send_stream_error(send: Send, status: int, message: str) -> None:
+    """The status line is gone already, so the error travels as a data event, then [DONE]."""
+    event = b"data: " + error_body(status, message) + b"\n\ndata: [DONE]\n\n"
+    await send({"type": "http.response.body", "body": event})
+
+
+async def relay_stream(
+    response: UpstreamResponse, send: Send, upstream: str, started: float, deadline: float, keepalive: float
+) -> StreamResult:
+    loop = asyncio.get_running_loop()
+    tail = b""
+    ttft: float | None = None
+    while True:
+        try:
+            chunk = await response.next_chunk(min(deadline, loop.time() + keepalive))
+        except UpstreamError as exc:
+            await send_stream_error(send, 502, f"upstream {upstream} failed mid-stream: {exc}")
+            return StreamResult(usage_from_sse_tail(tail), ttft)
+        if chunk is None:
+            if loop.time() >= deadline:
+                await send_stream_error(send, 504, "stream exceeded the gateway's total timeout")
+                return StreamResult(usage_from_sse_tail(tail), ttft)
+            await send(_KEEPALIVE)
+            continue
+        if not chunk:
+            await send({"type": "http.response.body", "body": b""})
+            return StreamResult(usage_from_sse_tail(tail), ttft)
+        if ttft is None:
+            ttft = time.perf_counter() - started
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        tail = (tail + chunk)[-_TAIL:] if len(chunk) < _TAIL else chunk[-_TAIL:]

@@ -1,0 +1,116 @@
+"""Profiles: which filters, weighted scorers and picker run, as data (`ProfileSpec`), and the built
+`Profile` that runs one scheduling cycle. Called by the gateway per request and by placement per workload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from infleet.scheduling.framework import (
+    Code,
+    Decision,
+    Environment,
+    FilterPlugin,
+    PickPlugin,
+    ReservePlugin,
+    ScorePlugin,
+    Status,
+)
+from infleet.scheduling.registry import Registry, RegistryError
+
+C = TypeVar("C")
+R = TypeVar("R")
+
+
+class PluginRef(BaseModel):
+    """One plugin in a profile: its registered name, its weight (scorers only) and its arguments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    weight: float = Field(default=1.0, ge=0.0)
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProfileSpec(BaseModel):
+    """A named profile as configuration data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "default"
+    filters: list[PluginRef] = Field(default_factory=list)
+    scorers: list[PluginRef] = Field(default_factory=list)
+    picker: PluginRef = Field(default_factory=lambda: PluginRef(name="max-score"))
+    reserve: list[PluginRef] = Field(default_factory=list)
+
+
+class Profile(Generic[R, C]):
+    """Filter -> weighted score -> pick -> reserve, with plugins built from a spec."""
+
+    def __init__(
+        self,
+        name: str,
+        filters: Sequence[FilterPlugin[R, C]],
+        scorers: Sequence[tuple[ScorePlugin[R, C], float]],
+        picker: PickPlugin[R, C],
+        reserve: Sequence[ReservePlugin[R, C]] = (),
+    ) -> None:
+        self.name = name
+        self.filters = list(filters)
+        self.scorers = [(s, w) for s, w in scorers if w > 0]
+        self.picker = picker
+        self.reservers = list(reserve)
+
+    @classmethod
+    def build(cls, spec: ProfileSpec, registry: Registry, env: Environment) -> Profile[R, C]:
+        where = f"profile {spec.name!r}"
+        filters = [registry.build(p.name, p.args, env, f"{where} filters") for p in spec.filters]
+        scorers = [(registry.build(p.name, p.args, env, f"{where} scorers"), p.weight) for p in spec.scorers]
+        picker = registry.build(spec.picker.name, spec.picker.args, env, f"{where} picker")
+        reservers = [registry.build(p.name, p.args, env, f"{where} reserve") for p in spec.reserve]
+        # A scorer that also learns from picks (prefix affinity) reserves without being listed twice.
+        for scorer, _ in scorers:
+            if hasattr(scorer, "reserve") and scorer not in reservers:
+                reservers.append(scorer)
+        for plugin, kind, method in (
+            *((f, "filter", "filter") for f in filters),
+            *((s, "scorer", "score") for s, _ in scorers),
+            (picker, "picker", "pick"),
+        ):
+            if not callable(getattr(plugin, method, None)):
+                raise RegistryError(f"{where}: plugin {plugin.name!r} cannot be used as a {kind}")
+        return cls(spec.name, filters, scorers, picker, reservers)
+
+    def schedule(self, request: R, candidates: Sequence[C]) -> Decision[C]:
+        """Runs one cycle; an empty `ranked` means nothing was feasible (see `Decision.rejected`)."""
+        feasible: list[C] = []
+        rejected: list[tuple[C, Status]] = []
+        filters = self.filters
+        for candidate in candidates:
+            for plugin in filters:
+                try:
+                    status = plugin.filter(request, candidate)
+                except Exception as exc:  # a broken plugin must not fail the request path
+                    status = Status(Code.ERROR, plugin.name, repr(exc))
+                if status.code is not Code.SUCCESS:
+                    rejected.append((candidate, status))
+                    break
+            else:
+                feasible.append(candidate)
+        if not feasible:
+            return Decision([], rejected)
+        totals = [0.0] * len(feasible)
+        if len(feasible) > 1:
+            for scorer, weight in self.scorers:
+                scores = scorer.score(request, feasible)
+                for i, value in enumerate(scores):
+                    # Clamp rather than trust: a scorer outside [0, 1] would silently outweigh the others.
+                    totals[i] += weight * (0.0 if value < 0.0 else 1.0 if value > 1.0 else value)
+        return Decision(self.picker.pick(request, feasible, totals), rejected)
+
+    def reserve(self, request: R, candidate: C) -> None:
+        for plugin in self.reservers:
+            plugin.reserve(request, candidate)

@@ -1,0 +1,19 @@
+"""The routing profile of the scheduling framework: request -> model replica.
+
+`build_routing_registry` registers every routing plugin; `BUILTIN_PROFILES` names the strategies
+(default load+prefix, round-robin, least-outstanding, random, power-of-two, cost).
+"""
+
+from infleet.scheduling.routing.endpoint import Endpoint, RoutingRequest, SaturationPolicy
+from infleet.scheduling.routing.prefix import PrefixIndex, prefix_blocks
+from infleet.scheduling.routing.profiles import BUILTIN_PROFILES, build_routing_registry
+
+__all__ = [
+    "BUILTIN_PROFILES",
+    "Endpoint",
+    "PrefixIndex",
+    "RoutingRequest",
+    "SaturationPolicy",
+    "build_routing_registry",
+    "prefix_blocks",
+]

@@ -1,0 +1,68 @@
+"""What routing plugins see: the `Endpoint` protocol a replica satisfies, the `RoutingRequest` built
+per request by the gateway, and the saturation rule shared by prefix stickiness and load shedding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Endpoint(Protocol):
+    """A model replica (or external provider) as routing plugins read it; the gateway owns the state."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def models(self) -> frozenset[str]: ...
+    @property
+    def adapters(self) -> frozenset[str]: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def healthy(self) -> bool: ...
+    @property
+    def cooldown_until(self) -> float: ...
+    @property
+    def outstanding(self) -> int: ...
+    @property
+    def max_concurrency(self) -> int: ...  # 0 means no cap
+    @property
+    def waiting(self) -> float: ...  # vllm:num_requests_waiting, last scrape
+    @property
+    def kv_usage(self) -> float: ...  # vllm:kv_cache_usage_perc in [0, 1], last scrape
+    @property
+    def metrics_time(self) -> float: ...  # monotonic time of the last good scrape, 0 if never
+    @property
+    def cost(self) -> float: ...  # relative cost, e.g. USD per GPU-hour
+
+
+@dataclass(slots=True)
+class RoutingRequest:
+    """One request as routing plugins see it. `prefix` holds chained block hashes of the prompt."""
+
+    model: str
+    now: float
+    adapter: str | None = None
+    region: str | None = None
+    allowed_regions: frozenset[str] | None = None
+    prefix: tuple[int, ...] = ()
+    priority: str = "standard"
+
+
+@dataclass(frozen=True, slots=True)
+class SaturationPolicy:
+    """When a replica counts as saturated: GIE's per-pod rule (queue and KV thresholds) plus the
+    gateway's own concurrency cap; stale engine metrics count as unknown, not as saturated."""
+
+    queue_threshold: float = 5.0
+    kv_threshold: float = 0.9
+    stale_after: float = 2.0
+
+    def saturated(self, endpoint: Endpoint, now: float) -> bool:
+        cap = endpoint.max_concurrency
+        if cap and endpoint.outstanding >= cap:
+            return True
+        if now - endpoint.metrics_time > self.stale_after:
+            return False
+        return endpoint.waiting >= self.queue_threshold or endpoint.kv_usage >= self.kv_threshold

@@ -1,0 +1,59 @@
+"""Routing filters: healthy, serves the model and adapter, region allow-list, not cooling down, below
+its concurrency cap. Each keeps or rejects one `Endpoint` for one `RoutingRequest`.
+"""
+
+from __future__ import annotations
+
+from infleet.scheduling.framework import SUCCESS, Code, Status
+from infleet.scheduling.routing.endpoint import Endpoint, RoutingRequest
+
+
+class HealthyFilter:
+    name = "healthy"
+    _REJECT = Status(Code.UNSCHEDULABLE, name, "failing health checks")
+
+    def filter(self, request: RoutingRequest, candidate: Endpoint) -> Status:
+        return SUCCESS if candidate.healthy else self._REJECT
+
+
+class ServesModelFilter:
+    name = "serves-model"
+
+    def filter(self, request: RoutingRequest, candidate: Endpoint) -> Status:
+        if request.model not in candidate.models:
+            return Status(Code.UNSCHEDULABLE, self.name, f"does not serve model {request.model!r}")
+        if request.adapter is not None and request.adapter not in candidate.adapters:
+            return Status(Code.UNSCHEDULABLE, self.name, f"has no adapter {request.adapter!r}")
+        return SUCCESS
+
+
+class RegionFilter:
+    """Keeps replicas in the allowed regions: the profile's list and the request's, when given."""
+
+    name = "region-allow"
+
+    def __init__(self, regions: frozenset[str] | None) -> None:
+        self._regions = regions
+
+    def filter(self, request: RoutingRequest, candidate: Endpoint) -> Status:
+        for allowed in (self._regions, request.allowed_regions):
+            if allowed is not None and candidate.region not in allowed:
+                return Status(Code.UNSCHEDULABLE, self.name, f"region {candidate.region!r} not allowed")
+        return SUCCESS
+
+
+class CooldownFilter:
+    name = "not-cooling-down"
+    _REJECT = Status(Code.UNSCHEDULABLE, name, "cooling down after failures")
+
+    def filter(self, request: RoutingRequest, candidate: Endpoint) -> Status:
+        return SUCCESS if candidate.cooldown_until <= request.now else self._REJECT
+
+
+class ConcurrencyCapFilter:
+    name = "below-concurrency-cap"
+    _REJECT = Status(Code.UNSCHEDULABLE, name, "at its concurrency cap")
+
+    def filter(self, request: RoutingRequest, candidate: Endpoint) -> Status:
+        cap = candidate.max_concurrency
+        return SUCCESS if not cap or candidate.outstanding < cap else self._REJECT

@@ -1,0 +1,103 @@
+"""The routing plugin registry and the built-in routing profiles. Strategies are only profiles:
+round-robin is a picker with no scorers, least-outstanding one scorer, the default mixes engine load,
+the gateway's in-flight count, prefix affinity and locality. Called by the gateway at config load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from infleet.scheduling.framework import Environment
+from infleet.scheduling.pickers import register_pickers
+from infleet.scheduling.profile import PluginRef, ProfileSpec
+from infleet.scheduling.registry import Registry
+from infleet.scheduling.routing.endpoint import SaturationPolicy
+from infleet.scheduling.routing.filters import (
+    ConcurrencyCapFilter,
+    CooldownFilter,
+    HealthyFilter,
+    RegionFilter,
+    ServesModelFilter,
+)
+from infleet.scheduling.routing.prefix import PrefixIndex
+from infleet.scheduling.routing.scorers import (
+    CostScorer,
+    KVCacheScorer,
+    LocalityScorer,
+    OutstandingScorer,
+    PrefixCacheScorer,
+    QueueScorer,
+)
+
+
+def build_routing_registry(home_region: str = "", saturation: SaturationPolicy | None = None) -> Registry:
+    """Every routing plugin plus the generic pickers. `home_region` is the gateway's own region."""
+    sat = saturation or SaturationPolicy()
+    registry = Registry()
+    register_pickers(registry)
+
+    def simple(plugin_type: type) -> Any:
+        return lambda args, env: plugin_type()
+
+    def region(args: Mapping[str, Any], env: Environment) -> RegionFilter:
+        regions = args.get("regions")
+        return RegionFilter(frozenset(regions) if regions is not None else None)
+
+    def queue(args: Mapping[str, Any], env: Environment) -> QueueScorer:
+        return QueueScorer(float(args.get("stale_after", sat.stale_after)))
+
+    def kv(args: Mapping[str, Any], env: Environment) -> KVCacheScorer:
+        return KVCacheScorer(float(args.get("stale_after", sat.stale_after)))
+
+    def prefix(args: Mapping[str, Any], env: Environment) -> PrefixCacheScorer:
+        return PrefixCacheScorer(PrefixIndex(int(args.get("capacity", 65536))), sat)
+
+    def locality(args: Mapping[str, Any], env: Environment) -> LocalityScorer:
+        return LocalityScorer(str(args.get("region", home_region)))
+
+    registry.register(HealthyFilter.name, simple(HealthyFilter))
+    registry.register(ServesModelFilter.name, simple(ServesModelFilter))
+    registry.register(RegionFilter.name, region)
+    registry.register(CooldownFilter.name, simple(CooldownFilter))
+    registry.register(ConcurrencyCapFilter.name, simple(ConcurrencyCapFilter))
+    registry.register(OutstandingScorer.name, simple(OutstandingScorer))
+    registry.register(QueueScorer.name, queue)
+    registry.register(KVCacheScorer.name, kv)
+    registry.register(PrefixCacheScorer.name, prefix)
+    registry.register(LocalityScorer.name, locality)
+    registry.register(CostScorer.name, simple(CostScorer))
+    return registry
+
+
+_FILTERS = [
+    PluginRef(name=n)
+    for n in ("healthy", "serves-model", "region-allow", "not-cooling-down", "below-concurrency-cap")
+]
+
+
+def _profile(name: str, scorers: dict[str, float], picker: str) -> ProfileSpec:
+    return ProfileSpec(
+        name=name,
+        filters=list(_FILTERS),
+        scorers=[PluginRef(name=n, weight=w) for n, w in scorers.items()],
+        picker=PluginRef(name=picker),
+    )
+
+
+BUILTIN_PROFILES: dict[str, ProfileSpec] = {
+    p.name: p
+    for p in (
+        _profile(
+            "default",
+            {"prefix-cache": 3, "outstanding": 2, "queue": 1, "kv-cache": 1, "locality": 1},
+            "max-score",
+        ),
+        _profile("round-robin", {}, "round-robin"),
+        _profile("least-outstanding", {"outstanding": 1}, "max-score"),
+        _profile("random", {}, "random"),
+        _profile("power-of-two", {"outstanding": 1, "queue": 1}, "power-of-two"),
+        _profile("cost", {"cost": 3, "outstanding": 1, "locality": 1}, "max-score"),
+        _profile("load", {"outstanding": 2, "queue": 1, "kv-cache": 1, "locality": 1}, "max-score"),
+    )
+}

@@ -1,0 +1,106 @@
+"""Routing scorers, each normalized to [0, 1] (1 is best): outstanding requests, engine queue and
+KV-cache usage from scraped metrics, prefix-cache affinity (sticky until saturated), locality, cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from infleet.scheduling.routing.endpoint import Endpoint, RoutingRequest, SaturationPolicy
+from infleet.scheduling.routing.prefix import PrefixIndex
+
+
+def _lower_is_better(values: Sequence[float]) -> list[float]:
+    """Min-max normalization as GIE's queue scorer: the lowest scores 1, the highest 0, all 1 if equal."""
+    lo = min(values)
+    span = max(values) - lo
+    if span <= 0:
+        return [1.0] * len(values)
+    return [(span - (v - lo)) / span for v in values]
+
+
+class OutstandingScorer:
+    """Requests this gateway has in flight to the replica: exact and instant, unlike scraped metrics."""
+
+    name = "outstanding"
+
+    def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
+        return _lower_is_better([c.outstanding for c in candidates])
+
+
+class QueueScorer:
+    """Engine waiting queue; a replica with stale metrics scores as the worst."""
+
+    name = "queue"
+
+    def __init__(self, stale_after: float) -> None:
+        self._stale_after = stale_after
+
+    def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
+        now = request.now
+        fresh = [now - c.metrics_time <= self._stale_after for c in candidates]
+        waiting = [c.waiting for c in candidates]
+        # Unknown load ranks below every known load, but stale replicas still tie among themselves.
+        worst = max((w for w, ok in zip(waiting, fresh, strict=True) if ok), default=0.0) + 1.0
+        return _lower_is_better([w if ok else worst for w, ok in zip(waiting, fresh, strict=True)])
+
+
+class KVCacheScorer:
+    name = "kv-cache"
+
+    def __init__(self, stale_after: float) -> None:
+        self._stale_after = stale_after
+
+    def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
+        now = request.now
+        return [
+            1.0 - min(1.0, max(0.0, c.kv_usage)) if now - c.metrics_time <= self._stale_after else 0.0
+            for c in candidates
+        ]
+
+
+class PrefixCacheScorer:
+    """Fraction of the prompt's leading blocks the replica has likely cached; 0 once it saturates, so
+    load scorers spread a hot prefix instead of piling onto one replica (sticky until saturated)."""
+
+    name = "prefix-cache"
+
+    def __init__(self, index: PrefixIndex, saturation: SaturationPolicy) -> None:
+        self.index = index
+        self._saturation = saturation
+
+    def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
+        n = len(request.prefix)
+        if n == 0:
+            return [0.0] * len(candidates)
+        now = request.now
+        return [
+            0.0 if self._saturation.saturated(c, now) else self.index.matched(c.name, request.prefix) / n
+            for c in candidates
+        ]
+
+    def reserve(self, request: RoutingRequest, candidate: Endpoint) -> None:
+        if request.prefix:
+            self.index.record(candidate.name, request.prefix)
+
+
+class LocalityScorer:
+    """1 in the request's region (header) or else the gateway's own region, 0 elsewhere."""
+
+    name = "locality"
+
+    def __init__(self, home_region: str) -> None:
+        self._home = home_region
+
+    def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
+        region = request.region or self._home
+        if not region:
+            return [1.0] * len(candidates)
+        return [1.0 if c.region == region else 0.0 for c in candidates]
+
+
+class CostScorer:
+    name = "cost"
+
+    def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
+        return _lower_is_better([c.cost for c in candidates])

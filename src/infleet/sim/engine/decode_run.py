@@ -1,0 +1,87 @@
+"""Decode runs: several consecutive pure-decode steps planned and applied in one pass.
+
+The engine runtime uses a run when streams are coalesced anyway (vLLM's stream interval, or a host
+that runs late), so that simulating k steps costs one pass over the batch instead of k. A run never
+admits, preempts or allocates in the middle: its blocks are reserved up front, and sequences that
+finish inside it finish at their own step's end. The runtime may cut a run short when a request
+arrives, so the newcomer is admitted at the next step boundary exactly as without runs.
+"""
+
+from __future__ import annotations
+
+from infleet.sim.engine.performance import StepShape
+from infleet.sim.engine.scheduler import Scheduler, StepPlan
+from infleet.sim.engine.sequence import Sequence, Status
+
+
+def extend(scheduler: Scheduler, plan: StepPlan, max_steps: int) -> list[StepShape]:
+    """Shapes of up to ``max_steps`` decode steps from ``plan`` (``[plan.shape]`` when no run fits)."""
+    shape = plan.shape
+    if max_steps <= 1 or shape.prefill_tokens or plan.preempted or not plan.items:
+        return [shape]
+    remaining = [seq.max_output - seq.num_output for seq, _ in plan.items]
+    steps = min(max_steps, max(remaining))
+    if scheduler.waiting:
+        steps = min(steps, min(remaining))  # a finish frees a slot someone is waiting for
+    if steps <= 1:
+        return [shape]
+    bs = scheduler.config.block_size
+    needs: list[int] = []
+    for (seq, _), left in zip(plan.items, remaining, strict=True):
+        tokens = seq.num_computed + min(steps, left)
+        needs.append(max(0, -(-tokens // bs) - len(seq.blocks)))
+    if sum(needs) > scheduler.blocks.num_free:
+        return [shape]
+    for (seq, _), need in zip(plan.items, needs, strict=True):
+        if need:
+            got = scheduler.blocks.allocate(need)
+            assert got is not None  # checked against num_free above
+            seq.blocks.extend(got)
+    # Step i decodes every sequence with more than i tokens left; each one's context grows by one per step.
+    shapes: list[StepShape] = []
+    leaving = sorted((left, seq.num_computed) for (seq, _), left in zip(plan.items, remaining, strict=True))
+    active = len(leaving)
+    context = shape.context_tokens
+    gone = 0
+    for i in range(steps):
+        while gone < len(leaving) and leaving[gone][0] <= i:
+            left, start = leaving[gone]
+            context -= start + left  # a finished sequence no longer reads its KV
+            gone += 1
+            active -= 1
+        shapes.append(
+            StepShape(decode_seqs=active, context_tokens=context, attention_pairs=context + active / 2)
+        )
+        context += active
+    return shapes
+
+
+def apply(scheduler: Scheduler, plan: StepPlan, ends: list[float]) -> list[Sequence]:
+    """Apply the first ``len(ends)`` steps of a run; returns the sequences that advanced."""
+    if len(ends) == 1:
+        return scheduler.complete(plan, ends[0])
+    steps = len(ends)
+    scheduler.stats.steps += steps
+    touched: list[Sequence] = []
+    finished = False
+    for seq, _ in plan.items:
+        if seq.status is not Status.RUNNING:
+            continue
+        tokens = min(steps, seq.max_output - seq.num_output)
+        seq.num_computed += tokens
+        seq.num_output += tokens
+        scheduler.stats.generation_tokens += tokens
+        last = ends[tokens - 1]
+        seq.last_token_time = last
+        if seq.token_times is not None:
+            seq.token_times.extend(ends[:tokens])
+        if seq.num_output >= seq.max_output:
+            seq.status = Status.FINISHED
+            seq.finished_time = last
+            scheduler.blocks.release(seq.blocks)
+            seq.blocks = []
+            finished = True
+        touched.append(seq)
+    if finished:
+        scheduler.running = [s for s in scheduler.running if s.status is Status.RUNNING]
+    return touched

@@ -1,0 +1,125 @@
+"""Paged KV-cache block manager with prefix caching, in the manner of vLLM's V1 block pool.
+
+The scheduler allocates fixed-size blocks as sequences grow and releases them when sequences finish
+or are preempted. Full prompt blocks are registered under a chained hash; a released block keeps its
+hash and sits in an LRU queue, so a later request with the same prefix reuses it until it is evicted.
+Written here rather than borrowed because no library models a GPU block pool.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import OrderedDict
+from collections.abc import Sequence
+
+
+def block_hashes(token_ids: Sequence[int], block_size: int, salt: str | None = None) -> list[int]:
+    """Chained hashes of the full blocks of ``token_ids`` (a block's hash covers its whole prefix)."""
+    parent = zlib.crc32(salt.encode()) if salt else 0
+    hashes: list[int] = []
+    for start in range(0, len(token_ids) - block_size + 1, block_size):
+        parent = hash((parent, *token_ids[start : start + block_size]))
+        hashes.append(parent)
+    return hashes
+
+
+class BlockManager:
+    """A fixed pool of KV blocks: allocation, reference counts, prefix lookup and LRU eviction."""
+
+    def __init__(self, num_blocks: int, block_size: int, *, enable_prefix_caching: bool = True) -> None:
+        if num_blocks < 1 or block_size < 1:
+            raise ValueError(
+                f"BlockManager: num_blocks and block_size must be >= 1 ({num_blocks}, {block_size})"
+            )
+        self.num_blocks = num_blocks
+        self.block_size = block_size
+        self.enable_prefix_caching = enable_prefix_caching
+        self._refs: dict[int, int] = {}
+        self._fresh_next = 0  # ids >= this have never been handed out
+        self._plain_free: list[int] = []  # released blocks that carry no hash
+        self._evictable: OrderedDict[int, None] = OrderedDict()  # released blocks with a hash, LRU first
+        self._hash_of: dict[int, int] = {}
+        self._by_hash: dict[int, int] = {}
+        self.evictions = 0
+
+    @property
+    def num_free(self) -> int:
+        return (self.num_blocks - self._fresh_next) + len(self._plain_free) + len(self._evictable)
+
+    @property
+    def num_used(self) -> int:
+        return self.num_blocks - self.num_free
+
+    @property
+    def usage(self) -> float:
+        """Fraction of blocks held by live sequences (vllm:kv_cache_usage_perc, 0-1)."""
+        return self.num_used / self.num_blocks
+
+    def cached_prefix(self, hashes: Sequence[int]) -> int:
+        """How many leading blocks of ``hashes`` are cached, without taking them."""
+        if not self.enable_prefix_caching:
+            return 0
+        count = 0
+        for h in hashes:
+            if h not in self._by_hash:
+                break
+            count += 1
+        return count
+
+    def acquire_prefix(self, hashes: Sequence[int]) -> list[int]:
+        """Take references on the cached leading blocks of ``hashes``; returns their ids."""
+        taken: list[int] = []
+        for h in hashes[: self.cached_prefix(hashes)]:
+            block = self._by_hash[h]
+            refs = self._refs.get(block, 0)
+            if refs == 0:
+                self._evictable.pop(block, None)
+            self._refs[block] = refs + 1
+            taken.append(block)
+        return taken
+
+    def allocate(self, count: int) -> list[int] | None:
+        """``count`` new blocks, or None (and nothing taken) when the pool cannot supply them."""
+        if count <= 0:
+            return []
+        if count > self.num_free:
+            return None
+        out: list[int] = []
+        for _ in range(count):
+            if self._plain_free:
+                block = self._plain_free.pop()
+            elif self._fresh_next < self.num_blocks:
+                block = self._fresh_next
+                self._fresh_next += 1
+            else:
+                block, _ = self._evictable.popitem(last=False)
+                self._forget(block)
+                self.evictions += 1
+            self._refs[block] = 1
+            out.append(block)
+        return out
+
+    def register(self, block: int, block_hash: int) -> None:
+        """Mark a full block as holding the prefix ``block_hash`` so later requests can share it."""
+        if not self.enable_prefix_caching or block in self._hash_of or block_hash in self._by_hash:
+            return
+        self._hash_of[block] = block_hash
+        self._by_hash[block_hash] = block
+
+    def release(self, blocks: Sequence[int]) -> None:
+        """Drop one reference on each block; the tail is released first so prefixes outlive it in the LRU."""
+        for block in reversed(blocks):
+            refs = self._refs[block] - 1
+            if refs > 0:
+                self._refs[block] = refs
+                continue
+            del self._refs[block]
+            if block in self._hash_of:
+                self._evictable[block] = None
+            else:
+                self._plain_free.append(block)
+
+    def _forget(self, block: int) -> None:
+        h = self._hash_of.pop(block, None)
+        if h is not None and self._by_hash.get(h) == block:
+            del self._by_hash[h]

@@ -1,0 +1,310 @@
+"""The OpenAI/vLLM wire format: request models and the exact response and SSE chunk shapes.
+
+The HTTP app parses bodies with these models (unknown fields are accepted, as vLLM does) and
+builds responses with the encoders. Content chunks are the hot path of streaming, so each stream
+pre-encodes the bytes around its delta text once and only the text is serialised per chunk.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+import time
+import uuid
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from infleet.sim.engine.engine import SamplingParams
+
+DONE = b"data: [DONE]\n\n"
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+    continuous_usage_stats: bool = False
+
+
+class ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    json_schema: dict[str, Any] | None = None
+
+
+class _Common(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    n: int = 1
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    ignore_eos: bool = False
+    min_tokens: int = Field(default=0, ge=0)
+    cache_salt: str | None = None
+    request_id: str | None = None
+
+    def stops(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+    @property
+    def include_usage(self) -> bool:
+        return self.stream_options is not None and self.stream_options.include_usage
+
+
+class ChatCompletionRequest(_Common):
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    response_format: ResponseFormat | None = None
+    add_generation_prompt: bool = True
+
+    def sampling(self) -> SamplingParams:
+        fmt = self.response_format
+        schema: dict[str, Any] | None = None
+        if fmt is not None and fmt.type == "json_schema" and fmt.json_schema is not None:
+            inner = fmt.json_schema.get("schema")
+            schema = inner if isinstance(inner, dict) else fmt.json_schema
+        return SamplingParams(
+            max_tokens=self.max_completion_tokens
+            if self.max_completion_tokens is not None
+            else self.max_tokens,
+            stop=self.stops(),
+            seed=self.seed,
+            ignore_eos=self.ignore_eos,
+            min_tokens=self.min_tokens,
+            json_mode=fmt is not None and fmt.type == "json_object",
+            json_schema=schema,
+            cache_salt=self.cache_salt,
+        )
+
+
+class CompletionRequest(_Common):
+    prompt: str | list[str] | list[int] | list[list[int]]
+    max_tokens: int | None = 16  # the completions API defaults to 16, as OpenAI's does
+    echo: bool = False
+
+    def prompts(self) -> list[str | list[int]]:
+        return split_inputs(self.prompt)
+
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(
+            max_tokens=self.max_tokens,
+            stop=self.stops(),
+            seed=self.seed,
+            ignore_eos=self.ignore_eos,
+            min_tokens=self.min_tokens,
+            cache_salt=self.cache_salt,
+        )
+
+
+class EmbeddingRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    input: str | list[str] | list[int] | list[list[int]]
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, ge=1)
+
+
+def split_inputs(value: str | list[str] | list[int] | list[list[int]]) -> list[str | list[int]]:
+    """One entry per prompt: a text, or a list of token ids (a flat id list is one prompt)."""
+    if isinstance(value, str):
+        return [value]
+    out: list[str | list[int]] = []
+    flat: list[int] = []
+    for item in value:
+        if isinstance(item, int):
+            flat.append(item)
+        elif isinstance(item, str):
+            out.append(item)
+        else:
+            out.append([int(t) for t in item])
+    return [flat] if flat else out
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def now_s() -> int:
+    return int(time.time())
+
+
+def usage(prompt: int, completion: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": None,
+    }
+
+
+def chat_response(
+    rid: str, created: int, model: str, choices: list[dict[str, Any]], use: dict[str, Any]
+) -> bytes:
+    return orjson.dumps(
+        {
+            "id": rid,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": choices,
+            "usage": use,
+            "system_fingerprint": None,
+            "prompt_logprobs": None,
+            "kv_transfer_params": None,
+        }
+    )
+
+
+def chat_choice(index: int, text: str, finish_reason: str, stop_reason: str | None) -> dict[str, Any]:
+    return {
+        "index": index,
+        "message": {"role": "assistant", "content": text, "reasoning": None, "tool_calls": []},
+        "logprobs": None,
+        "finish_reason": finish_reason,
+        "stop_reason": stop_reason,
+    }
+
+
+def completion_response(
+    rid: str, created: int, model: str, choices: list[dict[str, Any]], use: dict[str, Any]
+) -> bytes:
+    return orjson.dumps(
+        {
+            "id": rid,
+            "object": "text_completion",
+            "created": created,
+            "model": model,
+            "choices": choices,
+            "usage": use,
+            "system_fingerprint": None,
+            "kv_transfer_params": None,
+        }
+    )
+
+
+def completion_choice(index: int, text: str, finish_reason: str, stop_reason: str | None) -> dict[str, Any]:
+    return {
+        "index": index,
+        "text": text,
+        "logprobs": None,
+        "finish_reason": finish_reason,
+        "stop_reason": stop_reason,
+        "prompt_logprobs": None,
+    }
+
+
+def sse(obj: object) -> bytes:
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+class ChunkEncoder:
+    """SSE chunks of one streamed response (chat or completion); the same ``id`` on every chunk."""
+
+    def __init__(self, kind: Literal["chat", "completion"], model: str, include_usage: bool) -> None:
+        self.kind = kind
+        self.id = new_id("chatcmpl" if kind == "chat" else "cmpl")
+        self.created = now_s()
+        self.model = model
+        self.include_usage = include_usage
+        self.object = "chat.completion.chunk" if kind == "chat" else "text_completion"
+        head = orjson.dumps({"id": self.id, "object": self.object, "created": self.created, "model": model})[
+            :-1
+        ]
+        usage_tail = b',"usage":null' if include_usage else b""
+        if kind == "chat":
+            self._pre = b"data: " + head + b',"choices":[{"index":0,"delta":{"content":'
+            self._post = b'},"logprobs":null,"finish_reason":null}]' + usage_tail + b"}\n\n"
+        else:
+            self._pre = b"data: " + head + b',"choices":[{"index":0,"text":'
+            self._post = b',"logprobs":null,"finish_reason":null,"stop_reason":null}]' + usage_tail + b"}\n\n"
+
+    def _base(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "object": self.object,
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        }
+        if self.include_usage:
+            out["usage"] = None
+        return out
+
+    def role(self) -> bytes:
+        """The chat stream's first chunk: the assistant role with empty content."""
+        return sse(
+            self._base(
+                [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": ""},
+                        "logprobs": None,
+                        "finish_reason": None,
+                    }
+                ]
+            )
+        )
+
+    def content(self, text: str) -> bytes:
+        return self._pre + orjson.dumps(text) + self._post
+
+    def final(self, text: str, finish_reason: str, stop_reason: str | None) -> bytes:
+        if self.kind == "chat":
+            delta = {"content": text} if text else {}
+            choice = {
+                "index": 0,
+                "delta": delta,
+                "logprobs": None,
+                "finish_reason": finish_reason,
+                "stop_reason": stop_reason,
+            }
+        else:
+            choice = {
+                "index": 0,
+                "text": text,
+                "logprobs": None,
+                "finish_reason": finish_reason,
+                "stop_reason": stop_reason,
+            }
+        return sse(self._base([choice]))
+
+    def usage(self, prompt: int, completion: int) -> bytes:
+        return sse(
+            {
+                "id": self.id,
+                "object": self.object,
+                "created": self.created,
+                "model": self.model,
+                "choices": [],
+                "usage": usage(prompt, completion),
+            }
+        )
+
+
+def embedding_vector(seed: int, dims: int) -> list[float]:
+    """A deterministic unit vector (a cheap LCG: no need for cryptographic or numpy randomness)."""
+    state = seed & 0xFFFFFFFF or 1
+    values: list[float] = []
+    for _ in range(dims):
+        state = (1103515245 * state + 12345) & 0x7FFFFFFF
+        values.append(state / 0x7FFFFFFF - 0.5)
+    norm = sum(v * v for v in values) ** 0.5 or 1.0
+    return [v / norm for v in values]
+
+
+def encode_embedding(values: list[float], encoding: str) -> list[float] | str:
+    if encoding == "base64":
+        return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
+    return values

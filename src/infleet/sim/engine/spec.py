@@ -1,0 +1,53 @@
+"""EngineSpec: everything that defines one simulated engine, as data.
+
+Built by the ``engine-sim`` command from its flags and by callers of ``EngineHost.start`` (the
+simulated kubelet turns a pod's engine arguments into one). Field names follow vLLM's flags.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EngineSpec(BaseModel):
+    """One engine: model, GPUs and the vLLM serving options the simulation honours."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="catalog model: Hugging Face id or served name")
+    gpu: str = Field(default="H100", description="catalog GPU SKU, e.g. H100, A100-80GB, L40S")
+    gpus: int = Field(default=1, ge=1, le=64, description="tensor-parallel size")
+    served_model_name: str | None = Field(
+        default=None, description="default: lower-cased last segment of the id"
+    )
+    max_num_seqs: int = Field(default=256, ge=1)
+    max_model_len: int | None = Field(default=None, ge=16, description="default: min(context, KV capacity)")
+    max_num_batched_tokens: int = Field(default=8192, ge=16)
+    block_size: int = Field(default=16, ge=1)
+    gpu_memory_utilization: float | None = Field(default=None, gt=0.0, le=1.0)
+    quantization: Literal["fp8"] | None = None
+    kv_cache_dtype: Literal["auto", "fp8"] = "auto"
+    enable_prefix_caching: bool = True
+    max_waiting: int | None = Field(
+        default=None,
+        ge=0,
+        description="429 once this many requests wait (KAITO guard); None queues without bound",
+    )
+    stream_interval: int = Field(
+        default=1, ge=1, description="tokens per SSE chunk, as vLLM's --stream-interval"
+    )
+    stream_flush_interval_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="send a stream's tokens at most this often; the first token and the end go at once",
+    )
+    adaptive_streaming: bool = Field(
+        default=True,
+        description="coalesce tokens into fewer chunks only while the host's event loop runs late",
+    )
+    faults: str = Field(default="", description="fault spec, see infleet.sim.engine.faults")
+    seed: int = 0
+    version: str = "0.11.0"

@@ -1,0 +1,30 @@
+"""Engine load parsing from vLLM's Prometheus text, old and new metric names."""
+
+from __future__ import annotations
+
+from infleet.gateway.engine_metrics import parse_engine_load
+
+TEXT = b"""# HELP vllm:num_requests_waiting Number of requests waiting.
+# TYPE vllm:num_requests_waiting gauge
+vllm:num_requests_waiting{engine="0",model_name="m"} 3.0
+vllm:num_requests_waiting{engine="1",model_name="m"} 2.0
+vllm:num_requests_running{engine="0",model_name="m"} 7.0
+vllm:kv_cache_usage_perc{engine="0",model_name="m"} 0.5
+vllm:kv_cache_usage_perc{engine="1",model_name="m"} 0.25
+vllm:prompt_tokens_total{engine="0",model_name="m"} 100.0
+"""
+
+
+def test_sums_queues_and_averages_kv_over_engines() -> None:
+    load = parse_engine_load(TEXT)
+    assert load is not None
+    assert load.waiting == 5.0
+    assert load.running == 7.0
+    assert load.kv_usage == 0.375
+
+
+def test_accepts_the_older_gpu_cache_name_and_rejects_foreign_text() -> None:
+    load = parse_engine_load(b'vllm:gpu_cache_usage_perc{model_name="m"} 0.9\n')
+    assert load is not None
+    assert load.kv_usage == 0.9
+    assert parse_engine_load(b"sglang:num_queue_reqs 4\n") is None

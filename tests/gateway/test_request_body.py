@@ -1,0 +1,88 @@
+"""Request bodies: parsed once, the model spliced in place, prompts hashed from raw bytes."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from infleet.gateway.request_body import BadRequestError, parse_body, usage_from_sse_tail
+
+
+def test_splices_model_without_touching_other_bytes() -> None:
+    raw = b'{"messages":[{"role":"user","content":"caf\\u00e9"}],"model":"a","n":1}'
+    body = parse_body(raw)
+    parts = body.with_model("b")
+    assert b"".join(parts) == raw.replace(b'"a"', b'"b"')
+    assert len(parts) == 3  # spliced, not rebuilt
+    assert body.with_model("a") == [raw]
+
+
+def test_same_leading_prompt_gives_same_prefix_hashes() -> None:
+    system = "You are a careful assistant. " * 100
+    one = parse_body(
+        orjson.dumps(
+            {
+                "model": "m",
+                "messages": [{"role": "system", "content": system}, {"role": "user", "content": "first"}],
+            }
+        )
+    )
+    two = parse_body(
+        orjson.dumps(
+            {
+                "model": "m",
+                "messages": [{"role": "system", "content": system}, {"role": "user", "content": "second"}],
+            }
+        )
+    )
+    a, b = one.prefix("m"), two.prefix("m")
+    assert len(a) >= 5
+    assert a[:5] == b[:5]
+    assert a != b or len(a) == len(b)
+    assert one.prefix("other-model")[0] != a[0]
+
+
+@pytest.mark.parametrize("raw", [b"[]", b"{}", b'{"model": 3}', b"nope"])
+def test_rejects_bodies_without_a_model(raw: bytes) -> None:
+    with pytest.raises(BadRequestError):
+        parse_body(raw)
+
+
+def test_usage_from_stream_tail() -> None:
+    tail = b'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}\n\ndata: [DONE]\n\n'
+    assert usage_from_sse_tail(tail) == {"prompt_tokens": 5, "completion_tokens": 2}
+    assert usage_from_sse_tail(b"data: [DONE]\n\n") is None
+
+
+BIG = "x" * 100_000
+
+
+def test_large_bodies_are_spliced_wherever_the_model_key_sits() -> None:
+    for payload in (
+        {"messages": [{"role": "user", "content": BIG}], "stream": True, "model": "llama"},
+        {"model": "llama", "messages": [{"role": "user", "content": BIG}]},
+        {"messages": [{"role": "user", "content": BIG}], "model": "llama", "tools": [{"x": BIG}]},
+    ):
+        raw = orjson.dumps(payload)
+        body = parse_body(raw)
+        parts = body.with_model("m")
+        assert len(parts) == 3
+        assert orjson.loads(b"".join(parts)) == {**payload, "model": "m"}
+
+
+def test_model_named_in_a_string_or_as_a_role_is_left_alone() -> None:
+    payload = {"messages": [{"role": "model", "content": 'say "model": "llama"'}], "model": "llama"}
+    body = parse_body(orjson.dumps(payload))
+    assert orjson.loads(b"".join(body.with_model("m"))) == {**payload, "model": "m"}
+
+
+def test_large_bodies_with_ambiguous_keys_are_parsed() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"model": "x", "stream": True}}}]
+    raw = orjson.dumps({"model": "llama", "tools": tools, "messages": [{"role": "user", "content": BIG}]})
+    body = parse_body(raw)
+    assert (body.model, body.stream) == ("llama", False)
+    sent = orjson.loads(b"".join(body.with_model("m")))
+    assert sent["model"] == "m"
+    assert sent["tools"] == tools
+    with pytest.raises(BadRequestError):
+        parse_body(orjson.dumps([{"model": "llama", "content": BIG}]))

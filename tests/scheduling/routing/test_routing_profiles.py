@@ -1,0 +1,111 @@
+"""Routing plugins and the built-in profiles over plain replica records."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from infleet.scheduling import Environment, Profile
+from infleet.scheduling.routing import (
+    BUILTIN_PROFILES,
+    Endpoint,
+    PrefixIndex,
+    RoutingRequest,
+    SaturationPolicy,
+    build_routing_registry,
+)
+
+
+@dataclass
+class Rep:
+    name: str
+    region: str = "us"
+    models: frozenset[str] = frozenset({"m"})
+    adapters: frozenset[str] = frozenset()
+    healthy: bool = True
+    cooldown_until: float = 0.0
+    outstanding: int = 0
+    max_concurrency: int = 0
+    waiting: float = 0.0
+    kv_usage: float = 0.0
+    metrics_time: float = 100.0
+    cost: float = 1.0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def profile(name: str, region: str = "us") -> Profile[RoutingRequest, Endpoint]:
+    registry = build_routing_registry(region, SaturationPolicy())
+    return Profile.build(BUILTIN_PROFILES[name], registry, Environment(rng=random.Random(0)))
+
+
+def req(**kw: object) -> RoutingRequest:
+    base: dict[str, object] = {"model": "m", "now": 100.0}
+    base.update(kw)
+    return RoutingRequest(**base)  # type: ignore[arg-type]
+
+
+def test_filters_reject_unhealthy_cooling_capped_and_foreign() -> None:
+    reps = [
+        Rep("sick", healthy=False),
+        Rep("cool", cooldown_until=200.0),
+        Rep("full", outstanding=2, max_concurrency=2),
+        Rep("other-model", models=frozenset({"x"})),
+        Rep("eu", region="eu"),
+        Rep("ok"),
+    ]
+    decision = profile("least-outstanding").schedule(req(allowed_regions=frozenset({"us"})), reps)
+    assert [r.name for r in decision.ranked] == ["ok"]
+    plugins = {s.plugin for _, s in decision.rejected}
+    assert plugins == {"healthy", "not-cooling-down", "below-concurrency-cap", "serves-model", "region-allow"}
+
+
+def test_adapter_requests_go_to_replicas_with_the_adapter() -> None:
+    reps = [Rep("plain"), Rep("lora", adapters=frozenset({"sql"}))]
+    assert [r.name for r in profile("default").schedule(req(adapter="sql"), reps).ranked] == ["lora"]
+
+
+def test_least_outstanding_orders_by_in_flight() -> None:
+    reps = [Rep("a", outstanding=5), Rep("b", outstanding=1), Rep("c", outstanding=3)]
+    assert [r.name for r in profile("least-outstanding").schedule(req(), reps).ranked] == ["b", "c", "a"]
+
+
+def test_default_prefers_the_replica_that_holds_the_prefix_until_it_saturates() -> None:
+    p = profile("default")
+    reps = [Rep("a"), Rep("b")]
+    prefix = (1, 2, 3, 4)
+    first = p.schedule(req(prefix=prefix), reps).ranked[0]
+    p.reserve(req(prefix=prefix), first)
+    first_rep = next(r for r in reps if r.name == first.name)
+    other = next(r for r in reps if r.name != first.name)
+    first_rep.outstanding = 1  # a little busier, still preferred for its cache
+    assert p.schedule(req(prefix=prefix), reps).ranked[0].name == first.name
+    first_rep.waiting = 10  # saturated: stickiness ends, load decides
+    assert p.schedule(req(prefix=prefix), reps).ranked[0].name == other.name
+
+
+def test_stale_engine_metrics_count_as_worst_queue() -> None:
+    reps = [Rep("fresh", waiting=3), Rep("stale", waiting=0, metrics_time=0.0)]
+    ranked = profile("power-of-two").schedule(req(), reps).ranked
+    assert ranked[0].name == "fresh"
+
+
+def test_locality_prefers_request_region_then_home_region() -> None:
+    reps = [Rep("us1", region="us"), Rep("eu1", region="eu")]
+    p = profile("load", region="us")
+    assert p.schedule(req(), reps).ranked[0].name == "us1"
+    assert p.schedule(req(region="eu"), reps).ranked[0].name == "eu1"
+
+
+def test_cost_profile_prefers_cheaper_replicas() -> None:
+    reps = [Rep("h100", cost=12.0), Rep("a100", cost=3.7)]
+    assert profile("cost").schedule(req(), reps).ranked[0].name == "a100"
+
+
+def test_prefix_index_counts_leading_matches_and_is_bounded() -> None:
+    index = PrefixIndex(capacity=4)
+    index.record("r", (1, 2, 3))
+    assert index.matched("r", (1, 2, 9)) == 2
+    assert index.matched("r", (9, 2, 3)) == 0
+    index.record("r", (5, 6, 7))
+    assert index.matched("r", (1, 2, 3)) == 0  # oldest blocks evicted first
+    assert index.matched("r", (5, 6, 7)) == 3

@@ -1,0 +1,62 @@
+"""Decode runs: k steps applied at once give the same tokens and times as k single steps."""
+
+from __future__ import annotations
+
+import pytest
+
+from infleet.api.catalog import load_catalog
+from infleet.sim.engine import decode_run
+from infleet.sim.engine.clock import ManualClock
+from infleet.sim.engine.performance import PerformanceModel
+from infleet.sim.engine.scheduler import Scheduler, SchedulerConfig
+from infleet.sim.engine.sequence import Sequence
+
+
+def make(outputs: list[int]) -> tuple[Scheduler, list[Sequence]]:
+    catalog = load_catalog()
+    sched = Scheduler(PerformanceModel(catalog.model("qwen3-8b"), catalog.gpu("H100")), SchedulerConfig())
+    seqs = [
+        Sequence(f"r{i}", list(range(i * 1000, i * 1000 + 40)), ["w"] * n, "length", 0.0)
+        for i, n in enumerate(outputs)
+    ]
+    for s in seqs:
+        sched.add(s)
+    return sched, seqs
+
+
+def drive(sched: Scheduler, clock: ManualClock, run_steps: int) -> None:
+    while sched.has_work:
+        plan = sched.schedule(clock.now())
+        shapes = decode_run.extend(sched, plan, run_steps)
+        ends = []
+        for shape in shapes:
+            clock.advance(sched.perf.step_time(shape))
+            ends.append(clock.now())
+        decode_run.apply(sched, plan, ends)
+
+
+def test_runs_match_single_steps() -> None:
+    outputs = [5, 17, 33, 64, 64, 90]
+    single, single_seqs = make(outputs)
+    clock1 = ManualClock()
+    drive(single, clock1, 1)
+    batched, batched_seqs = make(outputs)
+    clock2 = ManualClock()
+    drive(batched, clock2, 16)
+    assert batched.stats.steps == single.stats.steps
+    assert clock2.now() == pytest.approx(clock1.now())
+    for a, b in zip(single_seqs, batched_seqs, strict=True):
+        assert a.num_output == b.num_output
+        assert b.finished_time == pytest.approx(a.finished_time)
+    assert batched.blocks.num_used == 0
+
+
+def test_no_run_while_prefilling_or_with_a_queue_behind_a_finish() -> None:
+    sched, _ = make([10, 50])
+    plan = sched.schedule(0.0)  # both prompts prefill in this step
+    assert len(decode_run.extend(sched, plan, 8)) == 1
+    decode_run.apply(sched, plan, [0.01])
+    sched.add(Sequence("late", list(range(40)), ["w"] * 5, "length", 0.0))
+    sched.config = SchedulerConfig(max_num_seqs=2)
+    plan = sched.schedule(0.02)
+    assert len(decode_run.extend(sched, plan, 64)) == 9  # stops where the first one finishes

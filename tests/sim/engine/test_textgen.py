@@ -1,0 +1,71 @@
+"""Output text: deterministic, readable, of the planned length, honouring stop strings and JSON modes."""
+
+from __future__ import annotations
+
+import orjson
+
+from infleet.sim.engine.textgen import plan_output
+from infleet.sim.engine.tokenizer import count_tokens, encode, render_chat, split_pieces
+
+
+def test_same_seed_same_text_and_requested_length() -> None:
+    a = plan_output(seed=11, limit=40, ignore_eos=True)
+    b = plan_output(seed=11, limit=40, ignore_eos=True)
+    assert a == b
+    assert len(a.pieces) == 40
+    assert a.finish_reason == "length"
+    assert plan_output(seed=12, limit=40, ignore_eos=True).pieces != a.pieces
+
+
+def test_text_reads_as_words() -> None:
+    text = "".join(plan_output(seed=3, limit=200, ignore_eos=True).pieces)
+    words = text.replace(".", " ").replace(",", " ").split()
+    assert len(words) > 100
+    assert all(w.isalpha() for w in words)
+    assert text[0].isupper()
+
+
+def test_unbounded_requests_end_at_a_sampled_length() -> None:
+    lengths = {len(plan_output(seed=s, limit=100_000).pieces) for s in range(20)}
+    assert len(lengths) > 10
+    assert max(lengths) < 100_000
+    assert all(plan_output(seed=s, limit=100_000).finish_reason == "stop" for s in range(5))
+
+
+def test_stop_string_truncates_before_the_match() -> None:
+    full = "".join(plan_output(seed=5, limit=300, ignore_eos=True).pieces)
+    word = full.split()[10]
+    plan = plan_output(seed=5, limit=300, ignore_eos=True, stop=[" " + word])
+    text = "".join(plan.pieces)
+    assert plan.finish_reason == "stop"
+    assert plan.stop_reason == " " + word
+    assert full.startswith(text)
+    assert (" " + word) not in text
+
+
+def test_json_modes_produce_valid_json() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "severity": {"enum": ["low", "high"]},
+            "count": {"type": "integer"},
+            "causes": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    plan = plan_output(seed=1, limit=500, json_schema=schema)
+    value = orjson.loads("".join(plan.pieces))
+    assert value["severity"] in ("low", "high")
+    assert isinstance(value["count"], int)
+    assert isinstance(value["causes"], list)
+    assert isinstance(orjson.loads("".join(plan_output(seed=2, limit=500, json_mode=True).pieces)), dict)
+
+
+def test_tokenizer_round_trips_and_counts_near_bpe() -> None:
+    text = "The gateway routes each request to a replica in another region."
+    assert "".join(split_pieces(text)) == text
+    assert 11 <= count_tokens(text) <= 16
+    assert encode(text) == encode(text)
+    system = [{"role": "system", "content": "You are terse."}]
+    a = encode(render_chat([*system, {"role": "user", "content": "one"}]))
+    b = encode(render_chat([*system, {"role": "user", "content": "two"}]))
+    assert a[:8] == b[:8]
