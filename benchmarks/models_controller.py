@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import os
 import platform
 import tempfile
 import time
@@ -133,6 +134,7 @@ async def time_to_ready(time_scale: float) -> dict[str, float] | None:
             return None
     except ModuleNotFoundError:
         return None
+    from infleet.sim.engine_pods import SimulatedEngineLauncher
     from infleet.sim.mini_engine import MiniEngineLauncher
     from infleet.sim.node_pools import NodePool
     from infleet.sim.settings import SimSettings
@@ -140,7 +142,7 @@ async def time_to_ready(time_scale: float) -> dict[str, float] | None:
 
     with tempfile.TemporaryDirectory() as directory:
         server, factory, client = await start_server(Path(directory))
-        launcher = MiniEngineLauncher()
+        launcher = SimulatedEngineLauncher(fallback=MiniEngineLauncher())
         manager = Manager(ManagerSettings(handle_signals=False))
         pools = [
             NodePool("a100", "A100-80GB", 2, 4, "Standard_NC48ads_A100_v4", "azure", "westeurope", "we-1")
@@ -186,8 +188,9 @@ def report(latency: dict[str, float], ready: dict[str, float] | None) -> str:
     lines = [
         "# Models controller",
         "",
-        f"Machine: {platform.machine()}, Python {platform.python_version()}; embedded API server in-process,",
-        "the controller in the same process and event loop.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} when",
+        f"written: the machine is shared), Python {platform.python_version()}; embedded API server",
+        "in-process, the controller in the same process and event loop.",
         "",
         "## Reconcile latency",
         "",
@@ -206,9 +209,10 @@ def report(latency: dict[str, float], ready: dict[str, float] | None) -> str:
         lines.append("Not measured: `infleet.sim` is not present in this checkout.")
     else:
         lines += [
-            "Three replicas of qwen2-7b (vLLM, 2 GPUs each) on four simulated 2-GPU A100 nodes; the",
-            "simulated kubelet pulls a vLLM-size image (90 s), downloads (0.5 GiB/s) and loads (1.92 GiB/s",
-            "per GPU) the 14.2 GiB of weights and starts the engine (15 s), all times the time scale.",
+            "Three replicas of qwen2-7b (vLLM, 2 GPUs each) on four simulated 2-GPU A100 nodes, each pod",
+            "a simulated vLLM engine; the simulated kubelet pulls a vLLM-size image (90 s), downloads",
+            "(0.5 GiB/s) and loads (1.92 GiB/s per GPU) the 14.2 GiB of weights, starts the engine (15 s),",
+            "all times the time scale.",
             "",
             "| time scale | wall time to Ready | simulated pod phases | of which scaled | unscaled rest |",
             "|---|---|---|---|---|",

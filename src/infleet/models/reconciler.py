@@ -8,6 +8,7 @@ wires it to informers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -184,9 +185,11 @@ class ModelDeploymentReconciler:
             (STATEFULSET, self.informers.statefulsets, rendered.statefulsets),
             (SERVICE, self.informers.services, rendered.services),
         ]
+        # Independent objects: written concurrently, so a new deployment's first reconcile is one round trip.
+        await asyncio.gather(
+            *(self._upsert(kind, informer, item) for kind, informer, desired in pairs for item in desired)
+        )
         for kind, informer, desired in pairs:
-            for item in desired:
-                await self._upsert(kind, informer, item)
             keep = {item["metadata"]["name"] for item in desired}
             for stale in informer.store.by_label(MD_LABEL, obj["metadata"]["name"]):
                 ref = controller_of(stale)
