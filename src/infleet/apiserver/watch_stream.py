@@ -95,8 +95,11 @@ async def stream_events(
 
     def encode(kind: str, obj: dict[str, Any]) -> bytes:
         nonlocal first
-        rendered = render(cluster.as_version(resource, obj), first)
+        versioned = cluster.as_version(resource, obj)
+        rendered = render(versioned, first)
         first = False
+        if rendered is obj:  # the stored object as it is: encode once for all watchers
+            return cluster.hub.encoded(kind, obj, lambda: _line(kind, obj))
         return _line(kind, rendered)
 
     try:
