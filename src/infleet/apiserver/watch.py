@@ -91,6 +91,7 @@ class WatchHub:
         # Encoded events shared by every watcher that sends them; keyed by object identity, which is
         # safe because stored objects are never mutated and each entry keeps its object alive.
         self._encoded: dict[tuple[str, int], tuple[dict[str, Any], bytes]] = {}
+        self._encoded_bytes = 0
 
     def start_at(self, resource_version: int) -> None:
         """Events at or below this version are not available (e.g. from before a restart)."""
@@ -129,10 +130,13 @@ class WatchHub:
         entry = self._encoded.get(key)
         if entry is not None and entry[0] is obj:
             return entry[1]
-        if len(self._encoded) >= 4096:
+        # Only the events being fanned out right now need to be here: keep it small in entries and bytes.
+        if len(self._encoded) >= 1024 or self._encoded_bytes >= 16 * 1024 * 1024:
             self._encoded.clear()
+            self._encoded_bytes = 0
         line = encode()
         self._encoded[key] = (obj, line)
+        self._encoded_bytes += len(line)
         return line
 
     def subscribe(self, resource: str, selects: ObjectFilter) -> Subscriber:
