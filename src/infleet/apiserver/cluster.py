@@ -91,13 +91,15 @@ class Selection:
 class Cluster:
     """State and verbs of one logical cluster served under ``/clusters/<name>``."""
 
-    def __init__(self, name: str, data_path: Path | None, clock: Clock | None = None) -> None:
+    def __init__(
+        self, name: str, data_path: Path | None, clock: Clock | None = None, watch_window: int = 20_000
+    ) -> None:
         self.name = name
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.index = ResourceIndex()
         for resource in builtin_resources():
             self.index.add(resource)
-        self.hub = WatchHub()
+        self.hub = WatchHub(window=watch_window)
         self.store = ObjectStore(data_path, on_commit=self._on_commit)
         self.collector = deletion.GarbageCollector(self)
         self.openapi = OpenAPIDocuments(self.index)
@@ -261,10 +263,16 @@ class Cluster:
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise bad_request(f"{resource.kind}: the request body must be a JSON or YAML object")
+        for field_name in ("kind", "apiVersion"):
+            if field_name in body and not isinstance(body[field_name], str):
+                raise bad_request(
+                    f"{resource.kind}: {field_name} must be a string, e.g. {resource.api_version!r}"
+                )
         kind = body.get("kind")
         if kind is not None and kind != resource.kind:
             raise bad_request(
-                f'the object kind "{kind}" does not match the resource {resource.plural} (kind "{resource.kind}")'
+                f'the object kind "{kind}" does not match the resource {resource.plural} '
+                f'(kind "{resource.kind}")'
             )
         api_version = body.get("apiVersion")
         if api_version is not None and api_version.rpartition("/")[0] != resource.group:
@@ -277,6 +285,9 @@ class Cluster:
             metadata = body["metadata"] = {}
         if not isinstance(metadata, dict):
             raise bad_request(f"{resource.kind}: metadata must be an object")
+        for field_name in ("name", "namespace", "generateName", "resourceVersion", "uid"):
+            if metadata.get(field_name) is not None and not isinstance(metadata[field_name], str):
+                raise bad_request(f"{resource.kind}: metadata.{field_name} must be a string")
         if resource.namespaced:
             body_ns = metadata.get("namespace")
             if body_ns and body_ns != namespace:
@@ -287,9 +298,12 @@ class Cluster:
             metadata["namespace"] = namespace
         else:
             metadata.pop("namespace", None)
-        if url_name is not None and metadata.get("name", url_name) != url_name:
+        if url_name is not None:
+            metadata.setdefault("name", url_name)
+        if url_name is not None and metadata["name"] != url_name:
             raise bad_request(
-                f"the name of the object ({metadata.get('name')}) does not match the name on the URL ({url_name})"
+                f"the name of the object ({metadata.get('name')}) does not match the name on the URL "
+                f"({url_name})"
             )
         body["apiVersion"] = resource.api_version
         body["kind"] = resource.kind
@@ -505,7 +519,8 @@ def _check_deleting_finalizers(resource: ResourceType, current: dict[str, Any], 
             [
                 Cause(
                     "FieldValueForbidden",
-                    f"no new finalizers can be added if the object is being deleted, found new finalizers {added}",
+                    "no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers {added}",
                     "metadata.finalizers",
                 )
             ],

@@ -9,6 +9,7 @@ and ``orphan`` finalizers, empties terminating Namespaces and cleans up the obje
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,7 +50,8 @@ class DeleteOptions:
             policy = "Orphan" if str(orphan).lower() == "true" else "Background"
         if policy is not None and policy not in POLICIES:
             raise bad_request(
-                f"DeleteOptions.propagationPolicy: unsupported value {policy!r}: use Background, Foreground or Orphan"
+                f"DeleteOptions.propagationPolicy: unsupported value {policy!r}: "
+                "use Background, Foreground or Orphan"
             )
         preconditions = data.get("preconditions") or {}
         if not isinstance(preconditions, Mapping):
@@ -134,10 +136,8 @@ class GarbageCollector:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     def enqueue(self, ref: ObjectRef) -> None:
         if ref not in self._queued:

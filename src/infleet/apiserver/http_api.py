@@ -72,10 +72,17 @@ def _wants_table(request: Request) -> bool:
     return "as=Table" in request.headers.get("accept", "")
 
 
+def _escape_char(char: str) -> str:
+    if char in '"\\':
+        return "\\" + char
+    return char.encode("unicode_escape").decode("ascii")
+
+
 def _add_warnings(response: Response, warnings: list[str]) -> Response:
     for text in warnings:
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-        response.raw_headers.append((b"warning", f'299 - "{escaped}"'.encode()))
+        # Header values must be printable ASCII: escape everything else (field names come from clients).
+        escaped = "".join(c if " " <= c <= "~" and c not in '"\\' else _escape_char(c) for c in text)
+        response.raw_headers.append((b"warning", f'299 - "{escaped}"'.encode("ascii")))
     return response
 
 
@@ -96,6 +103,8 @@ class APIServerApp:
         self.server_address = server_address
         self.default_cluster = default_cluster
         self.bookmark_interval = bookmark_interval
+        # Set when the server begins to stop: new watches are refused so shutdown is not held open.
+        self.stopping = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -457,6 +466,8 @@ class APIServerApp:
     def _watch(
         self, cluster: Cluster, resource: ResourceType, selection: Selection, request: Request, as_table: bool
     ) -> Response:
+        if self.stopping:
+            raise StatusError(503, "ServiceUnavailable", "the API server is shutting down; retry shortly")
         query = dict(request.query_params)
         send_initial = request_params.go_bool(query, "sendInitialEvents")
         bookmarks = request_params.go_bool(query, "allowWatchBookmarks")

@@ -112,7 +112,11 @@ def _operation(resource: ResourceType, action: str, schema_ref: str, with_body: 
         },
     }
     if with_body:
-        media = _PATCH_MEDIA if action == "patch" else ("application/json", "application/yaml")
+        # kubectl builds a strategic merge patch exactly when the PATCH operation accepts one.
+        patch_media = (
+            _PATCH_MEDIA if resource.builtin else tuple(m for m in _PATCH_MEDIA if "strategic" not in m)
+        )
+        media = patch_media if action == "patch" else ("application/json", "application/yaml")
         body_schema = {"type": "object"} if action == "patch" else {"$ref": schema_ref}
         operation["requestBody"] = {"content": {m: {"schema": body_schema} for m in media}, "required": True}
     return operation

@@ -35,6 +35,8 @@ class APIServerSettings:
     kubeconfig_out: Path | None = None
     tls: bool = True
     bookmark_interval: float = 60.0
+    # Events kept for watches to resume from; older resourceVersions get 410 Expired.
+    watch_window: int = 20_000
     extra_names: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
@@ -68,6 +70,7 @@ class EmbeddedAPIServer:
         self.port = settings.port
         self._server: _QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._app: APIServerApp | None = None
 
     @property
     def scheme(self) -> str:
@@ -97,7 +100,7 @@ class EmbeddedAPIServer:
         settings = self.settings
         for name in settings.clusters:
             path = settings.data_dir / "clusters" / f"{name}.db" if settings.data_dir else None
-            cluster = Cluster(name, path)
+            cluster = Cluster(name, path, watch_window=settings.watch_window)
             await cluster.start()
             self.clusters[name] = cluster
         sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM)
@@ -117,7 +120,7 @@ class EmbeddedAPIServer:
             }
             ca_pem = certificate.ca_pem()
             self.token = self._token()
-        app = APIServerApp(
+        app = self._app = APIServerApp(
             self.clusters,
             token=self.token,
             server_address=f"{settings.host}:{self.port}",
@@ -144,6 +147,8 @@ class EmbeddedAPIServer:
 
     async def stop(self) -> None:
         """Close every watch, stop listening, then flush and close storage."""
+        if self._app is not None:
+            self._app.stopping = True
         for cluster in self.clusters.values():
             cluster.hub.close_all()
         if self._server is not None:

@@ -179,7 +179,8 @@ class ObjectStore:
                     )
                 else:
                     db.execute(
-                        "INSERT OR REPLACE INTO objects (resource, namespace, name, data) VALUES (?, ?, ?, ?)",
+                        "INSERT OR REPLACE INTO objects (resource, namespace, name, data) "
+                        "VALUES (?, ?, ?, ?)",
                         (change.resource, change.namespace, change.name, orjson.dumps(change.obj)),
                     )
             db.execute(

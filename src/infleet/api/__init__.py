@@ -1,0 +1,1 @@
+"""Infleet's API layer: resource types, validation and the data catalogs every other layer reads."""

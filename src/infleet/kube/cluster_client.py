@@ -1,0 +1,207 @@
+"""Clients for Kubernetes clusters, built from a kubeconfig context: one per cluster, many per process.
+
+Why lightkube (1.0.1): maintained, async, typed models for built-ins, generic resources for CRDs and
+first-class server-side apply, and its kubeconfig loader handles TLS, tokens and exec plugins. It serves
+two ways here: ``ClusterClient.typed`` is the lightkube ``AsyncClient`` for typed work, and the
+``ClusterClient`` methods speak JSON dicts over lightkube's configured HTTP client, because the runtime
+is kind-agnostic (dicts in caches and patches) and informers need control lightkube's ``watch`` does not
+give (``allowWatchBookmarks``, relist on 410 instead of a silent re-watch from "now").
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import orjson
+from lightkube import AsyncClient
+from lightkube.config import client_adapter
+from lightkube.config.kubeconfig import KubeConfig, SingleConfig
+
+from infleet.kube.api_error import KubeAPIError
+from infleet.kube.resource_kind import ResourceKind
+
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+@dataclass(frozen=True)
+class ObjectList:
+    """The items of a list and the resourceVersion to watch from."""
+
+    items: list[dict[str, Any]]
+    resource_version: str
+
+
+class ClusterClient:
+    """JSON-level access to one cluster; ``name`` is how the runtime labels it (Request.cluster)."""
+
+    def __init__(self, name: str, config: SingleConfig, timeout: float = 10.0) -> None:
+        self.name = name
+        self.config = config
+        params = client_adapter.ConnectionParams(timeout=httpx2.Timeout(timeout))
+        self._http = client_adapter.AsyncClient(config, params)
+        self.typed = AsyncClient(config, timeout=httpx2.Timeout(timeout))
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | Path, context: str, name: str | None = None) -> ClusterClient:
+        """A client for ``context`` of the kubeconfig at ``path``; ``name`` defaults to the context name."""
+        config = KubeConfig.from_file(path).get(context)
+        assert config is not None  # get() raises ConfigError naming the context when it is missing
+        return cls(name or context, config)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        await self.typed.close()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        content = orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        response = await self._http.request(method, path, params=params, content=content, headers=headers)
+        data: dict[str, Any] = orjson.loads(response.content) if response.content else {}
+        if response.status_code >= 400:
+            raise KubeAPIError.from_status(data, response.status_code)
+        return data
+
+    async def get(self, kind: ResourceKind, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return await self._request("GET", kind.path(namespace, name))
+
+    async def list(
+        self,
+        kind: ResourceKind,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = 500,
+    ) -> ObjectList:
+        """All matching objects, following ``continue`` tokens, with the list's resourceVersion."""
+        params: dict[str, str] = {"limit": str(page_size)}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        if field_selector:
+            params["fieldSelector"] = field_selector
+        items: list[dict[str, Any]] = []
+        while True:
+            page = await self._request("GET", kind.path(namespace), params=params)
+            for item in page.get("items") or []:
+                # Lists omit kind/apiVersion on items; caches and handlers want whole objects.
+                item.setdefault("kind", kind.kind)
+                item.setdefault("apiVersion", kind.api_version)
+                items.append(item)
+            metadata = page.get("metadata") or {}
+            token = metadata.get("continue")
+            if not token:
+                return ObjectList(items, str(metadata.get("resourceVersion") or ""))
+            params["continue"] = token
+
+    async def watch(
+        self,
+        kind: ResourceKind,
+        resource_version: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Events ``(type, object)`` after ``resource_version`` until the server closes the stream.
+
+        BOOKMARK events are yielded too (the caller records their resourceVersion); an ERROR event raises
+        :class:`KubeAPIError` (410 means list again).
+        """
+        params = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if label_selector:
+            params["labelSelector"] = label_selector
+        if field_selector:
+            params["fieldSelector"] = field_selector
+        timeout = httpx2.Timeout(10.0, read=timeout_seconds + 30.0)
+        request = self._http.build_request("GET", kind.path(namespace), params=params, timeout=timeout)
+        response = await self._http.send(request, stream=True)
+        try:
+            if response.status_code >= 400:
+                body = await response.aread()
+                raise KubeAPIError.from_status(orjson.loads(body) if body else {}, response.status_code)
+            async for line in response.aiter_lines():
+                if not line.strip():
+                    continue
+                event = orjson.loads(line)
+                if event.get("type") == "ERROR":
+                    raise KubeAPIError.from_status(event.get("object") or {})
+                yield event["type"], event["object"]
+        finally:
+            await response.aclose()
+
+    async def create(
+        self, kind: ResourceKind, obj: dict[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
+        namespace = namespace or (obj.get("metadata") or {}).get("namespace")
+        return await self._request("POST", kind.path(namespace), body=obj)
+
+    async def replace(
+        self, kind: ResourceKind, obj: dict[str, Any], subresource: str | None = None
+    ) -> dict[str, Any]:
+        """PUT; the object's ``metadata.resourceVersion`` is the optimistic-concurrency precondition."""
+        metadata = obj["metadata"]
+        return await self._request(
+            "PUT", kind.path(metadata.get("namespace"), metadata["name"], subresource), body=obj
+        )
+
+    async def patch(
+        self,
+        kind: ResourceKind,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        json_patch: bool = False,
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        """A JSON merge patch (a dict), or with ``json_patch=True`` an RFC 6902 list of operations."""
+        content_type = JSON_PATCH if json_patch else MERGE_PATCH
+        return await self._request(
+            "PATCH", kind.path(namespace, name, subresource), body=patch, content_type=content_type
+        )
+
+    async def delete(self, kind: ResourceKind, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return await self._request("DELETE", kind.path(namespace, name), body={"kind": "DeleteOptions"})
+
+
+class ClientFactory:
+    """One :class:`ClusterClient` per kubeconfig context, created on first use and closed together."""
+
+    def __init__(self, kubeconfig: str | Path) -> None:
+        self._config = KubeConfig.from_file(kubeconfig)
+        self._clients: dict[str, ClusterClient] = {}
+
+    def client(self, context: str, name: str | None = None) -> ClusterClient:
+        """The client of ``context``; ``name`` (default: the context) is the cluster name in Requests."""
+        key = name or context
+        if key not in self._clients:
+            config = self._config.get(context)
+            assert config is not None
+            self._clients[key] = ClusterClient(key, config)
+        return self._clients[key]
+
+    @property
+    def contexts(self) -> list[str]:
+        return sorted(self._config.contexts)
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
