@@ -83,6 +83,7 @@ async def write_throughput(server: ServerProcess, client: Client, report: Report
                         f"{percentile(latencies, 50) * 1000:.1f}",
                         f"{percentile(latencies, 99) * 1000:.1f}",
                         f"{server_cpu:.2f}",
+                        f"{rate / max(server_cpu, 0.01):,.0f}",
                         f"{other_cpu:.2f}",
                         target,
                         verdict(rate >= WRITES_TARGET) if concurrency > 1 else "-",
@@ -90,26 +91,25 @@ async def write_throughput(server: ServerProcess, client: Client, report: Report
                 )
     for resource in ("widgets", "configmaps"):
         for verb in ("create", "update (PUT)"):
-            rates = [
-                float(r[4].replace(",", ""))
-                for r in rows
-                if r[0] == resource and r[1] == verb and r[2] != "1"
-            ]
+            chosen = [r for r in rows if r[0] == resource and r[1] == verb and r[2] != "1"]
+            best = max(chosen, key=lambda r: float(r[4].replace(",", "")))
+            rate = float(best[4].replace(",", ""))
             report.target(
                 f"{resource} {verb.split()[0]}s/s, best of 16 and 64 in flight",
                 f">= {WRITES_TARGET:,.0f}/s",
-                f"{max(rates):,.0f}/s",
-                max(rates) >= WRITES_TARGET,
+                f"{rate:,.0f}/s ({best[8]} writes per server CPU-second; others' CPU {best[9]} cores)",
+                rate >= WRITES_TARGET,
             )
     report.table(
         "1. Write throughput",
         [
             *("resource", "verb", "in flight", "objects", "objects/s", "p50 ms", "p99 ms", "server CPU"),
-            *("others' CPU", "target", "result"),
+            *("writes per server CPU-s", "others' CPU", "target", "result"),
         ],
         rows,
         "Each write returns only after its SQLite commit (WAL, synchronous=FULL). Widgets are a small CRD "
-        "with a structural schema.",
+        "with a structural schema. CPU is in cores over the run; writes per server CPU-second is what one "
+        "core could sustain, which holds even when other processes take cores (others' CPU).",
     )
 
 
@@ -393,6 +393,7 @@ async def heartbeat_cpu(server: ServerProcess, client: Client, report: Report, s
 async def run(args: argparse.Namespace, workdir: Path) -> Report:
     server = ServerProcess(workdir, args.profile)
     report = Report()
+    whole_run = CpuMeter(server)
     try:
         connector = aiohttp.TCPConnector(limit=256)
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -411,6 +412,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> Report:
                 await memory_growth(server, client, report, args.scale)
             if "heartbeat" in phases:
                 await heartbeat_cpu(server, client, report, args.scale)
+        server_cpu, client_cpu, other_cpu = whole_run.cores()
     finally:
         server.stop()
     header = ["# Embedded API server benchmark", "", *machine()]
@@ -418,6 +420,15 @@ async def run(args: argparse.Namespace, workdir: Path) -> Report:
         f"- server: `{' '.join(['python', *server.command[1:]])}` (own process, plain http, loopback)"
     )
     header.append(f"- data dir on {filesystem(workdir)}; scale {args.scale}")
+    header.append(
+        f"- CPU over the whole run, in cores: server {server_cpu:.2f}, benchmark client {client_cpu:.2f}, "
+        f"other processes of the machine {other_cpu:.2f}"
+        + (
+            " (the machine was shared: figures that depend on free cores are disturbed)"
+            if other_cpu > 0.3
+            else ""
+        )
+    )
     summary = Report()
     summary.table("Targets", ["what", "target", "figure", "result"], report.summary)
     report.sections[0:0] = ["\n".join(header), *summary.sections]
