@@ -206,7 +206,7 @@ class Cluster:
         if continue_token:
             rv, start_after = _decode_continue(continue_token, self.hub.oldest_available)
         items: list[dict[str, Any]] = []
-        candidates = self._candidates(resource, selection)
+        candidates = self._candidates(resource, selection, start_after)
         remaining = 0
         last_key: tuple[str, str] | None = None
         for obj in candidates:
@@ -218,6 +218,10 @@ class Cluster:
                 continue
             if limit and len(items) >= limit:
                 remaining += 1
+                if selection.labels is None and selection.fields is None:
+                    # Every later candidate is in the selection: count them without reading them.
+                    remaining += sum(1 for _ in candidates)
+                    break
                 continue
             items.append(self.as_version(resource, obj))
             last_key = key
@@ -225,12 +229,14 @@ class Cluster:
             return ListResult(items, rv, _encode_continue(rv, last_key), remaining)
         return ListResult(items, rv)
 
-    def _candidates(self, resource: ResourceType, selection: Selection) -> Iterator[dict[str, Any]]:
+    def _candidates(
+        self, resource: ResourceType, selection: Selection, after: tuple[str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
         name = selection.fields.exact("metadata.name") if selection.fields is not None else None
         if name is not None and selection.namespace is not None:
             obj = self.store.get(resource.storage_key, selection.namespace, name)
             return iter([obj] if obj is not None else [])
-        return self.store.items(resource.storage_key, selection.namespace)
+        return self.store.items(resource.storage_key, selection.namespace, after)
 
     # -- writes ----------------------------------------------------------------------------------
 
