@@ -16,9 +16,10 @@ from typing import Any
 
 import orjson
 
-from infleet.apiserver.cluster import Cluster, Selection
+from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.errors import Cause, StatusError, invalid
 from infleet.apiserver.resources import ResourceType
+from infleet.apiserver.selection import Selection, selector_filter
 
 # Turns an object into what the client asked to see (the object itself, or a one-row Table).
 EventRenderer = Callable[[dict[str, Any], bool], dict[str, Any]]
@@ -90,7 +91,7 @@ async def stream_events(
     cluster: Cluster, resource: ResourceType, request: WatchRequest, render: EventRenderer
 ) -> AsyncIterator[bytes]:
     """Yield the encoded events of one watch until its timeout, the client leaves, or the server stops."""
-    selects = cluster.selector_filter(resource, request.selection)
+    selects = selector_filter(resource, request.selection)
     first = True
 
     def encode(kind: str, obj: dict[str, Any]) -> bytes:
