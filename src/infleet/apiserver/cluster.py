@@ -8,32 +8,26 @@ read-modify-write is atomic; only the durable commit is awaited.
 
 from __future__ import annotations
 
-import base64
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from infleet.apiserver import crds, deletion
 from infleet.apiserver.admission import admit
 from infleet.apiserver.builtin_defaults import apply_builtin_defaults
 from infleet.apiserver.builtin_kinds import builtin_resources
 from infleet.apiserver.errors import (
-    Cause,
     StatusError,
     already_exists,
     bad_request,
     conflict,
-    expired,
     forbidden,
     invalid,
     not_found,
 )
-from infleet.apiserver.jsonpath import compile_jsonpath
 from infleet.apiserver.object_meta import (
     SERVER_OWNED,
     desired_state,
@@ -43,32 +37,21 @@ from infleet.apiserver.object_meta import (
 )
 from infleet.apiserver.openapi import OpenAPIDocuments
 from infleet.apiserver.resources import ResourceIndex, ResourceType
-from infleet.apiserver.selectors import FieldSelector, LabelSelector
+from infleet.apiserver.selection import Selection, decode_continue, encode_continue, selector_filter
 from infleet.apiserver.storage import Change, ObjectStore
 from infleet.apiserver.watch import WatchHub
+from infleet.apiserver.write_rules import (
+    WriteOptions,
+    WriteResult,
+    check_deleting_finalizers,
+    checked_body,
+    deep_copy,
+    record_manager,
+    unchanged,
+)
 
 Clock = Callable[[], datetime]
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-
-
-def deep_copy(obj: dict[str, Any]) -> dict[str, Any]:
-    """A private mutable copy of a stored object (orjson round-trip beats copy.deepcopy)."""
-    copied: dict[str, Any] = orjson.loads(orjson.dumps(obj))
-    return copied
-
-
-@dataclass(frozen=True)
-class WriteOptions:
-    field_manager: str = ""
-    field_validation: str = "Warn"
-    dry_run: bool = False
-
-
-@dataclass
-class WriteResult:
-    obj: dict[str, Any]
-    created: bool = False
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -77,15 +60,6 @@ class ListResult:
     resource_version: int
     continue_token: str | None = None
     remaining: int | None = None
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which objects a list or watch asks for."""
-
-    namespace: str | None = None
-    labels: LabelSelector | None = None
-    fields: FieldSelector | None = None
 
 
 class Cluster:
@@ -155,58 +129,16 @@ class Cluster:
             return obj
         return {**obj, "apiVersion": resource.api_version}
 
-    def selector_filter(
-        self, resource: ResourceType, selection: Selection
-    ) -> Callable[[Mapping[str, Any]], bool]:
-        field_values = self.field_reader(resource, selection.fields)
-
-        def selects(obj: Mapping[str, Any]) -> bool:
-            metadata = obj.get("metadata") or {}
-            if selection.namespace is not None and metadata.get("namespace", "") != selection.namespace:
-                return False
-            if selection.labels is not None and not selection.labels.matches(metadata.get("labels") or {}):
-                return False
-            return selection.fields is None or selection.fields.matches(field_values(obj))
-
-        return selects
-
-    def field_reader(
-        self, resource: ResourceType, fields: FieldSelector | None
-    ) -> Callable[[Mapping[str, Any]], dict[str, str]]:
-        """Reads the field-selector labels a selector uses; unsupported labels are a 400."""
-        wanted = fields.fields if fields is not None else frozenset()
-        paths = {}
-        for label in wanted:
-            if label in ("metadata.name", "metadata.namespace"):
-                continue
-            path = resource.selectable_fields.get(label)
-            if path is None:
-                raise bad_request(f"field label not supported: {label}")
-            paths[label] = compile_jsonpath(path)
-
-        def read(obj: Mapping[str, Any]) -> dict[str, str]:
-            metadata = obj.get("metadata") or {}
-            values = {
-                "metadata.name": metadata.get("name", ""),
-                "metadata.namespace": metadata.get("namespace", ""),
-            }
-            for label, path in paths.items():
-                found = path.find(obj)
-                values[label] = "" if not found or found[0] is None else _field_text(found[0])
-            return values
-
-        return read
-
     def list(
         self, resource: ResourceType, selection: Selection, limit: int = 0, continue_token: str | None = None
     ) -> ListResult:
-        selects = self.selector_filter(resource, selection)
+        selects = selector_filter(resource, selection)
         start_after: tuple[str, str] | None = None
         rv = self.store.resource_version
         if continue_token:
-            rv, start_after = _decode_continue(continue_token, self.hub.oldest_available)
+            rv, start_after = decode_continue(continue_token, self.hub.oldest_available)
         items: list[dict[str, Any]] = []
-        candidates = self._candidates(resource, selection)
+        candidates = self._candidates(resource, selection, start_after)
         remaining = 0
         last_key: tuple[str, str] | None = None
         for obj in candidates:
@@ -218,19 +150,25 @@ class Cluster:
                 continue
             if limit and len(items) >= limit:
                 remaining += 1
+                if selection.labels is None and selection.fields is None:
+                    # Every later candidate is in the selection: count them without reading them.
+                    remaining += sum(1 for _ in candidates)
+                    break
                 continue
             items.append(self.as_version(resource, obj))
             last_key = key
         if remaining and last_key is not None:
-            return ListResult(items, rv, _encode_continue(rv, last_key), remaining)
+            return ListResult(items, rv, encode_continue(rv, last_key), remaining)
         return ListResult(items, rv)
 
-    def _candidates(self, resource: ResourceType, selection: Selection) -> Iterator[dict[str, Any]]:
+    def _candidates(
+        self, resource: ResourceType, selection: Selection, after: tuple[str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
         name = selection.fields.exact("metadata.name") if selection.fields is not None else None
         if name is not None and selection.namespace is not None:
             obj = self.store.get(resource.storage_key, selection.namespace, name)
             return iter([obj] if obj is not None else [])
-        return self.store.items(resource.storage_key, selection.namespace)
+        return self.store.items(resource.storage_key, selection.namespace, after)
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -252,62 +190,11 @@ class Cluster:
             )
         return namespace
 
-    def _check_body(
-        self, resource: ResourceType, body: Any, namespace: str, url_name: str | None
-    ) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise bad_request(f"{resource.kind}: the request body must be a JSON or YAML object")
-        for field_name in ("kind", "apiVersion"):
-            if field_name in body and not isinstance(body[field_name], str):
-                raise bad_request(
-                    f"{resource.kind}: {field_name} must be a string, e.g. {resource.api_version!r}"
-                )
-        kind = body.get("kind")
-        if kind is not None and kind != resource.kind:
-            raise bad_request(
-                f'the object kind "{kind}" does not match the resource {resource.plural} '
-                f'(kind "{resource.kind}")'
-            )
-        api_version = body.get("apiVersion")
-        if api_version is not None and api_version.rpartition("/")[0] != resource.group:
-            raise bad_request(
-                f'the API version "{api_version}" does not match the resource {resource.storage_key}: '
-                f'use apiVersion "{resource.api_version}"'
-            )
-        metadata = body.get("metadata")
-        if metadata is None:
-            metadata = body["metadata"] = {}
-        if not isinstance(metadata, dict):
-            raise bad_request(f"{resource.kind}: metadata must be an object")
-        for field_name in ("name", "namespace", "generateName", "resourceVersion", "uid"):
-            if metadata.get(field_name) is not None and not isinstance(metadata[field_name], str):
-                raise bad_request(f"{resource.kind}: metadata.{field_name} must be a string")
-        if resource.namespaced:
-            body_ns = metadata.get("namespace")
-            if body_ns and body_ns != namespace:
-                raise bad_request(
-                    f"the namespace of the provided object ({body_ns}) does not match the namespace sent "
-                    f"on the request ({namespace})"
-                )
-            metadata["namespace"] = namespace
-        else:
-            metadata.pop("namespace", None)
-        if url_name is not None:
-            metadata.setdefault("name", url_name)
-        if url_name is not None and metadata["name"] != url_name:
-            raise bad_request(
-                f"the name of the object ({metadata.get('name')}) does not match the name on the URL "
-                f"({url_name})"
-            )
-        body["apiVersion"] = resource.api_version
-        body["kind"] = resource.kind
-        return body
-
     async def create(
         self, resource: ResourceType, namespace: str | None, body: Any, options: WriteOptions
     ) -> WriteResult:
         ns = self._check_namespace(resource, namespace, creating=True)
-        obj = self._check_body(resource, deep_copy(body) if isinstance(body, dict) else body, ns, None)
+        obj = checked_body(resource, deep_copy(body) if isinstance(body, dict) else body, ns, None)
         metadata = obj["metadata"]
         if metadata.get("resourceVersion"):
             raise bad_request(f"{resource.kind}: resourceVersion should not be set on objects to be created")
@@ -333,7 +220,7 @@ class Cluster:
         warnings = admit(resource, obj, options.field_validation)
         if resource.storage_key == crds.CRD_STORAGE_KEY:
             crds.prepare_create(self.index, obj)
-        _record_manager(obj, options.field_manager, "Update", self.now())
+        record_manager(obj, options.field_manager, "Update", self.now())
         if self.store.get(resource.storage_key, ns, name) is not None:
             raise already_exists(resource.plural, name, resource.group)
         if options.dry_run:
@@ -351,7 +238,7 @@ class Cluster:
         subresource: str | None = None,
     ) -> WriteResult:
         ns = self._check_namespace(resource, namespace, creating=False)
-        body = self._check_body(resource, deep_copy(body) if isinstance(body, dict) else body, ns, name)
+        body = checked_body(resource, deep_copy(body) if isinstance(body, dict) else body, ns, name)
         current = self.store.get(resource.storage_key, ns, name)
         if current is None:
             raise not_found(resource.plural, name, resource.group)
@@ -393,16 +280,16 @@ class Cluster:
             if "deletionGracePeriodSeconds" in current_meta:
                 metadata["deletionGracePeriodSeconds"] = current_meta["deletionGracePeriodSeconds"]
         obj["apiVersion"] = current.get("apiVersion", resource.api_version)
-        _check_deleting_finalizers(resource, current, obj)
+        check_deleting_finalizers(resource, current, obj)
         apply_builtin_defaults(resource, obj, self)
         warnings = admit(resource, obj, options.field_validation)
         if resource.storage_key == crds.CRD_STORAGE_KEY and subresource != "status":
             crds.prepare_update(self.index, current, obj)
         if desired_state(obj, resource.has_status) != desired_state(current, resource.has_status):
             metadata["generation"] = int(current_meta.get("generation", 1)) + 1
-        if _unchanged(current, obj):
+        if unchanged(current, obj):
             return WriteResult(current, warnings=warnings)
-        _record_manager(obj, options.field_manager, "Update", self.now())
+        record_manager(obj, options.field_manager, "Update", self.now())
         if options.dry_run:
             return WriteResult(obj, warnings=warnings)
         if metadata.get("deletionTimestamp") and not metadata.get("finalizers"):
@@ -438,7 +325,7 @@ class Cluster:
             wanted_rv = patched_meta.get("resourceVersion")
             if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
                 raise conflict(resource.plural, name, resource.group)
-        patched = self._check_body(resource, patched, ns, name)
+        patched = checked_body(resource, patched, ns, name)
         return await self._replace(resource, current, patched, options, subresource)
 
     async def delete(
@@ -482,79 +369,3 @@ class Cluster:
     def storage_resource(self, storage_key: str) -> ResourceType | None:
         versions = self.index.versions_of(storage_key)
         return versions[0] if versions else None
-
-
-def _field_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _unchanged(current: dict[str, Any], new: dict[str, Any]) -> bool:
-    """True when an update would not change anything but managedFields bookkeeping."""
-
-    def strip(obj: dict[str, Any]) -> dict[str, Any]:
-        metadata = {k: v for k, v in obj["metadata"].items() if k not in ("managedFields", "resourceVersion")}
-        return {**obj, "metadata": metadata}
-
-    return strip(current) == strip(new)
-
-
-def _check_deleting_finalizers(resource: ResourceType, current: dict[str, Any], new: dict[str, Any]) -> None:
-    """While an object is being deleted, finalizers may only be removed (kube-apiserver rule)."""
-    if not current["metadata"].get("deletionTimestamp"):
-        return
-    before = set(current["metadata"].get("finalizers") or [])
-    added = [f for f in new["metadata"].get("finalizers") or [] if f not in before]
-    if added:
-        raise invalid(
-            resource.kind,
-            current["metadata"]["name"],
-            [
-                Cause(
-                    "FieldValueForbidden",
-                    "no new finalizers can be added if the object is being deleted, "
-                    f"found new finalizers {added}",
-                    "metadata.finalizers",
-                )
-            ],
-            group=resource.group,
-        )
-
-
-def _record_manager(obj: dict[str, Any], manager: str, operation: str, now: str) -> None:
-    if not manager:
-        return
-    entries = [
-        e
-        for e in obj["metadata"].get("managedFields") or []
-        if not (e.get("manager") == manager and e.get("operation") == operation)
-    ]
-    entries.append(
-        {
-            "manager": manager,
-            "operation": operation,
-            "apiVersion": obj.get("apiVersion", ""),
-            "time": now,
-            "fieldsType": "FieldsV1",
-            "fieldsV1": {},
-        }
-    )
-    obj["metadata"]["managedFields"] = entries
-
-
-def _encode_continue(rv: int, last_key: tuple[str, str]) -> str:
-    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": list(last_key)})
-    return base64.urlsafe_b64encode(raw).decode("ascii")
-
-
-def _decode_continue(token: str, oldest: int) -> tuple[int, tuple[str, str]]:
-    try:
-        data = orjson.loads(base64.urlsafe_b64decode(token.encode("ascii")))
-        rv = int(data["rv"])
-        start = (str(data["start"][0]), str(data["start"][1]))
-    except (ValueError, KeyError, TypeError, IndexError):
-        raise bad_request("continue key is not valid: send the token of the previous list response") from None
-    if rv < oldest:
-        raise expired("The provided continue parameter is too old to display a consistent list result.")
-    return rv, start

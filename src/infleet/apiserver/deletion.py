@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from infleet.apiserver.errors import StatusError, bad_request, conflict
 from infleet.apiserver.storage import Change
+from infleet.apiserver.write_rules import WriteOptions, deep_copy
 
 if TYPE_CHECKING:
     from infleet.apiserver.cluster import Cluster
@@ -97,8 +98,6 @@ async def delete_object(
     if not finalizers and not is_namespace:
         await cluster.remove(resource, current)
         return current, True
-    from infleet.apiserver.cluster import deep_copy  # deferred: cluster imports this module
-
     obj = deep_copy(current)
     obj["metadata"]["finalizers"] = finalizers
     obj["metadata"]["deletionTimestamp"] = cluster.now()
@@ -237,8 +236,6 @@ class GarbageCollector:
     async def _set_finalizers(
         self, resource: ResourceType, obj: dict[str, Any], finalizers: list[str]
     ) -> None:
-        from infleet.apiserver.cluster import WriteOptions, deep_copy
-
         desired = deep_copy(obj)
         desired["metadata"]["finalizers"] = finalizers
         if not finalizers:
@@ -257,8 +254,6 @@ class GarbageCollector:
         )
 
     async def _orphan_dependents(self, uid: str) -> None:
-        from infleet.apiserver.cluster import WriteOptions, deep_copy
-
         for storage_key, namespace, name in self.dependents_of(uid):
             dependent = self._cluster.store.get(storage_key, namespace, name)
             resource = self._cluster.storage_resource(storage_key)

@@ -16,8 +16,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from infleet.apiserver.cluster import Cluster, WriteOptions
+from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.errors import StatusError, bad_request, conflict, method_not_allowed
+from infleet.apiserver.write_rules import WriteOptions
 
 _LOG_PARAMS = ("tailLines", "follow", "previous", "timestamps", "sinceSeconds", "limitBytes")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class ObjectStore:
         self._path = path
         self._on_commit = on_commit
         self._objects: dict[str, dict[ObjectKey, dict[str, Any]]] = {}
+        self._sorted_keys: dict[str, list[ObjectKey]] = {}
         self._resource_version = 0
         self._db: sqlite3.Connection | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
@@ -90,12 +92,23 @@ class ObjectStore:
     def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self._objects.get(resource, {}).get((namespace, name))
 
-    def items(self, resource: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
-        """Objects of a resource in (namespace, name) order, optionally within one namespace."""
+    def items(
+        self, resource: str, namespace: str | None = None, after: ObjectKey | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Objects of a resource in (namespace, name) order, optionally in one namespace and after a key."""
         bucket = self._objects.get(resource, {})
-        for key in sorted(bucket):
-            if namespace is None or key[0] == namespace:
-                yield bucket[key]
+        keys = self._sorted_keys.get(resource)
+        if keys is None:
+            # Kept until a key is added or removed: paginated lists of a big namespace then cost a
+            # bisection per page instead of a sort and a scan from the start.
+            keys = self._sorted_keys[resource] = sorted(bucket)
+        start, end = 0, len(keys)
+        if namespace is not None:
+            start, end = bisect_left(keys, (namespace,)), bisect_left(keys, (namespace + "\0",))
+        if after is not None:
+            start = max(start, bisect_right(keys, after))
+        for index in range(start, end):
+            yield bucket[keys[index]]
 
     def count(self, resource: str) -> int:
         return len(self._objects.get(resource, {}))
@@ -116,6 +129,8 @@ class ObjectStore:
             bucket.pop((namespace, name), None)
         else:
             bucket[(namespace, name)] = obj
+        if (previous is None) != (obj is None):
+            self._sorted_keys.pop(resource, None)
         return Change(resource, namespace, name, rv, obj, previous)
 
     async def persist(self, change: Change) -> None:

@@ -88,6 +88,10 @@ class WatchHub:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._floor = 0
         self._subscriber_queue_limit = subscriber_queue_limit
+        # Encoded events shared by every watcher that sends them; keyed by object identity, which is
+        # safe because stored objects are never mutated and each entry keeps its object alive.
+        self._encoded: dict[tuple[str, int], tuple[dict[str, Any], bytes]] = {}
+        self._encoded_bytes = 0
 
     def start_at(self, resource_version: int) -> None:
         """Events at or below this version are not available (e.g. from before a restart)."""
@@ -119,6 +123,21 @@ class WatchHub:
                 if translated is not None:
                     replayed.append(translated)
         return replayed
+
+    def encoded(self, kind: str, obj: dict[str, Any], encode: Callable[[], bytes]) -> bytes:
+        """``encode()`` once per stored object and event type, however many watchers send it."""
+        key = (kind, id(obj))
+        entry = self._encoded.get(key)
+        if entry is not None and entry[0] is obj:
+            return entry[1]
+        # Only the events being fanned out right now need to be here: keep it small in entries and bytes.
+        if len(self._encoded) >= 1024 or self._encoded_bytes >= 16 * 1024 * 1024:
+            self._encoded.clear()
+            self._encoded_bytes = 0
+        line = encode()
+        self._encoded[key] = (obj, line)
+        self._encoded_bytes += len(line)
+        return line
 
     def subscribe(self, resource: str, selects: ObjectFilter) -> Subscriber:
         subscriber = Subscriber(resource, selects, self._subscriber_queue_limit)

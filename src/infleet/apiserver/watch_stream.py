@@ -16,9 +16,10 @@ from typing import Any
 
 import orjson
 
-from infleet.apiserver.cluster import Cluster, Selection
+from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.errors import Cause, StatusError, invalid
 from infleet.apiserver.resources import ResourceType
+from infleet.apiserver.selection import Selection, selector_filter
 
 # Turns an object into what the client asked to see (the object itself, or a one-row Table).
 EventRenderer = Callable[[dict[str, Any], bool], dict[str, Any]]
@@ -69,6 +70,10 @@ def default_timeout(min_request_timeout: float = 1800.0) -> float:
     return min_request_timeout * (1 + random.random())
 
 
+# Queued by a watch's own timer to wake it for a bookmark or its timeout; never sent.
+_WAKE: tuple[str, dict[str, Any]] = ("WAKE", {})
+
+
 def _line(kind: str, obj: dict[str, Any]) -> bytes:
     return orjson.dumps({"type": kind, "object": obj}) + b"\n"
 
@@ -86,13 +91,16 @@ async def stream_events(
     cluster: Cluster, resource: ResourceType, request: WatchRequest, render: EventRenderer
 ) -> AsyncIterator[bytes]:
     """Yield the encoded events of one watch until its timeout, the client leaves, or the server stops."""
-    selects = cluster.selector_filter(resource, request.selection)
+    selects = selector_filter(resource, request.selection)
     first = True
 
     def encode(kind: str, obj: dict[str, Any]) -> bytes:
         nonlocal first
-        rendered = render(cluster.as_version(resource, obj), first)
+        versioned = cluster.as_version(resource, obj)
+        rendered = render(versioned, first)
         first = False
+        if rendered is obj:  # the stored object as it is: encode once for all watchers
+            return cluster.hub.encoded(kind, obj, lambda: _line(kind, obj))
         return _line(kind, rendered)
 
     try:
@@ -105,31 +113,57 @@ async def stream_events(
         return
     snapshot_rv = cluster.store.resource_version
     subscriber = cluster.hub.subscribe(resource.storage_key, selects)
+    timer: asyncio.TimerHandle | None = None
     try:
         for kind, obj in initial:
             yield encode(kind, obj)
         if request.send_initial_events:
             yield _bookmark(resource, snapshot_rv, initial_end=True)
         deadline = time.monotonic() + request.timeout_seconds
+        idle_since = time.monotonic()
+        loop = asyncio.get_running_loop()
+
+        def arm() -> asyncio.TimerHandle:
+            # One timer per watch, re-armed only when it fires: a timeout around every wait would cost a
+            # timer per event and watcher, most of the fan-out cost with many watchers.
+            due = (
+                min(deadline, idle_since + request.bookmark_interval) if request.allow_bookmarks else deadline
+            )
+            return loop.call_later(max(0.0, due - time.monotonic()), subscriber.queue.put_nowait, _WAKE)
+
+        timer = arm()
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            wait = min(remaining, request.bookmark_interval) if request.allow_bookmarks else remaining
-            try:
-                item = await asyncio.wait_for(subscriber.queue.get(), timeout=wait)
-            except TimeoutError:
-                if request.allow_bookmarks and time.monotonic() < deadline:
+            item = await subscriber.queue.get()
+            if item is _WAKE:
+                now = time.monotonic()
+                if now >= deadline:
+                    return
+                if request.allow_bookmarks and now - idle_since >= request.bookmark_interval:
                     yield _bookmark(resource, cluster.store.resource_version, initial_end=False)
+                    idle_since = time.monotonic()
+                timer = arm()
                 continue
             if item is None:
                 return
-            yield encode(*item)
-            # Drain what is already queued without yielding to the loop in between.
+            # Send what is already queued as one chunk: one socket write per wakeup, not per event.
+            lines = [encode(*item)]
+            woken = False
             while not subscriber.queue.empty():
                 queued = subscriber.queue.get_nowait()
                 if queued is None:
+                    yield b"".join(lines)
                     return
-                yield encode(*queued)
+                if queued is _WAKE:
+                    woken = True
+                    continue
+                lines.append(encode(*queued))
+            yield b"".join(lines)
+            idle_since = time.monotonic()
+            if idle_since >= deadline:
+                return
+            if woken:
+                timer = arm()
     finally:
+        if timer is not None:
+            timer.cancel()
         cluster.hub.unsubscribe(subscriber)

@@ -1,0 +1,134 @@
+"""Rules every write follows before it reaches admission: body shape, deletion-time finalizers,
+no-op detection and the field-manager record. Pure functions over plain dicts, called by ``cluster``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from infleet.apiserver.errors import Cause, bad_request, invalid
+from infleet.apiserver.resources import ResourceType
+
+
+def deep_copy(obj: dict[str, Any]) -> dict[str, Any]:
+    """A private mutable copy of a stored object (orjson round-trip beats copy.deepcopy)."""
+    copied: dict[str, Any] = orjson.loads(orjson.dumps(obj))
+    return copied
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    field_manager: str = ""
+    field_validation: str = "Warn"
+    dry_run: bool = False
+
+
+@dataclass
+class WriteResult:
+    obj: dict[str, Any]
+    created: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def checked_body(resource: ResourceType, body: Any, namespace: str, url_name: str | None) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise bad_request(f"{resource.kind}: the request body must be a JSON or YAML object")
+    for field_name in ("kind", "apiVersion"):
+        if field_name in body and not isinstance(body[field_name], str):
+            raise bad_request(
+                f"{resource.kind}: {field_name} must be a string, e.g. {resource.api_version!r}"
+            )
+    kind = body.get("kind")
+    if kind is not None and kind != resource.kind:
+        raise bad_request(
+            f'the object kind "{kind}" does not match the resource {resource.plural} (kind "{resource.kind}")'
+        )
+    api_version = body.get("apiVersion")
+    if api_version is not None and api_version.rpartition("/")[0] != resource.group:
+        raise bad_request(
+            f'the API version "{api_version}" does not match the resource {resource.storage_key}: '
+            f'use apiVersion "{resource.api_version}"'
+        )
+    metadata = body.get("metadata")
+    if metadata is None:
+        metadata = body["metadata"] = {}
+    if not isinstance(metadata, dict):
+        raise bad_request(f"{resource.kind}: metadata must be an object")
+    for field_name in ("name", "namespace", "generateName", "resourceVersion", "uid"):
+        if metadata.get(field_name) is not None and not isinstance(metadata[field_name], str):
+            raise bad_request(f"{resource.kind}: metadata.{field_name} must be a string")
+    if resource.namespaced:
+        body_ns = metadata.get("namespace")
+        if body_ns and body_ns != namespace:
+            raise bad_request(
+                f"the namespace of the provided object ({body_ns}) does not match the namespace sent "
+                f"on the request ({namespace})"
+            )
+        metadata["namespace"] = namespace
+    else:
+        metadata.pop("namespace", None)
+    if url_name is not None:
+        metadata.setdefault("name", url_name)
+    if url_name is not None and metadata["name"] != url_name:
+        raise bad_request(
+            f"the name of the object ({metadata.get('name')}) does not match the name on the URL ({url_name})"
+        )
+    body["apiVersion"] = resource.api_version
+    body["kind"] = resource.kind
+    return body
+
+
+def unchanged(current: dict[str, Any], new: dict[str, Any]) -> bool:
+    """True when an update would not change anything but managedFields bookkeeping."""
+
+    def strip(obj: dict[str, Any]) -> dict[str, Any]:
+        metadata = {k: v for k, v in obj["metadata"].items() if k not in ("managedFields", "resourceVersion")}
+        return {**obj, "metadata": metadata}
+
+    return strip(current) == strip(new)
+
+
+def check_deleting_finalizers(resource: ResourceType, current: dict[str, Any], new: dict[str, Any]) -> None:
+    """While an object is being deleted, finalizers may only be removed (kube-apiserver rule)."""
+    if not current["metadata"].get("deletionTimestamp"):
+        return
+    before = set(current["metadata"].get("finalizers") or [])
+    added = [f for f in new["metadata"].get("finalizers") or [] if f not in before]
+    if added:
+        raise invalid(
+            resource.kind,
+            current["metadata"]["name"],
+            [
+                Cause(
+                    "FieldValueForbidden",
+                    "no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers {added}",
+                    "metadata.finalizers",
+                )
+            ],
+            group=resource.group,
+        )
+
+
+def record_manager(obj: dict[str, Any], manager: str, operation: str, now: str) -> None:
+    if not manager:
+        return
+    entries = [
+        e
+        for e in obj["metadata"].get("managedFields") or []
+        if not (e.get("manager") == manager and e.get("operation") == operation)
+    ]
+    entries.append(
+        {
+            "manager": manager,
+            "operation": operation,
+            "apiVersion": obj.get("apiVersion", ""),
+            "time": now,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {},
+        }
+    )
+    obj["metadata"]["managedFields"] = entries
