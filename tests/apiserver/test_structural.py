@@ -211,3 +211,10 @@ def test_combinators() -> None:
     }
     assert validate({"v": "apple", "w": 1}, schema) == []
     assert [c.field for c in validate({"v": "cat", "w": 13}, schema)] == ["v", "w"]
+
+
+def test_a_schema_declaring_metadata_as_a_bare_object_does_not_prune_it() -> None:
+    schema = {"type": "object", "properties": {"metadata": {"type": "object"}, "spec": {"type": "object"}}}
+    obj = {"apiVersion": "x/v1", "kind": "K", "metadata": {"name": "n", "labels": {"a": "b"}}, "spec": {}}
+    assert prune(obj, schema) == []
+    assert obj["metadata"] == {"name": "n", "labels": {"a": "b"}}

@@ -179,7 +179,9 @@ def _prune(
         preserve = schema.get(_PRESERVE) is True or additional is True
         for name in list(value):
             where = _join(path, name)
-            if name in keep and name not in properties:
+            if name in keep:
+                # apiVersion, kind and metadata are the server's (ObjectMeta is checked on its own), so a
+                # schema that declares them, even as a bare object, never prunes them.
                 continue
             sub = properties.get(name)
             if sub is None and isinstance(additional, Mapping):
