@@ -70,7 +70,7 @@ class KubeletLogServer:
         self.logs = logs
         self.uid_of = uid_of
         self.host = host
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))  # bound now so Node objects can publish the port
         self.port: int = self._socket.getsockname()[1]
