@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from infleet.gateway.request_body import BadRequestError, parse_body, usage_from_sse_tail
+from infleet.gateway.request_body import BadRequestError, _sniff, parse_body, usage_from_sse_tail
 
 
 def test_splices_model_without_touching_other_bytes() -> None:
@@ -86,3 +86,51 @@ def test_large_bodies_with_ambiguous_keys_are_parsed() -> None:
     assert sent["tools"] == tools
     with pytest.raises(BadRequestError):
         parse_body(orjson.dumps([{"model": "llama", "content": BIG}]))
+
+
+PAD = b', "pad": "' + b"x" * 40_000 + b'"}'
+
+
+def padded(raw: bytes) -> bytes:
+    """A body large enough to be scanned rather than parsed."""
+    return raw[: raw.rindex(b"}")] + PAD
+
+
+def test_scan_finds_top_level_model_and_stream_past_nested_lookalikes() -> None:
+    tools = [{"function": {"parameters": {"model": "x", "stream": True, "q": 'a \\" "model": "y"'}}}]
+    payload = {"tools": tools, "messages": [{"role": "model", "content": 'x\\"\\\\' + BIG}], "model": 'll"am'}
+    for stream in (True, False, None):
+        raw = orjson.dumps({**payload, "stream": stream})
+        assert _sniff(raw) is not None  # the scan, not the parse, read this body
+        body = parse_body(raw)
+        assert (body.model, body.stream) == ('ll"am', stream is True)
+        assert orjson.loads(b"".join(body.with_model("m"))) == {**payload, "stream": stream, "model": "m"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"model": "a", "model": "b"}',  # the upstream would read the last one
+        b'{"model": "a", "mod\\u0065l": "b"}',  # the same key, escaped
+        b'{"messages": [{"model": "a"}], "model": "b", "x": {"model": "c"}, "model": "d"}',
+    ],
+)
+def test_repeated_model_keys_are_routed_on_the_value_the_upstream_reads(raw: bytes) -> None:
+    raw = padded(raw)
+    body = parse_body(raw)
+    assert body.model == orjson.loads(raw)["model"]
+    sent = orjson.loads(b"".join(body.with_model("m")))
+    assert sent["model"] == "m"
+
+
+@pytest.mark.parametrize("raw", [b'{"model": "a"]', b'{"model": "a", "x": [}', b'{"model": "a"} x'])
+def test_malformed_bodies_are_rejected(raw: bytes) -> None:
+    with pytest.raises(BadRequestError):
+        parse_body(raw.replace(b'"a"', b'"a", "pad": "' + b"x" * 40_000 + b'"'))
+
+
+def test_bodies_of_many_short_strings_are_parsed_not_scanned() -> None:
+    raw = orjson.dumps({"model": "a", "messages": [{"role": "user", "content": "hi"}] * 3000})
+    assert len(raw) > 32768
+    assert _sniff(raw) is None
+    assert parse_body(raw).model == "a"
