@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infleet.gateway.request_body import BadRequestError, _sniff, parse_body, usage_from_sse_tail
 
@@ -134,3 +138,42 @@ def test_bodies_of_many_short_strings_are_parsed_not_scanned() -> None:
     assert len(raw) > 32768
     assert _sniff(raw) is None
     assert parse_body(raw).model == "a"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(alphabet='ab"\\\\{}[]:, \u00e9', max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(["model", "stream", "x", 'q"', "m\\\\"]), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["model", "stream", "messages", "tools", 'k"']), _json, max_size=4
+    ),
+    pad_first=st.booleans(),
+    model=st.none() | st.text(alphabet='ab"\\\u00e9', max_size=5),
+)
+def test_the_scan_agrees_with_a_full_parse(
+    fields: dict[str, Any], pad_first: bool, model: str | None
+) -> None:
+    if model is not None:
+        fields["model"] = model
+    pad = {"pad": "x" * 40_000}
+    raw = orjson.dumps({**pad, **fields} if pad_first else {**fields, **pad})
+    try:
+        expected = orjson.loads(raw)
+    except orjson.JSONDecodeError:  # pragma: no cover - orjson writes valid JSON
+        return
+    model = expected.get("model")
+    if not isinstance(model, str) or not model:
+        with pytest.raises(BadRequestError):
+            parse_body(raw)
+        return
+    body = parse_body(raw)
+    assert (body.model, body.stream) == (model, expected.get("stream") is True)
+    assert orjson.loads(b"".join(body.with_model("m"))) == {**expected, "model": "m"}
