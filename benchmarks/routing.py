@@ -215,14 +215,14 @@ def infleet_config(ports: list[int], profile: str, path: Path) -> None:
     )
 
 
-def litellm_config(ports: list[int], path: Path) -> None:
+def litellm_config(ports: list[int], path: Path, strategy: str) -> None:
     entries = "".join(
         f"  - model_name: qwen\n    litellm_params:\n      model: hosted_vllm/{SERVED}\n"
         f"      api_base: http://127.0.0.1:{p}/v1\n"
         for p in ports
     )
     path.write_text(
-        f"model_list:\n{entries}router_settings:\n  routing_strategy: least-busy\n"
+        f"model_list:\n{entries}router_settings:\n  routing_strategy: {strategy}\n"
         f"general_settings:\n  master_key: {MASTER}\n"
     )
 
@@ -234,10 +234,10 @@ def run_one(
     procs = [engines]
     try:
         port = free_port()
-        if router == "litellm least-busy":
+        if router.startswith("litellm "):
             assert litellm is not None
             cfg = work / "routing_litellm.yaml"
-            litellm_config(ports, cfg)
+            litellm_config(ports, cfg, router.removeprefix("litellm "))
             proxy = subprocess.Popen(
                 [str(litellm), "--config", str(cfg), "--port", str(port), "--num_workers", "1"],
                 stdout=log,
@@ -271,6 +271,9 @@ def main() -> None:
     parser.add_argument("--prefix-rate", type=float, default=3.5, help="shared-prefix requests/s")
     parser.add_argument("--chat-rate", type=float, default=12.0, help="chat-like requests/s")
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument(
+        "--litellm-strategies", default="least-busy", help="comma-separated LiteLLM routing_strategy values"
+    )
     parser.add_argument("--only", default="", help="comma-separated workloads and routers to run")
     parser.add_argument("--serve-engines", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "routing.md"))
@@ -285,7 +288,7 @@ def main() -> None:
     total = args.seconds + args.warmup
     workloads = [shared_prefix(rng, total, args.prefix_rate), chat_like(rng, total, args.chat_rate)]
     routers = ["round-robin", "least-outstanding", "default"] + (
-        [] if litellm is None else ["litellm least-busy"]
+        [] if litellm is None else [f"litellm {s}" for s in args.litellm_strategies.split(",")]
     )
     if args.only:
         only = set(args.only.split(","))
@@ -330,8 +333,9 @@ def main() -> None:
         "caching on, continuous batching. The engine host restarts between runs (cold caches). Open-loop "
         f"Poisson arrivals for {args.seconds:.0f} s after {args.warmup:.0f} s of unmeasured warm-up "
         "arrivals, streaming, TTFT = first data event at the client. Infleet gateway (scrapes engine "
-        "/metrics every 200 ms, its default) and LiteLLM 1.106.0 (`least-busy`) each as one process in "
-        "front of the same engines.",
+        "/metrics every 200 ms, its default) and LiteLLM 1.106.0 (routing_strategy "
+        + ", ".join(f"`{x}`" for x in args.litellm_strategies.split(","))
+        + ") each as one process in front of the same engines.",
         "",
         "- shared-prefix: 16 tenants x 4,000-token system prompt + 100-token question, 16 output tokens, "
         f"{args.prefix_rate:g} req/s. Prefix demand (64k tokens) exceeds the H100's and the A100's KV cache "
