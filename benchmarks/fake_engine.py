@@ -3,7 +3,11 @@
 Speaks the OpenAI chat/completions/embeddings shapes, SSE streaming with include_usage, /health,
 /v1/models and vLLM's /metrics names. With `EngineModel` set, it queues requests behind a single
 prefill lane and `max_num_seqs` decode slots, and a prefix cache (LRU of prompt blocks) skips the
-prefill of cached blocks, so prefix-aware routing shows up in TTFT. Stands in until infleet.sim.engine.
+prefill of cached blocks. Kept beside infleet.sim.engine as the *fast* upstream of
+gateway_vs_litellm.py and of the gateway's unit tests: the simulated engine models GPU time (a
+100k-token prompt prefills for seconds) and tokenizes every prompt in Python, so it cannot serve
+thousands of requests/s with no latency of its own, which a proxy-overhead benchmark needs.
+routing.py uses the simulated engine.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ async def measure(
 
 
 async def scenarios(
-    procs: dict[str, tuple[str, int | None]], duration: float, concurrency: int
+    procs: dict[str, tuple[str, int | None]], duration: float, concurrency: int, only: str = ""
 ) -> list[dict[str, Any]]:
     rows = []
     for label, tokens, stream in (
@@ -132,6 +132,8 @@ async def scenarios(
         ("100k-token prompt, non-streaming", 100_000, False),
         ("100k-token prompt, streaming", 100_000, True),
     ):
+        if only and only not in label:
+            continue
         payload = body(tokens, stream)
         print(f"{label} ({len(payload)} bytes), {concurrency} in flight", flush=True)
         for name, (url, pid) in procs.items():
@@ -139,6 +141,8 @@ async def scenarios(
             d = duration if name != "litellm" or tokens < 1000 else max(4.0, duration / 2)
             row = await measure(name, url, pid, payload, stream, concurrency, d, AUTH)
             rows.append({"scenario": label, "concurrency": concurrency, **row})
+    if only:
+        return rows
     print("idle (1 in flight), short non-streaming", flush=True)
     for name, (url, pid) in procs.items():
         row = await measure(name, url, pid, body(20, False), False, 1, min(duration, 4.0), AUTH)
@@ -241,6 +245,7 @@ def main() -> None:
     parser.add_argument("--memory-requests", type=int, default=100_000)
     parser.add_argument("--litellm-memory-requests", type=int, default=3000)
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--only", default="", help="run only the scenarios whose label contains this")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gateway_vs_litellm.md"))
     args = parser.parse_args()
     litellm = None if args.skip_litellm else ensure_litellm()
@@ -284,7 +289,7 @@ def main() -> None:
             procs.append(lite)
             wait_ready(ll_port, lite, 180)
             targets["litellm"] = (f"http://127.0.0.1:{ll_port}", lite.pid)
-        rows = uvloop.run(scenarios(targets, args.duration, args.concurrency))
+        rows = uvloop.run(scenarios(targets, args.duration, args.concurrency, args.only))
         mem: dict[str, list[tuple[int, float]]] = {}
         print(f"memory: {args.memory_requests} requests through infleet", flush=True)
         mem["infleet"] = uvloop.run(
