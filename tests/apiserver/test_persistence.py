@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import httpx
 import pytest
 import yaml
 
+from infleet.apiserver.http_protocol import CoalescingTransport
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from tests.apiserver_harness import ServerThread, subprocess_env
 
@@ -137,3 +139,30 @@ async def test_listening_socket_is_tcp_so_responses_are_not_delayed(tmp_path: Pa
             assert response.status_code == 200
     finally:
         await server.stop()
+
+
+async def test_coalescing_transport_joins_writes_of_one_iteration() -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.writes.append(data)
+
+        def is_closing(self) -> bool:
+            return False
+
+        def get_write_buffer_size(self) -> int:
+            return 0
+
+    recorder = Recorder()
+    transport = CoalescingTransport(recorder, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    transport.write(b"body")
+    assert recorder.writes == []
+    assert transport.get_write_buffer_size() == len(b"HTTP/1.1 200 OK\r\n\r\nbody")
+    await asyncio.sleep(0)
+    assert recorder.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
+    transport.write(b"later")
+    await asyncio.sleep(0)
+    assert recorder.writes[-1] == b"later"

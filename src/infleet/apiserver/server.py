@@ -19,6 +19,7 @@ import uvicorn
 
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.http_api import APIServerApp
+from infleet.apiserver.http_protocol import CoalescingHttpToolsProtocol
 from infleet.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
 from infleet.apiserver.object_meta import name_causes
 from infleet.apiserver.tls import ensure_serving_certificate
@@ -135,7 +136,7 @@ class EmbeddedAPIServer:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=3,
-            http="httptools",
+            http=CoalescingHttpToolsProtocol,
             **ssl_options,  # type: ignore[arg-type]
         )
         self._server = _QuietServer(config)
