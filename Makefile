@@ -33,7 +33,10 @@ test: lint unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/apiserver.py
+	$(BIN)/python benchmarks/engine_calibration.py
+	$(BIN)/python benchmarks/engine_capacity.py
 	$(BIN)/python benchmarks/sim_cluster.py
+	$(BIN)/python benchmarks/models_controller.py
 	$(BIN)/python benchmarks/gateway_vs_litellm.py
 	$(BIN)/python benchmarks/routing.py
 
