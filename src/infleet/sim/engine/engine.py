@@ -411,19 +411,23 @@ class SimEngine:
         last = ends[-1]
         interval = self.spec.stream_interval
         gap = max(self.flush_gap, self.spec.stream_flush_interval_s)
+        ttft = m.ttft
+        finished = Status.FINISHED
+        # One pass per step over the batch: attributes read once per sequence, no property calls.
         for seq in touched:
-            first = seq.num_output == 1
-            if first:
-                m.ttft.observe(last - seq.arrival)
-            if seq.done:
+            num_output = seq.num_output
+            done = seq.status is finished
+            if num_output == 1:
+                ttft.observe(last - seq.arrival)
+            if done:
                 self._count_finish(seq)
             listener = seq.listener
             if listener is None:
                 continue
             if (
-                seq.done
-                or first
-                or (seq.streaming and seq.num_output - seq.sent >= interval and last - seq.last_flush >= gap)
+                done
+                or num_output == 1
+                or (seq.streaming and num_output - seq.sent >= interval and last - seq.last_flush >= gap)
             ):
                 listener(seq)
 
