@@ -348,6 +348,7 @@ class OpenAIApp:
             watcher.cancel()
             if not seq.done:
                 self.engine.abort(seq)
+            handle.close()
         if seq.error is not None:
             raise EngineError(503, "ServiceUnavailableError", f"engine {self.name}: {seq.error}")
 
@@ -397,3 +398,4 @@ class OpenAIApp:
                 watcher.cancel()
             if not seq.done:
                 self.engine.abort(seq)
+            handle.close()
