@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,6 +12,7 @@ import orjson
 import pytest
 
 from infleet.sim.engine import EngineAddress, EngineHost, EngineSpec
+from infleet.sim.engine.sequence import Sequence
 from infleet.sim.engine.tokenizer import count_tokens, render_chat
 
 MODEL = "llama-3.1-8b-instruct"
@@ -272,3 +274,29 @@ async def test_hang_spike_and_degrade_faults(addr: EngineAddress) -> None:
         assert (await http.get(addr.url + "/health")).status_code == 200  # a hung engine still answers probes
         await http.post(addr.url + "/admin/faults", json={"spec": ""})
         assert (await asyncio.wait_for(stuck, 5)).status_code == 200
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_finished_requests_are_freed_without_the_cyclic_collector(
+    addr: EngineAddress, stream: bool
+) -> None:
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 5,
+        "stream": stream,
+    }
+    gc.collect()
+    gc.disable()
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(3):
+                assert (await http.post(addr.url + "/v1/chat/completions", json=body)).status_code == 200
+        await asyncio.sleep(0.05)  # let the handlers' tasks finish
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        assert [o for o in gc.garbage if isinstance(o, Sequence)] == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()

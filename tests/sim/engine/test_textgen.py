@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import orjson
 
 from infleet.sim.engine.textgen import plan_output
@@ -69,3 +71,12 @@ def test_tokenizer_round_trips_and_counts_near_bpe() -> None:
     a = encode(render_chat([*system, {"role": "user", "content": "one"}]))
     b = encode(render_chat([*system, {"role": "user", "content": "two"}]))
     assert a[:8] == b[:8]
+
+
+def test_encoding_by_cached_words_matches_one_pass_over_the_text() -> None:
+    rng = random.Random(7)
+    alphabet = ["a", "Zebra", "incidents", "42", "12345", "!", "<|im_end|>", " ", "  ", "\n", "\t", " \n "]
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert encode(text) == [hash(piece) for piece in split_pieces(text)], repr(text)
+        assert encode(text) == encode(text)

@@ -54,6 +54,9 @@ def server_config(app: OpenAIApp, host: str, port: int, *, log_level: str = "war
         lifespan="off",
         log_level=log_level,
         access_log=False,
+        # No X-Forwarded-* rewriting: the engine never reads the client address, and the middleware is one
+        # more coroutine frame on every resumption of every stream.
+        proxy_headers=False,
         http="httptools",
         loop="none",
         timeout_graceful_shutdown=1,

@@ -348,6 +348,7 @@ class OpenAIApp:
             watcher.cancel()
             if not seq.done:
                 self.engine.abort(seq)
+            handle.close()
         if seq.error is not None:
             raise EngineError(503, "ServiceUnavailableError", f"engine {self.name}: {seq.error}")
 
@@ -366,6 +367,7 @@ class OpenAIApp:
         handle: StreamHandle = self.engine.submit(seq, streaming=True)
         watcher = asyncio.create_task(self._watch(receive, seq))
         first = True
+        complete = False
         try:
             while True:
                 text, done = await handle.next_delta()
@@ -378,16 +380,22 @@ class OpenAIApp:
                     if seq.error is not None:
                         err = EngineError(503, "ServiceUnavailableError", f"engine {self.name}: {seq.error}")
                         await send({"type": "http.response.body", "body": lead + sse(err.body()) + DONE})
+                        complete = True
                         return
                     tail = enc.final(text, seq.reported_finish_reason, seq.stop_reason)
                     if enc.include_usage:
                         tail += enc.usage(seq.prompt_len, seq.num_output)
                     await send({"type": "http.response.body", "body": lead + tail + DONE})
+                    complete = True
                     return
                 await send(
                     {"type": "http.response.body", "body": lead + enc.content(text), "more_body": True}
                 )
         finally:
-            watcher.cancel()
+            # A complete response wakes the watcher with http.disconnect and it ends by itself; cancelling
+            # it instead costs a CancelledError and its traceback per request, garbage for the collector.
+            if not complete:
+                watcher.cancel()
             if not seq.done:
                 self.engine.abort(seq)
+            handle.close()
