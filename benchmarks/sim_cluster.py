@@ -134,8 +134,8 @@ def main() -> None:
         f"`infleet up` (hub + 3 members, 14 GPU nodes, TLS): ready {start:.2f} s after process start.",
         "",
         "A heartbeat round is one Lease PATCH per node, sent concurrently, every 10 s (not time-scaled).",
-        "A lone API write costs one durable SQLite commit (~50 ms here), so the sim batches and backgrounds",
-        "its writes (slow-start pod creation, background binding and Events).",
+        "The sim creates pods in slow-start batches and binds and posts Events in the background, so its",
+        "controllers never wait on one write at a time (each write returns after a durable SQLite commit).",
         "",
     ]
     RESULTS.write_text("\n".join(lines), encoding="utf-8")
