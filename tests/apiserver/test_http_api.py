@@ -481,14 +481,7 @@ class TestDeletion:
     def test_background_garbage_collection_of_dependents(self, api: httpx.Client) -> None:
         owner = create(api, unique("owner"))
         child = model_server(unique("child"))
-        child["metadata"]["ownerReferences"] = [
-            {
-                "apiVersion": "llm.example.com/v1alpha1",
-                "kind": "ModelServer",
-                "name": owner["metadata"]["name"],
-                "uid": owner["metadata"]["uid"],
-            }
-        ]
+        child["metadata"]["ownerReferences"] = [owner_reference(owner)]
         api.post(MS, json=child)
         config = {
             "apiVersion": "v1",
@@ -503,15 +496,7 @@ class TestDeletion:
     def test_foreground_deletion_removes_dependents_first(self, api: httpx.Client) -> None:
         owner = create(api, unique("owner"))
         child = model_server(unique("child"))
-        child["metadata"]["ownerReferences"] = [
-            {
-                "apiVersion": "llm.example.com/v1alpha1",
-                "kind": "ModelServer",
-                "name": owner["metadata"]["name"],
-                "uid": owner["metadata"]["uid"],
-                "blockOwnerDeletion": True,
-            }
-        ]
+        child["metadata"]["ownerReferences"] = [owner_reference(owner, blockOwnerDeletion=True)]
         child["metadata"]["finalizers"] = ["example.com/slow"]
         api.post(MS, json=child)
         owner_path = f"{MS}/{owner['metadata']['name']}"
@@ -526,14 +511,7 @@ class TestDeletion:
     def test_orphan_deletion_keeps_dependents_without_the_owner_reference(self, api: httpx.Client) -> None:
         owner = create(api, unique("owner"))
         child = model_server(unique("child"))
-        child["metadata"]["ownerReferences"] = [
-            {
-                "apiVersion": "llm.example.com/v1alpha1",
-                "kind": "ModelServer",
-                "name": owner["metadata"]["name"],
-                "uid": owner["metadata"]["uid"],
-            }
-        ]
+        child["metadata"]["ownerReferences"] = [owner_reference(owner)]
         api.post(MS, json=child)
         api.request("DELETE", f"{MS}/{owner['metadata']['name']}", json={"propagationPolicy": "Orphan"})
         assert eventually(lambda: api.get(f"{MS}/{owner['metadata']['name']}").status_code == 404)
@@ -656,6 +634,17 @@ def test_tls_server_requires_the_token(tls_server: ServerThread) -> None:
         ok = client.get("/api/v1/namespaces", headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 200
         assert client.get("/healthz").status_code == 200
+
+
+def owner_reference(owner: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """An ownerReference pointing at a ModelServer returned by the server."""
+    reference = {
+        "apiVersion": "llm.example.com/v1alpha1",
+        "kind": "ModelServer",
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+    }
+    return {**reference, **extra}
 
 
 def eventually(check: Any, timeout: float = 10.0) -> bool:

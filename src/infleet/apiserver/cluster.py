@@ -225,7 +225,7 @@ class Cluster:
             raise already_exists(resource.plural, name, resource.group)
         if options.dry_run:
             return WriteResult(obj, created=True, warnings=warnings)
-        stored = await self._commit(resource, obj)
+        stored = await self.commit(resource, obj)
         return WriteResult(stored, created=True, warnings=warnings)
 
     async def update(
@@ -293,9 +293,9 @@ class Cluster:
         if options.dry_run:
             return WriteResult(obj, warnings=warnings)
         if metadata.get("deletionTimestamp") and not metadata.get("finalizers"):
-            await self._remove(resource, obj)
+            await self.remove(resource, obj)
             return WriteResult(obj, warnings=warnings)
-        stored = await self._commit(resource, obj)
+        stored = await self.commit(resource, obj)
         return WriteResult(stored, warnings=warnings)
 
     async def patch(
@@ -343,9 +343,7 @@ class Cluster:
         return await deletion.delete_object(self, resource, current, options)
 
     async def commit(self, resource: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-        return await self._commit(resource, obj)
-
-    async def _commit(self, resource: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store ``obj`` under a new resourceVersion; returns once it is durable and announced."""
         metadata = obj["metadata"]
         rv = self.store.next_resource_version()
         metadata["resourceVersion"] = str(rv)
@@ -356,9 +354,7 @@ class Cluster:
         return obj
 
     async def remove(self, resource: ResourceType, obj: dict[str, Any]) -> None:
-        await self._remove(resource, obj)
-
-    async def _remove(self, resource: ResourceType, obj: dict[str, Any]) -> None:
+        """Delete ``obj`` for good (its finalizers are done); returns once durable and announced."""
         metadata = obj["metadata"]
         rv = self.store.next_resource_version()
         change = self.store.write(

@@ -121,9 +121,5 @@ def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> Statu
     return StatusError(422, "Invalid", message, name=name, group=group, kind=kind, causes=causes)
 
 
-def too_many_requests(message: str, retry_after_seconds: int) -> StatusError:
-    return StatusError(429, "TooManyRequests", message, retry_after_seconds=retry_after_seconds)
-
-
 def internal_error(message: str) -> StatusError:
     return StatusError(500, "InternalError", message)

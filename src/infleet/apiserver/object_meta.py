@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import string
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -150,7 +149,3 @@ def desired_state(obj: Mapping[str, Any], has_status: bool) -> dict[str, Any]:
     """The part of an object whose change bumps ``metadata.generation``."""
     skipped = {"metadata", "status"} if has_status else {"metadata"}
     return {key: value for key, value in obj.items() if key not in skipped}
-
-
-def random_suffix(length: int = 10) -> str:
-    return "".join(secrets.choice(string.hexdigits.lower()) for _ in range(length))

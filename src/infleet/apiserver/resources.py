@@ -62,13 +62,6 @@ class ResourceType:
         """Objects of every version of a resource live under one key: ``plural.group``."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
-    @property
-    def group_version(self) -> str:
-        return self.api_version
-
-    def qualified_name(self) -> str:
-        return self.storage_key
-
 
 @dataclass
 class ResourceIndex:
@@ -86,13 +79,6 @@ class ResourceIndex:
 
     def get(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self.by_path.get((group, version, plural))
-
-    def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
-        group, _, version = api_version.rpartition("/")
-        for resource in self.by_path.values():
-            if resource.group == group and resource.version == version and resource.kind == kind:
-                return resource
-        return None
 
     def versions_of(self, storage_key: str) -> list[ResourceType]:
         return [r for r in self.by_path.values() if r.storage_key == storage_key]

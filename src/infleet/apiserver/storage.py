@@ -110,9 +110,6 @@ class ObjectStore:
         for index in range(start, end):
             yield bucket[keys[index]]
 
-    def count(self, resource: str) -> int:
-        return len(self._objects.get(resource, {}))
-
     def resources(self) -> list[str]:
         return [resource for resource, bucket in self._objects.items() if bucket]
 
