@@ -44,6 +44,27 @@ def runqueue_wait() -> float:
         return 0.0
 
 
+class LagProbe:
+    """How late a 10 ms timer fires: the loop's own queueing delay, sampled all along a run."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            self.lags.append(loop.time() - before - 0.01)
+
+    def stop(self) -> tuple[float, float]:
+        """Median and p99 lag in seconds."""
+        self._task.cancel()
+        lags = sorted(self.lags) or [0.0]
+        return statistics.median(lags), lags[int(len(lags) * 0.99)]
+
+
 # -- host role ---------------------------------------------------------------------------------------------
 
 
@@ -83,15 +104,7 @@ async def host_main(args: argparse.Namespace) -> None:
 
             profiler = cProfile.Profile()
             profiler.enable()
-        lags: list[float] = []
-
-        async def probe() -> None:
-            while True:
-                before = loop.time()
-                await asyncio.sleep(0.01)
-                lags.append(loop.time() - before - 0.01)
-
-        prober = asyncio.create_task(probe())
+        probe = LagProbe()
         gc_pauses: list[float] = []
         gc_started = [0.0]
 
@@ -104,7 +117,7 @@ async def host_main(args: argparse.Namespace) -> None:
         gc.callbacks.append(on_gc)
         cpu0, wall0, wait0 = time.process_time(), time.monotonic(), runqueue_wait()
         await loop.run_in_executor(None, sys.stdin.readline)
-        prober.cancel()
+        lag_p50, lag_p99 = probe.stop()
         stats = {
             "cpu_s": time.process_time() - cpu0,
             "runqueue_s": runqueue_wait() - wait0,
@@ -115,8 +128,8 @@ async def host_main(args: argparse.Namespace) -> None:
             "gc_s": sum(gc_pauses),
             "gc_max": max(gc_pauses, default=0.0),
             "gc_n": len(gc_pauses),
-            "lag_p50": statistics.median(lags) if lags else 0.0,
-            "lag_p99": sorted(lags)[int(len(lags) * 0.99)] if lags else 0.0,
+            "lag_p50": lag_p50,
+            "lag_p99": lag_p99,
         }
         if profiler is not None and profile_to:
             profiler.disable()
@@ -235,6 +248,8 @@ class Result:
     header_mean: float
     lag_p50: float
     lag_p99: float
+    client_lag_p50: float
+    client_lag_p99: float
     gc_s: float
     runqueue: float
     load: float
@@ -257,6 +272,7 @@ class Result:
             "client TTFT ms mean/p50/p99": f"{ms(self.client_ttft_mean)} / {ms(self.client_ttft_p50)} / "
             f"{ms(self.client_ttft_p99)}",
             "host adds ms": ms(self.client_ttft_mean - self.engine_ttft_mean),
+            "headers ms": ms(self.header_mean),
             "inflation": f"{self.inflation:+.1%}",
             "requests/s": f"{self.requests_per_s:,.0f}",
             "tokens/s": f"{self.tokens_per_s:,.0f}",
@@ -266,6 +282,7 @@ class Result:
             "host waits for CPU": f"{self.runqueue:.0%}",
             "lag p50/p99 ms": f"{ms(self.lag_p50)} / {ms(self.lag_p99)}",
             "client CPU": f"{self.client_cpu:.0%}",
+            "client lag p50/p99 ms": f"{ms(self.client_lag_p50)} / {ms(self.client_lag_p99)}",
             "load": f"{self.load:.1f}",
             "errors": str(self.errors),
         }
@@ -313,6 +330,7 @@ async def drive(args: argparse.Namespace, streams: int, host: subprocess.Popen[s
     window = Window()
     start = time.perf_counter()
     client_cpu0 = time.process_time()
+    client_probe = LagProbe()
     tasks = [
         asyncio.create_task(stream_client(ports[i % len(ports)], f"m{i % len(ports)}", window, i, args))
         for i in range(streams)
@@ -326,6 +344,7 @@ async def drive(args: argparse.Namespace, streams: int, host: subprocess.Popen[s
     after = await scrape_ttft(ports)
     scraped1 = time.perf_counter()
     client_cpu = (time.process_time() - client_cpu0) / (scraped1 - start)
+    client_lag = client_probe.stop()
     window.stop = True
     host.stdin.write("stop\n")
     host.stdin.flush()
@@ -357,6 +376,8 @@ async def drive(args: argparse.Namespace, streams: int, host: subprocess.Popen[s
         header_mean=statistics.fmean(window.header_times) if window.header_times else float("nan"),
         lag_p50=stats["lag_p50"],
         lag_p99=stats["lag_p99"],
+        client_lag_p50=client_lag[0],
+        client_lag_p99=client_lag[1],
         gc_s=stats["gc_s"] / stats["wall_s"],
         runqueue=stats["runqueue_s"] / stats["wall_s"],
         load=os.getloadavg()[0],
@@ -387,6 +408,7 @@ def write_results(args: argparse.Namespace, results: list[Result]) -> None:
         f"{'default GC' if args.default_gc else 'EngineHost(tune_gc=True)'}; client: a second process. "
         "TTFT compares the same requests: the engine's simulated TTFT (arrival to first token) and the "
         "client's (request sent to first SSE byte); inflation = client mean / engine mean - 1; "
+        "headers = request sent to response headers (the request path alone); "
         "lag = how late a 10 ms timer fires in the host; waits for CPU = share of the time the host was "
         "runnable but not running (other processes had the cores); "
         "load = the machine's 1-minute load average (other work shares its 2 cores).",
@@ -402,11 +424,12 @@ def write_results(args: argparse.Namespace, results: list[Result]) -> None:
         f"({os.cpu_count()} CPUs, shared with other work).",
         "",
     ]
-    existing = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() and args.append else ""
+    out: Path = args.out
+    existing = out.read_text(encoding="utf-8") if out.exists() and args.append else ""
     body = existing.rstrip() + "\n\n" if existing else "\n".join(header) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(body + "\n".join(section) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body + "\n".join(section) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
 
 
 def main() -> int:
@@ -427,6 +450,7 @@ def main() -> int:
     parser.add_argument("--ramp", type=float, default=6.0)
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--append", action="store_true", help="add a section to the results file")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the markdown file to write")
     args = parser.parse_args()
     event_loop_policy()
     if args.role == "host":

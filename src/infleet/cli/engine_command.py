@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
-
-import uvicorn
 
 from infleet.api.catalog import CatalogError
 from infleet.sim.engine import EngineSpec, FaultSpec, FaultSpecError, ModelDoesNotFitError, SimEngine
-from infleet.sim.engine.host import server_config
+from infleet.sim.engine.http_server import HttpServer
 from infleet.sim.engine.openai_app import OpenAIApp
 
 _FAULTS_HELP = (
@@ -77,13 +76,31 @@ def spec_from_args(args: argparse.Namespace) -> EngineSpec:
     )
 
 
-async def _serve(engine: SimEngine, host: str, port: int) -> None:
+async def _serve(engine: SimEngine, host: str, port: int) -> int:
+    """Serve until SIGINT or SIGTERM; in-flight requests then end with an error."""
     await engine.start()
-    server = uvicorn.Server(server_config(OpenAIApp(engine), host, port, log_level="info"))
+    server = HttpServer(OpenAIApp(engine))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await server.serve()
+        try:
+            bound = await server.listen(host, port)
+        except OSError as exc:
+            print(f"engine-sim: cannot listen on {host}:{port}: {exc}; pick another --port", file=sys.stderr)
+            return 2
+        print(
+            f"engine-sim: {engine.served_model_name} on {engine.spec.gpus} x {engine.gpu.name}, "
+            f"{engine.scheduler.blocks.num_blocks} KV blocks, max_model_len {engine.max_model_len}, "
+            f"listening on http://{host}:{bound}",
+            flush=True,
+        )
+        await stop.wait()
+        return 0
     finally:
         await engine.stop()
+        await server.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,11 +110,4 @@ def run(args: argparse.Namespace) -> int:
     except (CatalogError, FaultSpecError, ModelDoesNotFitError, ValueError) as exc:
         print(f"engine-sim: {exc}", file=sys.stderr)
         return 2
-    print(
-        f"engine-sim: {engine.served_model_name} on {engine.spec.gpus} x {engine.gpu.name}, "
-        f"{engine.scheduler.blocks.num_blocks} KV blocks, max_model_len {engine.max_model_len}, "
-        f"listening on http://{args.host}:{args.port}",
-        flush=True,
-    )
-    asyncio.run(_serve(engine, args.host, args.port))
-    return 0
+    return asyncio.run(_serve(engine, args.host, args.port))

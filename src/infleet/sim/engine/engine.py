@@ -1,7 +1,7 @@
 """The simulated engine at run time: turns requests into sequences and steps the scheduler on the loop.
 
-One ``SimEngine`` per served model; the HTTP app calls ``create_sequence`` / ``submit`` and reads
-progress through ``StreamHandle``. Steps are timed by the roofline and run on the event loop's clock;
+One ``SimEngine`` per served model; the HTTP app calls ``create_sequence`` / ``submit`` and is called
+back as the sequence progresses. Steps are timed by the roofline and run on the event loop's clock;
 when the loop runs late the engine catches up in simulated time, so the host's own slowness does not
 change what the engine reports, and streams are woken once per step (coalescing only under lag).
 """
@@ -23,6 +23,7 @@ from infleet.sim.engine.errors import EngineError, bad_request
 from infleet.sim.engine.faults import FaultSpec, FaultState
 from infleet.sim.engine.kv_cache import BlockManager, block_hashes
 from infleet.sim.engine.metrics import CounterValues, EngineMetrics, GaugeValues
+from infleet.sim.engine.pacing import WakePacer
 from infleet.sim.engine.performance import PerformanceModel, StepShape
 from infleet.sim.engine.scheduler import Scheduler, SchedulerConfig, StepPlan
 from infleet.sim.engine.sequence import Sequence, Status
@@ -59,58 +60,16 @@ class SamplingParams:
     cache_salt: str | None = None
 
 
-class StreamHandle:
-    """How an HTTP handler follows one sequence: await new text, or await the end."""
-
-    def __init__(self, engine: SimEngine, seq: Sequence, *, streaming: bool) -> None:
-        self.engine = engine
-        self.seq = seq
-        seq.streaming = streaming
-        self._future: asyncio.Future[None] | None = None
-        seq.listener = self.notify
-
-    def notify(self, _seq: Sequence | None = None) -> None:
-        fut = self._future
-        if fut is not None and not fut.done():
-            fut.set_result(None)
-
-    async def next_delta(self) -> tuple[str, bool]:
-        """Text produced since the last call and whether the sequence has ended."""
-        seq = self.seq
-        while seq.num_output <= seq.sent and not seq.done:
-            self._future = asyncio.get_running_loop().create_future()
-            try:
-                await self._future
-            finally:
-                self._future = None
-        end = seq.num_output
-        text = seq.text_between(seq.sent, end)
-        seq.sent = end
-        seq.last_flush = self.engine.now()
-        return text, seq.done
-
-    def close(self) -> None:
-        """Detach from the sequence once its follower is gone. The sequence holds this handle's ``notify``
-        and the handle holds the sequence: left joined, every request would be a reference cycle that only
-        the cyclic collector frees, in pauses of hundreds of ms with thousands of streams."""
-        if self.seq.listener == self.notify:
-            self.seq.listener = None
-
-    async def wait_done(self) -> None:
-        while not self.seq.done:
-            self._future = asyncio.get_running_loop().create_future()
-            try:
-                await self._future
-            finally:
-                self._future = None
-
-
 class SimEngine:
     """One simulated vLLM engine: scheduler, performance model, metrics and faults."""
 
-    def __init__(self, spec: EngineSpec, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self, spec: EngineSpec, catalog: Catalog | None = None, *, pacer: WakePacer | None = None
+    ) -> None:
+        """``pacer``: spreads stream wake-ups over loop iterations; engines sharing a loop share one."""
         catalog = catalog or load_catalog()
         self.spec = spec
+        self._pacer = pacer or WakePacer()
         self.model = catalog.model(spec.model)
         self.gpu = catalog.gpu(spec.gpu)
         self.served_model_name = spec.served_model_name or self.model.served_name
@@ -284,15 +243,17 @@ class SimEngine:
             block_hashes=hashes,
         )
 
-    def submit(self, seq: Sequence, *, streaming: bool) -> StreamHandle:
-        """Queue a sequence (after any injected latency spike) and return its handle."""
-        handle = StreamHandle(self, seq, streaming=streaming)
+    def submit(self, seq: Sequence, listener: Callable[[Sequence], None], *, streaming: bool) -> None:
+        """Queue a sequence (after any injected latency spike). ``listener(seq)`` is called on its first
+        token, when it ends (finished, aborted or failed) and, when ``streaming``, as new text is due
+        for delivery (every ``stream_interval`` tokens, coalesced when the host runs late)."""
+        seq.streaming = streaming
+        seq.listener = listener
         delay = self.faults.roll_spike()
         if delay > 0 and self._loop is not None:
             self._loop.call_later(delay, self._enqueue, seq)
         else:
             self._enqueue(seq)
-        return handle
 
     def _enqueue(self, seq: Sequence) -> None:
         if seq.done:
@@ -423,11 +384,10 @@ class SimEngine:
         gap = max(self.flush_gap, self.spec.stream_flush_interval_s)
         ttft = m.ttft
         finished = Status.FINISHED
-        # One pass per step over the batch, attributes read once per sequence. First tokens are woken before
-        # the batch's other streams, so their writes lead the next loop iteration: time to first token is
-        # what the host's work most easily inflates, and ordering wakeups costs nothing.
-        later: list[Callable[[Sequence], None]] = []
-        later_seqs: list[Sequence] = []
+        # One pass per step over the batch, attributes read once per sequence. First tokens are woken at
+        # once, so their writes lead the next loop iteration: time to first token is what the host's work
+        # most easily inflates. The batch's other streams go through the pacer, a few per iteration.
+        pace = self._pacer.wake
         for seq in touched:
             num_output = seq.num_output
             done = seq.status is finished
@@ -443,10 +403,7 @@ class SimEngine:
             elif done or (
                 seq.streaming and num_output - seq.sent >= interval and last - seq.last_flush >= gap
             ):
-                later.append(listener)
-                later_seqs.append(seq)
-        for listener, seq in zip(later, later_seqs, strict=True):
-            listener(seq)
+                pace(listener, seq)
 
     def _count_finish(self, seq: Sequence) -> None:
         reason = seq.reported_finish_reason

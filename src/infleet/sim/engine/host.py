@@ -1,9 +1,8 @@
 """EngineHost: many simulated engines in one process and one event loop, each on its own loopback port.
 
 The simulated kubelet calls ``start(spec)`` when a pod with an engine container starts and ``stop``
-when it goes away; tests and benchmarks use it the same way. Each engine gets its own uvicorn
-server (started with uvicorn's public ``startup``/``shutdown``, without ``serve``, so that no
-server takes over the process's signal handlers).
+when it goes away; tests and benchmarks use it the same way. Each engine gets its own listening
+socket served by ``http_server``; all of them share the loop and one wake-up pacer.
 """
 
 from __future__ import annotations
@@ -13,11 +12,11 @@ import gc
 from dataclasses import dataclass
 from types import TracebackType
 
-import uvicorn
-
 from infleet.api.catalog import Catalog
 from infleet.sim.engine.engine import SimEngine
+from infleet.sim.engine.http_server import HttpServer
 from infleet.sim.engine.openai_app import OpenAIApp
+from infleet.sim.engine.pacing import WakePacer
 from infleet.sim.engine.spec import EngineSpec
 
 
@@ -42,28 +41,8 @@ class EngineAddress:
 class HostedEngine:
     spec: EngineSpec
     engine: SimEngine
-    server: uvicorn.Server
+    server: HttpServer
     address: EngineAddress
-
-
-def server_config(app: OpenAIApp, host: str, port: int, *, log_level: str = "warning") -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        lifespan="off",
-        log_level=log_level,
-        access_log=False,
-        # No X-Forwarded-* rewriting: the engine never reads the client address, and the middleware is one
-        # more coroutine frame on every resumption of every stream.
-        proxy_headers=False,
-        http="httptools",
-        loop="none",
-        timeout_graceful_shutdown=1,
-        date_header=False,
-        server_header=False,
-        backlog=4096,
-    )
 
 
 class EngineHost:
@@ -79,6 +58,7 @@ class EngineHost:
         self._host = host
         self._tune_gc = tune_gc
         self._engines: dict[EngineAddress, HostedEngine] = {}
+        self._pacer = WakePacer()  # one for all engines: it bounds the loop's bulk work per iteration
         if tune_gc:
             gc.set_threshold(50_000, 50, 100)
 
@@ -88,15 +68,14 @@ class EngineHost:
         ``host`` overrides the host's address for this engine (the simulated kubelet binds each engine
         to its pod's own loopback IP, so many engines can share one port number)."""
         bind = host or self._host
-        engine = SimEngine(spec, self._catalog)
-        config = server_config(OpenAIApp(engine), bind, port)
-        config.load()
-        server = uvicorn.Server(config)
-        server.lifespan = config.lifespan_class(config)
+        engine = SimEngine(spec, self._catalog, pacer=self._pacer)
         await engine.start()
-        await server.startup()
-        sockets = server.servers[0].sockets
-        address = EngineAddress(bind, int(sockets[0].getsockname()[1]))
+        server = HttpServer(OpenAIApp(engine))
+        try:
+            address = EngineAddress(bind, await server.listen(bind, port))
+        except OSError:
+            await engine.stop()
+            raise
         self._engines[address] = HostedEngine(spec, engine, server, address)
         if self._tune_gc:
             gc.freeze()
@@ -108,7 +87,7 @@ class EngineHost:
         if hosted is None:
             return
         await hosted.engine.stop()
-        await hosted.server.shutdown()
+        await hosted.server.close()
         if self._tune_gc:
             # Frozen objects are never collected: thaw, drop the stopped engine's cycles, freeze again.
             del hosted

@@ -1,25 +1,25 @@
-"""The engine's HTTP surface: vLLM's OpenAI-compatible server as a raw ASGI application.
+"""The engine's HTTP surface: vLLM's OpenAI-compatible server, as handlers for ``http_server``.
 
-Served by uvicorn, one app per engine (``EngineHost`` and the ``engine-sim`` command build it).
-Raw ASGI rather than a framework because streaming is the hot path: thousands of SSE chunks per
-second go straight from the engine's step to ``send`` without per-chunk framework layers.
+Every handler runs synchronously when its request is complete: plain endpoints answer at once,
+inference requests submit their sequences with a follower (``followers``) that writes the response as
+the engine steps. Errors come out in vLLM's nested error shape with vLLM's statuses.
 """
 
 from __future__ import annotations
 
-import asyncio
 import zlib
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from infleet.sim.engine.engine import SimEngine, StreamHandle
+from infleet.sim.engine.engine import SimEngine
 from infleet.sim.engine.errors import EngineError, bad_request, not_found
 from infleet.sim.engine.faults import FaultSpec, FaultSpecError
+from infleet.sim.engine.followers import CompletionFollower, StreamFollower, engine_failure
+from infleet.sim.engine.http_server import Headers, Request, Response
 from infleet.sim.engine.protocol import (
-    DONE,
     ChatCompletionRequest,
     ChunkEncoder,
     CompletionRequest,
@@ -33,50 +33,25 @@ from infleet.sim.engine.protocol import (
     new_id,
     now_s,
     split_inputs,
-    sse,
     usage,
 )
 from infleet.sim.engine.sequence import Sequence
 from infleet.sim.engine.tokenizer import encode, render_chat
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+Route = Callable[[Request, Response], None]
 M = TypeVar("M", bound=BaseModel)
 
-_JSON = [(b"content-type", b"application/json")]
-_SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
+_JSON: Headers = [(b"content-type", b"application/json")]
+_METRICS: Headers = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 
 
-async def _respond(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": headers if headers is not None else _JSON,
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def _json(response: Response, status: int, value: object, headers: Headers = _JSON) -> None:
+    response.send(status, orjson.dumps(value), headers)
 
 
-async def _error(send: Send, err: EngineError) -> None:
+def _error(response: Response, err: EngineError) -> None:
     headers = _JSON + [(k.encode(), v.encode()) for k, v in err.headers.items()]
-    await _respond(send, err.status, orjson.dumps(err.body()), headers)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise asyncio.CancelledError
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    response.send(err.status, orjson.dumps(err.body()), headers)
 
 
 def _parse(model: type[M], body: bytes) -> M:
@@ -88,20 +63,24 @@ def _parse(model: type[M], body: bytes) -> M:
         raise bad_request(f"{model.__name__}: field {field}: {first['msg']}") from exc
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
+def _object_body(request: Request) -> dict[str, Any]:
+    """A JSON object body (empty: ``{}``), or a 400 that says what was wrong."""
+    try:
+        value = orjson.loads(request.body or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"{request.path}: the body is not valid JSON ({exc}); send a JSON object") from exc
+    if not isinstance(value, dict):
+        raise bad_request(f"{request.path}: the body must be a JSON object, got {type(value).__name__}")
+    return value
 
 
 class OpenAIApp:
-    """ASGI app serving one ``SimEngine`` the way ``vllm serve`` does."""
+    """Serves one ``SimEngine`` the way ``vllm serve`` does."""
 
     def __init__(self, engine: SimEngine) -> None:
         self.engine = engine
         self.name = engine.served_model_name
-        self._routes: dict[tuple[str, str], Handler] = {
+        self._routes: dict[tuple[str, str], Route] = {
             ("GET", "/health"): self._health,
             ("GET", "/ping"): self._health,
             ("POST", "/ping"): self._health,
@@ -117,59 +96,36 @@ class OpenAIApp:
             ("POST", "/admin/faults"): self._set_faults,
         }
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        handler = self._routes.get((scope["method"], scope["path"]))
-        if handler is None:
-            known = any(path == scope["path"] for _, path in self._routes)
-            status = 405 if known else 404
-            await _error(
-                send,
-                EngineError(
-                    status,
-                    "NotFoundError" if status == 404 else "BadRequestError",
-                    f"{scope['method']} {scope['path']} is not served by this engine",
-                ),
-            )
-            return
+    def __call__(self, request: Request, response: Response) -> None:
+        method = "GET" if request.method == "HEAD" else request.method
+        route = self._routes.get((method, request.path))
         try:
-            await handler(scope, receive, send)
+            if route is None:
+                known = any(path == request.path for _, path in self._routes)
+                raise EngineError(
+                    405 if known else 404,
+                    "BadRequestError" if known else "NotFoundError",
+                    f"{request.method} {request.path} is not served by this engine",
+                )
+            route(request, response)
         except EngineError as err:
-            await _error(send, err)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+            _error(response, err)
 
     # -- plain endpoints -------------------------------------------------------------------------------
 
-    async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _respond(send, 200 if self.engine.health() == "ok" else 503, b"", [])
+    def _health(self, request: Request, response: Response) -> None:
+        response.send(200 if self.engine.health() == "ok" else 503, b"", [])
 
-    async def _version(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _respond(send, 200, orjson.dumps({"version": self.engine.spec.version}))
+    def _version(self, request: Request, response: Response) -> None:
+        _json(response, 200, {"version": self.engine.spec.version})
 
-    async def _load(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _respond(send, 200, orjson.dumps({"server_load": self.engine.load}))
+    def _load(self, request: Request, response: Response) -> None:
+        _json(response, 200, {"server_load": self.engine.load})
 
-    async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _respond(
-            send,
-            200,
-            self.engine.metrics.render(),
-            [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")],
-        )
+    def _metrics(self, request: Request, response: Response) -> None:
+        response.send(200, self.engine.metrics.render(), _METRICS)
 
-    async def _models(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _models(self, request: Request, response: Response) -> None:
         created = now_s()
         card = {
             "id": self.name,
@@ -196,38 +152,36 @@ class OpenAIApp:
                 }
             ],
         }
-        await _respond(send, 200, orjson.dumps({"object": "list", "data": [card]}))
+        _json(response, 200, {"object": "list", "data": [card]})
 
-    async def _tokenize(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = orjson.loads(await _read_body(receive) or b"{}")
+    def _tokenize(self, request: Request, response: Response) -> None:
+        body = _object_body(request)
         text = render_chat(body["messages"]) if "messages" in body else str(body.get("prompt", ""))
         tokens = encode(text)
-        await _respond(
-            send,
+        _json(
+            response,
             200,
-            orjson.dumps(
-                {
-                    "count": len(tokens),
-                    "max_model_len": self.engine.max_model_len,
-                    "tokens": tokens,
-                    "token_strs": None,
-                }
-            ),
+            {
+                "count": len(tokens),
+                "max_model_len": self.engine.max_model_len,
+                "tokens": tokens,
+                "token_strs": None,
+            },
         )
 
-    async def _get_faults(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _get_faults(self, request: Request, response: Response) -> None:
         spec = self.engine.faults.spec
-        await _respond(send, 200, orjson.dumps({"spec": spec.to_text(), "faults": spec.model_dump()}))
+        _json(response, 200, {"spec": spec.to_text(), "faults": spec.model_dump()})
 
-    async def _set_faults(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _set_faults(self, request: Request, response: Response) -> None:
         """Replace the faults: body ``{"spec": "error_rate=0.1,..."}`` or the fields of FaultSpec."""
-        body = orjson.loads(await _read_body(receive) or b"{}")
+        body = _object_body(request)
         try:
             spec = FaultSpec.parse(body["spec"]) if "spec" in body else FaultSpec.model_validate(body)
         except (FaultSpecError, ValidationError) as exc:
             raise bad_request(f"fault spec: {exc}") from exc
         self.engine.set_faults(spec)
-        await _respond(send, 200, orjson.dumps({"spec": spec.to_text(), "faults": spec.model_dump()}))
+        _json(response, 200, {"spec": spec.to_text(), "faults": spec.model_dump()})
 
     # -- inference -------------------------------------------------------------------------------------
 
@@ -235,8 +189,8 @@ class OpenAIApp:
         if model is not None and model not in (self.name, self.engine.model.name):
             raise not_found(f"The model `{model}` does not exist.")
 
-    def _orca_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
-        fmt = _header(scope, b"endpoint-load-metrics-format")
+    def _orca_headers(self, request: Request) -> list[tuple[bytes, bytes]]:
+        fmt = request.header(b"endpoint-load-metrics-format")
         if fmt is None:
             return _JSON
         kv = self.engine.scheduler.blocks.usage
@@ -254,8 +208,8 @@ class OpenAIApp:
             )
         return [*_JSON, (b"endpoint-load-metrics", value.encode())]
 
-    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
-        req = _parse(ChatCompletionRequest, await _read_body(receive))
+    def _chat(self, request: Request, response: Response) -> None:
+        req = _parse(ChatCompletionRequest, request.body)
         self._check_model(req.model)
         if req.n != 1:
             raise bad_request("ChatCompletionRequest: field n: only n=1 is supported by the simulated engine")
@@ -263,21 +217,29 @@ class OpenAIApp:
         prompt = render_chat(req.messages, req.add_generation_prompt)
         seq = self.engine.create_sequence(req.request_id or new_id("chatcmpl"), prompt, req.sampling())
         if req.stream:
-            await self._stream(ChunkEncoder("chat", self.name, req.include_usage), seq, receive, send)
+            encoder = ChunkEncoder("chat", self.name, req.include_usage)
+            StreamFollower(self.engine, encoder, response).follow(seq)
             return
-        await self._await(seq, receive)
-        text = seq.text_between(0, seq.num_output)
-        body = chat_response(
-            new_id("chatcmpl"),
-            now_s(),
-            self.name,
-            [chat_choice(0, text, seq.reported_finish_reason, seq.stop_reason)],
-            usage(seq.prompt_len, seq.num_output),
-        )
-        await _respond(send, 200, body, self._orca_headers(scope))
+        headers = self._orca_headers(request)
 
-    async def _completions(self, scope: Scope, receive: Receive, send: Send) -> None:
-        req = _parse(CompletionRequest, await _read_body(receive))
+        def reply(seqs: list[Sequence]) -> None:
+            (done,) = seqs
+            if self._send_failure(response, done):
+                return
+            text = done.text_between(0, done.num_output)
+            body = chat_response(
+                new_id("chatcmpl"),
+                now_s(),
+                self.name,
+                [chat_choice(0, text, done.reported_finish_reason, done.stop_reason)],
+                usage(done.prompt_len, done.num_output),
+            )
+            response.send(200, body, headers)
+
+        CompletionFollower(self.engine, [seq], response, reply).follow()
+
+    def _completions(self, request: Request, response: Response) -> None:
+        req = _parse(CompletionRequest, request.body)
         self._check_model(req.model)
         if req.n != 1:
             raise bad_request("CompletionRequest: field n: only n=1 is supported by the simulated engine")
@@ -289,24 +251,34 @@ class OpenAIApp:
         seqs = [self.engine.create_sequence(f"{rid}-{i}", p, req.sampling()) for i, p in enumerate(prompts)]
         if req.stream:
             echo = prompts[0] if req.echo and isinstance(prompts[0], str) else ""
-            await self._stream(
-                ChunkEncoder("completion", self.name, req.include_usage), seqs[0], receive, send, echo
-            )
+            encoder = ChunkEncoder("completion", self.name, req.include_usage)
+            StreamFollower(self.engine, encoder, response, echo).follow(seqs[0])
             return
-        await asyncio.gather(*(self._await(seq, receive) for seq in seqs))
-        choices = []
-        for i, (seq, p) in enumerate(zip(seqs, prompts, strict=True)):
-            text = seq.text_between(0, seq.num_output)
-            if req.echo and isinstance(p, str):
-                text = p + text
-            choices.append(completion_choice(i, text, seq.reported_finish_reason, seq.stop_reason))
-        use = usage(sum(s.prompt_len for s in seqs), sum(s.num_output for s in seqs))
-        await _respond(
-            send, 200, completion_response(rid, now_s(), self.name, choices, use), self._orca_headers(scope)
-        )
+        headers = self._orca_headers(request)
 
-    async def _embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
-        req = _parse(EmbeddingRequest, await _read_body(receive))
+        def reply(done: list[Sequence]) -> None:
+            if any(self._send_failure(response, seq) for seq in done):
+                return
+            choices = []
+            for i, (seq, p) in enumerate(zip(done, prompts, strict=True)):
+                text = seq.text_between(0, seq.num_output)
+                if req.echo and isinstance(p, str):
+                    text = p + text
+                choices.append(completion_choice(i, text, seq.reported_finish_reason, seq.stop_reason))
+            use = usage(sum(s.prompt_len for s in done), sum(s.num_output for s in done))
+            response.send(200, completion_response(rid, now_s(), self.name, choices, use), headers)
+
+        CompletionFollower(self.engine, seqs, response, reply).follow()
+
+    def _send_failure(self, response: Response, seq: Sequence) -> bool:
+        """Answer 503 if the engine failed under ``seq``; whether it did."""
+        if seq.error is None:
+            return False
+        _error(response, engine_failure(self.engine, seq))
+        return True
+
+    def _embeddings(self, request: Request, response: Response) -> None:
+        req = _parse(EmbeddingRequest, request.body)
         self._check_model(req.model)
         self.engine.check_accepting()
         inputs = split_inputs(req.input)
@@ -337,65 +309,4 @@ class OpenAIApp:
                 "prompt_tokens_details": None,
             },
         }
-        await _respond(send, 200, orjson.dumps(body))
-
-    async def _await(self, seq: Sequence, receive: Receive) -> None:
-        handle = self.engine.submit(seq, streaming=False)
-        watcher = asyncio.create_task(self._watch(receive, seq))
-        try:
-            await handle.wait_done()
-        finally:
-            watcher.cancel()
-            if not seq.done:
-                self.engine.abort(seq)
-            handle.close()
-        if seq.error is not None:
-            raise EngineError(503, "ServiceUnavailableError", f"engine {self.name}: {seq.error}")
-
-    async def _watch(self, receive: Receive, seq: Sequence) -> None:
-        """Abort the sequence when the client goes away, so its KV blocks are freed as in vLLM."""
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                self.engine.abort(seq)
-                return
-
-    async def _stream(
-        self, enc: ChunkEncoder, seq: Sequence, receive: Receive, send: Send, echo: str = ""
-    ) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": _SSE})
-        handle: StreamHandle = self.engine.submit(seq, streaming=True)
-        watcher = asyncio.create_task(self._watch(receive, seq))
-        first = True
-        complete = False
-        try:
-            while True:
-                text, done = await handle.next_delta()
-                lead = b""
-                if first:
-                    first = False
-                    lead = enc.role() if enc.kind == "chat" else b""
-                    text = echo + text
-                if done:
-                    if seq.error is not None:
-                        err = EngineError(503, "ServiceUnavailableError", f"engine {self.name}: {seq.error}")
-                        await send({"type": "http.response.body", "body": lead + sse(err.body()) + DONE})
-                        complete = True
-                        return
-                    tail = enc.final(text, seq.reported_finish_reason, seq.stop_reason)
-                    if enc.include_usage:
-                        tail += enc.usage(seq.prompt_len, seq.num_output)
-                    await send({"type": "http.response.body", "body": lead + tail + DONE})
-                    complete = True
-                    return
-                await send(
-                    {"type": "http.response.body", "body": lead + enc.content(text), "more_body": True}
-                )
-        finally:
-            # A complete response wakes the watcher with http.disconnect and it ends by itself; cancelling
-            # it instead costs a CancelledError and its traceback per request, garbage for the collector.
-            if not complete:
-                watcher.cancel()
-            if not seq.done:
-                self.engine.abort(seq)
-            handle.close()
+        _json(response, 200, body)

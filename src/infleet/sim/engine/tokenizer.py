@@ -3,44 +3,64 @@
 The engine uses it to count prompt tokens (usage, max-model-len checks) and to hash prompt blocks for
 prefix caching. English text comes out at roughly 1.3 pieces per word, near what BPE tokenizers give;
 a real tokenizer would need model files, which the simulation deliberately does without.
-Encoding goes word by word through a bounded cache: prompts repeat the same words, and one regex
-pass over a whole prompt was a tenth of a hosting process's CPU per request.
+
+Text is cut at every space first, and each space-led segment is split by a small regex. Prompts repeat
+the same words, so segments are looked up in a bounded cache: a regex pass over a whole 400-word prompt
+cost ~180 us, a tenth of a hosting process's CPU per request at 500 requests/s; ``str.split`` plus the
+cache costs a third of that.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 
 _PIECE = re.compile(r"\s?[A-Za-z]{1,7}|\s?\d{1,3}|\s?[^\sA-Za-z\d]|\s+")
-# A run of whitespace and the non-whitespace after it. No piece spans a non-space followed by a space, so
-# pieces never cross these chunks and a text's pieces are its chunks' pieces in order.
-_CHUNK = re.compile(r"\s*\S*")
+_CACHE_LIMIT = 1 << 16
+_spaced_ids: dict[str, tuple[int, ...]] = {}  # keyed by the segment less its space
+
+
+def _segments(text: str) -> list[str]:
+    """``text`` cut before every space: each piece of the text lies inside one segment."""
+    parts = text.split(" ")
+    return [parts[0], *(" " + part for part in parts[1:])]
 
 
 def split_pieces(text: str) -> list[str]:
     """The token pieces of ``text``; joining them gives ``text`` back."""
-    return _PIECE.findall(text)
+    pieces: list[str] = []
+    for segment in _segments(text):
+        pieces.extend(_PIECE.findall(segment))
+    return pieces
 
 
 def encode(text: str) -> list[int]:
     """Token ids: the hash of each piece. Stable within a process, which is all prefix caching needs
     (string hashing is salted per process); counts, not ids, are what clients compare."""
-    out: list[int] = []
+    first, *rest = text.split(" ")
+    out = list(_ids(first))
     extend = out.extend
-    for chunk in _CHUNK.findall(text):
-        extend(_chunk_ids(chunk))
+    cache = _spaced_ids
+    for part in rest:
+        ids = cache.get(part)
+        extend(ids if ids is not None else _spaced(part))
     return out
 
 
-@lru_cache(maxsize=65536)
-def _chunk_ids(chunk: str) -> tuple[int, ...]:
-    return tuple(map(hash, _PIECE.findall(chunk)))
+def _ids(segment: str) -> tuple[int, ...]:
+    return tuple(map(hash, _PIECE.findall(segment)))
+
+
+def _spaced(part: str) -> tuple[int, ...]:
+    """The ids of the segment ``" " + part``, cached under ``part``."""
+    if len(_spaced_ids) >= _CACHE_LIMIT:
+        _spaced_ids.clear()  # a burst of unique words; starting over is cheaper than tracking recency
+    ids = _spaced_ids[part] = _ids(" " + part)
+    return ids
 
 
 def count_tokens(text: str) -> int:
-    return len(_PIECE.findall(text))
+    return len(split_pieces(text))
 
 
 def _content_text(content: object) -> str:

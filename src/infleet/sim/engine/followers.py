@@ -1,0 +1,108 @@
+"""Followers: the engine's listeners that turn a sequence's progress into its HTTP response.
+
+The engine calls a follower when a sequence produces its first token, when new text is due and when
+it ends; the follower writes straight into the response, so a stream costs no task and no future.
+A follower detaches itself from its sequences when the response ends: left joined, every request
+would be a reference cycle that only the cyclic collector frees, in pauses of hundreds of ms with
+thousands of streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from infleet.sim.engine.engine import SimEngine
+from infleet.sim.engine.errors import EngineError
+from infleet.sim.engine.http_server import Response
+from infleet.sim.engine.protocol import DONE, ChunkEncoder, sse
+from infleet.sim.engine.sequence import Sequence
+
+
+def engine_failure(engine: SimEngine, seq: Sequence) -> EngineError:
+    return EngineError(503, "ServiceUnavailableError", f"engine {engine.served_model_name}: {seq.error}")
+
+
+class StreamFollower:
+    """Writes one sequence's SSE chunks (vLLM's shape) as the engine produces its tokens."""
+
+    __slots__ = ("_echo", "_encoder", "_engine", "_first", "_response")
+
+    def __init__(self, engine: SimEngine, encoder: ChunkEncoder, response: Response, echo: str = "") -> None:
+        self._engine = engine
+        self._encoder = encoder
+        self._response = response
+        self._echo = echo
+        self._first = True
+
+    def follow(self, seq: Sequence) -> None:
+        """Send the response head and submit ``seq``; a client that leaves aborts it."""
+        self._response.start(200, SSE_HEADERS)
+        engine = self._engine
+        self._response.on_close = lambda: engine.abort(seq)
+        engine.submit(seq, self, streaming=True)
+
+    def __call__(self, seq: Sequence) -> None:
+        response = self._response
+        if response.closed:
+            seq.listener = None
+            return
+        end = seq.num_output
+        text = seq.text_between(seq.sent, end)
+        seq.sent = end
+        seq.last_flush = self._engine.now()
+        lead = b""
+        if self._first:
+            self._first = False
+            lead = self._encoder.role() if self._encoder.kind == "chat" else b""
+            text = self._echo + text
+        if not seq.done:
+            if text or lead:
+                response.write(lead + self._encoder.content(text))
+            return
+        seq.listener = None
+        if seq.error is not None:
+            response.end(lead + sse(engine_failure(self._engine, seq).body()) + DONE)
+            return
+        tail = self._encoder.final(text, seq.reported_finish_reason, seq.stop_reason)
+        if self._encoder.include_usage:
+            tail += self._encoder.usage(seq.prompt_len, seq.num_output)
+        response.end(lead + tail + DONE)
+
+
+class CompletionFollower:
+    """Waits for every sequence of a non-streaming request, then hands them to ``reply``."""
+
+    __slots__ = ("_engine", "_left", "_reply", "_response", "_seqs")
+
+    def __init__(
+        self,
+        engine: SimEngine,
+        seqs: list[Sequence],
+        response: Response,
+        reply: Callable[[list[Sequence]], None],
+    ) -> None:
+        self._engine = engine
+        self._seqs = seqs
+        self._response = response
+        self._reply = reply
+        self._left = len(seqs)
+
+    def follow(self) -> None:
+        self._response.on_close = self._abandon
+        for seq in self._seqs:
+            self._engine.submit(seq, self, streaming=False)
+
+    def _abandon(self) -> None:
+        for seq in self._seqs:
+            self._engine.abort(seq)
+
+    def __call__(self, seq: Sequence) -> None:
+        if not seq.done or seq.listener is None:
+            return  # a first token; a non-streaming response waits for the end
+        seq.listener = None
+        self._left -= 1
+        if self._left == 0 and not self._response.closed:
+            self._reply(self._seqs)
+
+
+SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
