@@ -22,6 +22,7 @@ from infleet.sim.engine import decode_run
 from infleet.sim.engine.errors import EngineError, bad_request
 from infleet.sim.engine.faults import FaultSpec, FaultState
 from infleet.sim.engine.kv_cache import BlockManager, block_hashes
+from infleet.sim.engine.load_meter import LoadMeter
 from infleet.sim.engine.metrics import CounterValues, EngineMetrics, GaugeValues
 from infleet.sim.engine.pacing import WakePacer
 from infleet.sim.engine.performance import PerformanceModel, StepShape
@@ -37,6 +38,10 @@ _CATCH_UP_BURST = 4  # overdue steps run back to back, yielding to handlers afte
 # A step timer this late means the host is behind: coalesce stream chunks. 2 ms is just over the loop's
 # timer resolution; at 4 ms the host settled at ~4 ms late and time to first token paid for it twice.
 _LATE_S = 0.002
+# Above this share of a core the host coalesces more, below the lower mark it streams finer again: the
+# headroom keeps new requests and first tokens from queueing behind chunk writes.
+_BUSY_HIGH = 0.7
+_BUSY_LOW = 0.6
 _MAX_FLUSH_GAP_S = 0.25
 _MAX_RUN_STEPS = 64
 
@@ -64,12 +69,19 @@ class SimEngine:
     """One simulated vLLM engine: scheduler, performance model, metrics and faults."""
 
     def __init__(
-        self, spec: EngineSpec, catalog: Catalog | None = None, *, pacer: WakePacer | None = None
+        self,
+        spec: EngineSpec,
+        catalog: Catalog | None = None,
+        *,
+        pacer: WakePacer | None = None,
+        load: LoadMeter | None = None,
     ) -> None:
-        """``pacer``: spreads stream wake-ups over loop iterations; engines sharing a loop share one."""
+        """``pacer`` spreads stream wake-ups over loop iterations and ``load`` measures the process's CPU
+        share; engines sharing a loop share both."""
         catalog = catalog or load_catalog()
         self.spec = spec
         self._pacer = pacer or WakePacer()
+        self._load = load or LoadMeter()
         self.model = catalog.model(spec.model)
         self.gpu = catalog.gpu(spec.gpu)
         self.served_model_name = spec.served_model_name or self.model.served_name
@@ -361,10 +373,11 @@ class SimEngine:
     def _adapt(self, lateness: float) -> None:
         if not self.spec.adaptive_streaming:
             return
-        if lateness > _LATE_S:
+        busy = self._load.busy()
+        if lateness > _LATE_S or busy > _BUSY_HIGH:
             self.late_steps += 1
             self.flush_gap = min(_MAX_FLUSH_GAP_S, max(0.02, self.flush_gap * 2))
-        elif self.flush_gap > 0:
+        elif self.flush_gap > 0 and busy < _BUSY_LOW:
             # Back off gently: halving on one on-time step swung straight back into bursts of chunks.
             self.flush_gap = self.flush_gap * 0.75 if self.flush_gap > 0.005 else 0.0
 

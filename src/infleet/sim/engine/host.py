@@ -15,6 +15,7 @@ from types import TracebackType
 from infleet.api.catalog import Catalog
 from infleet.sim.engine.engine import SimEngine
 from infleet.sim.engine.http_server import HttpServer
+from infleet.sim.engine.load_meter import LoadMeter
 from infleet.sim.engine.openai_app import OpenAIApp
 from infleet.sim.engine.pacing import WakePacer
 from infleet.sim.engine.spec import EngineSpec
@@ -59,6 +60,7 @@ class EngineHost:
         self._tune_gc = tune_gc
         self._engines: dict[EngineAddress, HostedEngine] = {}
         self._pacer = WakePacer()  # one for all engines: it bounds the loop's bulk work per iteration
+        self._load = LoadMeter()
         if tune_gc:
             gc.set_threshold(50_000, 50, 100)
 
@@ -68,7 +70,7 @@ class EngineHost:
         ``host`` overrides the host's address for this engine (the simulated kubelet binds each engine
         to its pod's own loopback IP, so many engines can share one port number)."""
         bind = host or self._host
-        engine = SimEngine(spec, self._catalog, pacer=self._pacer)
+        engine = SimEngine(spec, self._catalog, pacer=self._pacer, load=self._load)
         await engine.start()
         server = HttpServer(OpenAIApp(engine))
         try:

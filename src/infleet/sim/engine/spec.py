@@ -46,7 +46,7 @@ class EngineSpec(BaseModel):
     )
     adaptive_streaming: bool = Field(
         default=True,
-        description="coalesce tokens into fewer chunks only while the host's event loop runs late",
+        description="coalesce tokens into fewer chunks while the host is busy (over 70% of a core) or late",
     )
     faults: str = Field(default="", description="fault spec, see infleet.sim.engine.faults")
     seed: int = 0

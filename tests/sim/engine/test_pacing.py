@@ -1,0 +1,113 @@
+"""How a hosting process keeps its headroom: paced wake-ups, the CPU meter, adaptive chunking."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from infleet.sim.engine import EngineSpec, SamplingParams, SimEngine
+from infleet.sim.engine.load_meter import LoadMeter
+from infleet.sim.engine.pacing import WakePacer
+from infleet.sim.engine.sequence import Sequence
+
+
+def _seq(name: str) -> Sequence:
+    return Sequence(
+        request_id=name, prompt_token_ids=[1], output_pieces=["x"], finish_reason="stop", arrival=0
+    )
+
+
+async def test_pacer_runs_a_bounded_number_per_iteration_in_order() -> None:
+    pacer = WakePacer(per_iteration=4)
+    seen: list[tuple[int, str]] = []
+    iteration = 0
+
+    def listener(seq: Sequence) -> None:
+        seen.append((iteration, seq.request_id))
+
+    for i in range(10):
+        pacer.wake(listener, _seq(f"s{i}"))
+    for iteration in range(1, 6):  # noqa: B007 - the listener reads it
+        await asyncio.sleep(0)
+    assert [name for _, name in seen] == [f"s{i}" for i in range(10)]
+    per_iteration = [sum(1 for it, _ in seen if it == n) for n in range(1, 6)]
+    assert max(per_iteration) == 4
+    assert len(pacer) == 0
+
+
+async def test_a_large_backlog_drains_within_a_few_iterations() -> None:
+    pacer = WakePacer(per_iteration=4)
+    delivered: list[Sequence] = []
+    for i in range(800):
+        pacer.wake(delivered.append, _seq(f"s{i}"))
+    for _ in range(40):
+        await asyncio.sleep(0)
+    assert len(delivered) == 800
+
+
+def test_pacer_refuses_a_zero_budget() -> None:
+    with pytest.raises(ValueError, match="per_iteration must be >= 1"):
+        WakePacer(per_iteration=0)
+
+
+def test_load_meter_tells_busy_from_idle() -> None:
+    meter = LoadMeter(window_s=0.05)
+    end = time.monotonic() + 0.12
+    while time.monotonic() < end:
+        pass
+    assert meter.busy() > 0.5
+    time.sleep(0.06)
+    meter.busy()  # closes the busy window
+    time.sleep(0.06)
+    assert meter.busy() < 0.3
+
+
+class _FixedLoad(LoadMeter):
+    def __init__(self, busy: float) -> None:
+        super().__init__()
+        self._fixed = busy
+
+    def busy(self) -> float:
+        return self._fixed
+
+
+async def _deliveries(busy: float) -> tuple[int, int]:
+    """Listener calls and tokens for 4 streams of 24 tokens on an engine whose host is ``busy``."""
+    engine = SimEngine(EngineSpec(model="qwen3-8b", gpu="L4"), load=_FixedLoad(busy))
+    await engine.start()
+    calls = 0
+    ended = 0
+    all_ended = asyncio.Event()
+
+    def listener(seq: Sequence) -> None:
+        nonlocal calls, ended
+        calls += 1
+        seq.sent = seq.num_output
+        seq.last_flush = engine.now()
+        if seq.done:
+            ended += 1
+            if ended == 4:
+                all_ended.set()
+
+    try:
+        seqs = [
+            engine.create_sequence(f"r{i}", f"prompt {i}", SamplingParams(max_tokens=24, ignore_eos=True))
+            for i in range(4)
+        ]
+        for seq in seqs:
+            engine.submit(seq, listener, streaming=True)
+        async with asyncio.timeout(30):
+            await all_ended.wait()
+        return calls, sum(seq.num_output for seq in seqs)
+    finally:
+        await engine.stop()
+
+
+async def test_a_busy_host_coalesces_chunks_and_an_idle_one_streams_each_token() -> None:
+    idle_calls, tokens = await _deliveries(busy=0.0)
+    busy_calls, _ = await _deliveries(busy=0.95)
+    assert tokens == 96
+    assert idle_calls >= tokens * 0.75  # one chunk per token, give or take a late step on a loaded machine
+    assert busy_calls <= tokens * 0.4
