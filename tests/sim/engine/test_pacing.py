@@ -8,7 +8,7 @@ import time
 import pytest
 
 from infleet.sim.engine import EngineSpec, SamplingParams, SimEngine
-from infleet.sim.engine.load_meter import LoadMeter
+from infleet.sim.engine.flush_governor import FlushGovernor
 from infleet.sim.engine.pacing import WakePacer
 from infleet.sim.engine.sequence import Sequence
 
@@ -52,30 +52,45 @@ def test_pacer_refuses_a_zero_budget() -> None:
         WakePacer(per_iteration=0)
 
 
-def test_load_meter_tells_busy_from_idle() -> None:
-    meter = LoadMeter(window_s=0.05)
-    end = time.monotonic() + 0.12
-    while time.monotonic() < end:
+class _FixedLoad(FlushGovernor):
+    """A governor whose process is always ``busy`` (the tests' own CPU use must not decide)."""
+
+    def __init__(self, busy: float, window_s: float = 0.01) -> None:
+        super().__init__(window_s=window_s)
+        self.fixed = busy
+
+    def _cpu_share(self, elapsed: float) -> float:
+        return self.fixed
+
+
+def test_governor_widens_the_gap_when_busy_or_late_and_narrows_it_when_idle() -> None:
+    governor = _FixedLoad(0.9, window_s=0.02)
+    assert governor.observe(0.0) == 0.0  # the first window has not ended
+    time.sleep(0.025)
+    assert governor.observe(0.0) == pytest.approx(0.02)
+    assert governor.observe(0.0) == pytest.approx(0.02)  # once per window, however many steps report
+    assert governor.observe(0.01) == pytest.approx(0.04)  # a late step widens at once
+    governor.fixed = 0.65  # between the marks: hold
+    time.sleep(0.025)
+    assert governor.observe(0.0) == pytest.approx(0.04)
+    governor.fixed = 0.3
+    time.sleep(0.025)
+    assert governor.observe(0.0) == pytest.approx(0.03)  # idle: narrow gently
+
+
+def test_governor_measures_the_process_cpu_share() -> None:
+    governor = FlushGovernor(window_s=0.05)
+    spent = time.process_time() + 0.06
+    while time.process_time() < spent:
         pass
-    assert meter.busy() > 0.5
-    time.sleep(0.06)
-    meter.busy()  # closes the busy window
-    time.sleep(0.06)
-    assert meter.busy() < 0.3
-
-
-class _FixedLoad(LoadMeter):
-    def __init__(self, busy: float) -> None:
-        super().__init__()
-        self._fixed = busy
-
-    def busy(self) -> float:
-        return self._fixed
+    assert governor._cpu_share(0.06) > 0.3
+    time.sleep(0.05)
+    assert governor._cpu_share(0.05) < 0.3
 
 
 async def _deliveries(busy: float) -> tuple[int, int]:
     """Listener calls and tokens for 4 streams of 24 tokens on an engine whose host is ``busy``."""
-    engine = SimEngine(EngineSpec(model="qwen3-8b", gpu="L4"), load=_FixedLoad(busy))
+    engine = SimEngine(EngineSpec(model="qwen3-8b", gpu="L4"), governor=_FixedLoad(busy))
     await engine.start()
     calls = 0
     ended = 0

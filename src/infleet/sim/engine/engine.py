@@ -21,8 +21,8 @@ from infleet.api.catalog import Catalog, load_catalog
 from infleet.sim.engine import decode_run
 from infleet.sim.engine.errors import EngineError, bad_request
 from infleet.sim.engine.faults import FaultSpec, FaultState
+from infleet.sim.engine.flush_governor import LATE_S, FlushGovernor
 from infleet.sim.engine.kv_cache import BlockManager, block_hashes
-from infleet.sim.engine.load_meter import LoadMeter
 from infleet.sim.engine.metrics import CounterValues, EngineMetrics, GaugeValues
 from infleet.sim.engine.pacing import WakePacer
 from infleet.sim.engine.performance import PerformanceModel, StepShape
@@ -35,14 +35,6 @@ from infleet.sim.engine.tokenizer import encode
 Health = Literal["ok", "starting", "dead"]
 _CATCH_UP_LIMIT_S = 1.0  # beyond this much lag the simulated clock jumps forward instead
 _CATCH_UP_BURST = 4  # overdue steps run back to back, yielding to handlers after this many
-# A step timer this late means the host is behind: coalesce stream chunks. 2 ms is just over the loop's
-# timer resolution; at 4 ms the host settled at ~4 ms late and time to first token paid for it twice.
-_LATE_S = 0.002
-# Above this share of a core the host coalesces more, below the lower mark it streams finer again: the
-# headroom keeps new requests and first tokens from queueing behind chunk writes.
-_BUSY_HIGH = 0.7
-_BUSY_LOW = 0.6
-_MAX_FLUSH_GAP_S = 0.25
 _MAX_RUN_STEPS = 64
 
 
@@ -74,14 +66,14 @@ class SimEngine:
         catalog: Catalog | None = None,
         *,
         pacer: WakePacer | None = None,
-        load: LoadMeter | None = None,
+        governor: FlushGovernor | None = None,
     ) -> None:
-        """``pacer`` spreads stream wake-ups over loop iterations and ``load`` measures the process's CPU
-        share; engines sharing a loop share both."""
+        """``pacer`` spreads stream wake-ups over loop iterations and ``governor`` sets how often streams
+        get chunks; engines sharing a loop share both."""
         catalog = catalog or load_catalog()
         self.spec = spec
         self._pacer = pacer or WakePacer()
-        self._load = load or LoadMeter()
+        self._governor = governor or FlushGovernor()
         self.model = catalog.model(spec.model)
         self.gpu = catalog.gpu(spec.gpu)
         self.served_model_name = spec.served_model_name or self.model.served_name
@@ -371,15 +363,10 @@ class SimEngine:
             await asyncio.wait_for(self._wake.wait(), limit_s)
 
     def _adapt(self, lateness: float) -> None:
-        if not self.spec.adaptive_streaming:
-            return
-        busy = self._load.busy()
-        if lateness > _LATE_S or busy > _BUSY_HIGH:
+        if lateness > LATE_S:
             self.late_steps += 1
-            self.flush_gap = min(_MAX_FLUSH_GAP_S, max(0.02, self.flush_gap * 2))
-        elif self.flush_gap > 0 and busy < _BUSY_LOW:
-            # Back off gently: halving on one on-time step swung straight back into bursts of chunks.
-            self.flush_gap = self.flush_gap * 0.75 if self.flush_gap > 0.005 else 0.0
+        if self.spec.adaptive_streaming:
+            self.flush_gap = self._governor.observe(lateness)
 
     def _finish_steps(self, plan: StepPlan, shapes: list[StepShape], start: float, ends: list[float]) -> None:
         self.steps += len(ends)

@@ -2,7 +2,7 @@
 
 The simulated kubelet calls ``start(spec)`` when a pod with an engine container starts and ``stop``
 when it goes away; tests and benchmarks use it the same way. Each engine gets its own listening
-socket served by ``http_server``; all of them share the loop and one wake-up pacer.
+socket served by ``http_server``; all of them share the loop, one wake-up pacer and one flush governor.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from types import TracebackType
 
 from infleet.api.catalog import Catalog
 from infleet.sim.engine.engine import SimEngine
+from infleet.sim.engine.flush_governor import FlushGovernor
 from infleet.sim.engine.http_server import HttpServer
-from infleet.sim.engine.load_meter import LoadMeter
 from infleet.sim.engine.openai_app import OpenAIApp
 from infleet.sim.engine.pacing import WakePacer
 from infleet.sim.engine.spec import EngineSpec
@@ -60,7 +60,7 @@ class EngineHost:
         self._tune_gc = tune_gc
         self._engines: dict[EngineAddress, HostedEngine] = {}
         self._pacer = WakePacer()  # one for all engines: it bounds the loop's bulk work per iteration
-        self._load = LoadMeter()
+        self._governor = FlushGovernor()
         if tune_gc:
             gc.set_threshold(50_000, 50, 100)
 
@@ -70,7 +70,7 @@ class EngineHost:
         ``host`` overrides the host's address for this engine (the simulated kubelet binds each engine
         to its pod's own loopback IP, so many engines can share one port number)."""
         bind = host or self._host
-        engine = SimEngine(spec, self._catalog, pacer=self._pacer, load=self._load)
+        engine = SimEngine(spec, self._catalog, pacer=self._pacer, governor=self._governor)
         await engine.start()
         server = HttpServer(OpenAIApp(engine))
         try:
