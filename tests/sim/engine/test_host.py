@@ -115,3 +115,11 @@ async def test_tune_gc_freezes_while_hosting_and_thaws_stopped_engines() -> None
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+async def test_engines_of_one_host_share_its_pacer_and_flush_governor() -> None:
+    async with EngineHost() as host:
+        first = await host.start(EngineSpec(model="qwen3-8b", gpu="L4"))
+        second = await host.start(EngineSpec(model="qwen3-8b", gpu="L4"))
+        assert host.engine(first).pacer is host.engine(second).pacer
+        assert host.engine(first).governor is host.engine(second).governor

@@ -72,8 +72,8 @@ class SimEngine:
         get chunks; engines sharing a loop share both."""
         catalog = catalog or load_catalog()
         self.spec = spec
-        self._pacer = pacer or WakePacer()
-        self._governor = governor or FlushGovernor()
+        self.pacer = pacer if pacer is not None else WakePacer()  # an idle pacer is empty, hence falsy
+        self.governor = governor if governor is not None else FlushGovernor()
         self.model = catalog.model(spec.model)
         self.gpu = catalog.gpu(spec.gpu)
         self.served_model_name = spec.served_model_name or self.model.served_name
@@ -366,7 +366,7 @@ class SimEngine:
         if lateness > LATE_S:
             self.late_steps += 1
         if self.spec.adaptive_streaming:
-            self.flush_gap = self._governor.observe(lateness)
+            self.flush_gap = self.governor.observe(lateness)
 
     def _finish_steps(self, plan: StepPlan, shapes: list[StepShape], start: float, ends: list[float]) -> None:
         self.steps += len(ends)
@@ -387,7 +387,7 @@ class SimEngine:
         # One pass per step over the batch, attributes read once per sequence. First tokens are woken at
         # once, so their writes lead the next loop iteration: time to first token is what the host's work
         # most easily inflates. The batch's other streams go through the pacer, a few per iteration.
-        pace = self._pacer.wake
+        pace = self.pacer.wake
         for seq in touched:
             num_output = seq.num_output
             done = seq.status is finished
