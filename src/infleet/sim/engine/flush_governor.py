@@ -16,6 +16,8 @@ import time
 _WINDOW_S = 0.1
 _BUSY_HIGH = 0.7
 _BUSY_LOW = 0.6
+_LATE_SHARE_HIGH = 0.1
+_LATE_SHARE_LOW = 0.02
 LATE_S = 0.002  # a step timer this late means the loop is behind (just over its 1 ms resolution)
 _MIN_GAP_S = 0.02
 _MAX_GAP_S = 0.25
@@ -32,24 +34,25 @@ class FlushGovernor:
         self._cpu0 = time.process_time()
         self.gap = 0.0
         self.busy = 0.0
+        self._steps = 0
+        self._late = 0
 
     def observe(self, lateness: float) -> float:
         """Take one step's lateness (seconds past its planned end); returns the flush gap to use."""
+        self._steps += 1
         if lateness > LATE_S:
-            self.gap = self._wider()  # behind already: react now, not at the window's end
+            self._late += 1
         now = time.monotonic()
         elapsed = now - self._wall0
         if elapsed >= self._window_s:
             self.busy = self._cpu_share(elapsed)
-            self._wall0 = now
-            if self.busy > _BUSY_HIGH:
-                self.gap = self._wider()
-            elif self.busy < _BUSY_LOW and self.gap > 0:
+            late_share = self._late / self._steps
+            self._wall0, self._steps, self._late = now, 0, 0
+            if self.busy > _BUSY_HIGH or late_share > _LATE_SHARE_HIGH:
+                self.gap = min(_MAX_GAP_S, max(_MIN_GAP_S, self.gap * 2))
+            elif self.busy < _BUSY_LOW and late_share < _LATE_SHARE_LOW and self.gap > 0:
                 self.gap = self.gap * 0.75 if self.gap > 0.005 else 0.0  # gently: halving swung back
         return self.gap
-
-    def _wider(self) -> float:
-        return min(_MAX_GAP_S, max(_MIN_GAP_S, self.gap * 2))
 
     def _cpu_share(self, elapsed: float) -> float:
         cpu = time.process_time()
