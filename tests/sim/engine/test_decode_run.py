@@ -60,3 +60,31 @@ def test_no_run_while_prefilling_or_with_a_queue_behind_a_finish() -> None:
     sched.config = SchedulerConfig(max_num_seqs=2)
     plan = sched.schedule(0.02)
     assert len(decode_run.extend(sched, plan, 64)) == 9  # stops where the first one finishes
+
+
+def test_early_finishers_end_at_their_own_step_and_free_their_blocks() -> None:
+    sched, seqs = make([3, 10])
+    clock = ManualClock()
+    plan = sched.schedule(clock.now())  # the prefill step
+    clock.advance(sched.perf.step_time(plan.shape))
+    sched.complete(plan, clock.now())
+    plan = sched.schedule(clock.now())
+    shapes = decode_run.extend(sched, plan, 9)
+    ends = []
+    for shape in shapes:
+        clock.advance(sched.perf.step_time(shape))
+        ends.append(clock.now())
+    groups = decode_run.finishing(plan, len(ends))
+    assert [[s.request_id for s in group] for group in groups.values()] == [["r0"]]
+    (index,) = groups
+    free_before = sched.blocks.num_free
+    done = decode_run.finish_early(sched, groups[index], ends[: index + 1])
+    assert done == [seqs[0]]
+    assert seqs[0].num_output == 3
+    assert seqs[0].finished_time == ends[index]
+    assert sched.blocks.num_free > free_before
+    assert sched.running == [seqs[1]]
+    assert decode_run.finish_early(sched, groups[index], ends[: index + 1]) == []  # applied once only
+    decode_run.apply(sched, plan, ends)
+    assert seqs[1].num_output == 10
+    assert seqs[0].num_output == 3

@@ -132,3 +132,40 @@ async def test_a_busy_host_coalesces_chunks_and_an_idle_one_streams_each_token()
     assert tokens == 96
     assert idle_calls >= tokens * 0.75  # one chunk per token, give or take a late step on a loaded machine
     assert busy_calls <= tokens * 0.4
+
+
+async def test_a_stream_ending_inside_a_long_run_is_told_at_its_own_step() -> None:
+    # A 0.5 s flush interval makes the engine simulate long decode runs; the short request must still learn
+    # of its end when the engine ends it, not when the run does.
+    spec = EngineSpec(model="meta-llama/Llama-3.1-8B-Instruct", gpu="H100", stream_flush_interval_s=0.5)
+    engine = SimEngine(spec)
+    await engine.start()
+    loop = asyncio.get_running_loop()
+    told: dict[str, float] = {}
+    ended = asyncio.Event()
+
+    def listener(seq: Sequence) -> None:
+        seq.sent = seq.num_output
+        seq.last_flush = engine.now()
+        if seq.done:
+            told[seq.request_id] = loop.time()
+            if len(told) == 2:
+                ended.set()
+
+    try:
+        seqs = {
+            name: engine.create_sequence(
+                name, f"prompt {name}", SamplingParams(max_tokens=n, ignore_eos=True)
+            )
+            for name, n in (("short", 6), ("long", 60))
+        }
+        for seq in seqs.values():
+            engine.submit(seq, listener, streaming=True)
+        async with asyncio.timeout(30):
+            await ended.wait()
+    finally:
+        await engine.stop()
+    short_end = seqs["short"].finished_time
+    assert short_end is not None
+    assert told["short"] - short_end < 0.03  # told within a few timer ticks of its simulated end
+    assert told["long"] - told["short"] > 0.2  # while the run it was in went on

@@ -1,10 +1,12 @@
 """Decode runs: several consecutive pure-decode steps planned and applied in one pass.
 
-The engine runtime uses a run when streams are coalesced anyway (vLLM's stream interval, or a host
-that runs late), so that simulating k steps costs one pass over the batch instead of k. A run never
-admits, preempts or allocates in the middle: its blocks are reserved up front, and sequences that
-finish inside it finish at their own step's end. The runtime may cut a run short when a request
-arrives, so the newcomer is admitted at the next step boundary exactly as without runs.
+The engine runtime uses a run when streams are coalesced anyway (vLLM's stream interval, or a busy
+host), so that simulating k steps costs one pass over the batch instead of k. A run never admits,
+preempts or allocates in the middle: its blocks are reserved up front. Sequences that finish inside it
+finish at their own step's end (``finishing`` tells the runtime when, ``finish_early`` applies them),
+so a client sees its response end when the engine would end it, not when the run does. The runtime may
+cut a run short when a request arrives, so the newcomer is admitted at the next step boundary exactly
+as without runs.
 """
 
 from __future__ import annotations
@@ -54,6 +56,41 @@ def extend(scheduler: Scheduler, plan: StepPlan, max_steps: int) -> list[StepSha
         )
         context += active
     return shapes
+
+
+def finishing(plan: StepPlan, steps: int) -> dict[int, list[Sequence]]:
+    """Sequences that end before the run's last step, keyed by the index of the step they end in."""
+    out: dict[int, list[Sequence]] = {}
+    for seq, _ in plan.items:
+        if seq.status is Status.RUNNING:
+            left = seq.max_output - seq.num_output
+            if left < steps:
+                out.setdefault(left - 1, []).append(seq)
+    return out
+
+
+def finish_early(scheduler: Scheduler, seqs: list[Sequence], ends: list[float]) -> list[Sequence]:
+    """Apply the last tokens of sequences that end inside a run; ``ends`` are the run's step ends up to
+    theirs. Returns those that ended now (one already applied or aborted is skipped)."""
+    done: list[Sequence] = []
+    for seq in seqs:
+        if seq.status is not Status.RUNNING:
+            continue
+        tokens = seq.max_output - seq.num_output
+        seq.num_computed += tokens
+        seq.num_output += tokens
+        scheduler.stats.generation_tokens += tokens
+        last = ends[tokens - 1]
+        seq.last_token_time = last
+        if seq.token_times is not None:
+            seq.token_times.extend(ends[:tokens])
+        seq.status = Status.FINISHED
+        seq.finished_time = last
+        scheduler.blocks.release(seq.blocks)
+        seq.blocks = []
+        scheduler.running.remove(seq)
+        done.append(seq)
+    return done
 
 
 def apply(scheduler: Scheduler, plan: StepPlan, ends: list[float]) -> list[Sequence]:

@@ -312,7 +312,12 @@ class SimEngine:
                 ends.append(end)
             if ends[-1] > loop.time():
                 burst = 0
-                ends = await self._sleep_through(ends)
+                early = self._schedule_early_finishes(plan, ends)
+                try:
+                    ends = await self._sleep_through(ends)
+                finally:
+                    for timer in early:
+                        timer.cancel()  # those past a cut did not finish; the rest apply below if due
             else:
                 # Overdue (the loop ran late): run now, without waiting on a timer, so simulated time keeps
                 # up with real time and requests are not held back by the host's slowness.
@@ -323,6 +328,22 @@ class SimEngine:
             self._adapt(loop.time() - ends[-1])
             self._finish_steps(plan, shapes[: len(ends)], t, ends)
             t = ends[-1]
+
+    def _schedule_early_finishes(self, plan: StepPlan, ends: list[float]) -> list[asyncio.TimerHandle]:
+        """Timers that end the run's sequences finishing before its last step, each at its own step."""
+        if len(ends) == 1:
+            return []
+        loop = asyncio.get_running_loop()
+        return [
+            loop.call_at(ends[index], self._finish_early, seqs, ends[: index + 1])
+            for index, seqs in decode_run.finishing(plan, len(ends)).items()
+        ]
+
+    def _finish_early(self, seqs: list[Sequence], ends: list[float]) -> None:
+        for seq in decode_run.finish_early(self.scheduler, seqs, ends):
+            self._count_finish(seq)
+            if seq.listener is not None:
+                seq.listener(seq)
 
     def _run_limit(self, plan: StepPlan) -> int:
         """How many decode steps may run as one: the stream interval, or enough to span the flush gap."""
