@@ -57,6 +57,35 @@ class SamplingParams:
     cache_salt: str | None = None
 
 
+class _EarlyFinishes:
+    """Ends the sequences that finish inside a decode run at their own steps' ends, one step at a time:
+    runs are usually cut by arrivals after a few steps, so a timer per step up front was mostly waste."""
+
+    def __init__(self, engine: SimEngine, groups: dict[int, list[Sequence]], ends: list[float]) -> None:
+        self._engine = engine
+        self._groups = groups
+        self._order = sorted(groups)
+        self._ends = ends
+        self._next = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._next < len(self._order):
+            when = self._ends[self._order[self._next]]
+            self._timer = asyncio.get_running_loop().call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        index = self._order[self._next]
+        self._next += 1
+        self._engine.finish_early(self._groups[index], self._ends[: index + 1])
+        self._arm()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
 class SimEngine:
     """One simulated vLLM engine: scheduler, performance model, metrics and faults."""
 
@@ -312,12 +341,11 @@ class SimEngine:
                 ends.append(end)
             if ends[-1] > loop.time():
                 burst = 0
-                early = self._schedule_early_finishes(plan, ends)
+                early = _EarlyFinishes(self, decode_run.finishing(plan, len(ends)), ends)
                 try:
                     ends = await self._sleep_through(ends)
                 finally:
-                    for timer in early:
-                        timer.cancel()  # those past a cut did not finish; the rest apply below if due
+                    early.cancel()  # those past a cut did not finish; any still due are applied below
             else:
                 # Overdue (the loop ran late): run now, without waiting on a timer, so simulated time keeps
                 # up with real time and requests are not held back by the host's slowness.
@@ -329,17 +357,8 @@ class SimEngine:
             self._finish_steps(plan, shapes[: len(ends)], t, ends)
             t = ends[-1]
 
-    def _schedule_early_finishes(self, plan: StepPlan, ends: list[float]) -> list[asyncio.TimerHandle]:
-        """Timers that end the run's sequences finishing before its last step, each at its own step."""
-        if len(ends) == 1:
-            return []
-        loop = asyncio.get_running_loop()
-        return [
-            loop.call_at(ends[index], self._finish_early, seqs, ends[: index + 1])
-            for index, seqs in decode_run.finishing(plan, len(ends)).items()
-        ]
-
-    def _finish_early(self, seqs: list[Sequence], ends: list[float]) -> None:
+    def finish_early(self, seqs: list[Sequence], ends: list[float]) -> None:
+        """End sequences whose last token falls inside a decode run (``ends``: the run's ends up to it)."""
         for seq in decode_run.finish_early(self.scheduler, seqs, ends):
             self._count_finish(seq)
             if seq.listener is not None:
