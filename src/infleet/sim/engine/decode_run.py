@@ -74,23 +74,29 @@ def finish_early(scheduler: Scheduler, seqs: list[Sequence], ends: list[float]) 
     theirs. Returns those that ended now (one already applied or aborted is skipped)."""
     done: list[Sequence] = []
     for seq in seqs:
-        if seq.status is not Status.RUNNING:
-            continue
-        tokens = seq.max_output - seq.num_output
-        seq.num_computed += tokens
-        seq.num_output += tokens
-        scheduler.stats.generation_tokens += tokens
-        last = ends[tokens - 1]
-        seq.last_token_time = last
-        if seq.token_times is not None:
-            seq.token_times.extend(ends[:tokens])
-        seq.status = Status.FINISHED
-        seq.finished_time = last
-        scheduler.blocks.release(seq.blocks)
-        seq.blocks = []
-        scheduler.running.remove(seq)
-        done.append(seq)
+        if seq.status is Status.RUNNING:
+            _advance(scheduler, seq, seq.max_output - seq.num_output, ends)
+            scheduler.running.remove(seq)
+            done.append(seq)
     return done
+
+
+def _advance(scheduler: Scheduler, seq: Sequence, tokens: int, ends: list[float]) -> bool:
+    """Give ``seq`` its next ``tokens`` tokens at ``ends``; whether that finished it (blocks released)."""
+    seq.num_computed += tokens
+    seq.num_output += tokens
+    scheduler.stats.generation_tokens += tokens
+    last = ends[tokens - 1]
+    seq.last_token_time = last
+    if seq.token_times is not None:
+        seq.token_times.extend(ends[:tokens])
+    if seq.num_output < seq.max_output:
+        return False
+    seq.status = Status.FINISHED
+    seq.finished_time = last
+    scheduler.blocks.release(seq.blocks)
+    seq.blocks = []
+    return True
 
 
 def apply(scheduler: Scheduler, plan: StepPlan, ends: list[float]) -> list[Sequence]:
@@ -104,19 +110,7 @@ def apply(scheduler: Scheduler, plan: StepPlan, ends: list[float]) -> list[Seque
     for seq, _ in plan.items:
         if seq.status is not Status.RUNNING:
             continue
-        tokens = min(steps, seq.max_output - seq.num_output)
-        seq.num_computed += tokens
-        seq.num_output += tokens
-        scheduler.stats.generation_tokens += tokens
-        last = ends[tokens - 1]
-        seq.last_token_time = last
-        if seq.token_times is not None:
-            seq.token_times.extend(ends[:tokens])
-        if seq.num_output >= seq.max_output:
-            seq.status = Status.FINISHED
-            seq.finished_time = last
-            scheduler.blocks.release(seq.blocks)
-            seq.blocks = []
+        if _advance(scheduler, seq, min(steps, seq.max_output - seq.num_output), ends):
             finished = True
         touched.append(seq)
     if finished:

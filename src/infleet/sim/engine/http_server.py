@@ -286,8 +286,8 @@ class HttpConnection(asyncio.Protocol):
         self._arm_idle_timer()
 
     def _reject(self, status: int, message: bytes) -> None:
-        if self._transport is None:
-            return
+        if self._transport is None or self._transport.is_closing():
+            return  # refused already: the parser fails again on whatever else arrives
         head = status_line(status) + b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
         self._transport.write(head + b"content-length: %d\r\n\r\n%b" % (len(message), message))
         self._transport.close()
