@@ -167,5 +167,5 @@ async def test_a_stream_ending_inside_a_long_run_is_told_at_its_own_step() -> No
         await engine.stop()
     short_end = seqs["short"].finished_time
     assert short_end is not None
-    assert told["short"] - short_end < 0.03  # told within a few timer ticks of its simulated end
+    assert told["short"] - short_end < 0.1  # told about when it ended (the run went on ~0.35 s more)
     assert told["long"] - told["short"] > 0.2  # while the run it was in went on
