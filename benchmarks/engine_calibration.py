@@ -37,6 +37,12 @@ class Pair:
         return f"{self.model}{quant} on {self.gpus}x {self.gpu}"
 
 
+# Llama-3.1-8B across the SKUs that hold it on one GPU: the bandwidth ladder, in both tables.
+LLAMA_8B_PAIRS = [
+    Pair("meta-llama/Llama-3.1-8B-Instruct", gpu)
+    for gpu in ("L4", "A10", "L40S", "A100-80GB", "H100", "H200")
+]
+
 PAIRS = [
     Pair(
         "EleutherAI/gpt-j-6b",
@@ -53,12 +59,7 @@ PAIRS = [
         published_bs1=46,
         source="vLLM on NC40ads_H100_v5 (ref §6.2)",
     ),
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "L4"),
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "A10"),
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "L40S"),
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "A100-80GB"),
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "H100"),
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "H200"),
+    *LLAMA_8B_PAIRS,
     Pair("microsoft/Phi-4-mini-instruct", "T4"),
     Pair("Qwen/Qwen3-32B", "H100", gpus=2),
     Pair("meta-llama/Llama-3.3-70B-Instruct", "H100", gpus=4),
@@ -212,12 +213,7 @@ PUBLISHED_THROUGHPUT = [
 ]
 
 CURVE_PAIRS = [
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "L4"),
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "A10"),
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "L40S"),
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "A100-80GB"),
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "H100"),
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "H200"),
+    *LLAMA_8B_PAIRS,
     Pair("Qwen/Qwen3-32B", "H100", gpus=2),
     Pair("meta-llama/Llama-3.3-70B-Instruct", "H100", gpus=4),
     Pair("Qwen/Qwen3-30B-A3B", "H100"),

@@ -80,22 +80,23 @@ async def _serve(engine: SimEngine, host: str, port: int) -> int:
     """Serve until SIGINT or SIGTERM; in-flight requests then end with an error."""
     await engine.start()
     server = HttpServer(OpenAIApp(engine))
+    try:
+        bound = await server.listen(host, port)
+    except OSError as exc:
+        await engine.stop()
+        print(f"engine-sim: cannot listen on {host}:{port}: {exc}; pick another --port", file=sys.stderr)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    print(
+        f"engine-sim: {engine.served_model_name} on {engine.spec.gpus} x {engine.gpu.name}, "
+        f"{engine.scheduler.blocks.num_blocks} KV blocks, max_model_len {engine.max_model_len}, "
+        f"listening on http://{host}:{bound}",
+        flush=True,
+    )
     try:
-        try:
-            bound = await server.listen(host, port)
-        except OSError as exc:
-            print(f"engine-sim: cannot listen on {host}:{port}: {exc}; pick another --port", file=sys.stderr)
-            return 2
-        print(
-            f"engine-sim: {engine.served_model_name} on {engine.spec.gpus} x {engine.gpu.name}, "
-            f"{engine.scheduler.blocks.num_blocks} KV blocks, max_model_len {engine.max_model_len}, "
-            f"listening on http://{host}:{bound}",
-            flush=True,
-        )
         await stop.wait()
         return 0
     finally:

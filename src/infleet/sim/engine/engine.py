@@ -3,7 +3,8 @@
 One ``SimEngine`` per served model; the HTTP app calls ``create_sequence`` / ``submit`` and is called
 back as the sequence progresses. Steps are timed by the roofline and run on the event loop's clock;
 when the loop runs late the engine catches up in simulated time, so the host's own slowness does not
-change what the engine reports, and streams are woken once per step (coalescing only under lag).
+change what the engine reports. Streams get a chunk per step unless the process's flush governor asks
+for fewer, larger ones while the host is busy.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def _spaced(part: str) -> tuple[int, ...]:
 
 
 def count_tokens(text: str) -> int:
-    return len(split_pieces(text))
+    return len(encode(text))
 
 
 def _content_text(content: object) -> str:
