@@ -24,6 +24,9 @@ from pathlib import Path
 import httpx
 import orjson
 
+from infleet.api import engine_metrics
+from infleet.api.engine_metrics import VLLM
+
 RESULTS = Path(__file__).parent / "results" / "engine_capacity.md"
 WORDS = ("incident", "latency", "replica", "gateway", "region", "cache", "token", "queue", "memory", "budget")
 
@@ -222,11 +225,11 @@ async def scrape_ttft(ports: list[int]) -> tuple[float, float, float]:
         for port in ports:
             text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
             for line in text.splitlines():
-                if line.startswith("vllm:time_to_first_token_seconds_sum"):
+                if line.startswith(f"{VLLM.time_to_first_token}_sum"):
                     total += float(line.rsplit(" ", 1)[1])
-                elif line.startswith("vllm:time_to_first_token_seconds_count"):
+                elif line.startswith(f"{VLLM.time_to_first_token}_count"):
                     count += float(line.rsplit(" ", 1)[1])
-                elif line.startswith("vllm:generation_tokens_total"):
+                elif line.startswith(engine_metrics.total(VLLM.generation_tokens)):
                     tokens += float(line.rsplit(" ", 1)[1])
     return total, count, tokens
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import orjson
 
+from infleet.api.engine_metrics import VLLM, VLLM_PREFIX_CACHE_HITS, VLLM_PREFIX_CACHE_QUERIES, total
+
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -282,15 +284,15 @@ class FakeEngine:
         usage = min(1.0, st.running * 64 / blocks) if m else 0.0
         label = f'model_name="{self.served_model}",engine="0"'
         lines = [
-            f"vllm:num_requests_running{{{label}}} {st.running}",
-            f"vllm:num_requests_waiting{{{label}}} {st.waiting}",
-            f"vllm:kv_cache_usage_perc{{{label}}} {usage}",
-            f'vllm:cache_config_info{{block_size="16",num_gpu_blocks="{blocks}",{label}}} 1.0',
-            f"vllm:prompt_tokens_total{{{label}}} {st.prompt_tokens}",
-            f"vllm:generation_tokens_total{{{label}}} {st.generation_tokens}",
-            f'vllm:request_success_total{{finished_reason="stop",{label}}} {st.success}',
-            f"vllm:prefix_cache_queries_total{{{label}}} {st.cache_queries}",
-            f"vllm:prefix_cache_hits_total{{{label}}} {st.cache_hits}",
+            f"{VLLM.running}{{{label}}} {st.running}",
+            f"{VLLM.waiting}{{{label}}} {st.waiting}",
+            f"{VLLM.kv_usage[0]}{{{label}}} {usage}",
+            f'{VLLM.cache_config_info}{{block_size="16",num_gpu_blocks="{blocks}",{label}}} 1.0',
+            f"{total(VLLM.prompt_tokens)}{{{label}}} {st.prompt_tokens}",
+            f"{total(VLLM.generation_tokens)}{{{label}}} {st.generation_tokens}",
+            f'{total(VLLM.requests)}{{finished_reason="stop",{label}}} {st.success}',
+            f"{total(VLLM_PREFIX_CACHE_QUERIES)}{{{label}}} {st.cache_queries}",
+            f"{total(VLLM_PREFIX_CACHE_HITS)}{{{label}}} {st.cache_hits}",
         ]
         return ("\n".join(lines) + "\n").encode()
 

@@ -19,20 +19,17 @@ from typing import Any
 
 import yaml
 
-from infleet.api.kinds import all_crds
+from infleet.api.aitoolchain_io.v1.model_deployment import MODEL_DEPLOYMENT
+from infleet.api.crds import all_crds
+from infleet.api.kubernetes import CUSTOM_RESOURCE_DEFINITION, DEPLOYMENT, NODE
+from infleet.api.labels import GPU_COUNT_LABEL, GPU_PRODUCT_LABEL, MODEL_DEPLOYMENT_LABEL
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.kube.cluster_client import ClientFactory, ClusterClient
 from infleet.kube.conditions import is_true
 from infleet.kube.informer import Informer, InformerSettings
 from infleet.kube.manager import Manager, ManagerSettings
-from infleet.kube.resource_kind import ResourceKind
 from infleet.models.manager import ModelsSettings, add_models_controller
-from infleet.models.reconciler import DEPLOYMENT, MODEL_DEPLOYMENT, NODE
-from infleet.models.workload import MD_LABEL
 
-CRD = ResourceKind(
-    "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False
-)
 RESULTS = Path(__file__).resolve().parent / "results" / "models_controller.md"
 
 
@@ -56,19 +53,19 @@ async def start_server(directory: Path) -> tuple[EmbeddedAPIServer, ClientFactor
     factory = ClientFactory(kubeconfig)
     client = factory.client("infleet-member", "member")
     for crd in all_crds():
-        await client.create(CRD, crd)
+        await client.create(CUSTOM_RESOURCE_DEFINITION, crd)
     async with asyncio.timeout(10):
         while True:
             try:
                 await client.list(MODEL_DEPLOYMENT, "default")
                 break
-            except Exception:  # the CRD is not served yet
+            except Exception:  # the CUSTOM_RESOURCE_DEFINITION is not served yet
                 await asyncio.sleep(0.05)
     return server, factory, client
 
 
 def node(name: str) -> dict[str, Any]:
-    labels = {"nvidia.com/gpu.product": "NVIDIA-L40S", "nvidia.com/gpu.count": "2"}
+    labels = {GPU_PRODUCT_LABEL: "NVIDIA-L40S", GPU_COUNT_LABEL: "2"}
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
 
 
@@ -91,7 +88,7 @@ async def reconcile_latency(count: int) -> dict[str, float]:
         manager = Manager(ManagerSettings(handle_signals=False))
         add_models_controller(manager, client, ModelsSettings(scrape_interval=60))
         seen: dict[str, float] = {}
-        watcher = Informer(client, DEPLOYMENT, InformerSettings(label_selector=MD_LABEL))
+        watcher = Informer(client, DEPLOYMENT, InformerSettings(label_selector=MODEL_DEPLOYMENT_LABEL))
         watcher.add_handler(lambda event: seen.setdefault(event.obj["metadata"]["name"], time.perf_counter()))
         stop = asyncio.Event()
         tasks = [asyncio.ensure_future(manager.run()), asyncio.ensure_future(watcher.run(stop))]
@@ -134,9 +131,10 @@ async def time_to_ready(time_scale: float) -> dict[str, float] | None:
             return None
     except ModuleNotFoundError:
         return None
+    from infleet.api.catalog import load_catalog
     from infleet.sim.engine_pods import SimulatedEngineLauncher
     from infleet.sim.mini_engine import MiniEngineLauncher
-    from infleet.sim.node_pools import NodePool
+    from infleet.sim.node_pools import pool_of_instance_type
     from infleet.sim.settings import SimSettings
     from infleet.sim.simulated_cluster import add_simulated_cluster
 
@@ -144,9 +142,8 @@ async def time_to_ready(time_scale: float) -> dict[str, float] | None:
         server, factory, client = await start_server(Path(directory))
         launcher = SimulatedEngineLauncher(fallback=MiniEngineLauncher())
         manager = Manager(ManagerSettings(handle_signals=False))
-        pools = [
-            NodePool("a100", "A100-80GB", 2, 4, "Standard_NC48ads_A100_v4", "azure", "westeurope", "we-1")
-        ]
+        shape = next(t for t in load_catalog().instance_types if (t.gpu, t.gpus) == ("A100-80GB", 2))
+        pools = [pool_of_instance_type("a100", shape.name, 4, "westeurope", "we-1")]
         settings = SimSettings(
             time_scale=time_scale, log_dir=Path(directory) / "logs", heartbeat_interval=0.5
         )

@@ -23,6 +23,9 @@ from typing import Any
 import orjson
 import uvloop
 
+from infleet.api import engine_metrics
+from infleet.api.engine_metrics import VLLM, VLLM_PREFIX_CACHE_HITS, VLLM_PREFIX_CACHE_QUERIES
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -109,15 +112,19 @@ class RunResult:
 def engine_stats(port: int) -> tuple[float, float]:
     """Finished requests and prefix-cache hit share (tokens) from one engine's vLLM metrics."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    sums = {"vllm:request_success_total": 0.0, "vllm:prefix_cache_hits_total": 0.0}
-    sums["vllm:prefix_cache_queries_total"] = 0.0
+    success, hits_name, queries_name = (
+        engine_metrics.total(VLLM.requests),
+        engine_metrics.total(VLLM_PREFIX_CACHE_HITS),
+        engine_metrics.total(VLLM_PREFIX_CACHE_QUERIES),
+    )
+    sums = dict.fromkeys((success, hits_name, queries_name), 0.0)
     for line in text.splitlines():
         name = line.split("{", 1)[0].split(" ", 1)[0]
         if name in sums:
             sums[name] += float(line.rsplit(" ", 1)[1])
-    queries = sums["vllm:prefix_cache_queries_total"]
-    hits = sums["vllm:prefix_cache_hits_total"] / queries if queries else 0.0
-    return sums["vllm:request_success_total"], hits
+    queries = sums[queries_name]
+    hits = sums[hits_name] / queries if queries else 0.0
+    return sums[success], hits
 
 
 async def drive(url: str, workload: Workload, seconds: float, seed: int, warmup: float) -> RunResult:

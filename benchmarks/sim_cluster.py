@@ -16,12 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from infleet.api.kubernetes import DEPLOYMENT
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.kube.cluster_client import ClientFactory
 from infleet.kube.manager import Manager, ManagerSettings
 from infleet.sim.mini_engine import MiniEngineLauncher
 from infleet.sim.node_pools import NodePool
-from infleet.sim.resource_kinds import DEPLOYMENT
 from infleet.sim.settings import SimSettings
 from infleet.sim.simulated_cluster import add_simulated_cluster
 

@@ -16,6 +16,7 @@ from infleet.api.crd import (
     custom_resource_definition,
     structural_schema,
 )
+from infleet.api.resource_kind import ResourceKind
 from infleet.apiserver.structural import check_structural
 
 
@@ -75,10 +76,7 @@ def test_union_without_structural_form_is_refused_with_the_fix() -> None:
 
 def test_crd_has_subresources_columns_and_names_and_passes_the_structural_check() -> None:
     info = CRDInfo(
-        group="example.io",
-        version="v1alpha1",
-        kind="Sample",
-        plural="samples",
+        resource=ResourceKind("example.io", "v1alpha1", "Sample", "samples"),
         short_names=("sm",),
         categories=("infleet",),
         printer_columns=(PrinterColumn("Mode", "string", ".spec.mode"),),

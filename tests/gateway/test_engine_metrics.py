@@ -1,4 +1,4 @@
-"""Engine load parsing from vLLM's Prometheus text, old and new metric names."""
+"""Engine load parsing from vLLM's and SGLang's Prometheus text, old and new metric names."""
 
 from __future__ import annotations
 
@@ -27,4 +27,16 @@ def test_accepts_the_older_gpu_cache_name_and_rejects_foreign_text() -> None:
     load = parse_engine_load(b'vllm:gpu_cache_usage_perc{model_name="m"} 0.9\n')
     assert load is not None
     assert load.kv_usage == 0.9
-    assert parse_engine_load(b"sglang:num_queue_reqs 4\n") is None
+    assert parse_engine_load(b"trtllm_num_requests_waiting 4\nprocess_cpu_seconds_total 1\n") is None
+
+
+def test_reads_sglang_load_so_routing_sees_sglang_replicas() -> None:
+    text = b"""# TYPE sglang:num_queue_reqs gauge
+sglang:num_queue_reqs{model_name="m",tp_rank="0"} 4.0
+sglang:num_running_reqs{model_name="m",tp_rank="0"} 9.0
+sglang:token_usage{model_name="m",tp_rank="0"} 0.62
+sglang:prompt_tokens_total{model_name="m",tp_rank="0"} 1200.0
+"""
+    load = parse_engine_load(text)
+    assert load is not None
+    assert (load.waiting, load.running, load.kv_usage) == (4.0, 9.0, 0.62)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from infleet.api.resource_kind import ResourceKind
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClientFactory, ClusterClient
-from infleet.kube.resource_kind import ResourceKind
 
 
 @dataclass

@@ -9,13 +9,14 @@ from lightkube import ConfigError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import ConfigMap
 
+from infleet.api.resource_kind import ResourceKind
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClientFactory, ClusterClient
-from infleet.kube.resource_kind import ResourceKind
+from infleet.kube.resource_kind import kind_of
 from tests.kube.conftest import RunningServer
 
-CONFIGMAP = ResourceKind.of(ConfigMap)
+CONFIGMAP = kind_of(ConfigMap)
 
 
 def config_map(name: str, **data: str) -> dict[str, object]:
@@ -30,7 +31,7 @@ def config_map(name: str, **data: str) -> dict[str, object]:
 def test_resource_kind_of_lightkube_classes() -> None:
     assert ResourceKind("", "v1", "ConfigMap", "configmaps", True) == CONFIGMAP
     assert CONFIGMAP.path("default", "a") == "/api/v1/namespaces/default/configmaps/a"
-    custom = ResourceKind.of(
+    custom = kind_of(
         create_namespaced_resource("aitoolchain.io", "v1", "ModelDeployment", "modeldeployments")
     )
     assert (

@@ -8,12 +8,12 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+from infleet.api.resource_kind import ResourceKind
 from infleet.kube.backoff import ExponentialBackoff
 from infleet.kube.controller import Controller, ControllerSettings
 from infleet.kube.informer import Informer, InformerSettings
 from infleet.kube.rate_limit import RateLimiter
 from infleet.kube.reconciler import Request, Result, TerminalError
-from infleet.kube.resource_kind import ResourceKind
 from tests.kube.conftest import RunningServer, eventually
 
 CONFIGMAP = ResourceKind("", "v1", "ConfigMap", "configmaps")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from infleet.api.kubernetes import EVENT
 from infleet.kube.clock import ManualClock
 from infleet.kube.events import WARNING, EventRecorder
-from infleet.kube.resource_kind import EVENT
 from tests.kube.conftest import RunningServer, install_widget_crd, widget
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from infleet.api.resource_kind import ResourceKind
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import is_true, set_condition
@@ -14,7 +15,6 @@ from infleet.kube.finalizers import ensure_finalizer, is_being_deleted, remove_f
 from infleet.kube.informer import Informer, InformerEvent, InformerSettings
 from infleet.kube.manager import Manager, ManagerSettings
 from infleet.kube.reconciler import Request, Result
-from infleet.kube.resource_kind import ResourceKind
 from infleet.kube.status_patch import patch_status
 from tests.kube.conftest import RunningServer, eventually, install_widget_crd, widget
 

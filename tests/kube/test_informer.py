@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from infleet.api.resource_kind import ResourceKind
 from infleet.apiserver.server import EmbeddedAPIServer
 from infleet.kube.backoff import ExponentialBackoff
 from infleet.kube.cluster_client import ClientFactory
 from infleet.kube.informer import Informer, InformerEvent, InformerSettings
-from infleet.kube.resource_kind import ResourceKind
 from tests.kube.conftest import RunningServer, eventually, settings
 
 CONFIGMAP = ResourceKind("", "v1", "ConfigMap", "configmaps")

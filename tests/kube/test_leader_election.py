@@ -7,11 +7,12 @@ import asyncio
 
 import pytest
 
+from infleet.api.kubernetes import LEASE
+from infleet.api.resource_kind import ResourceKind
 from infleet.kube.informer import InformerSettings
 from infleet.kube.leader_election import LeaderElectionSettings, LeaderElector
 from infleet.kube.manager import Manager, ManagerSettings
 from infleet.kube.reconciler import Request, Result
-from infleet.kube.resource_kind import LEASE, ResourceKind
 from tests.kube.conftest import RunningServer, eventually
 
 CONFIGMAP = ResourceKind("", "v1", "ConfigMap", "configmaps")

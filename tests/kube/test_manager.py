@@ -8,10 +8,10 @@ import signal
 
 import httpx
 
+from infleet.api.resource_kind import ResourceKind
 from infleet.kube.informer import InformerSettings
 from infleet.kube.manager import Manager, ManagerSettings
 from infleet.kube.reconciler import Request, Result
-from infleet.kube.resource_kind import ResourceKind
 from tests.kube.conftest import RunningServer, eventually
 
 CONFIGMAP = ResourceKind("", "v1", "ConfigMap", "configmaps")

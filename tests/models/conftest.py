@@ -8,22 +8,20 @@ from typing import Any
 
 import yaml
 
+from infleet.api.kubernetes import CUSTOM_RESOURCE_DEFINITION
+from infleet.api.resource_kind import ResourceKind
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
-from infleet.kube.resource_kind import ResourceKind
 from tests.kube.conftest import RunningServer, apiserver, eventually
 
 __all__ = ["RunningServer", "apiserver", "eventually", "gpu_node", "install_crds"]
 
 CRDS = Path(__file__).resolve().parents[2] / "deploy" / "crds"
-CRD_KIND = ResourceKind(
-    "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False
-)
 
 
 async def install_crds(client: ClusterClient, served: ResourceKind) -> None:
     for path in sorted(CRDS.glob("*.yaml")):
-        await client.create(CRD_KIND, yaml.safe_load(path.read_text()))
+        await client.create(CUSTOM_RESOURCE_DEFINITION, yaml.safe_load(path.read_text()))
     async with asyncio.timeout(5):
         while True:
             try:

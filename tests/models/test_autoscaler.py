@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infleet.api.model_deployment import Autoscaling, Serving
+from infleet.api.aitoolchain_io.v1.model_deployment import Autoscaling, Serving
 from infleet.models.autoscaler import Autoscaler
 
 POLICY = Autoscaling(

@@ -18,12 +18,14 @@ from typing import Any
 import httpx
 import pytest
 
+from infleet.api.aitoolchain_io.v1.model_deployment import MODEL_DEPLOYMENT
+from infleet.api.kubernetes import POD
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.kube.cluster_client import ClientFactory, ClusterClient
 from infleet.kube.conditions import get_condition
 from infleet.kube.manager import Manager, ManagerSettings
 from infleet.models.manager import ModelsSettings, add_models_controller
-from infleet.models.reconciler import MODEL_DEPLOYMENT, POD, ReconcilerSettings
+from infleet.models.reconciler import ReconcilerSettings
 from tests.models.conftest import install_crds
 
 # The simulated cluster and engine live in another layer, reached through the module objects.

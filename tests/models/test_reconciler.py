@@ -12,16 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
+from infleet.api.aitoolchain_io.v1.model_deployment import MODEL_DEPLOYMENT
+from infleet.api.kubernetes import DEPLOYMENT, EVENT, NODE, POD, SERVICE, STATEFULSET
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import get_condition
 from infleet.kube.manager import Manager, ManagerSettings
-from infleet.kube.resource_kind import ResourceKind
 from infleet.models.manager import ModelsSettings, build_manager
-from infleet.models.reconciler import DEPLOYMENT, MODEL_DEPLOYMENT, NODE, POD, SERVICE, STATEFULSET
 from tests.models.conftest import RunningServer, gpu_node, install_crds
-
-EVENT = ResourceKind("", "v1", "Event", "events")
 
 METRICS = """\
 # TYPE vllm:num_requests_waiting gauge

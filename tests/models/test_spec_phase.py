@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from infleet.api.aitoolchain_io.v1.model_deployment import ModelDeploymentSpec
 from infleet.api.catalog import load_catalog
-from infleet.api.model_deployment import ModelDeploymentSpec
-from infleet.models.offerings import Offering, provisionable_offerings
+from infleet.api.offerings import Offering, provisionable_offerings
 from infleet.models.spec_phase import SpecError, parse_spec, resolve_model, size_replica
 
 

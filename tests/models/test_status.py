@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infleet.api.model_deployment import MemoryBudget, ModelDeploymentSpec, Sizing
+from infleet.api.aitoolchain_io.v1.model_deployment import MemoryBudget, ModelDeploymentSpec, Sizing
 from infleet.kube.conditions import get_condition
 from infleet.models.readiness import Observed
 from infleet.models.spec_phase import SpecError

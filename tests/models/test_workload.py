@@ -7,10 +7,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from infleet.api.aitoolchain_io.v1.model_deployment import ModelDeploymentSpec
 from infleet.api.catalog import load_catalog
-from infleet.api.model_deployment import ModelDeploymentSpec
-from infleet.models.offerings import Offering
-from infleet.models.sizing import SizingRequest, size, to_status
+from infleet.api.offerings import Offering
+from infleet.api.sizing import SizingRequest, size, to_status
 from infleet.models.workload import WorkloadInput, merge_template, render, startup_budget_seconds
 
 OWNER = {

@@ -5,13 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from infleet.api.kubernetes import CONFIGMAP, DEPLOYMENT, NAMESPACE, NODE, POD
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.informer import Informer
 from infleet.kube.reconciler import Request
-from infleet.kube.resource_kind import NAMESPACE
 from infleet.sim.cluster_reachability import ClusterReachability
 from infleet.sim.faults import FAULTS_NAMESPACE, Faults
-from infleet.sim.resource_kinds import CONFIGMAP, DEPLOYMENT, NODE, POD
 from tests.sim.conftest import RunningSim, deployment, eventually
 
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 
+from infleet.api.kubernetes import DEPLOYMENT, ENDPOINTS, EVENT, NODE, POD, SERVICE, STATEFULSET
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.conditions import get_condition, is_true
 from infleet.kube.informer import InformerEvent
 from infleet.sim.faults import Faults
-from infleet.sim.resource_kinds import DEPLOYMENT, ENDPOINTS, EVENT_KIND, NODE, POD, SERVICE, STATEFULSET
 from tests.sim.conftest import RunningSim, deployment, eventually
 
 
@@ -41,7 +41,7 @@ async def test_gpu_deployment_runs_and_an_oversized_one_stays_pending(sim: Runni
     assert condition["message"] == "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
     huge = sim.pods("app=huge")[0]
     events = await sim.client.list(
-        EVENT_KIND, "default", field_selector=f"involvedObject.name={huge['metadata']['name']}"
+        EVENT, "default", field_selector=f"involvedObject.name={huge['metadata']['name']}"
     )
     assert [e["reason"] for e in events.items] == ["FailedScheduling"]
     status = (await sim.client.get(DEPLOYMENT, "two", "default"))["status"]

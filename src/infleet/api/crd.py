@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel
 
+from infleet.api.resource_kind import ResourceKind
+
 _KEEP = {
     "type",
     "description",
@@ -60,17 +62,33 @@ class ScaleSubresource:
 class CRDInfo:
     """Names, scope and presentation of one kind (one served, stored version)."""
 
-    group: str
-    version: str
-    kind: str
-    plural: str
-    scope: Literal["Namespaced", "Cluster"] = "Namespaced"
+    resource: ResourceKind
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     printer_columns: tuple[PrinterColumn, ...] = ()
     scale: ScaleSubresource | None = None
     status_subresource: bool = True
     description: str = ""
+
+    @property
+    def group(self) -> str:
+        return self.resource.group
+
+    @property
+    def version(self) -> str:
+        return self.resource.version
+
+    @property
+    def kind(self) -> str:
+        return self.resource.kind
+
+    @property
+    def plural(self) -> str:
+        return self.resource.plural
+
+    @property
+    def scope(self) -> Literal["Namespaced", "Cluster"]:
+        return "Namespaced" if self.resource.namespaced else "Cluster"
 
     @property
     def name(self) -> str:

@@ -9,10 +9,39 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from infleet.api.kubernetes import (
+    CONFIGMAP,
+    CUSTOM_RESOURCE_DEFINITION,
+    DEPLOYMENT,
+    ENDPOINTS,
+    EVENT,
+    LEASE,
+    NAMESPACE,
+    NODE,
+    POD,
+    SECRET,
+    SERVICE,
+    STATEFULSET,
+)
+from infleet.api.labels import NODE_ROLE_PREFIX
+from infleet.api.resource_kind import ResourceKind
 from infleet.apiserver.resources import ResourceType, ScaleSubresource
 from infleet.apiserver.tables import ComputedColumn, PrinterColumn
 
 _AGE = PrinterColumn(name="Age", type="date", json_path=".metadata.creationTimestamp")
+
+
+def _served(kind: ResourceKind, **presentation: Any) -> ResourceType:
+    """The served resource of a built-in kind (its identity from :mod:`infleet.api.kubernetes`)."""
+    return ResourceType(
+        group=kind.group,
+        version=kind.version,
+        kind=kind.kind,
+        plural=kind.plural,
+        singular=kind.kind.lower(),
+        namespaced=kind.namespaced,
+        **presentation,
+    )
 
 
 def _get(obj: Mapping[str, Any], *path: str) -> Any:
@@ -70,8 +99,7 @@ def _node_status(obj: Mapping[str, Any], _now: datetime) -> str:
 
 def _node_roles(obj: Mapping[str, Any], _now: datetime) -> str:
     labels = _get(obj, "metadata", "labels") or {}
-    prefix = "node-role.kubernetes.io/"
-    roles = sorted(key[len(prefix) :] for key in labels if key.startswith(prefix))
+    roles = sorted(key.removeprefix(NODE_ROLE_PREFIX) for key in labels if key.startswith(NODE_ROLE_PREFIX))
     return ",".join(roles) or "<none>"
 
 
@@ -110,23 +138,13 @@ def _computed(name: str, type_: str, render: Any, priority: int = 0) -> Computed
 def builtin_resources() -> list[ResourceType]:
     """Every built-in resource type, in discovery order."""
     return [
-        ResourceType(
-            group="",
-            version="v1",
-            kind="Namespace",
-            plural="namespaces",
-            singular="namespace",
-            namespaced=False,
+        _served(
+            NAMESPACE,
             short_names=("ns",),
             columns=(_computed("Status", "string", _namespace_status), _AGE),
         ),
-        ResourceType(
-            group="",
-            version="v1",
-            kind="Node",
-            plural="nodes",
-            singular="node",
-            namespaced=False,
+        _served(
+            NODE,
             short_names=("no",),
             columns=(
                 _computed("Status", "string", _node_status),
@@ -138,13 +156,8 @@ def builtin_resources() -> list[ResourceType]:
                 ),
             ),
         ),
-        ResourceType(
-            group="",
-            version="v1",
-            kind="Pod",
-            plural="pods",
-            singular="pod",
-            namespaced=True,
+        _served(
+            POD,
             short_names=("po",),
             categories=("all",),
             columns=(
@@ -158,13 +171,8 @@ def builtin_resources() -> list[ResourceType]:
             selectable_fields={"spec.nodeName": ".spec.nodeName", "status.phase": ".status.phase"},
             extra_subresources=("binding", "log"),
         ),
-        ResourceType(
-            group="",
-            version="v1",
-            kind="Service",
-            plural="services",
-            singular="service",
-            namespaced=True,
+        _served(
+            SERVICE,
             short_names=("svc",),
             categories=("all",),
             columns=(
@@ -174,46 +182,26 @@ def builtin_resources() -> list[ResourceType]:
                 _AGE,
             ),
         ),
-        ResourceType(
-            group="",
-            version="v1",
-            kind="Endpoints",
-            plural="endpoints",
-            singular="endpoints",
-            namespaced=True,
+        _served(
+            ENDPOINTS,
             short_names=("ep",),
             has_status=False,
             columns=(_computed("Endpoints", "string", _endpoints), _AGE),
         ),
-        ResourceType(
-            group="",
-            version="v1",
-            kind="ConfigMap",
-            plural="configmaps",
-            singular="configmap",
-            namespaced=True,
+        _served(
+            CONFIGMAP,
             short_names=("cm",),
             has_status=False,
             columns=(_computed("Data", "integer", _data_count), _AGE),
         ),
-        ResourceType(
-            group="",
-            version="v1",
-            kind="Secret",
-            plural="secrets",
-            singular="secret",
-            namespaced=True,
+        _served(
+            SECRET,
             has_status=False,
             columns=(_column("Type", "string", ".type"), _computed("Data", "integer", _data_count), _AGE),
             selectable_fields={"type": ".type"},
         ),
-        ResourceType(
-            group="",
-            version="v1",
-            kind="Event",
-            plural="events",
-            singular="event",
-            namespaced=True,
+        _served(
+            EVENT,
             short_names=("ev",),
             has_status=False,
             columns=(
@@ -237,23 +225,13 @@ def builtin_resources() -> list[ResourceType]:
                 "reportingComponent": ".reportingComponent",
             },
         ),
-        ResourceType(
-            group="coordination.k8s.io",
-            version="v1",
-            kind="Lease",
-            plural="leases",
-            singular="lease",
-            namespaced=True,
+        _served(
+            LEASE,
             has_status=False,
             columns=(_column("Holder", "string", ".spec.holderIdentity"), _AGE),
         ),
-        ResourceType(
-            group="apps",
-            version="v1",
-            kind="Deployment",
-            plural="deployments",
-            singular="deployment",
-            namespaced=True,
+        _served(
+            DEPLOYMENT,
             short_names=("deploy",),
             categories=("all",),
             scale=ScaleSubresource(label_selector_path=".spec.selector"),
@@ -264,25 +242,15 @@ def builtin_resources() -> list[ResourceType]:
                 _AGE,
             ),
         ),
-        ResourceType(
-            group="apps",
-            version="v1",
-            kind="StatefulSet",
-            plural="statefulsets",
-            singular="statefulset",
-            namespaced=True,
+        _served(
+            STATEFULSET,
             short_names=("sts",),
             categories=("all",),
             scale=ScaleSubresource(label_selector_path=".spec.selector"),
             columns=(_computed("Ready", "string", _replicas_ready), _AGE),
         ),
-        ResourceType(
-            group="apiextensions.k8s.io",
-            version="v1",
-            kind="CustomResourceDefinition",
-            plural="customresourcedefinitions",
-            singular="customresourcedefinition",
-            namespaced=False,
+        _served(
+            CUSTOM_RESOURCE_DEFINITION,
             short_names=("crd", "crds"),
             columns=(_column("Created At", "date", ".metadata.creationTimestamp"),),
         ),

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from infleet.api.labels import INITIAL_EVENTS_END_ANNOTATION
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.errors import Cause, StatusError, invalid
 from infleet.apiserver.resources import ResourceType
@@ -81,7 +82,7 @@ def _line(kind: str, obj: dict[str, Any]) -> bytes:
 def _bookmark(resource: ResourceType, rv: int, initial_end: bool) -> bytes:
     metadata: dict[str, Any] = {"resourceVersion": str(rv)}
     if initial_end:
-        metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
+        metadata["annotations"] = {INITIAL_EVENTS_END_ANNOTATION: "true"}
     return _line(
         "BOOKMARK", {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": metadata}
     )

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from infleet.api.kinds import all_crds
+from infleet.api.crds import all_crds
+from infleet.api.kubernetes import CONFIGMAP, CUSTOM_RESOURCE_DEFINITION, NAMESPACE
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.cli.apiserver_command import infleet_home
 from infleet.kube.api_error import KubeAPIError
@@ -24,7 +25,6 @@ from infleet.kube.cluster_client import ClientFactory, ClusterClient
 from infleet.kube.controller import ControllerSettings
 from infleet.kube.informer import InformerSettings
 from infleet.kube.manager import Manager, ManagerSettings
-from infleet.kube.resource_kind import NAMESPACE, ResourceKind
 from infleet.models.manager import add_models_controller
 from infleet.sim.cluster_reachability import ClusterReachability
 from infleet.sim.engine_launcher import EngineLauncher
@@ -32,7 +32,6 @@ from infleet.sim.engine_pods import SimulatedEngineLauncher
 from infleet.sim.faults import FAULTS_NAMESPACE
 from infleet.sim.mini_engine import MiniEngineLauncher
 from infleet.sim.node_pools import default_pools
-from infleet.sim.resource_kinds import CONFIGMAP
 from infleet.sim.settings import SimSettings
 from infleet.sim.simulated_cluster import SimulatedCluster, add_simulated_cluster
 
@@ -121,22 +120,19 @@ def _summary(
     return "\n".join(lines)
 
 
-CRD = ResourceKind(
-    "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False
-)
-
-
 async def _ensure_crds(client: ClusterClient) -> None:
     """Install Infleet's CRDs (generated from the API types), replacing older versions of them."""
     for crd in all_crds():
         try:
-            await client.create(CRD, crd)
+            await client.create(CUSTOM_RESOURCE_DEFINITION, crd)
         except KubeAPIError as error:
             if not error.conflict:
                 raise
-            current = await client.get(CRD, crd["metadata"]["name"])
+            current = await client.get(CUSTOM_RESOURCE_DEFINITION, crd["metadata"]["name"])
             version = {"resourceVersion": current["metadata"]["resourceVersion"]}
-            await client.replace(CRD, {**crd, "metadata": {**crd["metadata"], **version}})
+            await client.replace(
+                CUSTOM_RESOURCE_DEFINITION, {**crd, "metadata": {**crd["metadata"], **version}}
+            )
 
 
 def engine_launcher() -> EngineLauncher:

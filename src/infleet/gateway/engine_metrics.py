@@ -1,6 +1,7 @@
-"""Scrapes each replica's vLLM /metrics at a sub-second interval and stores the load signals routing
-uses: `vllm:num_requests_waiting`, `vllm:num_requests_running` and `vllm:kv_cache_usage_perc` (older
-vLLM: `vllm:gpu_cache_usage_perc`), summed or averaged over engine indexes. Started by the app.
+"""Scrapes each replica's /metrics at a sub-second interval and stores the load signals routing uses:
+queue depth, running requests and KV-cache usage, under vLLM's names (``vllm:num_requests_waiting``...)
+or SGLang's (``sglang:num_queue_reqs``...), as :mod:`infleet.api.engine_metrics` lists them; summed or
+averaged over engine indexes. Started by the app.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from infleet.api import engine_metrics
 from infleet.gateway.config import ScrapeConfig
 from infleet.gateway.replica import Replica
 from infleet.gateway.transport import Transport, UpstreamError, read_body
@@ -22,9 +24,11 @@ class EngineLoad:
     kv_usage: float = 0.0
 
 
-_WAITING = b"vllm:num_requests_waiting"
-_RUNNING = b"vllm:num_requests_running"
-_KV = (b"vllm:kv_cache_usage_perc", b"vllm:gpu_cache_usage_perc")
+# Bytes, because the scrape parses the raw exposition without decoding it (it runs every 100 ms per replica).
+_PREFIXES = tuple(prefix.encode() for prefix in engine_metrics.PREFIXES)
+_WAITING = frozenset(name.encode() for name in engine_metrics.WAITING)
+_RUNNING = frozenset(name.encode() for name in engine_metrics.RUNNING)
+_KV = frozenset(name.encode() for name in engine_metrics.KV_USAGE)
 
 
 def parse_engine_load(text: bytes) -> EngineLoad | None:
@@ -33,7 +37,7 @@ def parse_engine_load(text: bytes) -> EngineLoad | None:
     kv_values: list[float] = []
     found = False
     for line in text.split(b"\n"):
-        if not line.startswith(b"vllm:"):
+        if not line.startswith(_PREFIXES):
             continue
         name_end = min((i for i in (line.find(b"{"), line.find(b" ")) if i >= 0), default=-1)
         if name_end < 0:
@@ -46,9 +50,9 @@ def parse_engine_load(text: bytes) -> EngineLoad | None:
             value = float(fields[0])
         except ValueError:
             continue
-        if name == _WAITING:
+        if name in _WAITING:
             load.waiting += value
-        elif name == _RUNNING:
+        elif name in _RUNNING:
             load.running += value
         elif name in _KV:
             kv_values.append(value)

@@ -21,8 +21,8 @@ from lightkube import AsyncClient
 from lightkube.config import client_adapter
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 
+from infleet.api.resource_kind import ResourceKind
 from infleet.kube.api_error import KubeAPIError
-from infleet.kube.resource_kind import ResourceKind
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"

@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx2
 
+from infleet.api.kubernetes import EVENT
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import timestamp
-from infleet.kube.resource_kind import EVENT
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from infleet.api.resource_kind import ResourceKind
 from infleet.kube.cluster_client import ClusterClient
-from infleet.kube.resource_kind import ResourceKind
 
 
 def has_finalizer(obj: dict[str, Any], finalizer: str) -> bool:

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx2
 
+from infleet.api.resource_kind import ResourceKind
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.backoff import ExponentialBackoff
 from infleet.kube.cluster_client import ClusterClient
-from infleet.kube.resource_kind import ResourceKind
 from infleet.kube.store import Store, object_key
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx2
 
+from infleet.api.kubernetes import LEASE
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
-from infleet.kube.resource_kind import LEASE
 
 log = logging.getLogger(__name__)
 

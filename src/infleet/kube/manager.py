@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from infleet.api.resource_kind import ResourceKind
 from infleet.kube.clock import Clock
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.controller import Controller, ControllerSettings
@@ -25,7 +26,6 @@ from infleet.kube.health_server import HealthServer
 from infleet.kube.informer import Informer, InformerSettings
 from infleet.kube.leader_election import LeaderElectionSettings, LeaderElector
 from infleet.kube.reconciler import Reconciler
-from infleet.kube.resource_kind import ResourceKind
 
 log = logging.getLogger(__name__)
 

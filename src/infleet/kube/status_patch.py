@@ -12,9 +12,9 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from infleet.api.resource_kind import ResourceKind
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
-from infleet.kube.resource_kind import ResourceKind
 
 StatusMutation = Callable[[dict[str, Any]], None]
 

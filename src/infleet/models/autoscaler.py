@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from infleet.api.model_deployment import Autoscaling, Serving
+from infleet.api.aitoolchain_io.v1.model_deployment import Autoscaling, Serving
 
 TOLERANCE = 0.1
 

@@ -10,26 +10,18 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from infleet.api.aitoolchain_io.v1.model_deployment import MODEL_DEPLOYMENT
 from infleet.api.catalog import load_catalog
+from infleet.api.kubernetes import DEPLOYMENT, NODE, POD, SERVICE, STATEFULSET
+from infleet.api.labels import MODEL_DEPLOYMENT_LABEL
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.controller import ControllerSettings
 from infleet.kube.informer import InformerEvent, InformerSettings
 from infleet.kube.manager import Manager, ManagerSettings
 from infleet.kube.reconciler import Request
-from infleet.models.reconciler import (
-    DEPLOYMENT,
-    MODEL_DEPLOYMENT,
-    NODE,
-    POD,
-    SERVICE,
-    STATEFULSET,
-    Informers,
-    ModelDeploymentReconciler,
-    ReconcilerSettings,
-)
+from infleet.models.reconciler import Informers, ModelDeploymentReconciler, ReconcilerSettings
 from infleet.models.telemetry import TelemetryCollector, TelemetryScraper
-from infleet.models.workload import MD_LABEL
 
 
 @dataclass
@@ -66,7 +58,7 @@ def add_models_controller(
     """Add the models controller of ``client``'s cluster to an existing Manager (``infleet up``)."""
     settings = settings or ModelsSettings()
     clock = clock or SystemClock()
-    owned = InformerSettings(label_selector=MD_LABEL)
+    owned = InformerSettings(label_selector=MODEL_DEPLOYMENT_LABEL)
     informers = Informers(
         model_deployments=manager.informer(client, MODEL_DEPLOYMENT),
         deployments=manager.informer(client, DEPLOYMENT, owned),
@@ -94,7 +86,7 @@ def add_models_controller(
         informers.pods,
         lambda event: [
             Request(event.cluster, event.obj["metadata"].get("namespace", ""), name)
-            for name in [(event.obj["metadata"].get("labels") or {}).get(MD_LABEL)]
+            for name in [(event.obj["metadata"].get("labels") or {}).get(MODEL_DEPLOYMENT_LABEL)]
             if name
         ],
     )

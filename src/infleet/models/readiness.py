@@ -11,17 +11,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from infleet.api.aitoolchain_io.v1.model_deployment import ReplicaStatus
 from infleet.api.catalog import Catalog
-from infleet.api.model_deployment import ReplicaStatus
+from infleet.api.labels import (
+    ENDPOINT_ANNOTATION,
+    ENGINE_PORT_ANNOTATION,
+    GPU_RESOURCE,
+    POD_INDEX_LABEL,
+    REPLICA_GROUP_LABEL,
+)
+from infleet.api.offerings import node_gpu
 from infleet.kube.conditions import get_condition
 from infleet.models import engines
-from infleet.models.offerings import node_gpu
-from infleet.models.workload import GROUP_LABEL
 
-#: A pod may publish where it serves (the simulated kubelet uses loopback ports); else podIP:5000.
-ENDPOINT_ANNOTATION = "aitoolchain.io/endpoint"
-#: The simulated kubelet's note of the port an engine really listens on, when not the container's.
-PORT_ANNOTATION = "sim.infleet.io/engine-port"
 _FAILING = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "OOMKilled"}
 
 
@@ -48,7 +50,7 @@ def pod_endpoint(pod: Mapping[str, Any]) -> str | None:
     if annotations.get(ENDPOINT_ANNOTATION):
         return str(annotations[ENDPOINT_ANNOTATION])
     ip = (pod.get("status") or {}).get("podIP")
-    port = annotations.get(PORT_ANNOTATION) or engines.PORT
+    port = annotations.get(ENGINE_PORT_ANNOTATION) or engines.PORT
     return f"http://{ip}:{port}" if ip else None
 
 
@@ -93,11 +95,11 @@ def observe(
         ready = pod_ready(pod)
         endpoint = pod_endpoint(pod)
         labels = metadata.get("labels") or {}
-        is_leader = not multi_node or str(labels.get("apps.kubernetes.io/pod-index", "0")) == "0"
+        is_leader = not multi_node or str(labels.get(POD_INDEX_LABEL, "0")) == "0"
         if is_leader:
             out.replicas.append(
                 ReplicaStatus(
-                    name=labels.get(GROUP_LABEL) or metadata["name"],
+                    name=labels.get(REPLICA_GROUP_LABEL) or metadata["name"],
                     ready=ready,
                     node=node_name,
                     sku=found[0].name if found else None,
@@ -122,7 +124,7 @@ def capacity_condition(observed: Observed, desired: int) -> tuple[bool, str, str
     if desired == 0:
         return True, "ScaledToZero", "no replicas requested"
     if observed.unschedulable:
-        gpu = any("nvidia.com/gpu" in message for message in observed.unschedulable)
+        gpu = any(GPU_RESOURCE in message for message in observed.unschedulable)
         reason = "InsufficientGPU" if gpu else "Unschedulable"
         more = f" (+{len(observed.unschedulable) - 1} more)" if len(observed.unschedulable) > 1 else ""
         return False, reason, observed.unschedulable[0] + more

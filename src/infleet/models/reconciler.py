@@ -13,8 +13,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from infleet.api.aitoolchain_io.v1.model_deployment import CONDITION_SIZED, MODEL_DEPLOYMENT
 from infleet.api.catalog import Catalog
-from infleet.api.model_deployment import CONDITION_SIZED, WAKE_ANNOTATION
+from infleet.api.kubernetes import DEPLOYMENT, SERVICE, STATEFULSET
+from infleet.api.labels import MODEL_DEPLOYMENT_LABEL, RENDERED_HASH_ANNOTATION, WAKE_ANNOTATION
+from infleet.api.offerings import Offering, cluster_offerings, provisionable_offerings
+from infleet.api.resource_kind import ResourceKind
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock
 from infleet.kube.cluster_client import ClusterClient
@@ -23,24 +27,15 @@ from infleet.kube.events import EventRecorder
 from infleet.kube.informer import Informer
 from infleet.kube.owner_references import controller_of
 from infleet.kube.reconciler import Request, Result
-from infleet.kube.resource_kind import ResourceKind
 from infleet.kube.status_patch import patch_status
 from infleet.models.autoscaler import Autoscaler, parse_time
-from infleet.models.offerings import Offering, cluster_offerings, provisionable_offerings
 from infleet.models.readiness import observe
 from infleet.models.spec_phase import SpecError, parse_spec, resolve_model, size_replica
 from infleet.models.status import Outcome, write_status
 from infleet.models.telemetry import TelemetryScraper
-from infleet.models.workload import HASH_ANNOTATION, MD_LABEL, WorkloadInput, render
+from infleet.models.workload import WorkloadInput, render
 
 log = logging.getLogger(__name__)
-
-DEPLOYMENT = ResourceKind("apps", "v1", "Deployment", "deployments")
-STATEFULSET = ResourceKind("apps", "v1", "StatefulSet", "statefulsets")
-SERVICE = ResourceKind("", "v1", "Service", "services")
-POD = ResourceKind("", "v1", "Pod", "pods")
-NODE = ResourceKind("", "v1", "Node", "nodes", namespaced=False)
-MODEL_DEPLOYMENT = ResourceKind("aitoolchain.io", "v1", "ModelDeployment", "modeldeployments")
 
 
 @dataclass
@@ -191,7 +186,7 @@ class ModelDeploymentReconciler:
         )
         for kind, informer, desired in pairs:
             keep = {item["metadata"]["name"] for item in desired}
-            for stale in informer.store.by_label(MD_LABEL, obj["metadata"]["name"]):
+            for stale in informer.store.by_label(MODEL_DEPLOYMENT_LABEL, obj["metadata"]["name"]):
                 ref = controller_of(stale)
                 if (
                     stale["metadata"].get("namespace") == namespace
@@ -208,9 +203,9 @@ class ModelDeploymentReconciler:
             if current is None:
                 await self.client.create(kind, desired)
                 return
-            if (current["metadata"].get("annotations") or {}).get(HASH_ANNOTATION) == metadata["annotations"][
-                HASH_ANNOTATION
-            ]:
+            if (current["metadata"].get("annotations") or {}).get(RENDERED_HASH_ANNOTATION) == metadata[
+                "annotations"
+            ][RENDERED_HASH_ANNOTATION]:
                 return
             body = {
                 **desired,
@@ -242,12 +237,12 @@ class ModelDeploymentReconciler:
 
         multi_node = outcome.sizing is not None and outcome.sizing.nodes_per_replica > 1
         workloads = mine(
-            self.informers.statefulsets.store.by_label(MD_LABEL, name)
+            self.informers.statefulsets.store.by_label(MODEL_DEPLOYMENT_LABEL, name)
             if multi_node
-            else self.informers.deployments.store.by_label(MD_LABEL, name)
+            else self.informers.deployments.store.by_label(MODEL_DEPLOYMENT_LABEL, name)
         )
         nodes = {n["metadata"]["name"]: n for n in self.informers.nodes.store.list()}
-        pods = mine(self.informers.pods.store.by_label(MD_LABEL, name))
+        pods = mine(self.informers.pods.store.by_label(MODEL_DEPLOYMENT_LABEL, name))
         outcome.observed = observe(pods, nodes, workloads, self.catalog, multi_node)
         if outcome.sizing is None:  # nothing was applied: what runs is what is wanted for now
             outcome.desired = outcome.observed.total_replicas

@@ -10,11 +10,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from infleet.api.aitoolchain_io.v1.model_deployment import MemoryBudget, ModelDeploymentSpec, Sizing
 from infleet.api.catalog import Catalog, CatalogError, ModelInfo
-from infleet.api.model_deployment import MemoryBudget, ModelDeploymentSpec, Sizing
+from infleet.api.offerings import Offering
+from infleet.api.sizing import SizingError, SizingRequest, size, to_status
 from infleet.models import engines
-from infleet.models.offerings import Offering
-from infleet.models.sizing import SizingError, SizingRequest, size, to_status
 
 
 class SpecError(Exception):

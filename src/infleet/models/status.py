@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from infleet.api.model_deployment import (
+from infleet.api.aitoolchain_io.v1.model_deployment import (
     CONDITION_INFERENCE_READY,
     CONDITION_READY,
     CONDITION_RESOURCES_READY,

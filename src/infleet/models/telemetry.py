@@ -21,22 +21,25 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from infleet.api.model_deployment import Serving
+from infleet.api import engine_metrics
+from infleet.api.aitoolchain_io.v1.model_deployment import Serving
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.conditions import timestamp
 
 log = logging.getLogger(__name__)
 
-# vLLM names first, then vLLM's older names and SGLang's equivalents (as the GIE model-server protocol
-# maps them), so a deployment on either engine reports the same figures.
-_KV = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage")
-_TTFT = ("vllm:time_to_first_token_seconds_bucket", "sglang:time_to_first_token_seconds_bucket")
+# Each figure under every engine's name (vLLM first, then its older names and SGLang's), so a deployment
+# on either engine reports the same figures.
+_KV = engine_metrics.KV_USAGE
+_TTFT = tuple(engine_metrics.bucket(names.time_to_first_token) for names in engine_metrics.ENGINES)
 _SUMS = {
-    "requests": ("vllm:request_success_total", "sglang:num_requests_total"),
-    "generation_tokens": ("vllm:generation_tokens_total", "sglang:generation_tokens_total"),
-    "prompt_tokens": ("vllm:prompt_tokens_total", "sglang:prompt_tokens_total"),
-    "running": ("vllm:num_requests_running", "sglang:num_running_reqs"),
-    "waiting": ("vllm:num_requests_waiting", "sglang:num_queue_reqs"),
+    "requests": tuple(engine_metrics.total(names.requests) for names in engine_metrics.ENGINES),
+    "generation_tokens": tuple(
+        engine_metrics.total(names.generation_tokens) for names in engine_metrics.ENGINES
+    ),
+    "prompt_tokens": tuple(engine_metrics.total(names.prompt_tokens) for names in engine_metrics.ENGINES),
+    "running": engine_metrics.RUNNING,
+    "waiting": engine_metrics.WAITING,
 }
 
 

@@ -17,18 +17,29 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from infleet.api.model_deployment import ModelDeploymentSpec, Sizing
+from infleet.api.aitoolchain_io.v1.model_deployment import ModelDeploymentSpec, Sizing
+from infleet.api.labels import (
+    APP_COMPONENT_LABEL,
+    APP_INSTANCE_LABEL,
+    APP_MANAGED_BY_LABEL,
+    APP_NAME_LABEL,
+    GPU_COUNT_LABEL,
+    GPU_RESOURCE,
+    GPU_SKU_ANNOTATION,
+    MODEL_ANNOTATION,
+    MODEL_DEPLOYMENT_LABEL,
+    MODEL_LABEL,
+    POD_INDEX_LABEL,
+    PROMETHEUS_PATH_ANNOTATION,
+    PROMETHEUS_PORT_ANNOTATION,
+    PROMETHEUS_SCRAPE_ANNOTATION,
+    RENDERED_HASH_ANNOTATION,
+    REPLICA_GROUP_LABEL,
+    WEIGHTS_ANNOTATION,
+)
 from infleet.kube.owner_references import set_controller_reference
 from infleet.models import engines
-from infleet.models.offerings import GPU_RESOURCE
 
-MD_LABEL = "aitoolchain.io/model-deployment"
-GROUP_LABEL = "aitoolchain.io/replica-group"
-POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
-HASH_ANNOTATION = "aitoolchain.io/rendered-hash"
-MODEL_ANNOTATION = "aitoolchain.io/model"
-SKU_ANNOTATION = "aitoolchain.io/gpu-sku"
-WEIGHTS_ANNOTATION = "aitoolchain.io/weights-gib"
 DISK_OVERHEAD_GIB = 80
 
 
@@ -54,11 +65,11 @@ class Rendered:
 
 
 def selector(name: str) -> dict[str, str]:
-    return {MD_LABEL: name}
+    return {MODEL_DEPLOYMENT_LABEL: name}
 
 
 def selector_string(name: str) -> str:
-    return f"{MD_LABEL}={name}"
+    return f"{MODEL_DEPLOYMENT_LABEL}={name}"
 
 
 def startup_budget_seconds(weights_gib: float | None) -> int:
@@ -194,20 +205,20 @@ def pod_template(data: WorkloadInput, group: str | None = None) -> dict[str, Any
         container["args"] = args
     labels = {
         **selector(name),
-        "app.kubernetes.io/name": spec.engine,
-        "app.kubernetes.io/instance": name,
-        "app.kubernetes.io/component": "inference",
-        "app.kubernetes.io/managed-by": "infleet",
-        "aitoolchain.io/model": _label_value(data.served_name),
+        APP_NAME_LABEL: spec.engine,
+        APP_INSTANCE_LABEL: name,
+        APP_COMPONENT_LABEL: "inference",
+        APP_MANAGED_BY_LABEL: "infleet",
+        MODEL_LABEL: _label_value(data.served_name),
     }
     if group:
-        labels[GROUP_LABEL] = group
+        labels[REPLICA_GROUP_LABEL] = group
     annotations = {
         MODEL_ANNOTATION: data.model_id,
-        SKU_ANNOTATION: sizing.sku,
-        "prometheus.io/scrape": "true",
-        "prometheus.io/port": str(engines.PORT),
-        "prometheus.io/path": "/metrics",
+        GPU_SKU_ANNOTATION: sizing.sku,
+        PROMETHEUS_SCRAPE_ANNOTATION: "true",
+        PROMETHEUS_PORT_ANNOTATION: str(engines.PORT),
+        PROMETHEUS_PATH_ANNOTATION: "/metrics",
     }
     if data.weights_gib is not None:
         annotations[WEIGHTS_ANNOTATION] = f"{data.weights_gib:.2f}"
@@ -222,7 +233,7 @@ def pod_template(data: WorkloadInput, group: str | None = None) -> dict[str, Any
     }
     node_selector = dict(sizing.node_selector or {})
     if multi_node:
-        node_selector["nvidia.com/gpu.count"] = str(sizing.gpus_per_node)
+        node_selector[GPU_COUNT_LABEL] = str(sizing.gpus_per_node)
     if node_selector:
         pod["nodeSelector"] = node_selector
     if init_containers:
@@ -270,14 +281,14 @@ def _metadata(data: WorkloadInput, name: str, labels: dict[str, str]) -> dict[st
 def _finish(data: WorkloadInput, obj: dict[str, Any]) -> dict[str, Any]:
     set_controller_reference(data.owner, obj)
     digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
-    obj["metadata"].setdefault("annotations", {})[HASH_ANNOTATION] = digest
+    obj["metadata"].setdefault("annotations", {})[RENDERED_HASH_ANNOTATION] = digest
     return obj
 
 
 def render(data: WorkloadInput) -> Rendered:
     """All objects of one ModelDeployment, each with an owner reference and a hash of its content."""
     name = data.owner["metadata"]["name"]
-    labels = {**selector(name), "app.kubernetes.io/managed-by": "infleet"}
+    labels = {**selector(name), APP_MANAGED_BY_LABEL: "infleet"}
     out = Rendered()
     budget = startup_budget_seconds(data.weights_gib)
     if data.sizing.nodes_per_replica <= 1:
@@ -299,7 +310,7 @@ def render(data: WorkloadInput) -> Rendered:
     else:
         for index in range(data.replicas):
             group = f"{name}-{index}"
-            group_labels = {**labels, GROUP_LABEL: group}
+            group_labels = {**labels, REPLICA_GROUP_LABEL: group}
             statefulset = {
                 "apiVersion": "apps/v1",
                 "kind": "StatefulSet",
@@ -308,7 +319,7 @@ def render(data: WorkloadInput) -> Rendered:
                     "replicas": data.sizing.nodes_per_replica,
                     "serviceName": f"{name}-workers",
                     "podManagementPolicy": "Parallel",
-                    "selector": {"matchLabels": {**selector(name), GROUP_LABEL: group}},
+                    "selector": {"matchLabels": {**selector(name), REPLICA_GROUP_LABEL: group}},
                     "template": pod_template(data, group),
                 },
             }

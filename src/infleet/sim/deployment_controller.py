@@ -10,6 +10,8 @@ import asyncio
 import time
 from typing import Any
 
+from infleet.api.kubernetes import DEPLOYMENT, POD
+from infleet.api.labels import POD_TEMPLATE_HASH_LABEL
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import set_condition
@@ -18,7 +20,6 @@ from infleet.kube.informer import Informer
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
 from infleet.sim.event_sink import EventSink
-from infleet.sim.resource_kinds import DEPLOYMENT, POD, POD_TEMPLATE_HASH
 from infleet.sim.workload_pods import (
     is_ready,
     is_terminal,
@@ -74,7 +75,9 @@ class DeploymentController:
             if is_terminal(pod):
                 await self._delete(pod, deleted)
         alive = [p for p in owned if not is_terminal(p)]
-        new = [p for p in alive if (p["metadata"].get("labels") or {}).get(POD_TEMPLATE_HASH) == pod_hash]
+        new = [
+            p for p in alive if (p["metadata"].get("labels") or {}).get(POD_TEMPLATE_HASH_LABEL) == pod_hash
+        ]
         old = [p for p in alive if p not in new]
         strategy = spec.get("strategy") or {}
         rolling = strategy.get("rollingUpdate") or {}
@@ -93,7 +96,10 @@ class DeploymentController:
         else:
             new_to_create = min(replicas - len(new), replicas + surge - len(alive))
         body = pod_from_template(
-            deployment, template, {POD_TEMPLATE_HASH: pod_hash}, generate_name=f"{request.name}-{pod_hash}-"
+            deployment,
+            template,
+            {POD_TEMPLATE_HASH_LABEL: pod_hash},
+            generate_name=f"{request.name}-{pod_hash}-",
         )
         await self._create(body, max(0, new_to_create), created)
         if created:
@@ -156,7 +162,9 @@ class DeploymentController:
     ) -> None:
         remaining = [p for p in alive if p["metadata"]["name"] not in deleted]
         updated = sum(
-            1 for p in remaining if (p["metadata"].get("labels") or {}).get(POD_TEMPLATE_HASH) == pod_hash
+            1
+            for p in remaining
+            if (p["metadata"].get("labels") or {}).get(POD_TEMPLATE_HASH_LABEL) == pod_hash
         )
         updated += len(created)
         total = len(remaining) + len(created)

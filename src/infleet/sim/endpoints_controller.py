@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from infleet.api.kubernetes import ENDPOINTS
+from infleet.api.labels import ENGINE_PORT_ANNOTATION
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.informer import Informer, InformerEvent
 from infleet.kube.reconciler import Request, Result
-from infleet.sim.kubelet import ENGINE_PORT_ANNOTATION
-from infleet.sim.resource_kinds import ENDPOINTS
 from infleet.sim.workload_pods import is_ready, is_terminal
 
 

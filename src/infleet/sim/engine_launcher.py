@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-ENGINE_ANNOTATION = "sim.infleet.io/engine"
-MODEL_ANNOTATION = "sim.infleet.io/model"
+from infleet.api.labels import ENGINE_KIND_ANNOTATION, ENGINE_MODEL_ANNOTATION
+
 _ENGINE_IMAGES = re.compile(r"(vllm|sglang|text-generation-inference|infleet[-/]engine|llm-d)", re.IGNORECASE)
 DEFAULT_ENGINE_PORT = 8000
 
@@ -58,8 +58,8 @@ class EngineLauncher(Protocol):
 
 def is_engine_pod(pod: dict[str, Any]) -> bool:
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    if ENGINE_ANNOTATION in annotations:
-        return str(annotations[ENGINE_ANNOTATION]).lower() == "true"
+    if ENGINE_KIND_ANNOTATION in annotations:
+        return str(annotations[ENGINE_KIND_ANNOTATION]).lower() == "true"
     containers = (pod.get("spec") or {}).get("containers") or []
     return bool(containers) and bool(_ENGINE_IMAGES.search(str(containers[0].get("image", ""))))
 
@@ -67,8 +67,8 @@ def is_engine_pod(pod: dict[str, Any]) -> bool:
 def engine_model(pod: dict[str, Any]) -> str:
     """The served model: annotation, ``--model`` argument, ``serve <model>``, or MODEL_ID/MODEL_NAME env."""
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    if annotations.get(MODEL_ANNOTATION):
-        return str(annotations[MODEL_ANNOTATION])
+    if annotations.get(ENGINE_MODEL_ANNOTATION):
+        return str(annotations[ENGINE_MODEL_ANNOTATION])
     containers = (pod.get("spec") or {}).get("containers") or [{}]
     words = [str(w) for w in (containers[0].get("command") or []) + (containers[0].get("args") or [])]
     for index, word in enumerate(words):

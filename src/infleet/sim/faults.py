@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from infleet.api.kubernetes import CONFIGMAP, NODE, POD
+from infleet.api.labels import FAIL_ANNOTATION, IMAGE_PULL_FACTOR_ANNOTATION
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
-from infleet.sim.resource_kinds import CONFIGMAP, NODE, POD
 
-FAIL = "sim.infleet.io/fail"
-IMAGE_PULL_FACTOR = "sim.infleet.io/image-pull-factor"
 FAULTS_NAMESPACE = "infleet-system"
 FAULTS_CONFIGMAP = "sim-faults"
 UNREACHABLE_KEY = "unreachable-clusters"
@@ -21,13 +20,13 @@ UNREACHABLE_KEY = "unreachable-clusters"
 
 def is_failed(obj: dict[str, Any] | None) -> bool:
     annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
-    return str(annotations.get(FAIL, "")).lower() == "true"
+    return str(annotations.get(FAIL_ANNOTATION, "")).lower() == "true"
 
 
 def image_pull_factor(node: dict[str, Any] | None) -> float:
     annotations = ((node or {}).get("metadata") or {}).get("annotations") or {}
     try:
-        return max(0.0, float(annotations.get(IMAGE_PULL_FACTOR, 1.0)))
+        return max(0.0, float(annotations.get(IMAGE_PULL_FACTOR_ANNOTATION, 1.0)))
     except ValueError:
         return 1.0
 
@@ -49,14 +48,16 @@ class Faults:
         await self.client.patch(kind, name, {"metadata": {"annotations": {key: value}}}, namespace)
 
     async def fail_node(self, node: str, failed: bool = True) -> None:
-        await self._annotate(NODE, node, FAIL, "true" if failed else None)
+        await self._annotate(NODE, node, FAIL_ANNOTATION, "true" if failed else None)
 
     async def fail_pod(self, namespace: str, pod: str, failed: bool = True) -> None:
-        await self._annotate(POD, pod, FAIL, "true" if failed else None, namespace)
+        await self._annotate(POD, pod, FAIL_ANNOTATION, "true" if failed else None, namespace)
 
     async def slow_image_pulls(self, node: str, factor: float | None) -> None:
         """Multiply the node's image pull times by ``factor``; None restores normal pulls."""
-        await self._annotate(NODE, node, IMAGE_PULL_FACTOR, None if factor is None else f"{factor:g}")
+        await self._annotate(
+            NODE, node, IMAGE_PULL_FACTOR_ANNOTATION, None if factor is None else f"{factor:g}"
+        )
 
     async def set_cluster_unreachable(self, cluster: str, unreachable: bool = True) -> None:
         """(hub client) Add or remove ``cluster`` in the hub's ``sim-faults`` ConfigMap."""

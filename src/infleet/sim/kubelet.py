@@ -10,6 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from infleet.api.kubernetes import POD
+from infleet.api.labels import ENGINE_PORT_ANNOTATION, GPU_PRODUCT_LABEL, GPU_RESOURCE
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
@@ -28,15 +30,12 @@ from infleet.sim.engine_launcher import (
     is_engine_pod,
 )
 from infleet.sim.event_sink import EventSink
-from infleet.sim.node_pools import GPU_PRODUCT_LABEL
 from infleet.sim.pod_logs import PodLogs
-from infleet.sim.resource_kinds import GPU_RESOURCE, POD
 from infleet.sim.scheduler_filters import pod_requests
 from infleet.sim.settings import SimSettings
 
 log = logging.getLogger(__name__)
 
-ENGINE_PORT_ANNOTATION = "sim.infleet.io/engine-port"
 PULLING, LOADING, READY, BACKOFF, FAILED = "pulling", "loading", "ready", "backoff", "failed"
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx2
 
+from infleet.api.kubernetes import LEASE, NODE, NODE_LEASE_NAMESPACE
+from infleet.api.labels import UNREACHABLE_TAINT
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
@@ -23,11 +25,9 @@ from infleet.kube.informer import Informer
 from infleet.kube.status_patch import patch_status
 from infleet.sim import faults
 from infleet.sim.node_pools import NodePool, node_manifest, regional_factor
-from infleet.sim.resource_kinds import LEASE, NODE, NODE_LEASE_NAMESPACE
 from infleet.sim.settings import SimSettings
 
 log = logging.getLogger(__name__)
-UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 
 
 def micro_time(seconds: float) -> str:

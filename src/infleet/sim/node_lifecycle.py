@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from infleet.api.kubernetes import NODE, POD
+from infleet.api.labels import UNREACHABLE_TAINT
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
@@ -19,8 +21,6 @@ from infleet.kube.status_patch import patch_status
 from infleet.sim import faults
 from infleet.sim.event_sink import EventSink
 from infleet.sim.kubelet import is_simulated
-from infleet.sim.node_heartbeat import UNREACHABLE_TAINT
-from infleet.sim.resource_kinds import NODE, POD
 from infleet.sim.settings import SimSettings
 from infleet.sim.workload_pods import is_terminal
 

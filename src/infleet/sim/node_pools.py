@@ -5,16 +5,33 @@ member's mix in ``infleet up``; prices are the catalog's per-GPU price times a r
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
-from infleet.api.catalog import load_catalog
-from infleet.sim.resource_kinds import GPU_RESOURCE
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
-CLOUD_LABEL = "infleet.io/cloud"
-POOL_LABEL = "infleet.io/node-pool"
-PRICE_LABEL = "infleet.io/price-per-hour"
-GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+from infleet.api.catalog import load_catalog
+from infleet.api.labels import (
+    ARCH_LABEL,
+    CAPACITY_TYPE_LABEL,
+    CLOUD_LABEL,
+    GPU_COUNT_LABEL,
+    GPU_MEMORY_LABEL,
+    GPU_PRESENT_LABEL,
+    GPU_PRODUCT_LABEL,
+    GPU_RESOURCE,
+    HOSTNAME_LABEL,
+    INSTANCE_TYPE_LABEL,
+    NODE_POOL_LABEL,
+    OS_LABEL,
+    PRICE_LABEL,
+    REGION_LABEL,
+    ZONE_LABEL,
+)
+
 KUBELET_VERSION = "v1.32.4-infleet-sim"
 
 # GPU Feature Discovery writes the product as the driver names it.
@@ -75,15 +92,15 @@ def node_manifest(
 ) -> dict[str, Any]:
     """The Node object for one machine of ``pool`` (status included: the kubelet registers it so)."""
     labels = {
-        "kubernetes.io/hostname": name,
-        "kubernetes.io/os": "linux",
-        "kubernetes.io/arch": "amd64",
-        "node.kubernetes.io/instance-type": pool.instance_type,
-        "topology.kubernetes.io/region": pool.region,
-        "topology.kubernetes.io/zone": pool.zone,
-        "karpenter.sh/capacity-type": pool.capacity_type,
+        HOSTNAME_LABEL: name,
+        OS_LABEL: "linux",
+        ARCH_LABEL: "amd64",
+        INSTANCE_TYPE_LABEL: pool.instance_type,
+        REGION_LABEL: pool.region,
+        ZONE_LABEL: pool.zone,
+        CAPACITY_TYPE_LABEL: pool.capacity_type,
         CLOUD_LABEL: pool.cloud,
-        POOL_LABEL: pool.name,
+        NODE_POOL_LABEL: pool.name,
         PRICE_LABEL: f"{pool.hourly_price(regional_factor):g}",
         **pool.labels,
     }
@@ -102,10 +119,10 @@ def node_manifest(
         gpu = load_catalog().gpu(pool.gpu)
         labels.update(
             {
-                "nvidia.com/gpu.present": "true",
+                GPU_PRESENT_LABEL: "true",
                 GPU_PRODUCT_LABEL: gpu_product(gpu.name),
-                "nvidia.com/gpu.count": str(pool.gpus_per_node),
-                "nvidia.com/gpu.memory": str(int(gpu.memory_gib * 1024)),
+                GPU_COUNT_LABEL: str(pool.gpus_per_node),
+                GPU_MEMORY_LABEL: str(int(gpu.memory_gib * 1024)),
             }
         )
         capacity[GPU_RESOURCE] = allocatable[GPU_RESOURCE] = str(pool.gpus_per_node)
@@ -142,55 +159,57 @@ def node_manifest(
     }
 
 
-# Region -> (cloud, region name, zone, regional price factor, pools as (name, sku, gpus, count, instance)).
-_MIXES: dict[str, tuple[str, str, str, float, list[tuple[str, str, int, int, str]]]] = {
-    "us-east": (
-        "aws",
-        "us-east-1",
-        "us-east-1a",
-        1.0,
-        [
-            ("l40s", "L40S", 1, 2, "g6e.xlarge"),
-            ("a10g", "A10G", 4, 2, "g5.12xlarge"),
-            ("h100", "H100", 8, 1, "p5.48xlarge"),
-        ],
-    ),
-    "eu-west": (
-        "azure",
-        "westeurope",
-        "westeurope-1",
-        1.1,
-        [
-            ("a10", "A10", 1, 2, "Standard_NV36ads_A10_v5"),
-            ("a100", "A100-80GB", 2, 2, "Standard_NC48ads_A100_v4"),
-            ("h100", "H100", 8, 1, "Standard_ND96isr_H100_v5"),
-        ],
-    ),
-    "ap-southeast": (
-        "gcp",
-        "asia-southeast1",
-        "asia-southeast1-b",
-        1.15,
-        [
-            ("l4", "L4", 1, 3, "g2-standard-8"),
-            ("a100", "A100-40GB", 8, 1, "a2-highgpu-8g"),
-        ],
-    ),
-}
+class _PoolEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    instance_type: str
+    count: int = Field(gt=0)
+
+
+class _ClusterMix(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cloud: str
+    region: str
+    zone: str
+    price_factor: float = Field(gt=0)
+    pools: tuple[_PoolEntry, ...]
+
+
+@functools.cache
+def _mixes() -> dict[str, _ClusterMix]:
+    text = resources.files(__package__).joinpath("default_node_pools.yaml").read_text(encoding="utf-8")
+    clusters = (yaml.safe_load(text) or {}).get("clusters") or {}
+    return {name: _ClusterMix.model_validate(mix) for name, mix in clusters.items()}
 
 
 def regional_factor(cluster: str) -> float:
-    return _MIXES[cluster][3] if cluster in _MIXES else 1.0
+    mix = _mixes().get(cluster)
+    return mix.price_factor if mix is not None else 1.0
+
+
+def pool_of_instance_type(name: str, instance_type: str, count: int, region: str, zone: str) -> NodePool:
+    """``count`` nodes of a catalog instance type, sized the way the simulated clusters size GPU nodes."""
+    shape = load_catalog().instance_type(instance_type)
+    gpus = shape.gpus
+    return NodePool(
+        name,
+        shape.gpu,
+        gpus,
+        count,
+        shape.name,
+        shape.cloud,
+        region,
+        zone,
+        cpu=8 * gpus + 8,
+        memory_gib=64 * gpus + 32,
+    )
 
 
 def default_pools(cluster: str) -> list[NodePool]:
     """The default GPU mix of a member cluster; unknown names get the us-east mix in their own region."""
-    cloud, region, zone, _, pools = _MIXES.get(cluster, _MIXES["us-east"])
-    if cluster not in _MIXES:
-        region, zone = cluster, f"{cluster}-a"
-    return [
-        NodePool(
-            name, sku, gpus, count, instance, cloud, region, zone, cpu=8 * gpus + 8, memory_gib=64 * gpus + 32
-        )
-        for name, sku, gpus, count, instance in pools
-    ]
+    mixes = _mixes()
+    mix = mixes.get(cluster, mixes["us-east"])
+    region, zone = (mix.region, mix.zone) if cluster in mixes else (cluster, f"{cluster}-a")
+    return [pool_of_instance_type(p.name, p.instance_type, p.count, region, zone) for p in mix.pools]

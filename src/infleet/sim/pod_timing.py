@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from infleet.api.catalog import CatalogError, load_catalog
+from infleet.api.labels import (
+    IMAGE_PULL_SECONDS_ANNOTATION,
+    MODEL_LOAD_SECONDS_ANNOTATION,
+    READY_SECONDS_ANNOTATION,
+)
 from infleet.sim.settings import SimSettings
-
-IMAGE_PULL_SECONDS = "sim.infleet.io/image-pull-seconds"
-MODEL_LOAD_SECONDS = "sim.infleet.io/model-load-seconds"
-READY_SECONDS = "sim.infleet.io/ready-seconds"
 
 
 def _annotation_seconds(pod: dict[str, Any], key: str) -> float | None:
@@ -28,7 +29,7 @@ def _annotation_seconds(pod: dict[str, Any], key: str) -> float | None:
 
 
 def image_pull_seconds(pod: dict[str, Any], engine: bool, settings: SimSettings, factor: float) -> float:
-    explicit = _annotation_seconds(pod, IMAGE_PULL_SECONDS)
+    explicit = _annotation_seconds(pod, IMAGE_PULL_SECONDS_ANNOTATION)
     base = (
         explicit
         if explicit is not None
@@ -48,7 +49,7 @@ def model_load_seconds(
     pod: dict[str, Any], model: str, gpus: int, cached: bool, settings: SimSettings
 ) -> float:
     """Weight download (skipped when the node has the model cached) + streaming load + engine init."""
-    explicit = _annotation_seconds(pod, MODEL_LOAD_SECONDS)
+    explicit = _annotation_seconds(pod, MODEL_LOAD_SECONDS_ANNOTATION)
     if explicit is not None:
         return explicit
     size = model_size_gib(model)
@@ -59,7 +60,7 @@ def model_load_seconds(
 
 def ready_seconds(pod: dict[str, Any]) -> float:
     """A plain container is ready after its readiness probe's initial delay (or the annotation)."""
-    explicit = _annotation_seconds(pod, READY_SECONDS)
+    explicit = _annotation_seconds(pod, READY_SECONDS_ANNOTATION)
     if explicit is not None:
         return explicit
     containers = (pod.get("spec") or {}).get("containers") or [{}]

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx2
 
+from infleet.api.kubernetes import POD
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
@@ -22,7 +23,6 @@ from infleet.kube.informer import Informer, InformerEvent
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
 from infleet.sim.event_sink import EventSink
-from infleet.sim.resource_kinds import POD
 from infleet.sim.scheduler_filters import filter_node, free_resources, score_node, unschedulable_message
 
 log = logging.getLogger(__name__)

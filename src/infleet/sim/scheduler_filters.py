@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from infleet.api.labels import GPU_RESOURCE
 from infleet.kube.conditions import is_true
 from infleet.sim.quantity import parse_quantity
 
@@ -128,12 +129,12 @@ def score_node(pod: Mapping[str, Any], free: Resources, node: Mapping[str, Any])
     """Higher is better, in [0, 1]: pack GPUs tightly (keep whole big nodes free), spread the rest."""
     requests = pod_requests(pod)
     total = allocatable(node)
-    gpus = requests.get("nvidia.com/gpu", Decimal(0))
-    if gpus > 0 and total.get("nvidia.com/gpu"):
-        left = free.get("nvidia.com/gpu", Decimal(0)) - gpus
-        return float(1 - left / total["nvidia.com/gpu"])
+    gpus = requests.get(GPU_RESOURCE, Decimal(0))
+    if gpus > 0 and total.get(GPU_RESOURCE):
+        left = free.get(GPU_RESOURCE, Decimal(0)) - gpus
+        return float(1 - left / total[GPU_RESOURCE])
     cpu_total = total.get("cpu") or Decimal(1)
-    no_gpu_bonus = 0.5 if not total.get("nvidia.com/gpu") else 0.0  # keep GPU nodes for GPU pods
+    no_gpu_bonus = 0.5 if not total.get(GPU_RESOURCE) else 0.0  # keep GPU nodes for GPU pods
     return (
         0.5 * float((free.get("cpu", Decimal(0)) - requests.get("cpu", Decimal(0))) / cpu_total)
         + no_gpu_bonus

@@ -10,6 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
+from infleet.api.kubernetes import (
+    DEPLOYMENT,
+    ENDPOINTS,
+    LEASE,
+    NODE,
+    NODE_LEASE_NAMESPACE,
+    POD,
+    SERVICE,
+    STATEFULSET,
+)
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.controller import ControllerSettings
 from infleet.kube.informer import InformerSettings
@@ -22,16 +32,6 @@ from infleet.sim.node_heartbeat import NodeHeartbeat
 from infleet.sim.node_lifecycle import NodeLifecycleController
 from infleet.sim.node_pools import NodePool
 from infleet.sim.pod_logs import KubeletLogServer, PodLogs
-from infleet.sim.resource_kinds import (
-    DEPLOYMENT,
-    ENDPOINTS,
-    LEASE,
-    NODE,
-    NODE_LEASE_NAMESPACE,
-    POD,
-    SERVICE,
-    STATEFULSET,
-)
 from infleet.sim.scheduler import Scheduler
 from infleet.sim.settings import SimSettings
 from infleet.sim.statefulset_controller import StatefulSetController

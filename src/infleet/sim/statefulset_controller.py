@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from infleet.api.kubernetes import POD, STATEFULSET
+from infleet.api.labels import POD_INDEX_LABEL, STATEFULSET_POD_NAME_LABEL
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.informer import Informer
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
-from infleet.sim.resource_kinds import POD, STATEFULSET
 from infleet.sim.workload_pods import is_ready, is_terminal, pod_from_template, template_hash
 
 REVISION_LABEL = "controller-revision-hash"
@@ -69,8 +70,8 @@ class StatefulSetController:
         name = f"{sts['metadata']['name']}-{ordinal}"
         labels = {
             REVISION_LABEL: revision,
-            "statefulset.kubernetes.io/pod-name": name,
-            "apps.kubernetes.io/pod-index": str(ordinal),
+            STATEFULSET_POD_NAME_LABEL: name,
+            POD_INDEX_LABEL: str(ordinal),
         }
         body = pod_from_template(sts, (sts.get("spec") or {}).get("template") or {}, labels, name=name)
         body["spec"]["hostname"] = name

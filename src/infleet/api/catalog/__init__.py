@@ -1,7 +1,9 @@
-"""The model and GPU catalog, shipped as package data (``models.yaml``, ``gpus.yaml``).
+"""The model, GPU and instance-type catalog, shipped as package data (``models.yaml``, ``gpus.yaml``,
+``instance_types.yaml``).
 
-The simulated engine reads it for its performance model and the model layer for sizing. Call
-``load_catalog()``; it parses the YAML once per process and returns typed, validated records.
+The simulated engine reads it for its performance model, the model layer for sizing and the simulated
+clusters for their nodes. Call ``load_catalog()``; it parses the YAML once per process and returns
+typed, validated records.
 """
 
 from __future__ import annotations
@@ -125,13 +127,50 @@ class GpuInfo(BaseModel):
         return self.fp8_tflops is not None
 
 
+class InstanceType(BaseModel):
+    """One cloud instance shape with GPUs: the SKU and how many GPUs each node carries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(description="the cloud's instance type, e.g. p5.48xlarge")
+    cloud: Literal["aws", "azure", "gcp"]
+    gpu: str = Field(description="catalog GPU SKU")
+    gpus: int = Field(gt=0, description="GPUs per node")
+    provisionable: bool = Field(default=False, description="offered by the compute layer on demand")
+    price_per_hour: float | None = Field(
+        default=None, gt=0, description="USD per node; else GPUs x SKU price"
+    )
+
+
 class Catalog(BaseModel):
-    """All models and GPU SKUs, with lookups that accept common spellings."""
+    """All models, GPU SKUs and instance types, with lookups that accept common spellings."""
 
     model_config = ConfigDict(frozen=True)
 
     models: tuple[ModelInfo, ...]
     gpus: tuple[GpuInfo, ...]
+    instance_types: tuple[InstanceType, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_instance_types(self) -> Catalog:
+        known = {gpu.name for gpu in self.gpus}
+        seen: set[str] = set()
+        for shape in self.instance_types:
+            if shape.gpu not in known:
+                raise ValueError(f"instance type {shape.name}: gpu {shape.gpu!r} is not a catalog GPU SKU")
+            if shape.name in seen:
+                raise ValueError(f"instance type {shape.name} is listed twice; keep one entry")
+            seen.add(shape.name)
+        return self
+
+    def instance_type(self, name: str) -> InstanceType:
+        """Find an instance type by its cloud name (exact, as the cloud spells it)."""
+        for shape in self.instance_types:
+            if shape.name == name:
+                return shape
+        raise CatalogError(
+            f"instance type {name!r} is not in the catalog; add it to infleet/api/catalog/instance_types.yaml"
+        )
 
     def model(self, name: str) -> ModelInfo:
         """Find a model by Hugging Face id or served name (case-insensitive)."""
@@ -167,11 +206,13 @@ def _read(filename: str) -> object:
 @functools.cache
 def load_catalog() -> Catalog:
     """Parse and validate the packaged catalog (cached: the files never change at run time)."""
-    models = _read("models.yaml")
-    gpus = _read("gpus.yaml")
-    if not isinstance(models, dict) or not isinstance(gpus, dict):
-        raise CatalogError("catalog files must be mappings with a 'models' or 'gpus' list")
-    return Catalog.model_validate({"models": models.get("models", []), "gpus": gpus.get("gpus", [])})
+    sections: dict[str, object] = {}
+    for key in ("models", "gpus", "instance_types"):
+        content = _read(f"{key}.yaml")
+        if not isinstance(content, dict):
+            raise CatalogError(f"catalog file {key}.yaml must be a mapping with a {key!r} list")
+        sections[key] = content.get(key, [])
+    return Catalog.model_validate(sections)
 
 
 __all__ = [
@@ -180,6 +221,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "GpuInfo",
+    "InstanceType",
     "Interconnect",
     "ModelInfo",
     "load_catalog",

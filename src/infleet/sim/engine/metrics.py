@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from infleet.api import engine_metrics as em
+from infleet.api.engine_metrics import VLLM
+
 TTFT_BUCKETS = (
     0.001,
     0.005,
@@ -163,25 +166,19 @@ class EngineMetrics:
         self._read_gauges = read_gauges
         self._read_counters = read_counters
         tokens = one_two_five(max_model_len)
-        self.ttft = Histogram("vllm:time_to_first_token_seconds", "Time to first token.", TTFT_BUCKETS)
-        self.itl = Histogram("vllm:inter_token_latency_seconds", "Inter-token latency.", ITL_BUCKETS)
+        self.ttft = Histogram(VLLM.time_to_first_token, "Time to first token.", TTFT_BUCKETS)
+        self.itl = Histogram(em.VLLM_INTER_TOKEN_LATENCY, "Inter-token latency.", ITL_BUCKETS)
         self.tpot = Histogram(
-            "vllm:time_per_output_token_seconds", "Time per output token (deprecated).", ITL_BUCKETS
+            em.VLLM_TIME_PER_OUTPUT_TOKEN, "Time per output token (deprecated).", ITL_BUCKETS
         )
-        self.e2e = Histogram(
-            "vllm:e2e_request_latency_seconds", "End-to-end request latency.", REQUEST_BUCKETS
-        )
-        self.queue = Histogram("vllm:request_queue_time_seconds", "Time spent waiting.", REQUEST_BUCKETS)
-        self.inference = Histogram(
-            "vllm:request_inference_time_seconds", "Time spent running.", REQUEST_BUCKETS
-        )
-        self.prefill = Histogram("vllm:request_prefill_time_seconds", "Time in prefill.", REQUEST_BUCKETS)
-        self.decode = Histogram("vllm:request_decode_time_seconds", "Time in decode.", REQUEST_BUCKETS)
-        self.prompt_len = Histogram("vllm:request_prompt_tokens", "Prompt tokens per request.", tokens)
-        self.gen_len = Histogram("vllm:request_generation_tokens", "Generated tokens per request.", tokens)
-        self.iteration = Histogram(
-            "vllm:iteration_tokens_total", "Tokens per engine step.", ITERATION_BUCKETS
-        )
+        self.e2e = Histogram(em.VLLM_E2E_REQUEST_LATENCY, "End-to-end request latency.", REQUEST_BUCKETS)
+        self.queue = Histogram(em.VLLM_REQUEST_QUEUE_TIME, "Time spent waiting.", REQUEST_BUCKETS)
+        self.inference = Histogram(em.VLLM_REQUEST_INFERENCE_TIME, "Time spent running.", REQUEST_BUCKETS)
+        self.prefill = Histogram(em.VLLM_REQUEST_PREFILL_TIME, "Time in prefill.", REQUEST_BUCKETS)
+        self.decode = Histogram(em.VLLM_REQUEST_DECODE_TIME, "Time in decode.", REQUEST_BUCKETS)
+        self.prompt_len = Histogram(em.VLLM_REQUEST_PROMPT_TOKENS, "Prompt tokens per request.", tokens)
+        self.gen_len = Histogram(em.VLLM_REQUEST_GENERATION_TOKENS, "Generated tokens per request.", tokens)
+        self.iteration = Histogram(em.VLLM_ITERATION_TOKENS, "Tokens per engine step.", ITERATION_BUCKETS)
         self.histograms = (
             self.ttft,
             self.itl,
@@ -203,37 +200,35 @@ class EngineMetrics:
         values = list(self.labels.values())
         g = self._read_gauges()
         for name, doc, value in (
-            ("vllm:num_requests_running", "Requests in the running batch.", float(g.running)),
-            ("vllm:num_requests_waiting", "Requests waiting to be scheduled.", float(g.waiting)),
-            ("vllm:kv_cache_usage_perc", "KV-cache usage, 0-1.", g.kv_usage),
+            (VLLM.running, "Requests in the running batch.", float(g.running)),
+            (VLLM.waiting, "Requests waiting to be scheduled.", float(g.waiting)),
+            (VLLM.kv_usage[0], "KV-cache usage, 0-1.", g.kv_usage),
         ):
             fam = GaugeMetricFamily(name, doc, labels=names)
             fam.add_metric(values, value)
             yield fam
         info = GaugeMetricFamily(
-            "vllm:cache_config_info", "Information of the cache config.", labels=list(self.cache_info)
+            VLLM.cache_config_info, "Information of the cache config.", labels=list(self.cache_info)
         )
         info.add_metric(list(self.cache_info.values()), 1.0)
         yield info
         c = self._read_counters()
         for name, doc, total in (
-            ("vllm:prompt_tokens", "Prefill tokens processed.", c.prompt_tokens),
-            ("vllm:generation_tokens", "Generation tokens processed.", c.generation_tokens),
-            ("vllm:prefix_cache_queries", "Prefix-cache queries, in tokens.", c.prefix_queries),
-            ("vllm:prefix_cache_hits", "Prefix-cache hits, in tokens.", c.prefix_hits),
-            ("vllm:num_preemptions", "Preemptions.", c.preemptions),
+            (VLLM.prompt_tokens, "Prefill tokens processed.", c.prompt_tokens),
+            (VLLM.generation_tokens, "Generation tokens processed.", c.generation_tokens),
+            (em.VLLM_PREFIX_CACHE_QUERIES, "Prefix-cache queries, in tokens.", c.prefix_queries),
+            (em.VLLM_PREFIX_CACHE_HITS, "Prefix-cache hits, in tokens.", c.prefix_hits),
+            (em.VLLM_NUM_PREEMPTIONS, "Preemptions.", c.preemptions),
         ):
             counter = CounterMetricFamily(name, doc, labels=names)
             counter.add_metric(values, float(total))
             yield counter
-        success = CounterMetricFamily(
-            "vllm:request_success", "Finished requests.", labels=[*names, "finished_reason"]
-        )
+        success = CounterMetricFamily(VLLM.requests, "Finished requests.", labels=[*names, "finished_reason"])
         for reason in sorted(set(c.success) | {"stop", "length", "abort"}):
             success.add_metric([*values, reason], float(c.success.get(reason, 0)))
         yield success
         rejected = CounterMetricFamily(
-            "kaito_ratelimit_rejected", "Requests rejected with 429.", labels=names
+            em.KAITO_RATELIMIT_REJECTED, "Requests rejected with 429.", labels=names
         )
         rejected.add_metric(values, float(c.rejected))
         yield rejected

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from infleet.api.catalog import load_catalog
-from infleet.models.offerings import Offering, provisionable_offerings
-from infleet.models.sizing import SizingError, SizingRequest, size
+from infleet.api.offerings import Offering, provisionable_offerings
+from infleet.api.sizing import SizingError, SizingRequest, size
 
 # (model, SKU, GPUs per node, expected GPUs per replica, TP, PP, max model length).
 # Rule: usable = memory x utilization (0.90; A10 0.82); weights/GPU = size x 1.02 / GPUs; overhead 2.3 GiB;

@@ -1,6 +1,6 @@
 """``aitoolchain.io/v1`` ``ModelDeployment``: what a team wants served; the cluster works out how.
 
-Every field is optional but ``spec.model``. The CRD is generated from these types (``infleet.api.kinds``);
+Every field is optional but ``spec.model``. The CRD is generated from these types (``infleet.api.crds``);
 the models controller (``infleet.models``) parses objects with :meth:`ModelDeploymentSpec.model_validate`
 and writes :class:`ModelDeploymentStatus`.
 """
@@ -11,14 +11,13 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from infleet.api.aitoolchain_io.v1.group_version import GROUP, VERSION
 from infleet.api.api_model import ApiModel
 from infleet.api.conditions import Conditions
 from infleet.api.crd import CRDInfo, PrinterColumn, ScaleSubresource
+from infleet.api.resource_kind import ResourceKind
 
-GROUP = "aitoolchain.io"
-VERSION = "v1"
-KIND = "ModelDeployment"
-PLURAL = "modeldeployments"
+MODEL_DEPLOYMENT = ResourceKind(GROUP, VERSION, "ModelDeployment", "modeldeployments")
 
 Engine = Literal["vllm", "sglang", "tgi", "transformers", "sim"]
 AutoscalingMetric = Literal["queueDepth", "kvCacheUsage"]
@@ -28,9 +27,6 @@ CONDITION_SIZED = "Sized"
 CONDITION_RESOURCES_READY = "ResourcesReady"
 CONDITION_INFERENCE_READY = "InferenceReady"
 CONDITION_READY = "Ready"
-
-#: Annotation a client (the gateway) sets to an RFC 3339 time to wake a deployment scaled to zero.
-WAKE_ANNOTATION = "aitoolchain.io/wake-requested-at"
 
 
 class SecretKeyRef(ApiModel):
@@ -234,10 +230,7 @@ class ModelDeploymentStatus(ApiModel):
 
 
 CRD_INFO = CRDInfo(
-    group=GROUP,
-    version=VERSION,
-    kind=KIND,
-    plural=PLURAL,
+    resource=MODEL_DEPLOYMENT,
     short_names=("md", "mdeploy"),
     categories=("infleet", "aitoolchain"),
     printer_columns=(

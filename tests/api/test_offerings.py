@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from infleet.api.catalog import load_catalog
-from infleet.models.offerings import cluster_offerings, gpu_for_product, provisionable_offerings
+from infleet.api.offerings import cluster_offerings, gpu_for_product, provisionable_offerings
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 Cluster offerings come from the labels GPU Feature Discovery puts on nodes (``nvidia.com/gpu.product``,
 ``.count``, ``.memory``, ``node.kubernetes.io/instance-type``); provisionable ones from the catalog SKUs
-in the node shapes clouds sell, for the compute layer to create. ``sizing`` reads both.
+in the catalog's instance types the compute layer can create. ``sizing`` reads both.
 """
 
 from __future__ import annotations
@@ -12,37 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from infleet.api.catalog import Catalog, GpuInfo
-
-PRODUCT_LABEL = "nvidia.com/gpu.product"
-COUNT_LABEL = "nvidia.com/gpu.count"
-MEMORY_LABEL = "nvidia.com/gpu.memory"
-INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
-REGION_LABEL = "topology.kubernetes.io/region"
-#: Label the compute layer puts on nodes it provisions for a catalog SKU.
-SKU_LABEL = "aitoolchain.io/gpu-sku"
-#: Hourly price of a whole node, where the provider (or the simulated cluster) labels it.
-PRICE_LABEL = "infleet.io/price-per-hour"
-GPU_RESOURCE = "nvidia.com/gpu"
-#: Node shapes clouds sell per SKU (GPUs per node, an instance type), from the shared reference's
-#: instance table (inference-engines.md §3.2); the compute layer provisions these.
-PROVISIONABLE_SHAPES: dict[str, tuple[tuple[int, str], ...]] = {
-    "T4": ((1, "g4dn.xlarge"), (4, "g4dn.12xlarge")),
-    "L4": ((1, "g6.2xlarge"), (4, "g6.12xlarge"), (8, "g6.48xlarge")),
-    "A10": ((1, "Standard_NV36ads_A10_v5"), (2, "Standard_NV72ads_A10_v5")),
-    "A10G": ((1, "g5.xlarge"), (4, "g5.12xlarge"), (8, "g5.48xlarge")),
-    "L40S": ((1, "g6e.xlarge"), (4, "g6e.12xlarge"), (8, "g6e.48xlarge")),
-    "A100-40GB": ((8, "p4d.24xlarge"),),
-    "A100-80GB": (
-        (1, "Standard_NC24ads_A100_v4"),
-        (2, "Standard_NC48ads_A100_v4"),
-        (4, "Standard_NC96ads_A100_v4"),
-        (8, "p4de.24xlarge"),
-    ),
-    "H100": ((8, "p5.48xlarge"),),
-    "H100-NVL": ((1, "Standard_NC40ads_H100_v5"), (2, "Standard_NC80adis_H100_v5")),
-    "H200": ((8, "p5en.48xlarge"),),
-    "B200": ((8, "p6-b200.48xlarge"),),
-}
+from infleet.api.labels import (
+    GPU_COUNT_LABEL,
+    GPU_MEMORY_LABEL,
+    GPU_PRODUCT_LABEL,
+    GPU_RESOURCE,
+    GPU_SKU_LABEL,
+    INSTANCE_TYPE_LABEL,
+    PRICE_LABEL,
+)
 
 
 @dataclass(frozen=True)
@@ -113,13 +91,13 @@ def _float(value: Any) -> float | None:
 def node_gpu(catalog: Catalog, node: Mapping[str, Any]) -> tuple[GpuInfo, int] | None:
     """The SKU and GPU count of a node, or None for a node without (known) GPUs."""
     labels = (node.get("metadata") or {}).get("labels") or {}
-    count = _int(labels.get(COUNT_LABEL)) or _int(
+    count = _int(labels.get(GPU_COUNT_LABEL)) or _int(
         ((node.get("status") or {}).get("capacity") or {}).get(GPU_RESOURCE)
     )
-    product = labels.get(PRODUCT_LABEL) or labels.get(SKU_LABEL)
+    product = labels.get(GPU_PRODUCT_LABEL) or labels.get(GPU_SKU_LABEL)
     if not count or not product:
         return None
-    gpu = gpu_for_product(catalog, str(product), _int(labels.get(MEMORY_LABEL)))
+    gpu = gpu_for_product(catalog, str(product), _int(labels.get(GPU_MEMORY_LABEL)))
     return (gpu, count) if gpu is not None else None
 
 
@@ -134,7 +112,7 @@ def cluster_offerings(catalog: Catalog, nodes: Iterable[Mapping[str, Any]]) -> l
         if found is None:
             continue
         labels = node["metadata"].get("labels") or {}
-        label = PRODUCT_LABEL if labels.get(PRODUCT_LABEL) else SKU_LABEL
+        label = GPU_PRODUCT_LABEL if labels.get(GPU_PRODUCT_LABEL) else GPU_SKU_LABEL
         key = (label, str(labels[label]), found[1], labels.get(INSTANCE_TYPE_LABEL))
         gpu, seen = groups.get(key, (found[0], 0))
         groups[key] = (gpu, seen + 1)
@@ -159,18 +137,18 @@ def cluster_offerings(catalog: Catalog, nodes: Iterable[Mapping[str, Any]]) -> l
     return offerings
 
 
-def provisionable_offerings(
-    catalog: Catalog, shapes: Mapping[str, tuple[tuple[int, str], ...]] = PROVISIONABLE_SHAPES
-) -> list[Offering]:
-    """Each catalog SKU in the node shapes sold for it, selected by the label the compute layer sets."""
+def provisionable_offerings(catalog: Catalog) -> list[Offering]:
+    """Each catalog SKU in the provisionable instance types sold for it, selected by the label the
+    compute layer sets on the nodes it creates."""
     return [
         Offering(
             gpu=gpu,
-            gpus_per_node=count,
+            gpus_per_node=shape.gpus,
             source="provisionable",
-            instance_type=instance_type,
-            node_selector={SKU_LABEL: gpu.name},
+            instance_type=shape.name,
+            node_selector={GPU_SKU_LABEL: gpu.name},
         )
         for gpu in catalog.gpus
-        for count, instance_type in shapes.get(gpu.name, ())
+        for shape in catalog.instance_types
+        if shape.provisionable and shape.gpu == gpu.name
     ]

@@ -14,9 +14,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from infleet.api.aitoolchain_io.v1.model_deployment import MemoryBudget, Sizing
 from infleet.api.catalog import GIB, ModelInfo
-from infleet.api.model_deployment import MemoryBudget, Sizing
-from infleet.models.offerings import Offering
+from infleet.api.offerings import Offering
 
 WEIGHT_EXPANSION = 1.02
 OVERHEAD_GIB = 2.3

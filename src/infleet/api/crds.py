@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infleet.api import model_deployment
+from infleet.api.aitoolchain_io.v1 import model_deployment
 from infleet.api.crd import custom_resource_definition, to_yaml
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infleet.api.kinds import crd_files
-from infleet.api.model_deployment import ModelDeploymentSpec
+from infleet.api.aitoolchain_io.v1.model_deployment import ModelDeploymentSpec
+from infleet.api.crds import crd_files
 from tests.apiserver_harness import Kubectl, ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,1 @@
+"""The ``aitoolchain.io`` API group, one subpackage per version."""

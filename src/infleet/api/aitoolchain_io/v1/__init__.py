@@ -1,0 +1,1 @@
+"""``aitoolchain.io/v1``: the kinds of Infleet's own group, one module each."""

@@ -1,0 +1,77 @@
+"""Every well-known label, annotation, taint and extended-resource name Infleet reads or writes.
+
+One home for each key, below every layer: the models controller, the simulated clusters, the gateway
+and (later) the fleet and compute layers read the same constants, so a key is spelled once. A test
+checks that no other module spells a key of this form.
+"""
+
+from __future__ import annotations
+
+# -- Kubernetes (kubernetes.io, k8s.io) ------------------------------------------------------------
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+OS_LABEL = "kubernetes.io/os"
+ARCH_LABEL = "kubernetes.io/arch"
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+REGION_LABEL = "topology.kubernetes.io/region"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+#: ``node-role.kubernetes.io/<role>``: the roles ``kubectl get nodes`` shows.
+NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
+#: The taint the node lifecycle controller puts on a node whose heartbeat stopped.
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+STATEFULSET_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+#: Annotation on the BOOKMARK that ends a watch's initial events (``sendInitialEvents``).
+INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
+APP_NAME_LABEL = "app.kubernetes.io/name"
+APP_INSTANCE_LABEL = "app.kubernetes.io/instance"
+APP_COMPONENT_LABEL = "app.kubernetes.io/component"
+APP_MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+
+# -- GPUs: the extended resource and GPU Feature Discovery's node labels ---------------------------
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+GPU_COUNT_LABEL = "nvidia.com/gpu.count"
+GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"
+
+# -- Karpenter ----------------------------------------------------------------------------------------
+CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
+
+# -- Prometheus scrape annotations ----------------------------------------------------------------
+PROMETHEUS_SCRAPE_ANNOTATION = "prometheus.io/scrape"
+PROMETHEUS_PORT_ANNOTATION = "prometheus.io/port"
+PROMETHEUS_PATH_ANNOTATION = "prometheus.io/path"
+
+# -- Infleet: nodes ------------------------------------------------------------------------------------
+#: The catalog SKU of the GPUs on a node the compute layer provisioned.
+GPU_SKU_LABEL = "aitoolchain.io/gpu-sku"
+CLOUD_LABEL = "infleet.io/cloud"
+NODE_POOL_LABEL = "infleet.io/node-pool"
+#: Hourly price of a whole node, where the provider (or the simulated cluster) labels it.
+PRICE_LABEL = "infleet.io/price-per-hour"
+
+# -- Infleet: workloads the models controller renders -------------------------------------------------
+MODEL_DEPLOYMENT_LABEL = "aitoolchain.io/model-deployment"
+REPLICA_GROUP_LABEL = "aitoolchain.io/replica-group"
+RENDERED_HASH_ANNOTATION = "aitoolchain.io/rendered-hash"
+#: The served model name, as a pod label and (unshortened) as an annotation.
+MODEL_LABEL = "aitoolchain.io/model"
+MODEL_ANNOTATION = MODEL_LABEL
+GPU_SKU_ANNOTATION = GPU_SKU_LABEL
+WEIGHTS_ANNOTATION = "aitoolchain.io/weights-gib"
+#: A pod's serving endpoint (``host:port``) where it differs from the pod IP and container port.
+ENDPOINT_ANNOTATION = "aitoolchain.io/endpoint"
+#: Set on a ModelDeployment (by the gateway) to wake it from zero replicas.
+WAKE_ANNOTATION = "aitoolchain.io/wake-requested-at"
+
+# -- The simulated cluster: how a simulated pod runs --------------------------------------------------
+#: The loopback port the simulated kubelet started a pod's engine on.
+ENGINE_PORT_ANNOTATION = "sim.infleet.io/engine-port"
+ENGINE_KIND_ANNOTATION = "sim.infleet.io/engine"
+ENGINE_MODEL_ANNOTATION = "sim.infleet.io/model"
+IMAGE_PULL_SECONDS_ANNOTATION = "sim.infleet.io/image-pull-seconds"
+MODEL_LOAD_SECONDS_ANNOTATION = "sim.infleet.io/model-load-seconds"
+READY_SECONDS_ANNOTATION = "sim.infleet.io/ready-seconds"
+FAIL_ANNOTATION = "sim.infleet.io/fail"
+IMAGE_PULL_FACTOR_ANNOTATION = "sim.infleet.io/image-pull-factor"
