@@ -37,7 +37,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
-async def run_load(
+async def run_load(  # noqa: C901
     url: str,
     body: bytes,
     concurrency: int,
@@ -57,7 +57,7 @@ async def run_load(
     stop = start + duration
     budget = [max_requests if max_requests is not None else 1 << 62]
 
-    async def worker() -> None:
+    async def worker() -> None:  # noqa: C901
         while time.perf_counter() < stop and budget[0] > 0:
             budget[0] -= 1
             t0 = time.perf_counter()

@@ -127,7 +127,7 @@ def engine_stats(port: int) -> tuple[float, float]:
     return sums[success], hits
 
 
-async def drive(url: str, workload: Workload, seconds: float, seed: int, warmup: float) -> RunResult:
+async def drive(url: str, workload: Workload, seconds: float, seed: int, warmup: float) -> RunResult:  # noqa: C901
     rng = random.Random(seed)
     pool = HttpPool()
     origin = Origin.parse(url)

@@ -120,7 +120,7 @@ def _resolve(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any
     return _resolve(merged, definitions)
 
 
-def _convert(node: dict[str, Any], definitions: dict[str, Any], where: str) -> dict[str, Any]:
+def _convert(node: dict[str, Any], definitions: dict[str, Any], where: str) -> dict[str, Any]:  # noqa: C901
     node = _resolve(node, definitions)
     if "allOf" in node and len(node["allOf"]) == 1:
         node = {**_resolve(node["allOf"][0], definitions), **{k: v for k, v in node.items() if k != "allOf"}}

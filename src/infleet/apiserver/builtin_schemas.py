@@ -35,7 +35,7 @@ def _read_definitions(folder: str) -> dict[str, dict[str, Any]]:
     return defs
 
 
-def _to_openapi(schema: Any) -> Any:
+def _to_openapi(schema: Any) -> Any:  # noqa: C901
     """JSON Schema 2020-12 node -> OpenAPI 3.0 node (refs, nullable types, ``$ref`` with siblings)."""
     if isinstance(schema, list):
         return [_to_openapi(item) for item in schema]

@@ -190,7 +190,7 @@ class Cluster:
             )
         return namespace
 
-    async def create(
+    async def create(  # noqa: C901
         self, resource: ResourceType, namespace: str | None, body: Any, options: WriteOptions
     ) -> WriteResult:
         ns = self._check_namespace(resource, namespace, creating=True)
@@ -247,7 +247,7 @@ class Cluster:
             raise conflict(resource.plural, name, resource.group)
         return await self._replace(resource, current, body, options, subresource)
 
-    async def _replace(
+    async def _replace(  # noqa: C901
         self,
         resource: ResourceType,
         current: dict[str, Any],

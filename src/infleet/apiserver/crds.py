@@ -24,7 +24,7 @@ CRD_STORAGE_KEY = "customresourcedefinitions.apiextensions.k8s.io"
 _KIND = "CustomResourceDefinition"
 
 
-def _spec_causes(index: ResourceIndex, crd: Mapping[str, Any]) -> list[Cause]:
+def _spec_causes(index: ResourceIndex, crd: Mapping[str, Any]) -> list[Cause]:  # noqa: C901
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
     group = spec.get("group", "")

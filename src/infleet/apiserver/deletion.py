@@ -199,7 +199,7 @@ class GarbageCollector:
                 await asyncio.sleep(0.5)
                 self.enqueue(ref)
 
-    async def _process(self, ref: ObjectRef) -> None:
+    async def _process(self, ref: ObjectRef) -> None:  # noqa: C901
         cluster = self._cluster
         storage_key, namespace, name = ref
         obj = cluster.store.get(storage_key, namespace, name)

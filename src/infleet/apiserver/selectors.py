@@ -166,7 +166,7 @@ class _LabelParser:
             if token != ",":
                 raise self.fail(f"found {token!r}, expected ','")
 
-    def requirement(self) -> Requirement:
+    def requirement(self) -> Requirement:  # noqa: C901
         negate = self.peek() == "!"
         if negate:
             self.take()
@@ -241,7 +241,7 @@ class LabelSelector:
         return cls(_LabelParser(text).parse())
 
     @classmethod
-    def from_dict(cls, selector: Mapping[str, Any]) -> LabelSelector:
+    def from_dict(cls, selector: Mapping[str, Any]) -> LabelSelector:  # noqa: C901
         """Build from a ``metav1.LabelSelector`` (``matchLabels`` and ``matchExpressions``)."""
         if not isinstance(selector, Mapping):
             raise ValueError(f"a label selector must be an object, got {type(selector).__name__}")

@@ -50,7 +50,7 @@ def _string_list(value: Any, directive: str, path: str) -> list[Any]:
     return value
 
 
-def _merge_map(original: dict[str, Any], patch: dict[str, Any], schema: SchemaNode | None, path: str) -> Any:
+def _merge_map(original: dict[str, Any], patch: dict[str, Any], schema: SchemaNode | None, path: str) -> Any:  # noqa: C901
     """Merge ``patch`` into ``original`` (owned by the caller, mutated) and return it or ``_DELETE``."""
     directive = patch.get(_PATCH)
     if directive is not None:
@@ -111,7 +111,7 @@ def _is_replace_marker(item: Any) -> bool:
     return isinstance(item, dict) and item.get(_PATCH) == "replace" and len(item) == 1
 
 
-def _merge_list(current: Any, patch: list[Any], schema: SchemaNode | None, path: str) -> list[Any]:
+def _merge_list(current: Any, patch: list[Any], schema: SchemaNode | None, path: str) -> list[Any]:  # noqa: C901
     if any(_is_replace_marker(item) for item in patch):
         patch = [item for item in patch if not _is_replace_marker(item)]
         current = []

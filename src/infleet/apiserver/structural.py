@@ -44,7 +44,7 @@ def check_structural(schema: Mapping[str, Any], path: str) -> list[Cause]:
     return causes
 
 
-def _check_node(schema: Any, path: str, causes: list[Cause], root: bool = False) -> None:
+def _check_node(schema: Any, path: str, causes: list[Cause], root: bool = False) -> None:  # noqa: C901
     if not isinstance(schema, Mapping):
         causes.append(Cause("FieldValueInvalid", "Invalid value: must be a schema object", path))
         return
@@ -130,7 +130,7 @@ def apply_defaults(obj: dict[str, Any], schema: Mapping[str, Any]) -> None:
     _default(obj, schema)
 
 
-def _default(value: Any, schema: Mapping[str, Any]) -> None:
+def _default(value: Any, schema: Mapping[str, Any]) -> None:  # noqa: C901
     if isinstance(value, dict):
         properties = schema.get("properties")
         if isinstance(properties, Mapping):
@@ -167,7 +167,7 @@ def prune(obj: dict[str, Any], schema: Mapping[str, Any]) -> list[str]:
     return removed
 
 
-def _prune(
+def _prune(  # noqa: C901
     value: Any, schema: Mapping[str, Any], path: str, removed: list[str], keep: tuple[str, ...] = ()
 ) -> None:
     if isinstance(value, dict):
@@ -352,7 +352,7 @@ def _validate_combinators(value: Any, schema: Mapping[str, Any], path: str, caus
         causes.append(_invalid(value, path, "must not match the schema in not"))
 
 
-def _validate_object(
+def _validate_object(  # noqa: C901
     value: dict[str, Any], schema: Mapping[str, Any], path: str, causes: list[Cause], root: bool
 ) -> None:
     for name in schema.get("required") or []:

@@ -97,7 +97,7 @@ def parse_timestamp(text: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def human_age(since: datetime, now: datetime) -> str:
+def human_age(since: datetime, now: datetime) -> str:  # noqa: C901
     """Kubernetes ``duration.HumanDuration`` of ``now - since``."""
     seconds = int((now - since).total_seconds())
     if seconds < -1:

@@ -88,7 +88,7 @@ def _bookmark(resource: ResourceType, rv: int, initial_end: bool) -> bytes:
     )
 
 
-async def stream_events(
+async def stream_events(  # noqa: C901
     cluster: Cluster, resource: ResourceType, request: WatchRequest, render: EventRenderer
 ) -> AsyncIterator[bytes]:
     """Yield the encoded events of one watch until its timeout, the client leaves, or the server stops."""

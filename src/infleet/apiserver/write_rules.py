@@ -33,7 +33,7 @@ class WriteResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def checked_body(resource: ResourceType, body: Any, namespace: str, url_name: str | None) -> dict[str, Any]:
+def checked_body(resource: ResourceType, body: Any, namespace: str, url_name: str | None) -> dict[str, Any]:  # noqa: C901
     if not isinstance(body, dict):
         raise bad_request(f"{resource.kind}: the request body must be a JSON or YAML object")
     for field_name in ("kind", "apiVersion"):

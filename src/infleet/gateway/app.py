@@ -165,7 +165,7 @@ class GatewayApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:  # noqa: C901
         path: str = scope["path"]
         method: str = scope["method"]
         upstream_path = _INFERENCE.get(path)

@@ -37,7 +37,7 @@ def _upstream_model(name: str) -> str:
     )
 
 
-def convert_litellm(data: dict[str, Any], source: str) -> dict[str, Any]:
+def convert_litellm(data: dict[str, Any], source: str) -> dict[str, Any]:  # noqa: C901
     from infleet.gateway.config import ConfigError
 
     router = data.get("router_settings") or {}

@@ -109,7 +109,7 @@ class Proxy:
             config.admission.queue_threshold, config.admission.kv_threshold, config.scrape.stale_after
         )
 
-    async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, principal: Principal) -> None:
+    async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, principal: Principal) -> None:  # noqa: C901
         request_id = priority = region = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
@@ -220,7 +220,7 @@ class Proxy:
             tpm.append((f"tpm:model:{route.name}", route.tpm))
         return LimitPlan(tuple(rpm), tuple(tpm), tuple(par))
 
-    async def _serve(
+    async def _serve(  # noqa: C901
         self,
         path: str,
         body: RequestBody,

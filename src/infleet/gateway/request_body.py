@@ -78,7 +78,7 @@ def _string_end(raw: bytes, start: int) -> int:
     return at
 
 
-def _sniff(raw: bytes) -> tuple[str, tuple[int, int], bool] | None:
+def _sniff(raw: bytes) -> tuple[str, tuple[int, int], bool] | None:  # noqa: C901
     """(model, span of its value, stream) from the top-level keys, or None where the full parse is
     cheaper or only it can tell: small bodies, many strings, not an object, unbalanced, a `model`
     that is missing, repeated or not a plain string."""

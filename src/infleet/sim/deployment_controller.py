@@ -51,7 +51,7 @@ class DeploymentController:
         self._expect.pop(key, None)
         return False
 
-    async def reconcile(self, request: Request) -> Result:
+    async def reconcile(self, request: Request) -> Result:  # noqa: C901
         deployment = self.deployments.store.get(request.name, request.namespace)
         if deployment is None:
             self._expect.pop(request.key, None)

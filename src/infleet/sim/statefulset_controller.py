@@ -25,7 +25,7 @@ class StatefulSetController:
     def __init__(self, client: ClusterClient, statefulsets: Informer, pods: Informer) -> None:
         self.client, self.statefulsets, self.pods = client, statefulsets, pods
 
-    async def reconcile(self, request: Request) -> Result:
+    async def reconcile(self, request: Request) -> Result:  # noqa: C901
         sts = self.statefulsets.store.get(request.name, request.namespace)
         if sts is None or sts["metadata"].get("deletionTimestamp"):
             return Result()

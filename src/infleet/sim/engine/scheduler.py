@@ -97,7 +97,7 @@ class Scheduler:
         self.stats.preemptions += 1
         self.waiting.appendleft(victim)
 
-    def schedule(self, now: float) -> StepPlan:
+    def schedule(self, now: float) -> StepPlan:  # noqa: C901
         """Decide the step starting at ``now`` and reserve its KV blocks."""
         plan = StepPlan()
         budget = self.config.max_num_batched_tokens

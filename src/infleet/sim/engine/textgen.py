@@ -100,7 +100,7 @@ def sentence_pieces(rng: random.Random, count: int) -> list[str]:
     return pieces[:count]
 
 
-def schema_instance(schema: Mapping[str, object], rng: random.Random, depth: int = 0) -> object:
+def schema_instance(schema: Mapping[str, object], rng: random.Random, depth: int = 0) -> object:  # noqa: C901
     """A value that validates against the common subset of JSON Schema (type, properties, items, enum)."""
     if "const" in schema:
         return schema["const"]
