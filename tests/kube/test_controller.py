@@ -5,10 +5,14 @@ down is reconciled after it comes back."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from infleet.api.resource_kind import ResourceKind
+from infleet.kube.api_error import KubeAPIError
 from infleet.kube.backoff import ExponentialBackoff
 from infleet.kube.controller import Controller, ControllerSettings
 from infleet.kube.informer import Informer, InformerSettings
@@ -112,6 +116,42 @@ async def test_retries_with_backoff_until_success_and_terminal_errors_stop(apise
         for labels, value in [(sample.labels, sample.value)]
     }
     assert results == {"error": 3, "terminal_error": 1, "requeue_after": 2, "success": 2}
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+async def test_a_conflict_is_requeued_quietly_not_counted_as_an_error(
+    apiserver: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = apiserver.client()
+    stale = KubeAPIError(409, "Conflict", "the object has been modified; please apply your changes")
+    exists = KubeAPIError(409, "AlreadyExists", 'configmaps "raced" already exists')
+    reconciler = Scripted({"raced": [stale, exists], "failing": [RuntimeError("boom")]})
+    controller = Controller("cm", reconciler, fast_settings())
+    informer = Informer(client, CONFIGMAP)
+    controller.watch_for(informer)
+    stop, tasks = await start(controller, informer)
+    with caplog.at_level(logging.INFO, logger="infleet.kube.controller"):
+        for name in ("raced", "failing"):
+            await client.create(CONFIGMAP, config_map(name))
+        await eventually(lambda: reconciler.count("raced") == 3 and reconciler.count("failing") == 2)
+    results = Counter(
+        {
+            sample.labels["result"]: sample.value
+            for metric in controller.metrics.reconciles.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        }
+    )
+    assert results["conflict"] == 2, "both stale writes were requeued"
+    assert results["error"] == 1, "only the real failure counts as an error"
+    errors = sum(
+        s.value for m in controller.metrics.errors.collect() for s in m.samples if s.name.endswith("_total")
+    )
+    assert errors == 1
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.exc_info is not None for r in logged] == [True], "one traceback: the RuntimeError's"
+    assert "raced" not in " ".join(r.getMessage() for r in logged)
     stop.set()
     await asyncio.wait_for(asyncio.gather(*tasks), 10)
 

@@ -44,3 +44,14 @@ class KubeAPIError(Exception):
     @property
     def invalid(self) -> bool:
         return self.code == 422
+
+
+def is_stale_write(error: BaseException) -> bool:
+    """A write refused because the reconciler read a stale copy: 409 Conflict (the object changed since
+    it was read) or 409 AlreadyExists (it was created since the cache last heard of it).
+
+    A reconciler lets this error propagate; the controller requeues it quietly with backoff.
+    """
+    return (
+        isinstance(error, KubeAPIError) and error.conflict and error.reason in ("Conflict", "AlreadyExists")
+    )

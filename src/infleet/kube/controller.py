@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from infleet.kube.api_error import is_stale_write
 from infleet.kube.clock import Clock
 from infleet.kube.controller_metrics import ControllerMetrics
 from infleet.kube.informer import Informer, InformerEvent
@@ -120,6 +121,21 @@ class Controller:
             finally:
                 self.queue.done(request)
 
+    def _retry(self, request: Request, error: Exception) -> str:
+        """Requeue a failed reconcile with backoff; the outcome label it is counted under.
+
+        A write refused because the object changed since it was read (409 Conflict) is routine for a
+        level-triggered controller: it is requeued quietly, as controller-runtime does, not logged as an
+        error with a traceback.
+        """
+        self.queue.add_rate_limited(request)
+        if is_stale_write(error):
+            log.debug("controller %s: %s changed meanwhile (%s); requeued", self.name, request, error)
+            return "conflict"
+        self.metrics.errors.labels(self.name).inc()
+        log.exception("controller %s: reconciling %s failed; retrying with backoff", self.name, request)
+        return "error"
+
     async def reconcile_once(self, request: Request) -> None:
         """Run the reconciler for one request and requeue by its outcome."""
         started = time.perf_counter()
@@ -131,11 +147,8 @@ class Controller:
             self.metrics.errors.labels(self.name).inc()
             self.queue.forget(request)
             log.error("controller %s: %s: %s (not retried)", self.name, request, error)
-        except Exception:
-            outcome = "error"
-            self.metrics.errors.labels(self.name).inc()
-            log.exception("controller %s: reconciling %s failed; retrying with backoff", self.name, request)
-            self.queue.add_rate_limited(request)
+        except Exception as error:
+            outcome = self._retry(request, error)
         else:
             self.queue.forget(request)
             if isinstance(result, Result) and result.requeue_after is not None:

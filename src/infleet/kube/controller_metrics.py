@@ -44,7 +44,7 @@ class ControllerMetrics:
         self._queues: dict[str, WorkQueue[object]] = {}
         self.reconciles = Counter(
             "controller_runtime_reconcile",
-            "Reconciles by controller and result (success, requeue_after, error, terminal_error)",
+            "Reconciles by controller and result (success, requeue_after, conflict, error, terminal_error)",
             ["controller", "result"],
             registry=self.registry,
         )

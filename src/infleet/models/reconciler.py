@@ -199,28 +199,24 @@ class ModelDeploymentReconciler:
     async def _upsert(self, kind: ResourceKind, informer: Informer, desired: dict[str, Any]) -> None:
         metadata = desired["metadata"]
         current = informer.store.get(metadata["name"], metadata["namespace"])
-        try:
-            if current is None:
-                await self.client.create(kind, desired)
-                return
-            if (current["metadata"].get("annotations") or {}).get(RENDERED_HASH_ANNOTATION) == metadata[
-                "annotations"
-            ][RENDERED_HASH_ANNOTATION]:
-                return
-            body = {
-                **desired,
-                "metadata": {**metadata, "resourceVersion": current["metadata"]["resourceVersion"]},
+        # A 409 (changed or created meanwhile) propagates: the controller requeues it quietly.
+        if current is None:
+            await self.client.create(kind, desired)
+            return
+        if (current["metadata"].get("annotations") or {}).get(RENDERED_HASH_ANNOTATION) == metadata[
+            "annotations"
+        ][RENDERED_HASH_ANNOTATION]:
+            return
+        body = {
+            **desired,
+            "metadata": {**metadata, "resourceVersion": current["metadata"]["resourceVersion"]},
+        }
+        if kind == SERVICE:  # clusterIP is immutable once allocated
+            body["spec"] = {
+                **body["spec"],
+                **{k: v for k, v in current["spec"].items() if k == "clusterIP"},
             }
-            if kind == SERVICE:  # clusterIP is immutable once allocated
-                body["spec"] = {
-                    **body["spec"],
-                    **{k: v for k, v in current["spec"].items() if k == "clusterIP"},
-                }
-            await self.client.replace(kind, body)
-        except KubeAPIError as error:
-            if not error.conflict:
-                raise
-            raise RuntimeError(f"{kind.kind} {metadata['name']} changed meanwhile; retrying") from error
+        await self.client.replace(kind, body)
 
     async def _delete(self, kind: ResourceKind, obj: dict[str, Any]) -> None:
         try:
