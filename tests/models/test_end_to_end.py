@@ -228,10 +228,13 @@ async def test_autoscaling_out_back_to_minimum_then_zero_and_wake(cluster: Clust
 
     # Sustained load: 12 requests in flight on an engine that runs 2 at a time queue ~10.
     replicas_seen: list[int] = []
+    spec_replicas_seen: set[int] = set()
 
     async def watch_replicas() -> None:
         while True:
-            replicas_seen.append((await cluster.md("chat"))["spec"]["replicas"])
+            obj = await cluster.md("chat")
+            replicas_seen.append(obj["status"]["autoscaling"]["desiredReplicas"])
+            spec_replicas_seen.add(obj["spec"]["replicas"])
             await asyncio.sleep(0.1)
 
     watcher = asyncio.ensure_future(watch_replicas())
@@ -269,7 +272,10 @@ async def test_autoscaling_out_back_to_minimum_then_zero_and_wake(cluster: Clust
         "wait", "--for=jsonpath={.status.readyReplicas}=1", "modeldeployment/chat", "--timeout=30s"
     )
     ready = json.loads(await cluster.kubectl("get", "md", "chat", "-o", "json"))
-    assert ready["spec"]["replicas"] == 1
+    assert ready["status"]["autoscaling"]["desiredReplicas"] == 1
+    # The autoscaler decides in status: spec (what a fleet hub propagates) never moved.
+    assert spec_replicas_seen == {1}
+    assert ready["metadata"]["generation"] == 1
 
 
 async def test_a_model_that_needs_two_nodes_runs_as_leader_and_worker_groups(tmp_path: Path) -> None:

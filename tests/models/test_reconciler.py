@@ -12,13 +12,18 @@ from typing import Any
 import httpx
 import pytest
 
-from infleet.api.aitoolchain_io.v1.model_deployment import MODEL_DEPLOYMENT
+from infleet.api.aitoolchain_io.v1.model_deployment import (
+    MODEL_DEPLOYMENT,
+    Autoscaling,
+    ModelDeploymentSpec,
+)
 from infleet.api.kubernetes import DEPLOYMENT, EVENT, NODE, POD, SERVICE, STATEFULSET
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import get_condition
 from infleet.kube.manager import Manager, ManagerSettings
 from infleet.models.manager import ModelsSettings, build_manager
+from infleet.models.replica_ownership import running_replicas
 from tests.models.conftest import RunningServer, gpu_node, install_crds
 
 METRICS = """\
@@ -327,3 +332,47 @@ async def test_multi_node_model_becomes_statefulset_groups_and_is_ready_when_who
     status["readyReplicas"] = 2
     await client.patch(STATEFULSET, "giant-0", {"status": status}, "default", subresource="status")
     await wait_for(client, "giant", lambda o: condition(o, "Ready").get("status") == "True")
+
+
+async def test_under_autoscaling_a_scale_subresource_write_moves_the_count_and_spec_is_never_written(
+    cluster: Cluster,
+) -> None:
+    client = cluster.client
+    policy = {"minReplicas": 1, "maxReplicas": 3, "scaleDownStabilizationSeconds": 600}
+    await client.create(
+        MODEL_DEPLOYMENT,
+        model_deployment("auto", model="qwen2-7b", replicas=2, resources={"gpu": 2}, autoscaling=policy),
+    )
+
+    async def deployment_replicas(count: int) -> bool:
+        return await exists(client, DEPLOYMENT, "auto") and (
+            (await client.get(DEPLOYMENT, "auto", "default"))["spec"]["replicas"] == count
+        )
+
+    await until(lambda: deployment_replicas(2))
+    auto = (await wait_for(client, "auto", lambda o: "autoscaling" in o.get("status", {})))["status"]
+    assert (auto["autoscaling"]["desiredReplicas"], auto["autoscaling"]["observedSpecReplicas"]) == (2, 2)
+
+    # kubectl scale / HPA / a fleet write spec.replicas: the autoscaler starts again from that count.
+    scale = {"spec": {"replicas": 0}}
+    await client.patch(MODEL_DEPLOYMENT, "auto", scale, "default", subresource="scale")
+    await until(lambda: deployment_replicas(0))
+    asleep = await wait_for(
+        client, "auto", lambda o: o["status"]["autoscaling"].get("observedSpecReplicas") == 0
+    )
+    assert asleep["status"]["autoscaling"]["desiredReplicas"] == 0
+    assert asleep["status"]["state"] == "ScaledToZero"
+    await client.patch(MODEL_DEPLOYMENT, "auto", {"spec": {"replicas": 1}}, "default", subresource="scale")
+    await until(lambda: deployment_replicas(1))
+    obj = await read(client, "auto")
+    assert obj["spec"]["replicas"] == 1, "the controller never writes spec.replicas"
+
+
+def test_the_running_count_is_the_autoscalers_unless_spec_replicas_moved_since() -> None:
+    spec = ModelDeploymentSpec(model="x", replicas=2, autoscaling=Autoscaling())
+    decided = {"autoscaling": {"desiredReplicas": 4, "observedSpecReplicas": 2}}
+    assert running_replicas(spec, decided) == 4
+    assert running_replicas(spec, {}) == 2, "before the first decision: spec.replicas"
+    moved = {"autoscaling": {"desiredReplicas": 4, "observedSpecReplicas": 3}}
+    assert running_replicas(spec, moved) == 2, "spec.replicas written since the decision"
+    assert running_replicas(ModelDeploymentSpec(model="x", replicas=2), decided) == 2, "no autoscaling"

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from infleet.api.aitoolchain_io.v1.model_deployment import MemoryBudget, ModelDeploymentSpec, Sizing
+from infleet.api.aitoolchain_io.v1.model_deployment import (
+    MemoryBudget,
+    ModelDeploymentSpec,
+    ModelDeploymentStatus,
+    Sizing,
+)
 from infleet.kube.conditions import get_condition
 from infleet.models.readiness import Observed
 from infleet.models.spec_phase import SpecError
@@ -81,3 +86,19 @@ def test_pods_waiting_for_provisionable_nodes_say_what_to_provision() -> None:
     assert condition(status, "ResourcesReady") == ("False", "AwaitingNodes")
     message = (get_condition(status["conditions"], "ResourcesReady") or {})["message"]
     assert message.startswith("needs 2 node(s) of p5.48xlarge (H100)")
+
+
+def test_status_is_the_typed_schema_and_a_second_write_changes_nothing() -> None:
+    outcome = Outcome(spec=ModelDeploymentSpec(model="x"), observed=Observed(), desired=1)
+    first = status_of(outcome)
+    assert ModelDeploymentStatus.model_validate(first).to_wire() == first
+    again = dict(first)
+    write_status(again, OBJ, outcome, now=1_750_000_100.0)
+    assert again == first, "lastTransitionTime holds while no condition changes"
+
+
+def test_a_status_that_does_not_parse_is_rewritten_not_fatal() -> None:
+    status: dict[str, Any] = {"state": "Ready", "fieldOfAnotherVersion": 1}
+    write_status(status, OBJ, Outcome(spec=ModelDeploymentSpec(model="x"), desired=0), now=1_750_000_000.0)
+    assert "fieldOfAnotherVersion" not in status
+    assert status["state"] == "ScaledToZero"

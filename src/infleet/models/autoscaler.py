@@ -6,7 +6,8 @@ desired = ceil(ready x per-replica metric / target) (queue depth per replica or 
 scale-downs the highest of the down window, as HPA does. With ``scaleToZeroAfterSeconds`` an idle
 deployment (no requests, nothing queued or running) drops to zero; the wake annotation (set by the
 gateway) or any write of replicas >= 1 (scale subresource: HPA, KEDA, kubectl) brings it back. The
-reconciler's autoscaling phase calls :meth:`Autoscaler.decide` and writes spec.replicas.
+reconciler's autoscaling phase calls :meth:`Autoscaler.decide`; the decision goes to status, never to
+spec (see ``infleet.models.replica_ownership``).
 """
 
 from __future__ import annotations

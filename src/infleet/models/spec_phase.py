@@ -52,8 +52,12 @@ def size_replica(
     model: ModelInfo | None,
     offerings: list[Offering],
     previous: dict[str, Any] | None,
+    replicas: int | None = None,
 ) -> Sizing:
-    """status.sizing for the spec; ``previous`` (the last status.sizing) is kept while it still fits."""
+    """status.sizing for the spec; ``previous`` (the last status.sizing) is kept while it still fits.
+
+    ``replicas`` is the count that runs (the autoscaler's, when it owns it); spec.replicas by default.
+    """
     if model is None:
         return user_sized(spec, offerings)
     resources, args = spec.resources, spec.engine_args
@@ -65,7 +69,7 @@ def size_replica(
         max_model_len=args.max_model_len if args else None,
         quantization=args.quantization if args else None,
         gpu_memory_utilization=args.gpu_memory_utilization if args else None,
-        replicas=max(spec.replicas, 1),
+        replicas=max(spec.replicas if replicas is None else replicas, 1),
     )
     sticky: tuple[str, int, int] | None = None
     if previous and previous.get("model") == model.name:

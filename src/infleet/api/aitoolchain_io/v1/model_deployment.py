@@ -84,7 +84,7 @@ class Adapter(ApiModel):
 
 
 class Autoscaling(ApiModel):
-    """Scale replicas on engine load; the controller writes spec.replicas through the scale subresource."""
+    """Scale replicas on engine load; the decision lives in status.autoscaling, never in spec.replicas."""
 
     min_replicas: int = Field(default=1, ge=0, description="Floor while the deployment is in use.")
     max_replicas: int = Field(default=4, ge=1, description="Ceiling.")
@@ -202,9 +202,17 @@ class Serving(ApiModel):
 
 
 class AutoscalingStatus(ApiModel):
-    """The built-in autoscaler's last decision."""
+    """The built-in autoscaler's last decision: the replica count that runs while spec.autoscaling is set."""
 
-    desired_replicas: int | None = None
+    desired_replicas: int | None = Field(
+        default=None, ge=0, description="Replicas the autoscaler runs; spec.replicas is left to its writers."
+    )
+    observed_spec_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        description="spec.replicas at the decision; a different value since is a write from outside "
+        "(kubectl scale, an edit, a fleet), which the autoscaler starts again from.",
+    )
     last_scale_time: str | None = None
     last_active_time: str | None = None
     reason: str | None = None
