@@ -77,6 +77,7 @@ class Cluster:
         self.store = ObjectStore(data_path, on_commit=self._on_commit)
         self.collector = deletion.GarbageCollector(self)
         self.openapi = OpenAPIDocuments(self.index)
+        self.kubelet_token: str | None = None  # presented to kubelets when proxying pods/log
 
     # -- lifecycle -------------------------------------------------------------------------------
 

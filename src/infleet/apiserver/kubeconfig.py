@@ -6,12 +6,13 @@ kubectl, lightkube and kopf all read it; the first cluster's context is the curr
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from infleet.apiserver.private_files import write_private
 
 
 def context_name(cluster: str) -> str:
@@ -47,8 +48,4 @@ def build_kubeconfig(
 
 def write_kubeconfig(path: Path, config: dict[str, Any]) -> None:
     """Write atomically and readable only by the owner (it holds a bearer token)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    os.chmod(temporary, 0o600)
-    temporary.replace(path)
+    write_private(path, yaml.safe_dump(config, sort_keys=False).encode())

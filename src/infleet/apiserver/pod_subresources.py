@@ -93,7 +93,9 @@ async def _log(cluster: Cluster, namespace: str, name: str, request: Request) ->
         )
     params = {key: request.query_params[key] for key in _LOG_PARAMS if key in request.query_params}
     url = f"http://{address}/containerLogs/{namespace}/{name}/{container}"
-    client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None))
+    # The kubelet demands the API server's own credential (kube-apiserver's --kubelet-client-* flags).
+    headers = {"Authorization": f"Bearer {cluster.kubelet_token}"} if cluster.kubelet_token else {}
+    client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None), headers=headers)
     try:
         upstream = await client.send(client.build_request("GET", url, params=params), stream=True)
     except httpx.HTTPError as error:

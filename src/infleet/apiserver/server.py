@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import secrets
 import socket
@@ -22,6 +23,7 @@ from infleet.apiserver.http_api import APIServerApp
 from infleet.apiserver.http_protocol import CoalescingHttpToolsProtocol
 from infleet.apiserver.kubeconfig import build_kubeconfig, write_kubeconfig
 from infleet.apiserver.object_meta import name_causes
+from infleet.apiserver.private_files import private_directory, private_file, write_private
 from infleet.apiserver.tls import ensure_serving_certificate
 
 log = logging.getLogger(__name__)
@@ -39,8 +41,20 @@ class APIServerSettings:
     # Events kept for watches to resume from; older resourceVersions get 410 Expired.
     watch_window: int = 20_000
     extra_names: list[str] = field(default_factory=list)
+    # Serving without TLS (so without a token) on an address other hosts reach: refused unless set.
+    allow_insecure_remote: bool = False
+
+    @property
+    def insecure_remote(self) -> bool:
+        return not self.tls and not is_loopback(self.host)
 
     def validate(self) -> None:
+        if self.insecure_remote and not self.allow_insecure_remote:
+            raise ValueError(
+                f"--no-tls --host {self.host}: without TLS there is no token, so every cluster's objects, "
+                "Secrets included, would be open to the network; listen on 127.0.0.1, drop --no-tls, or "
+                "pass --insecure-allow-remote to accept that"
+            )
         if not self.clusters:
             raise ValueError("--cluster: name at least one cluster, e.g. --cluster hub")
         for name in self.clusters:
@@ -50,6 +64,16 @@ class APIServerSettings:
                 )
         if len(set(self.clusters)) != len(self.clusters):
             raise ValueError("--cluster: each cluster name may be given once")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable only from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 class _QuietServer(uvicorn.Server):
@@ -90,15 +114,21 @@ class EmbeddedAPIServer:
             return secrets.token_urlsafe(32)
         path = data_dir / "token"
         if path.exists():
+            private_file(path)
             return path.read_text(encoding="utf-8").strip()
-        data_dir.mkdir(parents=True, exist_ok=True)
         token = secrets.token_urlsafe(32)
-        path.write_text(token, encoding="utf-8")
-        path.chmod(0o600)
+        write_private(path, token.encode())
         return token
 
     async def start(self) -> None:
         settings = self.settings
+        if settings.insecure_remote:
+            log.warning(
+                "serving plain http without a token on %s: anyone who reaches it is cluster admin",
+                settings.host,
+            )
+        if settings.data_dir is not None:
+            private_directory(settings.data_dir)
         for name in settings.clusters:
             path = settings.data_dir / "clusters" / f"{name}.db" if settings.data_dir else None
             cluster = Cluster(name, path, watch_window=settings.watch_window)
@@ -124,6 +154,8 @@ class EmbeddedAPIServer:
             }
             ca_pem = certificate.ca_pem()
             self.token = self._token()
+        for cluster in self.clusters.values():
+            cluster.kubelet_token = self.token
         app = self._app = APIServerApp(
             self.clusters,
             token=self.token,

@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from infleet.apiserver.private_files import private_file
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
     resource TEXT NOT NULL,
@@ -70,7 +72,12 @@ class ObjectStore:
         """Load every object and the counter from disk (or start empty without a path)."""
         if self._path is None:
             return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database's mode.
+        private_file(self._path)
+        for sidecar in ("-wal", "-shm"):
+            existing = self._path.with_name(self._path.name + sidecar)
+            if existing.exists():
+                private_file(existing)
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")

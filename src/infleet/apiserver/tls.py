@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from infleet.apiserver.private_files import private_directory, write_private
+
 
 @dataclass(frozen=True)
 class ServingCertificate:
@@ -33,7 +35,7 @@ def _name(common_name: str) -> x509.Name:
 
 def ensure_serving_certificate(directory: Path) -> ServingCertificate:
     """Create (once) and return the CA and server certificate stored in ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_directory(directory)
     paths = ServingCertificate(directory / "ca.crt", directory / "apiserver.crt", directory / "apiserver.key")
     if paths.ca_path.exists() and paths.cert_path.exists() and paths.key_path.exists():
         return paths
@@ -86,12 +88,10 @@ def ensure_serving_certificate(directory: Path) -> ServingCertificate:
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    paths.key_path.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+    key_pem = server_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    paths.key_path.chmod(0o600)
+    write_private(paths.key_path, key_pem)  # never readable by others, not even for a moment
     paths.cert_path.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
     paths.ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     return paths

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,11 @@ def register(commands: Any) -> None:
         default=True,
         help="serve https with a generated CA and a bearer token (default); --no-tls serves plain http",
     )
+    parser.add_argument(
+        "--insecure-allow-remote",
+        action="store_true",
+        help="allow --no-tls on a non-loopback --host (no token: anyone who reaches it is admin)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -78,11 +84,12 @@ def run(args: argparse.Namespace) -> int:
         clusters=args.clusters or ["hub"],
         kubeconfig_out=args.kubeconfig_out or home / "kubeconfig",
         tls=args.tls,
+        allow_insecure_remote=args.insecure_allow_remote,
     )
     try:
         settings.validate()
     except ValueError as exc:
-        print(f"infleet apiserver: {exc}")
+        print(f"infleet apiserver: {exc}", file=sys.stderr)
         return 2
     try:
         import uvloop

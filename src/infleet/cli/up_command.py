@@ -18,6 +18,7 @@ from typing import Any
 
 from infleet.api.crds import all_crds
 from infleet.api.kubernetes import CONFIGMAP, CUSTOM_RESOURCE_DEFINITION, NAMESPACE
+from infleet.apiserver.private_files import private_directory
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.cli.apiserver_command import infleet_home
 from infleet.kube.api_error import KubeAPIError
@@ -148,7 +149,8 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, manager.stop)
     home = infleet_home()
-    state_dir: Path = args.state_dir or home / "state"
+    state_dir: Path = private_directory(args.state_dir or home / "state")
+    private_directory(home)  # the kubeconfig there holds the admin token
     kubeconfig = home / "kubeconfig"
     server = EmbeddedAPIServer(
         APIServerSettings(
@@ -180,6 +182,7 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
                 log_dir=state_dir / "pod-logs",
                 kubelet_port=args.port_base + index if args.port_base else 0,
                 cluster_index=index,
+                kubelet_token=server.token,
             )
             client = factory.client(f"infleet-{member}", member)
             sim = add_simulated_cluster(manager, client, default_pools(member), settings, launcher)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import socket
 from collections.abc import AsyncIterator, Callable, Generator
 from datetime import UTC, datetime
@@ -24,6 +26,10 @@ from starlette.routing import Route
 UidLookup = Callable[[str, str], str | None]
 
 
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
 class PodLogs:
     """Appends and reads container log files."""
 
@@ -35,9 +41,10 @@ class PodLogs:
 
     def write(self, namespace: str, pod: str, uid: str, container: str, *lines: str) -> None:
         path = self.path(namespace, pod, uid, container)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only, as the rest of the state: engine logs can carry prompts and errors with data.
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        with path.open("a", encoding="utf-8") as handle:
+        with open(path, "a", encoding="utf-8", opener=_private_opener) as handle:
             for line in lines:
                 handle.write(f"{stamp} {line}\n")
 
@@ -66,8 +73,16 @@ class _Server(uvicorn.Server):
 class KubeletLogServer:
     """The kubelet's ``/containerLogs`` endpoint for one simulated cluster; a Runnable."""
 
-    def __init__(self, logs: PodLogs, uid_of: UidLookup, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        logs: PodLogs,
+        uid_of: UidLookup,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+    ) -> None:
         self.logs = logs
+        self.token = token
         self.uid_of = uid_of
         self.host = host
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY
@@ -80,7 +95,16 @@ class KubeletLogServer:
         route = Route("/containerLogs/{namespace}/{pod}/{container}", self._container_logs)
         return Starlette(routes=[route])
 
+    def _authorized(self, request: Request) -> bool:
+        if self.token is None:
+            return True
+        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and secrets.compare_digest(credential.strip(), self.token)
+
     async def _container_logs(self, request: Request) -> Response:
+        if not self._authorized(request):
+            # As a kubelet: only the API server (its credential) may read logs; clients go through it.
+            return PlainTextResponse("Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"})
         namespace, pod = request.path_params["namespace"], request.path_params["pod"]
         container = request.path_params["container"]
         uid = self.uid_of(namespace, pod)

@@ -16,6 +16,9 @@ class SimSettings:
     log_dir: Path = Path("pod-logs")
     kubelet_host: str = "127.0.0.1"
     kubelet_port: int = 0  # the kubelet's log endpoint; 0 picks a free port
+    # Bearer token the kubelet demands (the API server's, which it presents when proxying logs); None
+    # leaves the endpoint open, for an API server that runs without a token on loopback.
+    kubelet_token: str | None = None
     heartbeat_interval: float = 10.0  # seconds between node Lease renewals (not scaled: it costs requests)
     node_lease_grace: float = 40.0  # a Lease older than this marks the node NotReady
     engine_image_pull_seconds: float = 90.0

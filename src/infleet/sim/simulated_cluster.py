@@ -69,7 +69,9 @@ def add_simulated_cluster(
 
     logs = PodLogs(settings.log_dir / name)
     kubelet = Kubelet(client, pods, nodes, settings, launcher, logs)
-    log_server = KubeletLogServer(logs, kubelet.uid_of, settings.kubelet_host, settings.kubelet_port)
+    log_server = KubeletLogServer(
+        logs, kubelet.uid_of, settings.kubelet_host, settings.kubelet_port, settings.kubelet_token
+    )
     manager.add(log_server)
     controller = manager.controller(f"{name}/kubelet", kubelet, workers)
     controller.watch_for(pods)
