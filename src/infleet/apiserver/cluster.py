@@ -20,6 +20,7 @@ from infleet.apiserver.admission import admit
 from infleet.apiserver.builtin_defaults import apply_builtin_defaults
 from infleet.apiserver.builtin_kinds import builtin_resources
 from infleet.apiserver.errors import (
+    Cause,
     StatusError,
     already_exists,
     bad_request,
@@ -38,7 +39,7 @@ from infleet.apiserver.object_meta import (
 from infleet.apiserver.openapi import OpenAPIDocuments
 from infleet.apiserver.resources import ResourceIndex, ResourceType
 from infleet.apiserver.selection import Selection, decode_continue, encode_continue, selector_filter
-from infleet.apiserver.storage import Change, ObjectStore
+from infleet.apiserver.storage import Change, ObjectStore, UnstorableObjectError
 from infleet.apiserver.watch import WatchHub
 from infleet.apiserver.write_rules import (
     WriteOptions,
@@ -348,9 +349,13 @@ class Cluster:
         metadata = obj["metadata"]
         rv = self.store.next_resource_version()
         metadata["resourceVersion"] = str(rv)
-        change = self.store.write(
-            resource.storage_key, metadata.get("namespace", ""), metadata["name"], obj, rv
-        )
+        try:
+            change = self.store.write(
+                resource.storage_key, metadata.get("namespace", ""), metadata["name"], obj, rv
+            )
+        except UnstorableObjectError as error:  # nothing changed: this request alone fails
+            cause = Cause("FieldValueInvalid", str(error))
+            raise invalid(resource.kind, str(metadata.get("name")), [cause], resource.group) from None
         await self.store.persist(change)
         return obj
 

@@ -4,6 +4,11 @@ Reads are served from memory. Writes are grouped: every write that arrives while
 joins the next transaction, so throughput grows with concurrency while each caller still returns only
 after its change is on disk (WAL, ``synchronous=FULL``). The resourceVersion counter is persisted in the
 same transaction as the objects, so it never goes backwards across restarts.
+
+Atomic per request: an object is encoded before it touches memory, so one that cannot be stored fails
+its own write and nothing else. Should a batch still fail to commit, its changes are retried one per
+transaction; a change that fails then is undone in memory (with every later write to the same object,
+which was built on it), so memory always holds exactly what the disk holds.
 """
 
 from __future__ import annotations
@@ -45,6 +50,22 @@ class Change:
     resource_version: int
     obj: dict[str, Any] | None
     previous: dict[str, Any] | None
+    data: bytes | None = None  # ``obj`` encoded, as written to disk
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.resource, self.namespace, self.name)
+
+
+class UnstorableObjectError(ValueError):
+    """The object cannot be encoded for storage (the caller answers 4xx; nothing was changed)."""
+
+
+def encode(obj: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(obj)
+    except (TypeError, orjson.JSONEncodeError) as error:
+        raise UnstorableObjectError(f"the object cannot be stored: {error}") from None
 
 
 class ObjectStore:
@@ -126,7 +147,13 @@ class ObjectStore:
         return self._resource_version
 
     def write(self, resource: str, namespace: str, name: str, obj: dict[str, Any] | None, rv: int) -> Change:
-        """Apply a change in memory now; :meth:`persist` makes it durable and announces it."""
+        """Apply a change in memory now; :meth:`persist` makes it durable and announces it.
+
+        Raises :class:`UnstorableObjectError`, with memory untouched, when the object cannot be stored.
+        """
+        if not isinstance(namespace, str) or not isinstance(name, str) or not name:
+            raise UnstorableObjectError(f"namespace and name must be strings, got {namespace!r} and {name!r}")
+        data = None if obj is None else encode(obj)
         bucket = self._objects.setdefault(resource, {})
         previous = bucket.get((namespace, name))
         if obj is None:
@@ -135,7 +162,17 @@ class ObjectStore:
             bucket[(namespace, name)] = obj
         if (previous is None) != (obj is None):
             self._sorted_keys.pop(resource, None)
-        return Change(resource, namespace, name, rv, obj, previous)
+        return Change(resource, namespace, name, rv, obj, previous, data)
+
+    def _restore(self, change: Change) -> None:
+        """Put the object back as it was before ``change`` (which never reached the disk)."""
+        bucket = self._objects.setdefault(change.resource, {})
+        key = (change.namespace, change.name)
+        if change.previous is None:
+            bucket.pop(key, None)
+        else:
+            bucket[key] = change.previous
+        self._sorted_keys.pop(change.resource, None)
 
     async def persist(self, change: Change) -> None:
         """Return once ``change`` is committed to disk and handed to watchers."""
@@ -147,28 +184,52 @@ class ObjectStore:
         await future
 
     async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
-                changes = [change for change, _ in batch]
-                error: BaseException | None = None
-                try:
-                    if self._db is not None:
-                        await loop.run_in_executor(self._writer, self._commit, changes)
-                except Exception as exc:  # surfaced to every caller of the batch
-                    error = exc
-                if error is None:
-                    self._on_commit(changes)
-                for _, future in batch:
-                    if future.done():
-                        continue
-                    if error is None:
-                        future.set_result(None)
-                    else:
-                        future.set_exception(error)
+                await self._flush_batch(batch)
         finally:
             self._flushing = False
+
+    async def _flush_batch(self, batch: list[tuple[Change, asyncio.Future[None]]]) -> None:
+        changes = [change for change, _ in batch]
+        try:
+            await self._run_commit(changes)
+        except Exception:  # retried one by one below, so one change cannot fail another
+            await self._flush_one_by_one(batch)
+            return
+        self._on_commit(changes)
+        for _, future in batch:
+            _settle(future, None)
+
+    async def _flush_one_by_one(self, batch: list[tuple[Change, asyncio.Future[None]]]) -> None:
+        failed: dict[tuple[str, str, str], Exception] = {}
+        for change, future in batch:
+            error = failed.get(change.key)
+            if error is None:
+                try:
+                    await self._run_commit([change])
+                    self._on_commit([change])
+                except Exception as exc:
+                    error = failed[change.key] = exc
+                    # Before anything else runs: memory back to what the disk holds for this object,
+                    # and the writes already queued on top of the failed state fail with it.
+                    self._restore(change)
+                    self._fail_queued(change.key, exc)
+            _settle(future, error)
+
+    def _fail_queued(self, key: tuple[str, str, str], error: Exception) -> None:
+        kept = []
+        for change, future in self._pending:
+            if change.key == key:
+                _settle(future, error)
+            else:
+                kept.append((change, future))
+        self._pending = kept
+
+    async def _run_commit(self, changes: list[Change]) -> None:
+        if self._db is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer, self._commit, changes)
 
     def _commit(self, changes: list[Change]) -> None:
         db = self._db
@@ -185,7 +246,7 @@ class ObjectStore:
                     db.execute(
                         "INSERT OR REPLACE INTO objects (resource, namespace, name, data) "
                         "VALUES (?, ?, ?, ?)",
-                        (change.resource, change.namespace, change.name, orjson.dumps(change.obj)),
+                        (change.resource, change.namespace, change.name, change.data or encode(change.obj)),
                     )
             db.execute(
                 "INSERT OR REPLACE INTO counters (name, value) VALUES ('resourceVersion', ?)",
@@ -195,3 +256,12 @@ class ObjectStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # the caller went away; the outcome stands regardless
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
