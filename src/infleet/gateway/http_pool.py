@@ -20,6 +20,7 @@ from infleet.gateway.transport import (
     Headers,
     Origin,
     UpstreamConnectError,
+    UpstreamConnectTimeoutError,
     UpstreamError,
     UpstreamTimeoutError,
 )
@@ -74,7 +75,9 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if not self.done and self.error is None:
-            self.error = UpstreamError(f"upstream closed the connection: {exc or 'EOF'}")
+            # The kernel gave up on the peer (ETIMEDOUT): a timeout, answered 504 like a missed deadline.
+            lost = UpstreamTimeoutError if isinstance(exc, TimeoutError) else UpstreamError
+            self.error = lost(f"upstream closed the connection: {exc or 'EOF'}")
         self._wake()
 
     # httptools callbacks
@@ -226,7 +229,7 @@ class HttpPool:
             async with asyncio.timeout_at(deadline):
                 await loop.create_connection(lambda: conn, origin.host, origin.port, ssl=use_ssl)
         except TimeoutError as exc:
-            raise UpstreamConnectError(f"connect to {origin} timed out") from exc
+            raise UpstreamConnectTimeoutError(f"connect to {origin} timed out") from exc
         except OSError as exc:
             raise UpstreamConnectError(f"cannot connect to {origin}: {exc}") from exc
         return conn  # asyncio and uvloop set TCP_NODELAY on TCP sockets already

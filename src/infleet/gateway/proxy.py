@@ -39,6 +39,7 @@ from infleet.gateway.transport import (
     UpstreamConnectError,
     UpstreamError,
     UpstreamResponse,
+    UpstreamTimeoutError,
     read_body,
 )
 from infleet.scheduling.routing import RoutingRequest, SaturationPolicy
@@ -375,7 +376,7 @@ class Proxy:
                 self.outlier.failure(
                     replica, time.monotonic(), connect_error=isinstance(exc, UpstreamConnectError)
                 )
-                return _Failure(504 if "deadline" in str(exc) or "timed out" in str(exc) else 502, str(exc))
+                return _Failure(504 if isinstance(exc, UpstreamTimeoutError) else 502, str(exc))
             if status in _RETRYABLE:
                 self.outlier.failure(replica, time.monotonic(), status=status)
                 return _Failure(status, f"upstream {replica.name} answered {status}", data, response.headers)

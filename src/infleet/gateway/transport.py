@@ -30,7 +30,15 @@ class UpstreamConnectError(UpstreamError):
 
 
 class UpstreamTimeoutError(UpstreamError):
+    """A deadline passed before the upstream answered or finished: the client gets 504."""
+
     kind = "timeout"
+
+
+class UpstreamConnectTimeoutError(UpstreamConnectError, UpstreamTimeoutError):
+    """Connecting took longer than the connect deadline: safe to retry elsewhere, and a timeout."""
+
+    kind = "connect-timeout"
 
 
 @dataclass(frozen=True, slots=True)
