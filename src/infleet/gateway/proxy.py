@@ -248,12 +248,14 @@ class Proxy:
                 adapter=adapter if n == 0 else None,
                 region=region,
                 allowed_regions=candidate_route.allowed_regions,
-                prefix=body.prefix(candidate_route.name) if candidate_route.needs_prefix else (),
+                prefix=body.prefix(candidate_route.name)
+                if candidate_route.capabilities.needs_prompt_hashes
+                else (),
                 priority=priority,
             )
             decision = candidate_route.profile.schedule(rreq, candidate_route.replicas)
             if n == 0:
-                while not decision.ranked and self._capped(decision.rejected):
+                while not decision.ranked and candidate_route.capabilities.saturated(decision.rejected):
                     if priority == "sheddable" or not await self.admission.wait(
                         priority, min(self.config.admission.queue_timeout, deadline - loop.time())
                     ):
@@ -302,10 +304,6 @@ class Proxy:
             if attempts_left <= 0 or loop.time() >= deadline:
                 break
         return await self._fail(failure, route, rid_header, started, send)
-
-    @staticmethod
-    def _capped(rejected: list[tuple[Any, Any]]) -> bool:
-        return any(status.plugin == "below-concurrency-cap" for _, status in rejected)
 
     async def _fail(
         self,

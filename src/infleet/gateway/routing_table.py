@@ -15,7 +15,7 @@ from infleet.gateway.config import ConfigError, GatewayConfig
 from infleet.gateway.replica import Replica
 from infleet.gateway.transport import Origin
 from infleet.scheduling import Environment, Profile, Registry, RegistryError
-from infleet.scheduling.routing import Endpoint, RoutingRequest
+from infleet.scheduling.routing import Endpoint, RoutingCapabilities, RoutingRequest
 
 
 @dataclass(slots=True)
@@ -29,7 +29,7 @@ class ModelRoute:
     allowed_regions: frozenset[str] | None = None
     aliases: tuple[str, ...] = ()
     adapters: frozenset[str] = frozenset()  # LoRA adapter names served by some replica of this model
-    needs_prefix: bool = False  # the profile scores prefix affinity, so prompts must be hashed
+    capabilities: RoutingCapabilities = field(default_factory=RoutingCapabilities)  # what plugins declare
 
 
 @dataclass(slots=True)
@@ -121,7 +121,7 @@ def build_table(
             allowed_regions=frozenset(model.allowed_regions) if model.allowed_regions is not None else None,
             aliases=tuple(model.aliases),
             adapters=frozenset(a for b in model.backends for a in b.adapters),
-            needs_prefix=any(p.name == "prefix-cache" for p in config.profile_spec(model.profile).scorers),
+            capabilities=RoutingCapabilities.of(profile),
         )
         for name in (model.name, *model.aliases):
             routes[name] = route

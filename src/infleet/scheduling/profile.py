@@ -84,6 +84,14 @@ class Profile(Generic[R, C]):
                 raise RegistryError(f"{where}: plugin {plugin.name!r} cannot be used as a {kind}")
         return cls(spec.name, filters, scorers, picker, reservers)
 
+    def plugins(self) -> list[Any]:
+        """Every distinct plugin of the profile, for callers that read what plugins declare."""
+        seen: list[Any] = []
+        for plugin in (*self.filters, *(s for s, _ in self.scorers), self.picker, *self.reservers):
+            if not any(plugin is known for known in seen):
+                seen.append(plugin)
+        return seen
+
     def schedule(self, request: R, candidates: Sequence[C]) -> Decision[C]:
         """Runs one cycle; an empty `ranked` means nothing was feasible (see `Decision.rejected`)."""
         feasible: list[C] = []

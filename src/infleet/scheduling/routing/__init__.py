@@ -4,6 +4,7 @@
 (default load+prefix, round-robin, least-outstanding, random, power-of-two, cost).
 """
 
+from infleet.scheduling.routing.capabilities import RoutingCapabilities
 from infleet.scheduling.routing.endpoint import Endpoint, RoutingRequest, SaturationPolicy
 from infleet.scheduling.routing.prefix import PrefixIndex, prefix_blocks
 from infleet.scheduling.routing.profiles import BUILTIN_PROFILES, build_routing_registry
@@ -12,6 +13,7 @@ __all__ = [
     "BUILTIN_PROFILES",
     "Endpoint",
     "PrefixIndex",
+    "RoutingCapabilities",
     "RoutingRequest",
     "SaturationPolicy",
     "build_routing_registry",

@@ -52,6 +52,7 @@ class CooldownFilter:
 
 class ConcurrencyCapFilter:
     name = "below-concurrency-cap"
+    detects_saturation = True  # a capped replica frees a slot when a request ends
     _REJECT = Status(Code.UNSCHEDULABLE, name, "at its concurrency cap")
 
     def filter(self, request: RoutingRequest, candidate: Endpoint) -> Status:

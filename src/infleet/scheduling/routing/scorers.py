@@ -64,6 +64,7 @@ class PrefixCacheScorer:
     load scorers spread a hot prefix instead of piling onto one replica (sticky until saturated)."""
 
     name = "prefix-cache"
+    needs_prompt_hashes = True
 
     def __init__(self, index: PrefixIndex, saturation: SaturationPolicy) -> None:
         self.index = index
