@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from infleet.gateway.reloader import ConfigReloader
 from infleet.gateway.routing_table import RoutingSource, RoutingTable, build_table
 from infleet.gateway.tracing import Tracer
 from infleet.gateway.transport import Transport
+from infleet.kube.clock import Clock, SystemClock
 from infleet.scheduling import Environment
 from infleet.scheduling.routing import SaturationPolicy, build_routing_registry
 
@@ -57,12 +57,15 @@ class GatewayApp:
         config_path: str | Path | None = None,
         env: Environment | None = None,
         background: bool = True,
+        clock: Clock | None = None,
     ) -> None:
-        self.env = env or Environment()
+        # One clock for every time the gateway reads: routing, cooldowns, budgets, limits, timings.
+        self.clock = clock or SystemClock()
+        self.env = env or Environment(clock=self.clock.now)
         self.metrics = GatewayMetrics()
         self.transport = transport or HttpPool()
         self.probe_transport = probe_transport or (HttpPool() if transport is None else transport)
-        self.limiter = limiter or LocalLimiter(time.time)
+        self.limiter = limiter or LocalLimiter(self.clock.wall)
         if access_log is None and config.access_log.enabled:
             access_log = AccessLog.open(config.access_log.path)
         table = self._build(config, None)
@@ -75,9 +78,12 @@ class GatewayApp:
             self.metrics,
             access_log,
             Tracer.from_config(config.tracing),
+            self.clock,
         )
-        self.health = HealthChecker(self.probe_transport, self._replicas, config.health, self._health_changed)
-        self.scraper = EngineScraper(self.probe_transport, self._replicas, config.scrape)
+        self.health = HealthChecker(
+            self.probe_transport, self._replicas, config.health, self._health_changed, self.clock
+        )
+        self.scraper = EngineScraper(self.probe_transport, self._replicas, config.scrape, self.clock)
         self.reloader = ConfigReloader(config_path, self.apply_config) if config_path else None
         self._background = background
         self._tasks: list[asyncio.Task[None]] = []

@@ -7,7 +7,6 @@ averaged over engine indexes. Started by the app.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from infleet.api import engine_metrics
 from infleet.gateway.config import ScrapeConfig
 from infleet.gateway.replica import Replica
 from infleet.gateway.transport import Transport, UpstreamError, read_body
+from infleet.kube.clock import Clock, SystemClock
 
 
 @dataclass(slots=True)
@@ -72,12 +72,12 @@ class EngineScraper:
         transport: Transport,
         replicas: Callable[[], list[Replica]],
         config: ScrapeConfig,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
         self._transport = transport
         self._replicas = replicas
         self.config = config
-        self._clock = clock
+        self._clock = clock or SystemClock()
 
     async def scrape(self, replica: Replica) -> bool:
         loop = asyncio.get_running_loop()
@@ -97,7 +97,7 @@ class EngineScraper:
         replica.waiting = load.waiting
         replica.running = load.running
         replica.kv_usage = load.kv_usage
-        replica.metrics_time = self._clock()
+        replica.metrics_time = self._clock.now()
         return True
 
     async def run(self) -> None:
@@ -105,4 +105,4 @@ class EngineScraper:
             targets = [r for r in self._replicas() if not r.external]
             if targets:
                 await asyncio.gather(*(self.scrape(r) for r in targets))
-            await asyncio.sleep(self.config.interval)
+            await self._clock.sleep(self.config.interval)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from infleet.gateway.config import HealthConfig
 from infleet.gateway.replica import Replica
 from infleet.gateway.transport import Transport, UpstreamError, read_body
+from infleet.kube.clock import Clock, SystemClock
 
 
 class HealthChecker:
@@ -20,11 +21,13 @@ class HealthChecker:
         replicas: Callable[[], list[Replica]],
         config: HealthConfig,
         on_change: Callable[[Replica], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._transport = transport
         self._replicas = replicas
         self.config = config
         self._on_change = on_change
+        self._clock = clock or SystemClock()
 
     async def probe(self, replica: Replica) -> bool:
         loop = asyncio.get_running_loop()
@@ -61,4 +64,4 @@ class HealthChecker:
             targets = [r for r in self._replicas() if not r.external]
             if targets:
                 await asyncio.gather(*(self.check(r) for r in targets))
-            await asyncio.sleep(self.config.interval)
+            await self._clock.sleep(self.config.interval)

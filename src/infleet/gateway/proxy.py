@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +41,7 @@ from infleet.gateway.transport import (
     UpstreamTimeoutError,
     read_body,
 )
+from infleet.kube.clock import Clock, SystemClock
 from infleet.scheduling.routing import RoutingRequest, SaturationPolicy
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -84,7 +84,11 @@ class Proxy:
         metrics: GatewayMetrics,
         access_log: AccessLog | None = None,
         tracer: Tracer | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock = clock or SystemClock()
+        # Bound once: the request path reads the monotonic clock several times per request.
+        self._now = self.clock.now
         self.transport = transport
         self.limiter = limiter
         self.metrics = metrics
@@ -92,7 +96,7 @@ class Proxy:
         self.tracer = tracer or Tracer()
         self.outlier = OutlierDetector(config.outlier)
         self.budget = RetryBudget(
-            config.retries.budget_ratio, config.retries.budget_min_per_second, time.monotonic
+            config.retries.budget_ratio, config.retries.budget_min_per_second, self._now
         )
         self.admission = AdmissionQueue(config.admission.queue_size)
         self._ids = itertools.count(1)
@@ -139,7 +143,7 @@ class Proxy:
             if not message.get("more_body"):
                 break
         # Timing starts with a complete request: receiving the body is the client's and the network's time.
-        started = time.perf_counter()
+        started = self._now()
         try:
             body = parse_body(chunks[0] if len(chunks) == 1 else b"".join(chunks))
         except BadRequestError as exc:
@@ -189,7 +193,7 @@ class Proxy:
                 await self.limiter.release(plan)
             status = outcome.status if outcome else 500
             backend = outcome.backend if outcome else ""
-            elapsed = time.perf_counter() - started
+            elapsed = self._now() - started
             overhead = outcome.overhead if outcome else elapsed
             self.metrics.observe(route.name, backend, status, elapsed, overhead)
             usage = outcome.usage if outcome else None
@@ -244,7 +248,7 @@ class Proxy:
         for n, candidate_route in enumerate(fallback_chain(table, route)):
             rreq = RoutingRequest(
                 model=candidate_route.name,
-                now=time.monotonic(),
+                now=self._now(),
                 adapter=adapter if n == 0 else None,
                 region=region,
                 allowed_regions=candidate_route.allowed_regions,
@@ -267,8 +271,8 @@ class Proxy:
                             "saturated",
                             [rid_header, (b"retry-after", b"1")],
                         )
-                        return _Outcome(429, "", None, None, time.perf_counter() - started)
-                    rreq.now = time.monotonic()
+                        return _Outcome(429, "", None, None, self._now() - started)
+                    rreq.now = self._now()
                     decision = candidate_route.profile.schedule(rreq, candidate_route.replicas)
                 if (
                     priority == "sheddable"
@@ -278,7 +282,7 @@ class Proxy:
                     self.metrics.rejections.labels("shed").inc()
                     headers = [rid_header, (b"retry-after", b"1")]
                     await send_error(send, 429, "shed: replicas are saturated", "saturated", headers)
-                    return _Outcome(429, "", None, None, time.perf_counter() - started)
+                    return _Outcome(429, "", None, None, self._now() - started)
             for endpoint in decision.ranked:
                 replica: Replica = endpoint  # type: ignore[assignment]
                 if id(replica) in tried:
@@ -313,7 +317,7 @@ class Proxy:
         started: float,
         send: Send,
     ) -> _Outcome:
-        overhead = time.perf_counter() - started
+        overhead = self._now() - started
         if failure is None:
             self.metrics.rejections.labels("no_replica").inc()
             await send_error(
@@ -352,7 +356,7 @@ class Proxy:
         if replica.auth_header is not None:
             headers.append((b"authorization", replica.auth_header))
         replica.outstanding += 1
-        sent_at = time.perf_counter()
+        sent_at = self._now()
         response: UpstreamResponse | None = None
         try:
             now = loop.time()
@@ -369,18 +373,18 @@ class Proxy:
                 status = response.status
                 if status in _RETRYABLE or not (body.stream and status == 200):
                     data = await read_body(response, deadline)
-                    upstream_time = time.perf_counter() - sent_at
+                    upstream_time = self._now() - sent_at
             except UpstreamError as exc:
                 self.outlier.failure(
-                    replica, time.monotonic(), connect_error=isinstance(exc, UpstreamConnectError)
+                    replica, self._now(), connect_error=isinstance(exc, UpstreamConnectError)
                 )
                 return _Failure(504 if isinstance(exc, UpstreamTimeoutError) else 502, str(exc))
             if status in _RETRYABLE:
-                self.outlier.failure(replica, time.monotonic(), status=status)
+                self.outlier.failure(replica, self._now(), status=status)
                 return _Failure(status, f"upstream {replica.name} answered {status}", data, response.headers)
             self.outlier.success(replica)
             if not (body.stream and status == 200):
-                overhead = time.perf_counter() - started - upstream_time
+                overhead = self._now() - started - upstream_time
                 out = self._response_headers(response.headers, rid, replica, overhead)
                 out.append((b"content-length", str(len(data)).encode()))
                 await send({"type": "http.response.start", "status": status, "headers": out})
@@ -405,12 +409,12 @@ class Proxy:
         deadline: float,
         send: Send,
     ) -> _Outcome:
-        upstream_wait = time.perf_counter() - sent_at
-        overhead = time.perf_counter() - started - upstream_wait
+        upstream_wait = self._now() - sent_at
+        overhead = self._now() - started - upstream_wait
         out = self._response_headers(response.headers, rid, replica, overhead)
         await send({"type": "http.response.start", "status": 200, "headers": out})
         relayed = await relay_stream(
-            response, send, replica.name, started, deadline, self.config.keepalive_interval
+            response, send, replica.name, started, deadline, self.config.keepalive_interval, self._now
         )
         return _Outcome(200, replica.name, relayed.usage, relayed.ttft, overhead)
 
@@ -439,14 +443,14 @@ class Proxy:
         if self.access_log is None:
             return
         record = {
-            "ts": time.time(),
+            "ts": self.clock.wall(),
             "request_id": request_id,
             "key": principal.name,
             "model": model,
             "backend": backend,
             "status": status,
             "priority": priority,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "duration_ms": round((self._now() - started) * 1000, 3),
             "overhead_ms": round(overhead * 1000, 3),
         }
         if usage:

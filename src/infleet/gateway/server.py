@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import uvicorn
@@ -11,16 +10,18 @@ import uvicorn
 from infleet.gateway.app import GatewayApp
 from infleet.gateway.config import load_config
 from infleet.gateway.limits import Limiter
+from infleet.kube.clock import SystemClock
 
 
 def build_app(config_path: str | Path, redis_url: str | None = None) -> GatewayApp:
     config = load_config(config_path)
+    clock = SystemClock()
     limiter: Limiter | None = None
     if redis_url:
         from infleet.gateway.redis_limits import RedisLimiter
 
-        limiter = RedisLimiter(redis_url, time.time)
-    return GatewayApp(config, limiter=limiter, config_path=config_path)
+        limiter = RedisLimiter(redis_url, clock.wall)
+    return GatewayApp(config, limiter=limiter, config_path=config_path, clock=clock)
 
 
 def serve(config_path: str | Path, host: str, port: int, redis_url: str | None, log_level: str) -> None:

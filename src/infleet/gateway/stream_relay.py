@@ -7,7 +7,6 @@ Called by the proxy after the upstream answered 200 to a streaming request.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +34,15 @@ async def send_stream_error(send: Send, status: int, message: str) -> None:
 
 
 async def relay_stream(
-    response: UpstreamResponse, send: Send, upstream: str, started: float, deadline: float, keepalive: float
+    response: UpstreamResponse,
+    send: Send,
+    upstream: str,
+    started: float,
+    deadline: float,
+    keepalive: float,
+    now: Callable[[], float],
 ) -> StreamResult:
+    """Relays until the upstream ends; `started` is a reading of `now`, the clock TTFT is measured on."""
     loop = asyncio.get_running_loop()
     tail = b""
     ttft: float | None = None
@@ -56,6 +62,6 @@ async def relay_stream(
             await send({"type": "http.response.body", "body": b""})
             return StreamResult(usage_from_sse_tail(tail), ttft)
         if ttft is None:
-            ttft = time.perf_counter() - started
+            ttft = now() - started
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
         tail = (tail + chunk)[-_TAIL:] if len(chunk) < _TAIL else chunk[-_TAIL:]
