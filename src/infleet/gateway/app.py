@@ -43,6 +43,8 @@ _INFERENCE = {
     "/embeddings": "/v1/embeddings",
 }
 _JSON = (b"content-type", b"application/json")
+_ANY = "*"  # the method of a handler that answers every method
+Handler = Callable[[dict[str, Any], Send], Awaitable[None]]
 
 
 class GatewayApp:
@@ -86,6 +88,7 @@ class GatewayApp:
         self.scraper = EngineScraper(self.probe_transport, self._replicas, config.scrape, self.clock)
         self.reloader = ConfigReloader(config_path, self.apply_config) if config_path else None
         self._background = background
+        self._handlers = self._gateway_handlers()
         self._tasks: list[asyncio.Task[None]] = []
 
     # configuration and routing table
@@ -171,11 +174,11 @@ class GatewayApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:  # noqa: C901
+    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
         upstream_path = _INFERENCE.get(path)
-        if upstream_path is not None:
+        if upstream_path is not None:  # the hot path: one dict lookup, then the proxy
             if method != "POST":
                 await send_error(send, 405, f"{path} accepts POST only")
                 return
@@ -184,36 +187,48 @@ class GatewayApp:
                 await self._unauthorized(send)
                 return
             await self.proxy.handle({**scope, "path": upstream_path}, receive, send, principal)
-        elif path in ("/v1/models", "/models") and method == "GET":
-            principal = self._authenticate(scope)
-            if principal is None:
-                await self._unauthorized(send)
-                return
-            await self._models(send, principal)
-        elif path == "/health/liveness" or path == "/health/liveliness":
-            await self._json(send, 200, {"status": "ok"})
-        elif path == "/health/readiness":
-            ready = any(r.healthy for r in self._replicas())
-            await self._json(
-                send, 200 if ready else 503, {"status": "ready" if ready else "no healthy replica"}
-            )
-        elif path == "/metrics" and method == "GET":
-            for replica in self._replicas():  # gauges are set when read, not on every request
-                self.metrics.healthy.labels(replica.name).set(1 if replica.healthy else 0)
-                self.metrics.outstanding.labels(replica.name).set(replica.outstanding)
-            body = self.metrics.render()
-            headers = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-        elif path == "/admin/reload" and method == "POST":
-            principal = self._authenticate(scope)
-            if principal is None or not principal.admin or self.reloader is None:
-                await send_error(send, 403, "reload needs the master key and a gateway started from a file")
-                return
-            ok = self.reloader.reload()
-            await self._json(send, 200 if ok else 400, {"reloaded": ok})
-        else:
+            return
+        handler = self._handlers.get((method, path)) or self._handlers.get((_ANY, path))
+        if handler is None:
             await send_error(send, 404, f"no route for {method} {path}")
+            return
+        await handler(scope, send)
+
+    def _gateway_handlers(self) -> dict[tuple[str, str], Handler]:
+        """Handlers of the gateway's own endpoints by (method, path); `_ANY` answers every method."""
+        return {
+            ("GET", "/v1/models"): self._models,
+            ("GET", "/models"): self._models,
+            (_ANY, "/health/liveness"): self._liveness,
+            (_ANY, "/health/liveliness"): self._liveness,
+            (_ANY, "/health/readiness"): self._readiness,
+            ("GET", "/metrics"): self._metrics,
+            ("POST", "/admin/reload"): self._reload,
+        }
+
+    async def _liveness(self, scope: dict[str, Any], send: Send) -> None:
+        await self._json(send, 200, {"status": "ok"})
+
+    async def _readiness(self, scope: dict[str, Any], send: Send) -> None:
+        ready = any(r.healthy for r in self._replicas())
+        await self._json(send, 200 if ready else 503, {"status": "ready" if ready else "no healthy replica"})
+
+    async def _metrics(self, scope: dict[str, Any], send: Send) -> None:
+        for replica in self._replicas():  # gauges are set when read, not on every request
+            self.metrics.healthy.labels(replica.name).set(1 if replica.healthy else 0)
+            self.metrics.outstanding.labels(replica.name).set(replica.outstanding)
+        body = self.metrics.render()
+        headers = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _reload(self, scope: dict[str, Any], send: Send) -> None:
+        principal = self._authenticate(scope)
+        if principal is None or not principal.admin or self.reloader is None:
+            await send_error(send, 403, "reload needs the master key and a gateway started from a file")
+            return
+        ok = self.reloader.reload()
+        await self._json(send, 200 if ok else 400, {"reloaded": ok})
 
     def _authenticate(self, scope: dict[str, Any]) -> Principal | None:
         return self.proxy.keys.authenticate(scope["headers"])
@@ -224,7 +239,11 @@ class GatewayApp:
             send, 401, "missing or unknown API key; send Authorization: Bearer <key>", "invalid_api_key"
         )
 
-    async def _models(self, send: Send, principal: Principal) -> None:
+    async def _models(self, scope: dict[str, Any], send: Send) -> None:
+        principal = self._authenticate(scope)
+        if principal is None:
+            await self._unauthorized(send)
+            return
         names: list[str] = []
         for route in self.proxy.table.models():
             for name in (route.name, *route.aliases):

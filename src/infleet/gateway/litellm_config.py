@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from infleet.gateway.config import ConfigError
+
 _STRATEGIES = {
     "simple-shuffle": "random",
     "least-busy": "least-outstanding",
@@ -37,9 +39,7 @@ def _upstream_model(name: str) -> str:
     )
 
 
-def convert_litellm(data: dict[str, Any], source: str) -> dict[str, Any]:  # noqa: C901
-    from infleet.gateway.config import ConfigError
-
+def convert_litellm(data: dict[str, Any], source: str) -> dict[str, Any]:
     router = data.get("router_settings") or {}
     settings = data.get("litellm_settings") or {}
     general = data.get("general_settings") or {}
@@ -49,8 +49,21 @@ def convert_litellm(data: dict[str, Any], source: str) -> dict[str, Any]:  # noq
             f"{source}: router_settings.routing_strategy: unknown {strategy!r};"
             f" use one of {sorted(_STRATEGIES)}"
         )
+    models = _models(data.get("model_list") or [], _STRATEGIES[strategy], source)
+    out: dict[str, Any] = {"models": list(models.values())}
+    for fallbacks in router.get("fallbacks") or settings.get("fallbacks") or []:
+        for name, targets in dict(fallbacks).items():
+            if name in models:
+                models[name]["fallbacks"] = list(targets)
+    out.update(_router_settings(router, settings))
+    out.update(_secret(general.get("master_key"), "master_key"))
+    return out
+
+
+def _models(model_list: list[Any], profile: str, source: str) -> dict[str, dict[str, Any]]:
+    """One model per `model_name`, each `model_list` entry a backend of it."""
     models: dict[str, dict[str, Any]] = {}
-    for i, entry in enumerate(data.get("model_list") or []):
+    for i, entry in enumerate(model_list):
         if not isinstance(entry, dict) or "model_name" not in entry:
             raise ConfigError(f"{source}: model_list[{i}]: each entry needs model_name and litellm_params")
         params = entry.get("litellm_params") or {}
@@ -59,26 +72,31 @@ def convert_litellm(data: dict[str, Any], source: str) -> dict[str, Any]:  # noq
                 f"{source}: model_list[{i}].litellm_params.api_base: required (the upstream URL)"
             )
         name = entry["model_name"]
-        model = models.setdefault(name, {"name": name, "backends": [], "profile": _STRATEGIES[strategy]})
-        backend: dict[str, Any] = {
-            "url": params["api_base"],
-            "model": _upstream_model(str(params.get("model", name))),
-        }
-        backend.update(_secret(params.get("api_key"), "api_key"))
-        if params.get("region_name"):
-            backend["region"] = params["region_name"]
-        if (entry.get("model_info") or {}).get("id"):
-            backend["name"] = str(entry["model_info"]["id"])
-        backend["external"] = not str(params.get("model", "")).startswith(("hosted_vllm/", "vllm/"))
-        model["backends"].append(backend)
+        model = models.setdefault(name, {"name": name, "backends": [], "profile": profile})
+        model["backends"].append(_backend(entry, params, name))
         for limit in ("rpm", "tpm"):  # LiteLLM limits per deployment; here they add up per model
             if params.get(limit) is not None:
                 model[limit] = model.get(limit, 0) + int(params[limit])
-    out: dict[str, Any] = {"models": list(models.values())}
-    for fallbacks in router.get("fallbacks") or settings.get("fallbacks") or []:
-        for name, targets in dict(fallbacks).items():
-            if name in models:
-                models[name]["fallbacks"] = list(targets)
+    return models
+
+
+def _backend(entry: dict[str, Any], params: dict[str, Any], name: str) -> dict[str, Any]:
+    backend: dict[str, Any] = {
+        "url": params["api_base"],
+        "model": _upstream_model(str(params.get("model", name))),
+    }
+    backend.update(_secret(params.get("api_key"), "api_key"))
+    if params.get("region_name"):
+        backend["region"] = params["region_name"]
+    if (entry.get("model_info") or {}).get("id"):
+        backend["name"] = str(entry["model_info"]["id"])
+    backend["external"] = not str(params.get("model", "")).startswith(("hosted_vllm/", "vllm/"))
+    return backend
+
+
+def _router_settings(router: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """Retries, the total timeout and cooldowns, from `router_settings` or else `litellm_settings`."""
+    out: dict[str, Any] = {}
     retries = router.get("num_retries", settings.get("num_retries"))
     if retries is not None:
         out["retries"] = {"attempts": int(retries) + 1}
@@ -92,6 +110,4 @@ def convert_litellm(data: dict[str, Any], source: str) -> dict[str, Any]:  # noq
         outlier["cooldown"] = float(router["cooldown_time"])
     if outlier:
         out["outlier"] = outlier
-    master = _secret(general.get("master_key"), "master_key")
-    out.update(master)
     return out

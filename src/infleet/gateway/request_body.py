@@ -78,54 +78,88 @@ def _string_end(raw: bytes, start: int) -> int:
     return at
 
 
-def _sniff(raw: bytes) -> tuple[str, tuple[int, int], bool] | None:  # noqa: C901
+def _sniff(raw: bytes) -> tuple[str, tuple[int, int], bool] | None:
     """(model, span of its value, stream) from the top-level keys, or None where the full parse is
     cheaper or only it can tell: small bodies, many strings, not an object, unbalanced, a `model`
     that is missing, repeated or not a plain string."""
     n = len(raw)
     if n < _SCAN_FROM:
         return None
-    max_steps = n // _BYTES_PER_STEP
     pos = _PLAIN.match(raw, 0).end()  # type: ignore[union-attr]
     if pos >= n or raw[pos] != 0x7B or raw[:pos].strip():
         return None
+    top = _TopLevelKeys()
+    end = _scan_object(raw, pos, n // _BYTES_PER_STEP, top)
+    span = top.span
+    if end < 0 or raw[end:].strip() or top.models != 1 or span is None:
+        return None
+    model = _string_value(raw, span)
+    if not model:
+        return None
+    return model, span, top.stream
+
+
+class _TopLevelKeys:
+    """What the scan read from the top-level keys: how many `model` keys, the last one's value span,
+    and `stream`."""
+
+    __slots__ = ("models", "span", "stream")
+
+    def __init__(self) -> None:
+        self.models = 0
+        self.span: tuple[int, int] | None = None
+        self.stream = False
+
+    def read(self, raw: bytes, start: int) -> int:
+        """Reads the key whose string opens at `start`, and the value of `model` or `stream`; returns
+        the index of the last byte read, or -1 where only the full parse can tell."""
+        end = _string_end(raw, start)
+        if end < 0:
+            return -1
+        key = raw[start + 1 : end]
+        if b"\\" in key:  # an escaped spelling of "model" would be a second model key
+            return -1
+        if key == b"model":
+            return self._model(raw, end)
+        if key == b"stream":
+            literal = _LITERAL.match(raw, end + 1)
+            if literal is None:
+                return -1
+            self.stream = literal.group(1) == b"true"
+            return literal.end() - 1
+        return end
+
+    def _model(self, raw: bytes, key_end: int) -> int:
+        self.models += 1
+        colon = _COLON.match(raw, key_end + 1)
+        value = colon.end() if colon else -1
+        if value < 0 or value >= len(raw) or raw[value] != 0x22:
+            return -1
+        close = _string_end(raw, value)
+        if close < 0:
+            return -1
+        self.span = (value, close + 1)
+        return close
+
+
+def _scan_object(raw: bytes, pos: int, max_steps: int, top: _TopLevelKeys) -> int:
+    """Walks the object opening at `pos` one string or bracket per step, jumping over the bytes
+    between them, and hands each top-level key to `top`. Returns the index just past the closing
+    brace, or -1 when the object is unbalanced, malformed or takes more than `max_steps` steps."""
+    n = len(raw)
     depth, steps = 0, 0
     opened = bytearray()  # closing bracket expected at each depth
-    span: tuple[int, int] | None = None
-    models = 0
-    stream = False
-    expect_key = False
+    expect_key = False  # the next string is a top-level key; only ever true at depth 1
     while pos < n:
         steps += 1
         if steps > max_steps:
-            return None
+            return -1
         c = raw[pos]
         if c == 0x22:
-            end = _string_end(raw, pos)
+            end = top.read(raw, pos) if expect_key else _string_end(raw, pos)
             if end < 0:
-                return None
-            if depth == 1 and expect_key:
-                key = raw[pos + 1 : end]
-                expect_key = False
-                if b"\\" in key:  # an escaped spelling of "model" would be a second model key
-                    return None
-                if key == b"model":
-                    models += 1
-                    colon = _COLON.match(raw, end + 1)
-                    value = colon.end() if colon else -1
-                    if value < 0 or value >= n or raw[value] != 0x22:
-                        return None
-                    close = _string_end(raw, value)
-                    if close < 0:
-                        return None
-                    span = (value, close + 1)
-                    end = close
-                elif key == b"stream":
-                    literal = _LITERAL.match(raw, end + 1)
-                    if literal is None:
-                        return None
-                    stream = literal.group(1) == b"true"
-                    end = literal.end() - 1
+                return -1
+            expect_key = False
             pos = end + 1
         elif c == 0x7B or c == 0x5B:
             opened.append(c + 2)  # { -> }, [ -> ]
@@ -133,28 +167,30 @@ def _sniff(raw: bytes) -> tuple[str, tuple[int, int], bool] | None:  # noqa: C90
             pos += 1
             expect_key = depth == 1
         else:
-            if not opened or opened.pop() != c:
-                return None
+            # `opened` is never empty here: the walk starts on "{" and returns when it closes.
+            if opened.pop() != c:
+                return -1
             depth -= 1
             pos += 1
             if depth == 0:
-                break
+                return pos
         gap = _PLAIN.match(raw, pos).end()  # type: ignore[union-attr]
         if depth == 1 and b"," in raw[pos:gap]:
             expect_key = True
         pos = gap
-    if depth != 0 or raw[pos:].strip() or models != 1 or span is None:
-        return None
+    return -1
+
+
+def _string_value(raw: bytes, span: tuple[int, int]) -> str | None:
+    """The JSON string at raw[span], decoded; None if it is not valid."""
     try:
         if raw.find(b"\\", span[0], span[1]) >= 0:
-            model = orjson.loads(raw[span[0] : span[1]])
+            value = orjson.loads(raw[span[0] : span[1]])
         else:
-            model = raw[span[0] + 1 : span[1] - 1].decode()
+            value = raw[span[0] + 1 : span[1] - 1].decode()
     except (orjson.JSONDecodeError, UnicodeDecodeError):
         return None
-    if not isinstance(model, str) or not model:
-        return None
-    return model, span, stream
+    return value if isinstance(value, str) else None
 
 
 class RequestBody:
