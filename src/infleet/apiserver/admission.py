@@ -11,7 +11,9 @@ import re
 from typing import Any
 
 from infleet.apiserver import structural
+from infleet.apiserver.body_decoding import Decoded, ShapeError, check_shape
 from infleet.apiserver.builtin_schemas import BuiltinSchemas
+from infleet.apiserver.builtin_validation import builtin_causes
 from infleet.apiserver.errors import Cause, bad_request, invalid
 from infleet.apiserver.object_meta import KNOWN_METADATA_FIELDS, metadata_causes
 from infleet.apiserver.resources import ResourceType
@@ -28,12 +30,32 @@ def parse_field_validation(value: str | None) -> str:
     return value
 
 
+def duplicate_field_warnings(resource: ResourceType, decoded: Decoded, field_validation: str) -> list[str]:
+    """Fields a body sent twice: an error under Strict, warnings under Warn, nothing under Ignore."""
+    if not decoded.duplicates or field_validation == "Ignore":
+        return []
+    if field_validation == "Strict":
+        detail = ", ".join(decoded.duplicate_messages())
+        raise bad_request(
+            f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: '
+            f"strict decoding error: {detail}",
+            causes=[Cause("FieldValueDuplicate", "Duplicate value", path) for path in decoded.duplicates],
+        )
+    return decoded.duplicate_messages()
+
+
 def admit(resource: ResourceType, obj: dict[str, Any], field_validation: str) -> list[str]:
     """Validate and normalise ``obj`` in place for ``resource``; return warnings for the client.
 
     Raises 400 for unknown fields under Strict and 422 Invalid for schema violations.
     """
     name = str((obj.get("metadata") or {}).get("name", ""))
+    try:
+        # Bodies were checked as they were decoded; a patch can still build a deeper object.
+        check_shape(obj)
+    except ShapeError as exc:
+        cause = Cause("FieldValueInvalid", f"Invalid value: {exc}", exc.path)
+        raise invalid(resource.kind, name, [cause], group=resource.group) from None
     metadata = obj.get("metadata") or {}
     unknown = [f"metadata.{key}" for key in metadata if key not in KNOWN_METADATA_FIELDS]
     for path in unknown:
@@ -41,7 +63,7 @@ def admit(resource: ResourceType, obj: dict[str, Any], field_validation: str) ->
     causes = metadata_causes(metadata)
     if resource.builtin:
         schema_causes, builtin_unknown = BuiltinSchemas.load().validate(obj)
-        causes += schema_causes
+        causes += schema_causes or builtin_causes(resource.group, resource.kind, obj)
         builtin_unknown = [path for path in builtin_unknown if not path.startswith("metadata.")]
         for path in builtin_unknown:
             _remove_path(obj, path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from infleet.apiserver.resources import ResourceType
@@ -19,35 +20,64 @@ SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 
 
 def apply_builtin_defaults(resource: ResourceType, obj: dict[str, Any], cluster: Cluster) -> None:
+    """Fill the defaults of a built-in kind; a part of the wrong type is left for validation to report."""
     if not resource.builtin:
         return
     kind = (resource.group, resource.kind)
-    if kind == ("", "Namespace"):
-        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
-        obj.setdefault("status", {}).setdefault("phase", "Active")
-    elif kind == ("", "Service"):
+    if kind == ("", "Service"):
         _service_defaults(obj, cluster)
-    elif kind == ("", "Pod"):
-        _pod_spec_defaults(obj.setdefault("spec", {}))
-        obj.setdefault("status", {}).setdefault("phase", "Pending")
-    elif kind in (("apps", "Deployment"), ("apps", "StatefulSet")):
-        spec = obj.setdefault("spec", {})
-        spec.setdefault("replicas", 1)
-        spec.setdefault("revisionHistoryLimit", 10)
-        if resource.kind == "Deployment":
-            spec.setdefault("progressDeadlineSeconds", 600)
-            strategy = spec.setdefault("strategy", {})
-            strategy.setdefault("type", "RollingUpdate")
-            if strategy["type"] == "RollingUpdate":
-                rolling = strategy.setdefault("rollingUpdate", {})
-                rolling.setdefault("maxSurge", "25%")
-                rolling.setdefault("maxUnavailable", "25%")
-        else:
-            spec.setdefault("podManagementPolicy", "OrderedReady")
-            spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
-        template_spec = spec.setdefault("template", {}).setdefault("spec", {})
-        if isinstance(template_spec, dict):
-            _pod_spec_defaults(template_spec)
+    elif kind in _DEFAULTS:
+        _DEFAULTS[kind](obj)
+
+
+def _section(parent: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
+    """``parent[key]``, created empty when absent; None when it is not an object (validation says so)."""
+    if parent is None:
+        return None
+    value = parent.setdefault(key, {})
+    return value if isinstance(value, dict) else None
+
+
+def _namespace_defaults(obj: dict[str, Any]) -> None:
+    if (spec := _section(obj, "spec")) is not None:
+        spec.setdefault("finalizers", ["kubernetes"])
+    if (status := _section(obj, "status")) is not None:
+        status.setdefault("phase", "Active")
+
+
+def _pod_defaults(obj: dict[str, Any]) -> None:
+    if (spec := _section(obj, "spec")) is not None:
+        _pod_spec_defaults(spec)
+    if (status := _section(obj, "status")) is not None:
+        status.setdefault("phase", "Pending")
+
+
+def _workload_defaults(spec: dict[str, Any]) -> None:
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    if (template_spec := _section(_section(spec, "template"), "spec")) is not None:
+        _pod_spec_defaults(template_spec)
+
+
+def _deployment_defaults(obj: dict[str, Any]) -> None:
+    if (spec := _section(obj, "spec")) is None:
+        return
+    _workload_defaults(spec)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    if (strategy := _section(spec, "strategy")) is None:
+        return
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate" and (rolling := _section(strategy, "rollingUpdate")) is not None:
+        rolling.setdefault("maxSurge", "25%")
+        rolling.setdefault("maxUnavailable", "25%")
+
+
+def _statefulset_defaults(obj: dict[str, Any]) -> None:
+    if (spec := _section(obj, "spec")) is None:
+        return
+    _workload_defaults(spec)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
 
 
 def _pod_spec_defaults(spec: dict[str, Any]) -> None:
@@ -56,7 +86,8 @@ def _pod_spec_defaults(spec: dict[str, Any]) -> None:
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("schedulerName", "default-scheduler")
     spec.setdefault("securityContext", {})
-    for container in spec.get("containers") or []:
+    containers = spec.get("containers")
+    for container in containers if isinstance(containers, list) else []:
         if not isinstance(container, dict):
             continue
         image = str(container.get("image", ""))
@@ -74,10 +105,12 @@ def _pod_spec_defaults(spec: dict[str, Any]) -> None:
 
 
 def _service_defaults(obj: dict[str, Any], cluster: Cluster) -> None:
-    spec = obj.setdefault("spec", {})
+    if (spec := _section(obj, "spec")) is None:
+        return
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
-    for port in spec.get("ports") or []:
+    ports = spec.get("ports")
+    for port in ports if isinstance(ports, list) else []:
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
             port.setdefault("targetPort", port.get("port"))
@@ -102,3 +135,11 @@ def _allocate_cluster_ip(obj: dict[str, Any], cluster: Cluster) -> str:
         if address not in taken:
             return address
     raise RuntimeError("service CIDR exhausted")
+
+
+_DEFAULTS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
+    ("", "Namespace"): _namespace_defaults,
+    ("", "Pod"): _pod_defaults,
+    ("apps", "Deployment"): _deployment_defaults,
+    ("apps", "StatefulSet"): _statefulset_defaults,
+}

@@ -77,6 +77,15 @@ def _render(value: Any) -> str:
     return json.dumps(value)[:80] if not isinstance(value, dict | list) else type(value).__name__
 
 
+# The integer formats of the Kubernetes schemas; jsonschema checks no format unless told how.
+_INTEGER_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+_INTEGER_FORMATS = jsonschema.FormatChecker(formats=())
+for _format, (_low, _high) in _INTEGER_RANGES.items():
+    _INTEGER_FORMATS.checks(_format)(
+        lambda value, low=_low, high=_high: not isinstance(value, int) or low <= value <= high
+    )
+
+
 class BuiltinSchemas:
     """Definitions of built-in kinds, indexed by group/version/kind, with cached validators."""
 
@@ -150,7 +159,7 @@ class BuiltinSchemas:
         validator = self._validators.get(name)
         if validator is None:
             schema = {"$ref": f"#/$defs/{name}", "$defs": self._strict}
-            validator = jsonschema.Draft202012Validator(schema)
+            validator = jsonschema.Draft202012Validator(schema, format_checker=_INTEGER_FORMATS)
             self._validators[name] = validator
         return validator
 
@@ -211,6 +220,10 @@ class BuiltinSchemas:
                     path,
                 )
             )
+        elif keyword == "format" and isinstance(instance, int):
+            low, high = _INTEGER_RANGES[str(error.validator_value)]
+            bound = f"greater than or equal to {low}" if instance < low else f"less than or equal to {high}"
+            causes.append(Cause("FieldValueInvalid", f"Invalid value: {instance}: must be {bound}", path))
         elif keyword in ("oneOf", "anyOf"):
             causes.append(
                 Cause(

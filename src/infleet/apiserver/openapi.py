@@ -19,6 +19,7 @@ from infleet.apiserver.resources import ResourceIndex, ResourceType
 
 _OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _STATUS = "io.k8s.apimachinery.pkg.apis.meta.v1.Status"
+_SCALE = "io.k8s.api.autoscaling.v1.Scale"
 _PATCH_MEDIA = (
     "application/json-patch+json",
     "application/merge-patch+json",
@@ -81,37 +82,82 @@ def _custom_schema(resource: ResourceType) -> dict[str, Any]:
     return schema
 
 
-def _operation(resource: ResourceType, action: str, schema_ref: str, with_body: bool) -> dict[str, Any]:
-    params: list[dict[str, Any]] = []
+def _query(name: str, schema_type: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description, "schema": {"type": schema_type}}
+
+
+def _path_parameter(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+_WRITE_PARAMETERS = [
+    _query("dryRun", "string", "All: validate and admit the request without persisting it"),
+    _query("fieldManager", "string", "the name of the actor making the change"),
+    _query(
+        "fieldValidation", "string", "Strict, Warn or Ignore: what to do with unknown or duplicate fields"
+    ),
+]
+_LIST_PARAMETERS = [
+    _query("labelSelector", "string", "restrict the list by label, e.g. app=web,tier!=db"),
+    _query("fieldSelector", "string", "restrict the list by field, e.g. metadata.name=web"),
+    _query("limit", "integer", "return at most this many items and a continue token"),
+    _query("continue", "string", "the continue token of the previous page"),
+    _query("resourceVersion", "string", "the resource version to list or watch from"),
+    _query("watch", "boolean", "stream changes instead of listing"),
+    _query("timeoutSeconds", "integer", "end a watch after this many seconds"),
+]
+_DELETE_PARAMETERS = [
+    _query("dryRun", "string", "All: validate the request without deleting"),
+    _query("gracePeriodSeconds", "integer", "seconds before the object is deleted"),
+    _query("propagationPolicy", "string", "Orphan, Background or Foreground"),
+]
+_VERBS = {
+    "list": "list",
+    "post": "create",
+    "get": "read",
+    "put": "replace",
+    "patch": "patch",
+    "delete": "delete",
+}
+
+
+def _response(description: str, ref: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
+
+
+def _operation(resource: ResourceType, action: str, schema_ref: str, suffix: str = "") -> dict[str, Any]:
+    """One operation, named as kube-apiserver names it (``listCoreV1NamespacedConfigMap``)."""
+    group = "".join(part.capitalize() for part in (resource.group or "core").split(".")[:1])
+    scope = "Namespaced" if resource.namespaced else ""
+    params = {"list": _LIST_PARAMETERS, "delete": _DELETE_PARAMETERS}.get(action, [])
     if action in ("post", "put", "patch"):
-        params = [
-            {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-            {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-            {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-        ]
+        params = list(_WRITE_PARAMETERS)
         if action == "patch":
-            params.append(
-                {"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": True}}
-            )
+            params.append(_query("force", "boolean", "take over the fields of other managers (apply only)"))
+    ok = _response("OK", f"{schema_ref}List" if action == "list" else schema_ref)
+    responses: dict[str, Any] = {"200": ok, "default": _response("Status", f"#/components/schemas/{_STATUS}")}
+    if action in ("post", "put", "patch"):
+        responses["201"] = _response("Created", schema_ref)
+    name = f"{group}{resource.version.capitalize()}{scope}{resource.kind}{suffix}"
     operation: dict[str, Any] = {
-        "operationId": f"{action}{resource.kind}",
+        "operationId": f"{_VERBS[action]}{name}",
         "tags": [resource.group or "core"],
         "parameters": params,
-        "responses": {
-            "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": schema_ref}}}},
-            "201": {
-                "description": "Created",
-                "content": {"application/json": {"schema": {"$ref": schema_ref}}},
-            },
-        },
-        "x-kubernetes-action": action if action != "put" else "put",
+        "responses": responses,
+        "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": {
             "group": resource.group,
             "version": resource.version,
             "kind": resource.kind,
         },
     }
-    if with_body:
+    if action in ("post", "put", "patch"):
         # kubectl builds a strategic merge patch exactly when the PATCH operation accepts one.
         patch_media = (
             _PATCH_MEDIA if resource.builtin else tuple(m for m in _PATCH_MEDIA if "strategic" not in m)
@@ -122,30 +168,61 @@ def _operation(resource: ResourceType, action: str, schema_ref: str, with_body: 
     return operation
 
 
-def _paths(resource: ResourceType, schema_ref: str) -> dict[str, Any]:
+def _paths(resource: ResourceType, schema_ref: str, scale_ref: str | None) -> dict[str, Any]:
+    """The collection, object and subresource paths of ``resource``, with their path parameters."""
     prefix = f"/{gv_path(resource.group, resource.version)}"
     scope = "/namespaces/{namespace}" if resource.namespaced else ""
     collection = f"{prefix}{scope}/{resource.plural}"
     item = f"{collection}/{{name}}"
+    namespace = [_path_parameter("namespace", "object name and auth scope")] if resource.namespaced else []
+    named = [_path_parameter("name", f"name of the {resource.kind}"), *namespace]
     paths = {
         collection: {
-            "get": _operation(resource, "list", schema_ref, with_body=False),
-            "post": _operation(resource, "post", schema_ref, with_body=True),
+            "parameters": namespace,
+            "get": _operation(resource, "list", schema_ref),
+            "post": _operation(resource, "post", schema_ref),
         },
         item: {
-            "get": _operation(resource, "get", schema_ref, with_body=False),
-            "put": _operation(resource, "put", schema_ref, with_body=True),
-            "patch": _operation(resource, "patch", schema_ref, with_body=True),
-            "delete": _operation(resource, "delete", schema_ref, with_body=False),
+            "parameters": named,
+            **{
+                action: _operation(resource, action, schema_ref)
+                for action in ("get", "put", "patch", "delete")
+            },
         },
     }
     if resource.has_status:
         paths[f"{item}/status"] = {
-            "get": _operation(resource, "get", schema_ref, with_body=False),
-            "put": _operation(resource, "put", schema_ref, with_body=True),
-            "patch": _operation(resource, "patch", schema_ref, with_body=True),
+            "parameters": named,
+            **{
+                action: _operation(resource, action, schema_ref, "Status")
+                for action in ("get", "put", "patch")
+            },
+        }
+    if scale_ref is not None and resource.scale is not None:
+        paths[f"{item}/scale"] = {
+            "parameters": named,
+            **{
+                action: _operation(resource, action, scale_ref, "Scale") for action in ("get", "put", "patch")
+            },
         }
     return paths
+
+
+def _list_schema(resource: ResourceType, item_ref: str) -> dict[str, Any]:
+    return {
+        "description": f"a list of {resource.kind}",
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"},
+            "items": {"type": "array", "items": {"$ref": item_ref}},
+        },
+        "x-kubernetes-group-version-kind": [
+            {"group": resource.group, "kind": f"{resource.kind}List", "version": resource.version}
+        ],
+    }
 
 
 class OpenAPIDocuments:
@@ -189,10 +266,13 @@ class OpenAPIDocuments:
             if resource.group != group or resource.version != version:
                 continue
             name = schema_name(resource)
+            ref = f"#/components/schemas/{name}"
             roots[name] = library[name] if resource.builtin and name in library else _custom_schema(resource)
-            paths.update(_paths(resource, f"#/components/schemas/{name}"))
+            roots[f"{name}List"] = library.get(f"{name}List") or _list_schema(resource, ref)
+            paths.update(_paths(resource, ref, f"#/components/schemas/{_SCALE}"))
         if paths:
             roots.setdefault(_STATUS, library.get(_STATUS, {"type": "object"}))
+            roots.setdefault(_SCALE, library.get(_SCALE, {"type": "object"}))
         document = {
             "openapi": "3.0.0",
             "info": {"title": "Kubernetes", "version": "v1.32.4-infleet"},

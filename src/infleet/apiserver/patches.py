@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-import yaml
-
+from infleet.apiserver.body_decoding import Decoded, decode_body
 from infleet.apiserver.builtin_schemas import BuiltinSchemas
 from infleet.apiserver.errors import bad_request, unsupported_media_type
 from infleet.apiserver.json_patch import apply_json_patch
@@ -40,14 +38,10 @@ def patch_type(content_type: str, resource: ResourceType) -> str:
     return media
 
 
-def decode_patch(media: str, body: bytes) -> Any:
+def decode_patch(media: str, body: bytes) -> Decoded:
     """Parse a patch body; apply patches are YAML (JSON is valid YAML)."""
-    try:
-        if media == APPLY_PATCH:
-            return yaml.safe_load(body.decode("utf-8"))
-        return orjson.loads(body)
-    except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise bad_request(f"error decoding patch: {exc}") from None
+    media_type = "application/yaml" if media == APPLY_PATCH else "application/json"
+    return decode_body(body, media_type, what="the patch")
 
 
 def schema_for(resource: ResourceType) -> SchemaNode | None:

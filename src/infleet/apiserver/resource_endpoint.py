@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from infleet.apiserver import pod_subresources, request_params, scale
-from infleet.apiserver.admission import parse_field_validation
+from infleet.apiserver.admission import duplicate_field_warnings, parse_field_validation
+from infleet.apiserver.body_decoding import decode_body
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.deletion import DeleteOptions
 from infleet.apiserver.errors import StatusError, bad_request, method_not_allowed, unsupported_media_type
@@ -58,7 +57,10 @@ class ResourceEndpoint:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _object_body(self, request: Request) -> Any:
+    async def _object_body(
+        self, request: Request, resource: ResourceType, options: WriteOptions
+    ) -> tuple[Any, list[str]]:
+        """The decoded object of a create, update or scale request, and warnings for the client."""
         raw = await self._body(request)
         if not raw.strip():
             raise bad_request("the request body is empty: send a JSON or YAML object")
@@ -69,24 +71,15 @@ class ResourceEndpoint:
                 f"the body of the request was in an unknown format - accepted media types include: "
                 f"{', '.join(_OBJECT_MEDIA_TYPES)}"
             )
-        try:
-            if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
-                return yaml.safe_load(raw.decode("utf-8"))
-            return orjson.loads(raw)
-        except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise bad_request(
-                f"the request body is not valid {'YAML' if 'yaml' in content_type else 'JSON'}: {exc}"
-            ) from None
+        decoded = decode_body(raw, content_type)
+        return decoded.value, duplicate_field_warnings(resource, decoded, options.field_validation)
 
     async def _delete_body(self, request: Request) -> dict[str, Any] | None:
         """DeleteOptions are optional on DELETE; when sent they must be a JSON object."""
         raw = await self._body(request)
         if not raw.strip():
             return None
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise bad_request(f"DeleteOptions: the request body is not valid JSON: {exc}") from None
+        body = decode_body(raw, "application/json", what="DeleteOptions: the request body").value
         if not isinstance(body, dict):
             raise bad_request("DeleteOptions: the request body must be a JSON object")
         return body
@@ -114,30 +107,25 @@ class ResourceEndpoint:
         return json_response(cluster.as_version(resource, obj))
 
     def _written(
-        self, request: Request, cluster: Cluster, resource: ResourceType, result: WriteResult
+        self,
+        request: Request,
+        cluster: Cluster,
+        resource: ResourceType,
+        result: WriteResult,
+        decoding_warnings: list[str] = [],  # noqa: B006 - read only
     ) -> Response:
         response = json_response(cluster.as_version(resource, result.obj), 201 if result.created else 200)
-        return add_warnings(response, result.warnings)
+        return add_warnings(response, [*decoding_warnings, *result.warnings])
 
-    async def handle(self, cluster: Cluster, path: ResourcePath, request: Request) -> Response:  # noqa: C901
+    async def handle(self, cluster: Cluster, path: ResourcePath, request: Request) -> Response:
         """Serve one request for a resource URL of ``cluster``."""
         resource = cluster.resource(path.group, path.version, path.plural)
         if resource.namespaced is False and path.namespace is not None:
             raise StatusError(
                 404, "NotFound", f"{resource.plural} is not namespaced: drop /namespaces/{path.namespace}"
             )
-        method = request.method
         if path.name is None:
-            if method == "GET":
-                return await self._list_or_watch(cluster, resource, path, request)
-            if method == "POST":
-                result = await cluster.create(
-                    resource, path.namespace, await self._object_body(request), self._write_options(request)
-                )
-                return self._written(request, cluster, resource, result)
-            if method == "DELETE":
-                return await self._delete_collection(cluster, resource, path, request)
-            raise method_not_allowed(f"{method} is not supported on {resource.plural}")
+            return await self._collection_verb(cluster, resource, path, request)
         if resource.storage_key == "pods" and path.subresource in resource.extra_subresources:
             return await pod_subresources.handle(
                 cluster, path.namespace or "default", path.name, path.subresource, request
@@ -148,51 +136,77 @@ class ResourceEndpoint:
             path.subresource == "status" and not resource.has_status
         ):
             raise StatusError(404, "NotFound", f"{resource.plural} has no subresource {path.subresource!r}")
+        return await self._object_verb(cluster, resource, path, request)
+
+    async def _collection_verb(
+        self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request
+    ) -> Response:
+        method = request.method
+        if method == "GET":
+            return await self._list_or_watch(cluster, resource, path, request)
+        if method == "POST":
+            options = self._write_options(request)
+            body, warnings = await self._object_body(request, resource, options)
+            result = await cluster.create(resource, path.namespace, body, options)
+            return self._written(request, cluster, resource, result, warnings)
+        if method == "DELETE":
+            return await self._delete_collection(cluster, resource, path, request)
+        raise method_not_allowed(f"{method} is not supported on {resource.plural}")
+
+    async def _object_verb(
+        self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request
+    ) -> Response:
         assert path.name is not None
+        method = request.method
         if method == "GET":
             return self._render_object(
                 request, cluster, resource, cluster.get(resource, path.namespace, path.name)
             )
         if method == "PUT":
+            options = self._write_options(request)
+            body, warnings = await self._object_body(request, resource, options)
             result = await cluster.update(
-                resource,
-                path.namespace,
-                path.name,
-                await self._object_body(request),
-                self._write_options(request),
-                path.subresource,
+                resource, path.namespace, path.name, body, options, path.subresource
             )
-            return self._written(request, cluster, resource, result)
+            return self._written(request, cluster, resource, result, warnings)
         if method == "PATCH":
             return await self._patch(cluster, resource, path, request)
         if method == "DELETE" and path.subresource is None:
-            options = DeleteOptions.parse(await self._delete_body(request), request.query_params)
-            obj, finished = await cluster.delete(resource, path.namespace, path.name, options)
-            if finished:
-                return json_response(
-                    {
-                        "kind": "Status",
-                        "apiVersion": "v1",
-                        "metadata": {},
-                        "status": "Success",
-                        "details": {
-                            "name": path.name,
-                            "group": resource.group,
-                            "kind": resource.plural,
-                            "uid": obj["metadata"].get("uid"),
-                        },
-                    }
-                )
-            return json_response(cluster.as_version(resource, obj))
+            return await self._delete(cluster, resource, path, request)
         raise method_not_allowed(f"{method} is not supported on {resource.plural}/{path.subresource or ''}")
+
+    async def _delete(
+        self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request
+    ) -> Response:
+        assert path.name is not None
+        options = DeleteOptions.parse(await self._delete_body(request), request.query_params)
+        obj, finished = await cluster.delete(resource, path.namespace, path.name, options)
+        if not finished:
+            return json_response(cluster.as_version(resource, obj))
+        return json_response(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {
+                    "name": path.name,
+                    "group": resource.group,
+                    "kind": resource.plural,
+                    "uid": obj["metadata"].get("uid"),
+                },
+            }
+        )
 
     async def _patch(
         self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request
     ) -> Response:
         assert path.name is not None
         media = patch_type(request.headers.get("content-type", ""), resource)
-        patch_body = decode_patch(media, await self._body(request))
         options = self._write_options(request)
+        decoded = decode_patch(media, await self._body(request))
+        patch_body = decoded.value
+        warnings = duplicate_field_warnings(resource, decoded, options.field_validation)
         if media == APPLY_PATCH:
             if not options.field_manager:
                 raise bad_request(
@@ -234,7 +248,7 @@ class ResourceEndpoint:
                 options,
                 path.subresource,
             )
-        return self._written(request, cluster, resource, result)
+        return self._written(request, cluster, resource, result, warnings)
 
     async def _scale(
         self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request
@@ -244,7 +258,7 @@ class ResourceEndpoint:
             return json_response(scale.to_scale(resource, cluster.get(resource, path.namespace, path.name)))
         options = self._write_options(request)
         if request.method == "PUT":
-            wanted = await self._object_body(request)
+            wanted, _ = await self._object_body(request, resource, options)
             result = await cluster.patch(
                 resource,
                 path.namespace,
@@ -254,7 +268,7 @@ class ResourceEndpoint:
             )
         elif request.method == "PATCH":
             media = patch_type(request.headers.get("content-type", ""), resource)
-            patch_body = decode_patch(media, await self._body(request))
+            patch_body = decode_patch(media, await self._body(request)).value
 
             def rescale(current: dict[str, Any] | None) -> dict[str, Any]:
                 assert current is not None

@@ -33,25 +33,11 @@ class WriteResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def checked_body(resource: ResourceType, body: Any, namespace: str, url_name: str | None) -> dict[str, Any]:  # noqa: C901
+def checked_body(resource: ResourceType, body: Any, namespace: str, url_name: str | None) -> dict[str, Any]:
+    """``body`` checked as the object of a write to ``resource`` and placed in ``namespace``."""
     if not isinstance(body, dict):
         raise bad_request(f"{resource.kind}: the request body must be a JSON or YAML object")
-    for field_name in ("kind", "apiVersion"):
-        if field_name in body and not isinstance(body[field_name], str):
-            raise bad_request(
-                f"{resource.kind}: {field_name} must be a string, e.g. {resource.api_version!r}"
-            )
-    kind = body.get("kind")
-    if kind is not None and kind != resource.kind:
-        raise bad_request(
-            f'the object kind "{kind}" does not match the resource {resource.plural} (kind "{resource.kind}")'
-        )
-    api_version = body.get("apiVersion")
-    if api_version is not None and api_version.rpartition("/")[0] != resource.group:
-        raise bad_request(
-            f'the API version "{api_version}" does not match the resource {resource.storage_key}: '
-            f'use apiVersion "{resource.api_version}"'
-        )
+    _check_type_meta(resource, body)
     metadata = body.get("metadata")
     if metadata is None:
         metadata = body["metadata"] = {}
@@ -60,25 +46,59 @@ def checked_body(resource: ResourceType, body: Any, namespace: str, url_name: st
     for field_name in ("name", "namespace", "generateName", "resourceVersion", "uid"):
         if metadata.get(field_name) is not None and not isinstance(metadata[field_name], str):
             raise bad_request(f"{resource.kind}: metadata.{field_name} must be a string")
-    if resource.namespaced:
-        body_ns = metadata.get("namespace")
-        if body_ns and body_ns != namespace:
-            raise bad_request(
-                f"the namespace of the provided object ({body_ns}) does not match the namespace sent "
-                f"on the request ({namespace})"
-            )
-        metadata["namespace"] = namespace
-    else:
-        metadata.pop("namespace", None)
+    _place(resource, metadata, namespace)
     if url_name is not None:
         metadata.setdefault("name", url_name)
-    if url_name is not None and metadata["name"] != url_name:
-        raise bad_request(
-            f"the name of the object ({metadata.get('name')}) does not match the name on the URL ({url_name})"
-        )
-    body["apiVersion"] = resource.api_version
-    body["kind"] = resource.kind
+        if metadata["name"] != url_name:
+            raise bad_request(
+                f"the name of the object ({metadata.get('name')}) does not match the name on the URL "
+                f"({url_name})"
+            )
     return body
+
+
+def _check_type_meta(resource: ResourceType, body: dict[str, Any]) -> None:
+    """kind and apiVersion must be the resource's, as kube-apiserver decodes them.
+
+    A built-in kind missing either takes it from the URL (kube-apiserver decodes built-in kinds into
+    typed objects with the URL's kind as the default); a custom resource must carry both.
+    """
+    for field_name, wanted in (("kind", resource.kind), ("apiVersion", resource.api_version)):
+        value = body.get(field_name)
+        if (value is None or value == "") and resource.builtin:
+            body[field_name] = wanted
+            continue
+        if value is None or value == "":
+            raise bad_request(
+                f"{resource.kind}: {field_name} is required: set {field_name}: {wanted!r}",
+                causes=[Cause("FieldValueRequired", "Required value", field_name)],
+            )
+        if not isinstance(value, str):
+            raise bad_request(f"{resource.kind}: {field_name} must be a string, e.g. {wanted!r}")
+    kind = body["kind"]
+    if kind != resource.kind:
+        raise bad_request(
+            f'the object kind "{kind}" does not match the resource {resource.plural} (kind "{resource.kind}")'
+        )
+    api_version = body["apiVersion"]
+    if api_version != resource.api_version:
+        raise bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API version "
+            f'({resource.api_version}) of {resource.storage_key}: use apiVersion "{resource.api_version}"'
+        )
+
+
+def _place(resource: ResourceType, metadata: dict[str, Any], namespace: str) -> None:
+    if not resource.namespaced:
+        metadata.pop("namespace", None)
+        return
+    body_ns = metadata.get("namespace")
+    if body_ns and body_ns != namespace:
+        raise bad_request(
+            f"the namespace of the provided object ({body_ns}) does not match the namespace sent "
+            f"on the request ({namespace})"
+        )
+    metadata["namespace"] = namespace
 
 
 def unchanged(current: dict[str, Any], new: dict[str, Any]) -> bool:
