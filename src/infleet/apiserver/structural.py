@@ -44,17 +44,23 @@ def check_structural(schema: Mapping[str, Any], path: str) -> list[Cause]:
     return causes
 
 
-def _check_node(schema: Any, path: str, causes: list[Cause], root: bool = False) -> None:  # noqa: C901
+def _check_node(schema: Any, path: str, causes: list[Cause], root: bool = False) -> None:
     if not isinstance(schema, Mapping):
         causes.append(Cause("FieldValueInvalid", "Invalid value: must be a schema object", path))
         return
-    declared = schema.get("type")
-    exempt = schema.get(_INT_OR_STRING) is True or schema.get(_PRESERVE) is True
     if "$ref" in schema:
         causes.append(
             Cause("FieldValueForbidden", "Forbidden: $ref is not allowed in CRD schemas", f"{path}.$ref")
         )
-    if not declared and not exempt:
+    _check_type(schema, path, causes, root)
+    _check_properties(schema, path, causes)
+    _check_items(schema, path, causes)
+
+
+def _check_type(schema: Mapping[str, Any], path: str, causes: list[Cause], root: bool) -> None:
+    declared = schema.get("type")
+    int_or_string = schema.get(_INT_OR_STRING) is True
+    if not declared and not (int_or_string or schema.get(_PRESERVE) is True):
         causes.append(
             Cause(
                 "FieldValueRequired", "Required value: must not be empty for specified fields", f"{path}.type"
@@ -72,7 +78,7 @@ def _check_node(schema: Any, path: str, causes: list[Cause], root: bool = False)
         causes.append(
             Cause("FieldValueInvalid", f"Invalid value: {_show(declared)}: must be object", f"{path}.type")
         )
-    if schema.get(_INT_OR_STRING) is True and declared:
+    if int_or_string and declared:
         causes.append(
             Cause(
                 "FieldValueForbidden",
@@ -88,6 +94,9 @@ def _check_node(schema: Any, path: str, causes: list[Cause], root: bool = False)
                 f"{path}.type",
             )
         )
+
+
+def _check_properties(schema: Mapping[str, Any], path: str, causes: list[Cause]) -> None:
     properties = schema.get("properties")
     if isinstance(properties, Mapping):
         for name, sub in properties.items():
@@ -111,6 +120,9 @@ def _check_node(schema: Any, path: str, causes: list[Cause], root: bool = False)
                 f"{path}.additionalProperties",
             )
         )
+
+
+def _check_items(schema: Mapping[str, Any], path: str, causes: list[Cause]) -> None:
     items = schema.get("items")
     if isinstance(items, Mapping):
         _check_node(items, f"{path}.items", causes)
@@ -118,7 +130,7 @@ def _check_node(schema: Any, path: str, causes: list[Cause], root: bool = False)
         causes.append(
             Cause("FieldValueForbidden", "Forbidden: items must be a single schema", f"{path}.items")
         )
-    elif declared == "array":
+    elif schema.get("type") == "array":
         causes.append(Cause("FieldValueRequired", "Required value: must be specified", f"{path}.items"))
 
 
