@@ -120,13 +120,32 @@ def _resolve(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any
     return _resolve(merged, definitions)
 
 
-def _convert(node: dict[str, Any], definitions: dict[str, Any], where: str) -> dict[str, Any]:  # noqa: C901
-    node = _resolve(node, definitions)
-    if "allOf" in node and len(node["allOf"]) == 1:
-        node = {**_resolve(node["allOf"][0], definitions), **{k: v for k, v in node.items() if k != "allOf"}}
+def _convert(node: dict[str, Any], definitions: dict[str, Any], where: str) -> dict[str, Any]:
+    node = _flatten(node, definitions)
     variants = node.get("anyOf") or node.get("oneOf")
     if variants is not None:
         return _convert_union(node, variants, definitions, where)
+    out = _keywords(node)
+    kind = node.get("type")
+    if kind is None and _PRESERVE not in out and "x-kubernetes-int-or-string" not in out:
+        out[_PRESERVE] = True  # Any: a free-form value
+    if kind == "object":
+        _convert_object(node, out, definitions, where)
+    elif kind == "array":
+        out["items"] = _convert(node.get("items") or {}, definitions, f"{where}[]")
+    return _ordered(out)
+
+
+def _flatten(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """``node`` with its ``$ref`` resolved and a lone ``allOf`` (a reference with field-level keys) merged."""
+    node = _resolve(node, definitions)
+    if "allOf" in node and len(node["allOf"]) == 1:
+        node = {**_resolve(node["allOf"][0], definitions), **{k: v for k, v in node.items() if k != "allOf"}}
+    return node
+
+
+def _keywords(node: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI v3.0 keywords of ``node``; JSON Schema's const and exclusive bounds translated."""
     out: dict[str, Any] = {key: value for key, value in node.items() if key in _KEEP}
     if "const" in node:
         out["enum"] = [node["const"]]
@@ -139,14 +158,7 @@ def _convert(node: dict[str, Any], definitions: dict[str, Any], where: str) -> d
     out.update({key: value for key, value in node.items() if key.startswith("x-kubernetes-")})
     if out.get("default") is None:
         out.pop("default", None)
-    kind = node.get("type")
-    if kind is None and _PRESERVE not in out and "x-kubernetes-int-or-string" not in out:
-        out[_PRESERVE] = True  # Any: a free-form value
-    if kind == "object":
-        _convert_object(node, out, definitions, where)
-    elif kind == "array":
-        out["items"] = _convert(node.get("items") or {}, definitions, f"{where}[]")
-    return _ordered(out)
+    return out
 
 
 def _ordered(out: dict[str, Any]) -> dict[str, Any]:
