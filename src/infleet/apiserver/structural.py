@@ -142,31 +142,43 @@ def apply_defaults(obj: dict[str, Any], schema: Mapping[str, Any]) -> None:
     _default(obj, schema)
 
 
-def _default(value: Any, schema: Mapping[str, Any]) -> None:  # noqa: C901
-    if isinstance(value, dict):
-        properties = schema.get("properties")
-        if isinstance(properties, Mapping):
-            for name, sub in properties.items():
-                if not isinstance(sub, Mapping):
-                    continue
-                missing = name not in value or (value[name] is None and not sub.get("nullable"))
-                if missing and "default" in sub:
-                    value[name] = copy.deepcopy(sub["default"])
-                if name in value:
-                    _default(value[name], sub)
-        additional = schema.get("additionalProperties")
-        if isinstance(additional, Mapping):
-            declared = properties if isinstance(properties, Mapping) else {}
-            for name, item in value.items():
-                if name not in declared:
-                    _default(item, additional)
-    elif isinstance(value, list):
-        items = schema.get("items")
-        if isinstance(items, Mapping):
-            for i, item in enumerate(value):
-                if item is None and "default" in items and not items.get("nullable"):
-                    value[i] = copy.deepcopy(items["default"])
-                _default(value[i], items)
+def _default(value: Any, schema: Mapping[str, Any]) -> None:
+    # Objects are handled inline and arrays and maps aside: this runs for every node of every write.
+    if isinstance(value, list):
+        _default_items(value, schema)
+        return
+    if not isinstance(value, dict):
+        return
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping):
+        for name, sub in properties.items():
+            if not isinstance(sub, Mapping):
+                continue
+            missing = name not in value or (value[name] is None and not sub.get("nullable"))
+            if missing and "default" in sub:
+                value[name] = copy.deepcopy(sub["default"])
+            if name in value:
+                _default(value[name], sub)
+    additional = schema.get("additionalProperties")
+    if isinstance(additional, Mapping):
+        _default_additional(value, properties if isinstance(properties, Mapping) else {}, additional)
+
+
+def _default_items(value: list[Any], schema: Mapping[str, Any]) -> None:
+    items = schema.get("items")
+    if isinstance(items, Mapping):
+        for i, item in enumerate(value):
+            if item is None and "default" in items and not items.get("nullable"):
+                value[i] = copy.deepcopy(items["default"])
+            _default(value[i], items)
+
+
+def _default_additional(
+    value: dict[str, Any], declared: Mapping[str, Any], additional: Mapping[str, Any]
+) -> None:
+    for name, item in value.items():
+        if name not in declared:
+            _default(item, additional)
 
 
 # ---- pruning ----------------------------------------------------------------------------------
@@ -179,40 +191,47 @@ def prune(obj: dict[str, Any], schema: Mapping[str, Any]) -> list[str]:
     return removed
 
 
-def _prune(  # noqa: C901
+def _prune(
     value: Any, schema: Mapping[str, Any], path: str, removed: list[str], keep: tuple[str, ...] = ()
 ) -> None:
-    if isinstance(value, dict):
-        if schema.get(_EMBEDDED) is True:
-            keep = _ROOT_META
-        properties = schema.get("properties")
-        properties = properties if isinstance(properties, Mapping) else {}
-        additional = schema.get("additionalProperties")
-        preserve = schema.get(_PRESERVE) is True or additional is True
-        for name in list(value):
-            where = _join(path, name)
-            if name in keep:
-                # apiVersion, kind and metadata are the server's (ObjectMeta is checked on its own), so a
-                # schema that declares them, even as a bare object, never prunes them.
-                continue
-            sub = properties.get(name)
-            if sub is None and isinstance(additional, Mapping):
-                sub = additional
-            if not isinstance(sub, Mapping):
-                if not preserve:
-                    del value[name]
-                    removed.append(where)
-                continue
-            if value[name] is None and not sub.get("nullable") and not sub.get(_PRESERVE):
+    # Objects are handled inline and arrays aside: this runs for every node of every write.
+    if isinstance(value, list):
+        _prune_items(value, schema, path, removed)
+        return
+    if not isinstance(value, dict):
+        return
+    if schema.get(_EMBEDDED) is True:
+        keep = _ROOT_META
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
+    additional = schema.get("additionalProperties")
+    preserve = schema.get(_PRESERVE) is True or additional is True
+    for name in list(value):
+        if name in keep:
+            # apiVersion, kind and metadata are the server's (ObjectMeta is checked on its own), so a
+            # schema that declares them, even as a bare object, never prunes them.
+            continue
+        where = _join(path, name)
+        sub = properties.get(name)
+        if sub is None and isinstance(additional, Mapping):
+            sub = additional
+        if not isinstance(sub, Mapping):
+            if not preserve:
                 del value[name]
                 removed.append(where)
-                continue
-            _prune(value[name], sub, where, removed)
-    elif isinstance(value, list):
-        items = schema.get("items")
-        if isinstance(items, Mapping):
-            for i, item in enumerate(value):
-                _prune(item, items, f"{path}[{i}]", removed)
+            continue
+        if value[name] is None and not sub.get("nullable") and not sub.get(_PRESERVE):
+            del value[name]
+            removed.append(where)
+            continue
+        _prune(value[name], sub, where, removed)
+
+
+def _prune_items(value: list[Any], schema: Mapping[str, Any], path: str, removed: list[str]) -> None:
+    items = schema.get("items")
+    if isinstance(items, Mapping):
+        for i, item in enumerate(value):
+            _prune(item, items, f"{path}[{i}]", removed)
 
 
 # ---- validation -------------------------------------------------------------------------------
@@ -364,7 +383,25 @@ def _validate_combinators(value: Any, schema: Mapping[str, Any], path: str, caus
         causes.append(_invalid(value, path, "must not match the schema in not"))
 
 
-def _validate_object(  # noqa: C901
+def _validate_object(
+    value: dict[str, Any], schema: Mapping[str, Any], path: str, causes: list[Cause], root: bool
+) -> None:
+    _validate_required(value, schema, path, causes, root)
+    _validate_property_count(value, schema, path, causes)
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
+    additional = schema.get("additionalProperties")
+    for name, item in value.items():
+        if root and name in _ROOT_META and name not in properties:
+            continue
+        sub = properties.get(name)
+        if isinstance(sub, Mapping):
+            _validate(item, sub, _join(path, name), causes)
+        elif isinstance(additional, Mapping):
+            _validate(item, additional, _join(path, name), causes)
+
+
+def _validate_required(
     value: dict[str, Any], schema: Mapping[str, Any], path: str, causes: list[Cause], root: bool
 ) -> None:
     for name in schema.get("required") or []:
@@ -376,6 +413,11 @@ def _validate_object(  # noqa: C901
                 causes.append(
                     Cause("FieldValueRequired", "Required value: must not be empty", _join(path, name))
                 )
+
+
+def _validate_property_count(
+    value: dict[str, Any], schema: Mapping[str, Any], path: str, causes: list[Cause]
+) -> None:
     max_properties, min_properties = schema.get("maxProperties"), schema.get("minProperties")
     if isinstance(max_properties, int) and len(value) > max_properties:
         causes.append(
@@ -391,17 +433,6 @@ def _validate_object(  # noqa: C901
                 path,
             )
         )
-    properties = schema.get("properties")
-    properties = properties if isinstance(properties, Mapping) else {}
-    additional = schema.get("additionalProperties")
-    for name, item in value.items():
-        if root and name in _ROOT_META and name not in properties:
-            continue
-        sub = properties.get(name)
-        if isinstance(sub, Mapping):
-            _validate(item, sub, _join(path, name), causes)
-        elif isinstance(additional, Mapping):
-            _validate(item, additional, _join(path, name), causes)
 
 
 def _validate_array(value: list[Any], schema: Mapping[str, Any], path: str, causes: list[Cause]) -> None:
