@@ -166,7 +166,7 @@ class _LabelParser:
             if token != ",":
                 raise self.fail(f"found {token!r}, expected ','")
 
-    def requirement(self) -> Requirement:  # noqa: C901
+    def requirement(self) -> Requirement:
         negate = self.peek() == "!"
         if negate:
             self.take()
@@ -175,28 +175,38 @@ class _LabelParser:
             raise self.fail(f"found {key or 'end of input'!r}, expected a label key")
         op = self.peek()
         if negate or op in (None, ","):
-            if negate and op not in (None, ","):
-                raise self.fail(f"found {op!r} after '!{key}', expected ',' or end of input")
-            return self.check(key, "!" if negate else "exists", [])
+            return self.existence(key, negate, op)
         self.take()
         if op in ("=", "==", "!="):
-            value = self.peek()
-            if value in (None, ","):
-                values = [""]
-            elif _is_identifier(value) and value is not None:
-                self.take()
-                values = [value]
-            else:
-                raise self.fail(f"found {value!r}, expected a label value for key {key!r}")
-            return self.check(key, "notin" if op == "!=" else "in", values)
+            return self.check(key, "notin" if op == "!=" else "in", [self.equality_value(key)])
         if op in (">", "<"):
-            value = self.take()
-            if not _is_identifier(value) or value is None:
-                raise self.fail(f"found {value or 'end of input'!r}, expected an integer for key {key!r}")
-            return self.check(key, "gt" if op == ">" else "lt", [value])
+            return self.check(key, "gt" if op == ">" else "lt", [self.integer_value(key)])
         if op in _SET_OPS:
             return self.check(key, op, self.value_set(key))
         raise self.fail(f"found {op!r} after key {key!r}, expected one of =, ==, !=, in, notin, >, <")
+
+    def existence(self, key: str, negate: bool, following: str | None) -> Requirement:
+        """``key`` or ``!key``, which only a ',' or the end of input may follow."""
+        if negate and following not in (None, ","):
+            raise self.fail(f"found {following!r} after '!{key}', expected ',' or end of input")
+        return self.check(key, "!" if negate else "exists", [])
+
+    def equality_value(self, key: str) -> str:
+        """The value after =, == or !=; empty when a ',' or the end of input follows the operator."""
+        value = self.peek()
+        if value in (None, ","):
+            return ""
+        if _is_identifier(value) and value is not None:
+            self.take()
+            return value
+        raise self.fail(f"found {value!r}, expected a label value for key {key!r}")
+
+    def integer_value(self, key: str) -> str:
+        """The operand of > or <, checked to be an integer by :meth:`check`."""
+        value = self.take()
+        if not _is_identifier(value) or value is None:
+            raise self.fail(f"found {value or 'end of input'!r}, expected an integer for key {key!r}")
+        return value
 
     def value_set(self, key: str) -> list[str]:
         if self.take() != "(":
@@ -241,44 +251,17 @@ class LabelSelector:
         return cls(_LabelParser(text).parse())
 
     @classmethod
-    def from_dict(cls, selector: Mapping[str, Any]) -> LabelSelector:  # noqa: C901
+    def from_dict(cls, selector: Mapping[str, Any]) -> LabelSelector:
         """Build from a ``metav1.LabelSelector`` (``matchLabels`` and ``matchExpressions``)."""
         if not isinstance(selector, Mapping):
             raise ValueError(f"a label selector must be an object, got {type(selector).__name__}")
-        requirements: list[Requirement] = []
-        match_labels = selector.get("matchLabels") or {}
-        if not isinstance(match_labels, Mapping):
-            raise ValueError("matchLabels must be an object of label key to value")
-        for key, value in match_labels.items():
-            if not isinstance(value, str):
-                raise ValueError(f"matchLabels[{key}] must be a string")
-            made = _make_requirement(str(key), "in", [value])
-            if isinstance(made, str):
-                raise ValueError(f"matchLabels: {made}")
-            requirements.append(made)
+        requirements = _match_labels(selector.get("matchLabels") or {})
         expressions = selector.get("matchExpressions") or []
         if not isinstance(expressions, list):
             raise ValueError("matchExpressions must be a list")
-        ops = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
-        for i, expr in enumerate(expressions):
-            where = f"matchExpressions[{i}]"
-            if not isinstance(expr, Mapping):
-                raise ValueError(f"{where} must be an object with key, operator and values")
-            key, operator, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-            if not isinstance(key, str):
-                raise ValueError(f"{where}.key must be a string")
-            if operator not in ops:
-                raise ValueError(
-                    f"{where}.operator {operator!r} is not one of In, NotIn, Exists, DoesNotExist"
-                )
-            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                raise ValueError(f"{where}.values must be a list of strings")
-            if operator in ("Exists", "DoesNotExist") and values:
-                raise ValueError(f"{where}.values must be empty when operator is {operator}")
-            made = _make_requirement(key, ops[str(operator)], values)
-            if isinstance(made, str):
-                raise ValueError(f"{where}: {made}")
-            requirements.append(made)
+        requirements.extend(
+            _match_expression(f"matchExpressions[{i}]", expr) for i, expr in enumerate(expressions)
+        )
         return cls(requirements)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -299,6 +282,41 @@ class LabelSelector:
 
     def __hash__(self) -> int:
         return hash(self.requirements)
+
+
+_EXPRESSION_OPS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
+
+
+def _match_labels(match_labels: Any) -> list[Requirement]:
+    if not isinstance(match_labels, Mapping):
+        raise ValueError("matchLabels must be an object of label key to value")
+    requirements: list[Requirement] = []
+    for key, value in match_labels.items():
+        if not isinstance(value, str):
+            raise ValueError(f"matchLabels[{key}] must be a string")
+        made = _make_requirement(str(key), "in", [value])
+        if isinstance(made, str):
+            raise ValueError(f"matchLabels: {made}")
+        requirements.append(made)
+    return requirements
+
+
+def _match_expression(where: str, expr: Any) -> Requirement:
+    if not isinstance(expr, Mapping):
+        raise ValueError(f"{where} must be an object with key, operator and values")
+    key, operator, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+    if not isinstance(key, str):
+        raise ValueError(f"{where}.key must be a string")
+    if operator not in _EXPRESSION_OPS:
+        raise ValueError(f"{where}.operator {operator!r} is not one of In, NotIn, Exists, DoesNotExist")
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError(f"{where}.values must be a list of strings")
+    if operator in ("Exists", "DoesNotExist") and values:
+        raise ValueError(f"{where}.values must be empty when operator is {operator}")
+    made = _make_requirement(key, _EXPRESSION_OPS[str(operator)], values)
+    if isinstance(made, str):
+        raise ValueError(f"{where}: {made}")
+    return made
 
 
 @dataclass(frozen=True)
