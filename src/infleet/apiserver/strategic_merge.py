@@ -50,27 +50,39 @@ def _string_list(value: Any, directive: str, path: str) -> list[Any]:
     return value
 
 
-def _merge_map(original: dict[str, Any], patch: dict[str, Any], schema: SchemaNode | None, path: str) -> Any:  # noqa: C901
+def _merge_map(original: dict[str, Any], patch: dict[str, Any], schema: SchemaNode | None, path: str) -> Any:
     """Merge ``patch`` into ``original`` (owned by the caller, mutated) and return it or ``_DELETE``."""
     directive = patch.get(_PATCH)
-    if directive is not None:
-        if directive == "replace":
-            return _merge_map({}, {k: v for k, v in patch.items() if k != _PATCH}, schema, path)
-        if directive == "delete":
-            return _DELETE
-        if directive != "merge":
-            raise bad_request(
-                f"invalid strategic merge patch: unknown $patch value {directive!r} at {_where(path)}; "
-                "use replace, delete or merge"
-            )
+    if directive == "replace":
+        return _merge_map({}, {k: v for k, v in patch.items() if k != _PATCH}, schema, path)
+    if directive == "delete":
+        return _DELETE
+    if directive not in (None, "merge"):
+        raise bad_request(
+            f"invalid strategic merge patch: unknown $patch value {directive!r} at {_where(path)}; "
+            "use replace, delete or merge"
+        )
     if _RETAIN_KEYS in patch:
-        retain = _string_list(patch[_RETAIN_KEYS], _RETAIN_KEYS, path)
-        if not all(isinstance(k, str) for k in retain):
-            raise bad_request(
-                f"invalid strategic merge patch: $retainKeys at {_where(path)} must list field names"
-            )
-        for key in [k for k in original if k not in retain]:
-            del original[key]
+        _retain_keys(original, patch[_RETAIN_KEYS], path)
+    _delete_from_primitive_lists(original, patch, path)
+    _merge_fields(original, patch, schema, path)
+    _set_element_orders(original, patch, schema, path)
+    return original
+
+
+def _retain_keys(original: dict[str, Any], retain: Any, path: str) -> None:
+    """``$retainKeys``: drop every field of ``original`` the list does not name."""
+    retain = _string_list(retain, _RETAIN_KEYS, path)
+    if not all(isinstance(k, str) for k in retain):
+        raise bad_request(
+            f"invalid strategic merge patch: $retainKeys at {_where(path)} must list field names"
+        )
+    for key in [k for k in original if k not in retain]:
+        del original[key]
+
+
+def _delete_from_primitive_lists(original: dict[str, Any], patch: dict[str, Any], path: str) -> None:
+    """``$deleteFromPrimitiveList/<field>``: remove the listed values from a list of scalars."""
     for key, value in patch.items():
         if key.startswith(_DELETE_PRIMITIVE):
             field = key[len(_DELETE_PRIMITIVE) :]
@@ -78,6 +90,12 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], schema: SchemaNo
             current = original.get(field)
             if isinstance(current, list):
                 original[field] = [item for item in current if item not in doomed]
+
+
+def _merge_fields(
+    original: dict[str, Any], patch: dict[str, Any], schema: SchemaNode | None, path: str
+) -> None:
+    """The non-directive fields of ``patch``: null deletes, maps and lists merge, scalars replace."""
     for key, value in patch.items():
         if _is_directive(key):
             continue
@@ -95,6 +113,12 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], schema: SchemaNo
             original[key] = _merge_list(original.get(key), value, child, _join(path, key))
         else:
             original[key] = copy.deepcopy(value)
+
+
+def _set_element_orders(
+    original: dict[str, Any], patch: dict[str, Any], schema: SchemaNode | None, path: str
+) -> None:
+    """``$setElementOrder/<field>``: order the merged list as the patch author's copy had it."""
     for key, value in patch.items():
         if key.startswith(_SET_ORDER):
             field = key[len(_SET_ORDER) :]
@@ -104,61 +128,82 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], schema: SchemaNo
                 child = schema.child(field) if schema is not None else None
                 merge_key = child.patch_merge_key if child is not None else None
                 original[field] = _reorder(current, order, merge_key, _join(path, field))
-    return original
 
 
 def _is_replace_marker(item: Any) -> bool:
     return isinstance(item, dict) and item.get(_PATCH) == "replace" and len(item) == 1
 
 
-def _merge_list(current: Any, patch: list[Any], schema: SchemaNode | None, path: str) -> list[Any]:  # noqa: C901
+def _merge_list(current: Any, patch: list[Any], schema: SchemaNode | None, path: str) -> list[Any]:
     if any(_is_replace_marker(item) for item in patch):
         patch = [item for item in patch if not _is_replace_marker(item)]
         current = []
     strategies = schema.patch_strategies if schema is not None else frozenset()
     if "merge" not in strategies or schema is None:
-        return [copy.deepcopy(item) for item in patch if not (isinstance(item, dict) and _PATCH in item)]
+        return _replacement_list(patch)
     result: list[Any] = list(current) if isinstance(current, list) else []
     if all(not isinstance(item, dict | list) for item in patch):
-        for item in patch:
-            if item not in result:
-                result.append(item)
-        return result
+        return _append_missing(result, patch)
     merge_key = schema.patch_merge_key
     if merge_key is None:
-        return [copy.deepcopy(item) for item in patch if not (isinstance(item, dict) and _PATCH in item)]
+        return _replacement_list(patch)
     items_schema = schema.items()
     for i, item in enumerate(patch):
-        where = f"{path}[{i}]"
-        if not isinstance(item, dict):
-            raise bad_request(
-                f"invalid strategic merge patch: {where} must be an object with merge key {merge_key!r}"
-            )
-        if merge_key not in item:
-            raise bad_request(
-                f"invalid strategic merge patch: {where} lacks the declared merge key {merge_key!r}"
-            )
-        directive = item.get(_PATCH)
-        if directive not in (None, "merge", "replace", "delete"):
-            raise bad_request(
-                f"invalid strategic merge patch: unknown $patch value {directive!r} at {where}; "
-                "use replace, delete or merge"
-            )
-        matches = [
-            j
-            for j, existing in enumerate(result)
-            if isinstance(existing, dict) and existing.get(merge_key) == item[merge_key]
-        ]
-        if directive == "delete":
-            result = [existing for j, existing in enumerate(result) if j not in matches]
-            continue
-        base = result[matches[0]] if matches and directive != "replace" else {}
-        merged = _merge_map(base, item, items_schema, where)
-        if matches:
-            result[matches[0]] = merged
-        elif merged is not _DELETE:
-            result.append(merged)
+        result = _merge_list_item(result, item, merge_key, items_schema, f"{path}[{i}]")
     return result
+
+
+def _replacement_list(patch: list[Any]) -> list[Any]:
+    """``patch`` as the whole new list, without directive-only items."""
+    return [copy.deepcopy(item) for item in patch if not (isinstance(item, dict) and _PATCH in item)]
+
+
+def _append_missing(result: list[Any], patch: list[Any]) -> list[Any]:
+    """``result`` with each scalar of ``patch`` it does not hold yet appended, in patch order."""
+    for item in patch:
+        if item not in result:
+            result.append(item)
+    return result
+
+
+def _merge_list_item(
+    result: list[Any], item: Any, merge_key: str, items_schema: SchemaNode | None, where: str
+) -> list[Any]:
+    """``result`` with the patch ``item`` merged into, replacing, deleting or appended to its match."""
+    directive = _list_item_directive(item, merge_key, where)
+    matches = [
+        j
+        for j, existing in enumerate(result)
+        if isinstance(existing, dict) and existing.get(merge_key) == item[merge_key]
+    ]
+    if directive == "delete":
+        return [existing for j, existing in enumerate(result) if j not in matches]
+    base = result[matches[0]] if matches and directive != "replace" else {}
+    merged = _merge_map(base, item, items_schema, where)
+    if matches:
+        result[matches[0]] = merged
+    elif merged is not _DELETE:
+        result.append(merged)
+    return result
+
+
+def _list_item_directive(item: Any, merge_key: str, where: str) -> Any:
+    """The ``$patch`` of a merge-keyed list item, once the item is known to be well formed."""
+    if not isinstance(item, dict):
+        raise bad_request(
+            f"invalid strategic merge patch: {where} must be an object with merge key {merge_key!r}"
+        )
+    if merge_key not in item:
+        raise bad_request(
+            f"invalid strategic merge patch: {where} lacks the declared merge key {merge_key!r}"
+        )
+    directive = item.get(_PATCH)
+    if directive not in (None, "merge", "replace", "delete"):
+        raise bad_request(
+            f"invalid strategic merge patch: unknown $patch value {directive!r} at {where}; "
+            "use replace, delete or merge"
+        )
+    return directive
 
 
 def _identity(item: Any, merge_key: str | None) -> str:
