@@ -35,7 +35,7 @@ def _read_definitions(folder: str) -> dict[str, dict[str, Any]]:
     return defs
 
 
-def _to_openapi(schema: Any) -> Any:  # noqa: C901
+def _to_openapi(schema: Any) -> Any:
     """JSON Schema 2020-12 node -> OpenAPI 3.0 node (refs, nullable types, ``$ref`` with siblings)."""
     if isinstance(schema, list):
         return [_to_openapi(item) for item in schema]
@@ -43,24 +43,29 @@ def _to_openapi(schema: Any) -> Any:  # noqa: C901
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key == "$ref" and isinstance(value, str):
-            out[key] = _COMPONENTS + ref_name(value)
-        elif key == "type" and isinstance(value, list):
-            real = [t for t in value if t != "null"]
-            if real:
-                out["type"] = real[0]
-            if "null" in value:
-                out["nullable"] = True
-        elif key in ("properties", "patternProperties", "$defs") and isinstance(value, dict):
-            out[key] = {name: _to_openapi(sub) for name, sub in value.items()}
-        elif key in ("enum", "required", "x-kubernetes-group-version-kind", "x-kubernetes-list-map-keys"):
-            out[key] = value
-        else:
-            out[key] = _to_openapi(value)
+        _add_openapi_keyword(out, key, value)
     if "$ref" in out and len(out) > 1:
         # OpenAPI 3.0 ignores siblings of $ref; kube-apiserver wraps the ref in allOf instead.
         out["allOf"] = [{"$ref": out.pop("$ref")}]
     return out
+
+
+def _add_openapi_keyword(out: dict[str, Any], key: str, value: Any) -> None:
+    """Write the OpenAPI 3.0 form of one JSON Schema keyword into ``out``."""
+    if key == "$ref" and isinstance(value, str):
+        out[key] = _COMPONENTS + ref_name(value)
+    elif key == "type" and isinstance(value, list):
+        real = [t for t in value if t != "null"]
+        if real:
+            out["type"] = real[0]
+        if "null" in value:
+            out["nullable"] = True
+    elif key in ("properties", "patternProperties", "$defs") and isinstance(value, dict):
+        out[key] = {name: _to_openapi(sub) for name, sub in value.items()}
+    elif key in ("enum", "required", "x-kubernetes-group-version-kind", "x-kubernetes-list-map-keys"):
+        out[key] = value
+    else:
+        out[key] = _to_openapi(value)
 
 
 def _field_path(parts: Iterable[Any]) -> str:

@@ -24,10 +24,22 @@ CRD_STORAGE_KEY = "customresourcedefinitions.apiextensions.k8s.io"
 _KIND = "CustomResourceDefinition"
 
 
-def _spec_causes(index: ResourceIndex, crd: Mapping[str, Any]) -> list[Cause]:  # noqa: C901
+def _spec_causes(index: ResourceIndex, crd: Mapping[str, Any]) -> list[Cause]:
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
     group = spec.get("group", "")
+    causes = _naming_causes(crd, names, group)
+    if spec.get("scope") not in ("Namespaced", "Cluster"):
+        causes.append(
+            Cause("FieldValueNotSupported", 'supported values: "Cluster", "Namespaced"', "spec.scope")
+        )
+    causes += _version_causes(spec.get("versions") or [])
+    causes += _clash_causes(index, crd, names, group)
+    return causes
+
+
+def _naming_causes(crd: Mapping[str, Any], names: Mapping[str, Any], group: str) -> list[Cause]:
+    """The group must be a domain, plural and kind set, and the CRD named ``<plural>.<group>``."""
     causes = []
     if not group or "." not in group:
         causes.append(Cause("FieldValueInvalid", "should be a domain with at least one dot", "spec.group"))
@@ -42,11 +54,12 @@ def _spec_causes(index: ResourceIndex, crd: Mapping[str, Any]) -> list[Cause]:  
                 "metadata.name",
             )
         )
-    if spec.get("scope") not in ("Namespaced", "Cluster"):
-        causes.append(
-            Cause("FieldValueNotSupported", 'supported values: "Cluster", "Namespaced"', "spec.scope")
-        )
-    versions = spec.get("versions") or []
+    return causes
+
+
+def _version_causes(versions: Any) -> list[Cause]:
+    """Exactly one storage version, and a structural schema for every version."""
+    causes = []
     if not versions:
         causes.append(
             Cause(
@@ -73,6 +86,14 @@ def _spec_causes(index: ResourceIndex, crd: Mapping[str, Any]) -> list[Cause]:  
             causes.append(Cause("FieldValueRequired", "schemas are required", path))
             continue
         causes += structural.check_structural(schema, path)
+    return causes
+
+
+def _clash_causes(
+    index: ResourceIndex, crd: Mapping[str, Any], names: Mapping[str, Any], group: str
+) -> list[Cause]:
+    """Another resource of the group already serving this plural or kind."""
+    causes = []
     for resource in index.all():
         clash = resource.group == group and resource.storage_key != crd["metadata"].get("name")
         if clash and (resource.plural == names.get("plural") or resource.kind == names.get("kind")):
