@@ -199,7 +199,7 @@ class GarbageCollector:
                 await asyncio.sleep(0.5)
                 self.enqueue(ref)
 
-    async def _process(self, ref: ObjectRef) -> None:  # noqa: C901
+    async def _process(self, ref: ObjectRef) -> None:
         cluster = self._cluster
         storage_key, namespace, name = ref
         obj = cluster.store.get(storage_key, namespace, name)
@@ -211,18 +211,21 @@ class GarbageCollector:
         if owners and not any(owner.get("uid") in self._live for owner in owners):
             await delete_object(cluster, resource, obj, DeleteOptions(propagation_policy="Background"))
             return
-        if not metadata.get("deletionTimestamp"):
-            return
+        if metadata.get("deletionTimestamp"):
+            await self._finalize(storage_key, name, resource, obj)
+
+    async def _finalize(
+        self, storage_key: str, name: str, resource: ResourceType, obj: dict[str, Any]
+    ) -> None:
+        """Run the server's own finalizers of a terminating object; store those still pending."""
+        metadata = obj["metadata"]
         finalizers = list(metadata.get("finalizers") or [])
         uid = metadata.get("uid", "")
         if ORPHAN in finalizers:
             await self._orphan_dependents(uid)
             finalizers.remove(ORPHAN)
         if FOREGROUND in finalizers:
-            dependents = self.dependents_of(uid)
-            if dependents:
-                for dependent in dependents:
-                    await self._delete_ref(dependent, "Foreground")
+            if not await self._delete_dependents_in_foreground(uid):
                 return
             finalizers.remove(FOREGROUND)
         if storage_key == "namespaces" and not await self._empty_namespace(name):
@@ -232,6 +235,13 @@ class GarbageCollector:
                 return
             finalizers.remove(CRD_CLEANUP)
         await self._set_finalizers(resource, obj, finalizers)
+
+    async def _delete_dependents_in_foreground(self, uid: str) -> bool:
+        """Delete what ``uid`` owns with foreground propagation; True once it owns nothing."""
+        dependents = self.dependents_of(uid)
+        for dependent in dependents:
+            await self._delete_ref(dependent, "Foreground")
+        return not dependents
 
     async def _set_finalizers(
         self, resource: ResourceType, obj: dict[str, Any], finalizers: list[str]
