@@ -97,7 +97,7 @@ def parse_timestamp(text: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def human_age(since: datetime, now: datetime) -> str:  # noqa: C901
+def human_age(since: datetime, now: datetime) -> str:
     """Kubernetes ``duration.HumanDuration`` of ``now - since``."""
     seconds = int((now - since).total_seconds())
     if seconds < -1:
@@ -108,27 +108,33 @@ def human_age(since: datetime, now: datetime) -> str:  # noqa: C901
         return f"{seconds}s"
     minutes = seconds // 60
     if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+        return _units(minutes, "m", seconds % 60, "s")
     if minutes < 180:
         return f"{minutes}m"
+    return _human_hours(minutes)
+
+
+def _human_hours(minutes: int) -> str:
+    """``HumanDuration`` from three hours on: hours, then days, then years."""
     hours = minutes // 60
     if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
+        return _units(hours, "h", minutes % 60, "m")
     if hours < 48:
         return f"{hours}h"
     days = hours // 24
     if hours < 24 * 8:
-        rest = hours % 24
-        return f"{days}d{rest}h" if rest else f"{days}d"
+        return _units(days, "d", hours % 24, "h")
     if hours < 24 * 365 * 2:
         return f"{days}d"
     years = days // 365
     if hours < 24 * 365 * 8:
-        rest = days % 365
-        return f"{years}y{rest}d" if rest else f"{years}y"
+        return _units(years, "y", days % 365, "d")
     return f"{years}y"
+
+
+def _units(whole: int, unit: str, rest: int, rest_unit: str) -> str:
+    """``3h5m``, or ``3h`` when the rest is zero."""
+    return f"{whole}{unit}{rest}{rest_unit}" if rest else f"{whole}{unit}"
 
 
 def _text(value: Any) -> str:
