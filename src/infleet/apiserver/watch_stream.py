@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,11 +88,54 @@ def _bookmark(resource: ResourceType, rv: int, initial_end: bool) -> bytes:
     )
 
 
-async def stream_events(  # noqa: C901
+async def stream_events(
     cluster: Cluster, resource: ResourceType, request: WatchRequest, render: EventRenderer
 ) -> AsyncIterator[bytes]:
     """Yield the encoded events of one watch until its timeout, the client leaves, or the server stops."""
     selects = selector_filter(resource, request.selection)
+    encode = _encoder(cluster, resource, render)
+    try:
+        if request.resource_version is None or request.send_initial_events:
+            initial = [("ADDED", obj) for obj in cluster.list(resource, request.selection).items]
+        else:
+            initial = cluster.hub.replay(resource.storage_key, request.resource_version, selects)
+    except StatusError as error:
+        yield _line("ERROR", error.to_status())
+        return
+    initial_end = cluster.store.resource_version if request.send_initial_events else None
+    subscriber = cluster.hub.subscribe(resource.storage_key, selects)
+    clock = _WatchClock(request, subscriber.queue.put_nowait)
+    try:
+        for line in _initial_lines(resource, initial, encode, initial_end):
+            yield line
+        clock.start()
+        while True:
+            item = await subscriber.queue.get()
+            if item is _WAKE:
+                now = time.monotonic()
+                if now >= clock.deadline:
+                    return
+                if clock.bookmark_due(now):
+                    yield _bookmark(resource, cluster.store.resource_version, initial_end=False)
+                    clock.idle_since = time.monotonic()
+                clock.arm()
+                continue
+            if item is None:
+                return
+            # Send what is already queued as one chunk: one socket write per wakeup, not per event.
+            chunk, closed, woken = _drain(subscriber.queue, encode, item)
+            yield chunk
+            if closed or clock.chunk_sent(woken):
+                return
+    finally:
+        clock.cancel()
+        cluster.hub.unsubscribe(subscriber)
+
+
+def _encoder(
+    cluster: Cluster, resource: ResourceType, render: EventRenderer
+) -> Callable[[str, dict[str, Any]], bytes]:
+    """The event encoder of one watch; the renderer learns which event is the watch's first."""
     first = True
 
     def encode(kind: str, obj: dict[str, Any]) -> bytes:
@@ -104,67 +147,81 @@ async def stream_events(  # noqa: C901
             return cluster.hub.encoded(kind, obj, lambda: _line(kind, obj))
         return _line(kind, rendered)
 
-    try:
-        if request.resource_version is None or request.send_initial_events:
-            initial = [("ADDED", obj) for obj in cluster.list(resource, request.selection).items]
-        else:
-            initial = cluster.hub.replay(resource.storage_key, request.resource_version, selects)
-    except StatusError as error:
-        yield _line("ERROR", error.to_status())
-        return
-    snapshot_rv = cluster.store.resource_version
-    subscriber = cluster.hub.subscribe(resource.storage_key, selects)
-    timer: asyncio.TimerHandle | None = None
-    try:
-        for kind, obj in initial:
-            yield encode(kind, obj)
-        if request.send_initial_events:
-            yield _bookmark(resource, snapshot_rv, initial_end=True)
-        deadline = time.monotonic() + request.timeout_seconds
-        idle_since = time.monotonic()
-        loop = asyncio.get_running_loop()
+    return encode
 
-        def arm() -> asyncio.TimerHandle:
-            # One timer per watch, re-armed only when it fires: a timeout around every wait would cost a
-            # timer per event and watcher, most of the fan-out cost with many watchers.
-            due = (
-                min(deadline, idle_since + request.bookmark_interval) if request.allow_bookmarks else deadline
-            )
-            return loop.call_later(max(0.0, due - time.monotonic()), subscriber.queue.put_nowait, _WAKE)
 
-        timer = arm()
-        while True:
-            item = await subscriber.queue.get()
-            if item is _WAKE:
-                now = time.monotonic()
-                if now >= deadline:
-                    return
-                if request.allow_bookmarks and now - idle_since >= request.bookmark_interval:
-                    yield _bookmark(resource, cluster.store.resource_version, initial_end=False)
-                    idle_since = time.monotonic()
-                timer = arm()
-                continue
-            if item is None:
-                return
-            # Send what is already queued as one chunk: one socket write per wakeup, not per event.
-            lines = [encode(*item)]
-            woken = False
-            while not subscriber.queue.empty():
-                queued = subscriber.queue.get_nowait()
-                if queued is None:
-                    yield b"".join(lines)
-                    return
-                if queued is _WAKE:
-                    woken = True
-                    continue
-                lines.append(encode(*queued))
-            yield b"".join(lines)
-            idle_since = time.monotonic()
-            if idle_since >= deadline:
-                return
-            if woken:
-                timer = arm()
-    finally:
-        if timer is not None:
-            timer.cancel()
-        cluster.hub.unsubscribe(subscriber)
+def _initial_lines(
+    resource: ResourceType,
+    initial: list[tuple[str, dict[str, Any]]],
+    encode: Callable[[str, dict[str, Any]], bytes],
+    initial_end: int | None,
+) -> Iterator[bytes]:
+    """The initial (or replayed) events one by one, then the WatchList bookmark at ``initial_end``."""
+    for kind, obj in initial:
+        yield encode(kind, obj)
+    if initial_end is not None:
+        yield _bookmark(resource, initial_end, initial_end=True)
+
+
+def _drain(
+    queue: asyncio.Queue[tuple[str, dict[str, Any]] | None],
+    encode: Callable[[str, dict[str, Any]], bytes],
+    first: tuple[str, dict[str, Any]],
+) -> tuple[bytes, bool, bool]:
+    """``first`` and the events queued behind it as one chunk; whether the hub closed and the timer fired."""
+    lines = [encode(*first)]
+    woken = False
+    while not queue.empty():
+        queued = queue.get_nowait()
+        if queued is None:
+            return b"".join(lines), True, woken
+        if queued is _WAKE:
+            woken = True
+            continue
+        lines.append(encode(*queued))
+    return b"".join(lines), False, woken
+
+
+class _WatchClock:
+    """The timeout and idle-bookmark schedule of one watch, kept by a single loop timer.
+
+    One timer per watch, re-armed only when it fires: a timeout around every wait would cost a timer
+    per event and watcher, most of the fan-out cost with many watchers.
+    """
+
+    def __init__(self, request: WatchRequest, wake: Callable[[tuple[str, dict[str, Any]]], None]) -> None:
+        self._timeout = request.timeout_seconds
+        self._bookmark_interval = request.bookmark_interval if request.allow_bookmarks else None
+        self._wake = wake
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0
+        self.idle_since = 0.0
+
+    def start(self) -> None:
+        """Start counting once the initial events are out."""
+        self.deadline = time.monotonic() + self._timeout
+        self.idle_since = time.monotonic()
+        self.arm()
+
+    def arm(self) -> None:
+        interval = self._bookmark_interval
+        due = min(self.deadline, self.idle_since + interval) if interval is not None else self.deadline
+        self._timer = self._loop.call_later(max(0.0, due - time.monotonic()), self._wake, _WAKE)
+
+    def bookmark_due(self, now: float) -> bool:
+        interval = self._bookmark_interval
+        return interval is not None and now - self.idle_since >= interval
+
+    def chunk_sent(self, woken: bool) -> bool:
+        """Note that events went out; True when the watch's time is up."""
+        self.idle_since = time.monotonic()
+        if self.idle_since >= self.deadline:
+            return True
+        if woken:  # the timer fired while events were queued; the wake-up it sent was consumed
+            self.arm()
+        return False
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
