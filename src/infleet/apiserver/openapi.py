@@ -86,13 +86,13 @@ def _query(name: str, schema_type: str, description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "description": description, "schema": {"type": schema_type}}
 
 
-def _path_parameter(name: str, description: str) -> dict[str, Any]:
+def _path_parameter(name: str, description: str, **schema: str) -> dict[str, Any]:
     return {
         "name": name,
         "in": "path",
         "required": True,
         "description": description,
-        "schema": {"type": "string"},
+        "schema": {"type": "string", **schema},
     }
 
 
@@ -174,7 +174,11 @@ def _paths(resource: ResourceType, schema_ref: str, scale_ref: str | None) -> di
     scope = "/namespaces/{namespace}" if resource.namespaced else ""
     collection = f"{prefix}{scope}/{resource.plural}"
     item = f"{collection}/{{name}}"
-    namespace = [_path_parameter("namespace", "object name and auth scope")] if resource.namespaced else []
+    namespace = (
+        [_path_parameter("namespace", "object name and auth scope", example="default")]
+        if resource.namespaced
+        else []
+    )
     named = [_path_parameter("name", f"name of the {resource.kind}"), *namespace]
     paths = {
         collection: {
