@@ -48,32 +48,47 @@ class FailingTransport:
         return None
 
 
-def gateway(error: UpstreamError) -> GatewayApp:
+def gateway(error: UpstreamError, debug: bool = False) -> GatewayApp:
     config = {
         "models": [{"name": "llama", "backends": [{"url": A, "model": "m"}]}],
         "retries": {"attempts": 1},
         "health": {"enabled": False},
         "scrape": {"enabled": False},
         "access_log": {"enabled": False},
+        "debug": debug,
     }
     return GatewayApp(parse_config(config), transport=FailingTransport(error), background=False)
 
 
 @pytest.mark.parametrize(
-    ("error", "status"),
+    ("error", "status", "told"),
     [
-        (UpstreamTimeoutError("no answer"), 504),
-        (UpstreamConnectTimeoutError("no handshake"), 504),
-        (UpstreamConnectError("refused"), 502),
+        (UpstreamTimeoutError("no answer"), 504, "timed out"),
+        (UpstreamConnectTimeoutError("no handshake"), 504, "timed out"),
+        (
+            UpstreamConnectError("cannot connect to http://10.0.0.7:8000: refused"),
+            502,
+            "could not be reached",
+        ),
         # The text alone does not make a timeout.
-        (UpstreamError("upstream timed out before the deadline"), 502),
+        (UpstreamError("upstream timed out before the deadline"), 502, "failed before it answered"),
     ],
 )
-async def test_status_follows_the_error_type(error: UpstreamError, status: int) -> None:
+async def test_status_follows_the_error_type(error: UpstreamError, status: int, told: str) -> None:
     app = gateway(error)
     reply = await call(app, "/v1/chat/completions", chat())
     assert reply.status == status
-    assert reply.json()["error"]["message"] == str(error)
+    message = reply.json()["error"]["message"]
+    assert told in message
+    assert str(error) not in message, "the upstream's error text is internal"
+    assert "10.0.0.7" not in reply.body.decode()
+
+
+async def test_debug_mode_tells_the_upstream_address_and_error() -> None:
+    error = UpstreamConnectError("cannot connect to http://10.0.0.7:8000: refused")
+    reply = await call(gateway(error, debug=True), "/v1/chat/completions", chat())
+    assert reply.status == 502
+    assert str(error) in reply.json()["error"]["message"]
 
 
 async def test_a_connect_timeout_ejects_the_replica_at_once() -> None:

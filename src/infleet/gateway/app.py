@@ -210,8 +210,17 @@ class GatewayApp:
         await self._json(send, 200, {"status": "ok"})
 
     async def _readiness(self, scope: dict[str, Any], send: Send) -> None:
-        ready = any(r.healthy for r in self._replicas())
-        await self._json(send, 200 if ready else 503, {"status": "ready" if ready else "no healthy replica"})
+        """Ready when some model has a replica the router may use now: healthy, not cooling down,
+        and, when health checks run, confirmed by a probe (replicas start out presumed healthy)."""
+        now = self.proxy.clock.now()
+        confirmed = not self.proxy.config.health.enabled
+        routable = [
+            r for r in self._replicas() if r.routable(now) and (confirmed or r.external or r.health_successes)
+        ]
+        if routable:
+            await self._json(send, 200, {"status": "ready", "routable_replicas": len(routable)})
+            return
+        await send_error(send, 503, "no replica can take a request now", "not_ready")
 
     async def _metrics(self, scope: dict[str, Any], send: Send) -> None:
         for replica in self._replicas():  # gauges are set when read, not on every request

@@ -19,13 +19,14 @@ class Principal:
     rpm: int | None = None
     tpm: int | None = None
     max_parallel: int | None = None
+    priority: str = "standard"  # the highest x-infleet-priority honoured for this principal
 
     def may_use(self, model: str) -> bool:
         return self.models is None or model in self.models
 
 
 ANONYMOUS = Principal("anonymous")
-_MASTER = Principal("master", admin=True)
+_MASTER = Principal("master", admin=True, priority="critical")
 
 
 class KeyStore:
@@ -43,6 +44,7 @@ class KeyStore:
                 rpm=k.rpm,
                 tpm=k.tpm,
                 max_parallel=k.max_parallel,
+                priority=k.priority,
             )
             for k in config.keys
         }

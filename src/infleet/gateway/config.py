@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -123,6 +123,18 @@ class OutlierConfig(_Strict):
     cooldown_on_429: float = Field(default=1.0, ge=0)
 
 
+class ServerConfig(_Strict):
+    """How long a client may take, and how many may be connected: a slow or idle client holds a
+    connection, so each phase of a request is bounded."""
+
+    header_timeout: float = Field(
+        default=10.0, gt=0
+    )  # from connecting (or the previous answer) to the headers
+    body_timeout: float = Field(default=60.0, gt=0)  # from the headers to the end of the body
+    idle_timeout: float = Field(default=75.0, gt=0)  # a kept-alive connection with no request
+    max_connections: int = Field(default=8192, ge=1)  # more are answered 503 with Retry-After and closed
+
+
 class AdmissionConfig(_Strict):
     queue_size: int = Field(default=1024, ge=0)  # critical and standard requests waiting for capacity
     queue_timeout: float = Field(default=30.0, gt=0)
@@ -141,6 +153,8 @@ class KeyConfig(_Strict):
     rpm: int | None = Field(default=None, ge=0)
     tpm: int | None = Field(default=None, ge=0)
     max_parallel: int | None = Field(default=None, ge=0)
+    # The highest x-infleet-priority this key may ask for; a higher one is lowered to it.
+    priority: Literal["critical", "standard", "sheddable"] = "standard"
 
     @model_validator(mode="after")
     def _one_source(self) -> KeyConfig:
@@ -190,6 +204,9 @@ class GatewayConfig(_Strict):
     scrape: ScrapeConfig = Field(default_factory=ScrapeConfig)
     outlier: OutlierConfig = Field(default_factory=OutlierConfig)
     admission: AdmissionConfig = Field(default_factory=AdmissionConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    # Answers name replicas by name only; debug adds upstream addresses and errors, for operators.
+    debug: bool = False
     keys: list[KeyConfig] = Field(default_factory=list)
     master_key_hash: str | None = None
     master_key_env: str | None = None

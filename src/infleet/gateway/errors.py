@@ -25,6 +25,9 @@ _TYPES = {
 }
 
 
+_RETRY_SOON = (b"retry-after", b"1")
+
+
 def error_body(status: int, message: str, code: str | None = None) -> bytes:
     err = {"message": message, "type": _TYPES.get(status, "api_error"), "param": None, "code": code or status}
     return orjson.dumps({"error": err})
@@ -41,5 +44,8 @@ async def send_error(
     out = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if headers:
         out += headers
+    if status in (429, 503) and not any(name == b"retry-after" for name, _ in out):
+        # Every "not now" says when to come back, so clients back off instead of hammering.
+        out.append(_RETRY_SOON)
     await send({"type": "http.response.start", "status": status, "headers": out})
     await send({"type": "http.response.body", "body": body})

@@ -1,6 +1,7 @@
 """Active health checks: GET /health on every replica at a sub-second interval; a replica that fails
 `unhealthy_after` checks in a row stops receiving traffic until it passes `healthy_after` again.
-With the defaults (0.5 s interval, 0.5 s timeout, 1 failure) a dead replica is out within a second.
+With the defaults (0.5 s interval, 0.5 s timeout, 1 failure) a dead replica is out within a second,
+and one that answers again is back within one interval (also when a refused connection cooled it down).
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ class HealthChecker:
             replica.health_successes += 1
             if not replica.healthy and replica.health_successes >= self.config.healthy_after:
                 replica.healthy = True
+            if replica.unreachable and replica.healthy:
+                # A cooldown for a refused connection ends when the replica answers again, not
+                # seconds later: engines that come back take traffic within one probe interval.
+                replica.cooldown_until = 0.0
+                replica.unreachable = False
         else:
             replica.health_successes = 0
             replica.health_failures += 1

@@ -16,6 +16,7 @@ class OutlierDetector:
 
     def success(self, replica: Replica) -> None:
         replica.consecutive_failures = 0
+        replica.unreachable = False
 
     def failure(self, replica: Replica, now: float, status: int = 0, connect_error: bool = False) -> None:
         """Records a failed attempt; `status` 0 means no HTTP answer at all."""
@@ -28,6 +29,8 @@ class OutlierDetector:
         if connect_error or replica.consecutive_failures >= self.config.consecutive_failures:
             self._eject(replica, now, self.config.cooldown)
             replica.consecutive_failures = 0
+            # The health checker lifts this cooldown as soon as the replica answers its probe again.
+            replica.unreachable = connect_error
 
     def _eject(self, replica: Replica, now: float, cooldown: float) -> None:
         if cooldown > 0 and replica.cooldown_until < now + cooldown:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from infleet.gateway.access_log import AccessLog
-from infleet.gateway.admission import AdmissionGate, AdmissionQueue, Refusal
+from infleet.gateway.admission import PRIORITIES, AdmissionGate, AdmissionQueue, Refusal
 from infleet.gateway.auth import KeyStore, Principal
 from infleet.gateway.config import GatewayConfig
 from infleet.gateway.errors import send_error
@@ -34,7 +35,8 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_BODY = 64 << 20
-_PRIORITIES = frozenset(("critical", "standard", "sheddable"))
+# What a client's x-request-id may be: the printable token characters, at most 128 of them.
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
 _RETRY_SOON = (b"retry-after", b"1")
 
 
@@ -80,9 +82,15 @@ class Proxy:
         self.upstream.config = config
 
     async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, principal: Principal) -> None:
-        request_id, priority, region = self._read_headers(scope["headers"])
+        request_id, priority, region = self._read_headers(scope["headers"], principal)
         rid_header = (b"x-request-id", request_id.encode())
-        raw = await _receive_body(receive, send, rid_header)
+        try:
+            async with asyncio.timeout(self.config.server.body_timeout):
+                raw = await _receive_body(receive, send, rid_header)
+        except TimeoutError:
+            message = f"the request body did not arrive within {self.config.server.body_timeout:g} s"
+            await send_error(send, 408, message, headers=[rid_header, (b"connection", b"close")])
+            return
         if raw is None:
             return
         # Timing starts with a complete request: receiving the body is the client's and the network's time.
@@ -124,19 +132,29 @@ class Proxy:
         finally:
             await self._finish(exchange, plan, outcome, span)
 
-    def _read_headers(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, str, str | None]:
-        """The request id (made up when the client sent none), priority and preferred region."""
+    def _read_headers(
+        self, headers: list[tuple[bytes, bytes]], principal: Principal
+    ) -> tuple[str, str, str | None]:
+        """The request id, priority and preferred region of a request.
+
+        A client's request id is kept when it is a short token, and replaced by one of the gateway's
+        otherwise (it is echoed and logged); the priority asked for is lowered to the key's highest.
+        """
         request_id = priority = region = None
         for name, value in headers:
             if name == b"x-request-id":
-                request_id = value.decode("latin-1")
+                request_id = value.decode("latin-1") if _REQUEST_ID.fullmatch(value) else None
             elif name == b"x-infleet-priority":
                 priority = value.decode("latin-1")
             elif name == b"x-infleet-region":
                 region = value.decode("latin-1")
         if request_id is None:
             request_id = f"{self._id_prefix}-{next(self._ids)}"
-        return request_id, priority if priority in _PRIORITIES else "standard", region
+        if priority not in PRIORITIES:
+            priority = "standard"
+        if PRIORITIES[priority] < PRIORITIES[principal.priority]:
+            priority = principal.priority
+        return request_id, priority, region
 
     async def _permitted_route(
         self,
@@ -196,7 +214,7 @@ class Proxy:
         if failure is None:
             self.metrics.rejections.labels("no_replica").inc()
             message = f"no healthy replica can serve {exchange.route.name!r} now"
-            await send_error(send, 503, message, "no_replica", [rid])
+            await send_error(send, 503, message, "no_replica", [rid, _RETRY_SOON])
             return Outcome(503, "", None, None, overhead)
         if failure.body and failure.headers is not None:
             headers = forwardable(failure.headers)

@@ -31,6 +31,7 @@ class Replica:
         "outstanding",
         "region",
         "running",
+        "unreachable",
         "upstream_model",
         "waiting",
     )
@@ -66,6 +67,7 @@ class Replica:
         self.key = (str(origin), upstream_model)
         self.healthy = True
         self.cooldown_until = 0.0
+        self.unreachable = False  # cooling down because a connection was refused or timed out
         self.outstanding = 0
         self.consecutive_failures = 0
         self.health_failures = 0
@@ -75,10 +77,15 @@ class Replica:
         self.kv_usage = 0.0
         self.metrics_time = 0.0
 
+    def routable(self, now: float) -> bool:
+        """Whether the router may send this replica a request now."""
+        return self.healthy and self.cooldown_until <= now
+
     def adopt_state(self, old: Replica) -> None:
         for attr in (
             "healthy",
             "cooldown_until",
+            "unreachable",
             "outstanding",
             "consecutive_failures",
             "health_failures",

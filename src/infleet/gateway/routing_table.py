@@ -89,7 +89,8 @@ def build_table(
             except ConfigError as exc:
                 raise ConfigError(f"models[{i}].backends[{j}].{exc}") from exc
             replica = Replica(
-                name=backend.name or f"{model.name}/{j}@{backend.url}",
+                # Names reach clients (x-infleet-backend, error messages): no address in them.
+                name=backend.name or f"{model.name}/{j}",
                 origin=Origin.parse(backend.url),
                 upstream_model=upstream,
                 models=frozenset((model.name, *model.aliases)),

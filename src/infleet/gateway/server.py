@@ -9,6 +9,7 @@ import uvicorn
 
 from infleet.gateway.app import GatewayApp
 from infleet.gateway.config import load_config
+from infleet.gateway.http_protocol import guarded_protocol
 from infleet.gateway.limits import Limiter
 from infleet.kube.clock import SystemClock
 
@@ -27,17 +28,18 @@ def build_app(config_path: str | Path, redis_url: str | None = None) -> GatewayA
 def serve(config_path: str | Path, host: str, port: int, redis_url: str | None, log_level: str) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = build_app(config_path, redis_url)
+    bounds = app.proxy.config.server  # read once: a reload does not reopen the listening socket
     uvicorn.run(
         app,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(bounds.header_timeout, bounds.max_connections),
         lifespan="on",
         access_log=False,  # the gateway writes its own structured access log
         log_level=log_level,
         backlog=4096,
-        timeout_keep_alive=75,
+        timeout_keep_alive=int(bounds.idle_timeout),
         # Per-request costs that buy nothing here: X-Forwarded-* rewriting and a Server header.
         proxy_headers=False,
         server_header=False,

@@ -68,7 +68,9 @@ class UpstreamCall:
             except UpstreamError as exc:
                 connect_error = isinstance(exc, UpstreamConnectError)
                 self.outlier.failure(replica, self._now(), connect_error=connect_error)
-                return Failure(504 if isinstance(exc, UpstreamTimeoutError) else 502, str(exc))
+                return Failure(
+                    504 if isinstance(exc, UpstreamTimeoutError) else 502, self._describe(replica, exc)
+                )
             if status in RETRYABLE:
                 self.outlier.failure(replica, self._now(), status=status)
                 return Failure(status, f"upstream {replica.name} answered {status}", data, response.headers)
@@ -139,6 +141,19 @@ class UpstreamCall:
             self._now,
         )
         return Outcome(200, replica.name, relayed.usage, relayed.ttft, overhead)
+
+    def _describe(self, replica: Replica, error: UpstreamError) -> str:
+        """What the client is told about a failed attempt: the replica's name and what went wrong;
+        the upstream's address and the error's text only in debug mode (they are internal)."""
+        if self.config.debug:
+            return f"upstream {replica.name} ({replica.origin}) failed: {error}"
+        if isinstance(error, UpstreamTimeoutError):
+            what = "timed out"
+        elif isinstance(error, UpstreamConnectError):
+            what = "could not be reached"
+        else:
+            what = "failed before it answered"
+        return f"upstream {replica.name} {what}"
 
     @staticmethod
     def _response_headers(
