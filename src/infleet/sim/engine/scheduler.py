@@ -97,9 +97,25 @@ class Scheduler:
         self.stats.preemptions += 1
         self.waiting.appendleft(victim)
 
-    def schedule(self, now: float) -> StepPlan:  # noqa: C901
+    def schedule(self, now: float) -> StepPlan:
         """Decide the step starting at ``now`` and reserve its KV blocks."""
         plan = StepPlan()
+        budget, prefill, decode, context, pairs = self._schedule_running(plan)
+        if plan.preempted:
+            plan.items = [(s, n) for s, n in plan.items if s.status is Status.RUNNING]
+        else:
+            prefill, context, pairs = self._admit_waiting(plan, now, budget, prefill, context, pairs)
+        plan.shape = StepShape(
+            prefill_tokens=prefill, decode_seqs=decode, context_tokens=context, attention_pairs=pairs
+        )
+        return plan
+
+    def _schedule_running(self, plan: StepPlan) -> tuple[int, int, int, int, float]:
+        """Give each running sequence its next token or prefill chunk, oldest first.
+
+        Returns the budget left and the step's tally so far: prefill tokens, decode sequences, context
+        tokens and attention pairs (kept in locals: this loop runs once per sequence per step).
+        """
         budget = self.config.max_num_batched_tokens
         bs = self.config.block_size
         prefill = decode = context = 0
@@ -116,18 +132,8 @@ class Scheduler:
             if chunk > budget:
                 chunk = budget
             need = -(-(computed + chunk) // bs) - len(seq.blocks)
-            if need > 0:
-                new = self.blocks.allocate(need)
-                while new is None:
-                    victim = self.running[-1]
-                    self._preempt(victim)
-                    plan.preempted += 1
-                    if victim is seq:
-                        break
-                    new = self.blocks.allocate(need)
-                if new is None:
-                    continue
-                seq.blocks.extend(new)
+            if need > 0 and not self._grow(seq, need, plan):
+                continue
             items.append((seq, chunk))
             budget -= chunk
             if chunk == 1 and seq.num_output > 0:
@@ -137,15 +143,36 @@ class Scheduler:
                 prefill += chunk
                 pairs += chunk * (computed + chunk / 2)
             context += computed
-        if plan.preempted:
-            plan.items = [(s, n) for s, n in plan.items if s.status is Status.RUNNING]
-        while (
-            plan.preempted == 0
-            and self.waiting
-            and budget > 0
-            and len(self.running) < self.config.max_num_seqs
-        ):
-            seq = self.waiting[0]
+        return budget, prefill, decode, context, pairs
+
+    def _grow(self, seq: Sequence, need: int, plan: StepPlan) -> bool:
+        """Give a running sequence ``need`` more blocks, preempting the newest sequences until they fit.
+
+        False when ``seq`` itself had to be preempted.
+        """
+        new = self.blocks.allocate(need)
+        while new is None:
+            victim = self.running[-1]
+            self._preempt(victim)
+            plan.preempted += 1
+            if victim is seq:
+                return False
+            new = self.blocks.allocate(need)
+        seq.blocks.extend(new)
+        return True
+
+    def _admit_waiting(
+        self, plan: StepPlan, now: float, budget: int, prefill: int, context: int, pairs: float
+    ) -> tuple[int, int, float]:
+        """Admit waiting sequences FCFS while the budget, ``max_num_seqs`` and free blocks allow.
+
+        Continues the tally of ``_schedule_running`` in the same order, so the step's shape (and so its
+        priced time) is the same float sum whichever loop a sequence came from.
+        """
+        waiting = self.waiting
+        max_num_seqs = self.config.max_num_seqs
+        while waiting and budget > 0 and len(self.running) < max_num_seqs:
+            seq = waiting[0]
             if seq.arrival > now:
                 break  # the runtime is catching up in simulated time; this one had not arrived yet
             if not seq.blocks:
@@ -157,7 +184,7 @@ class Scheduler:
                 seq.blocks = []
                 seq.num_computed = 0
                 break
-            self.waiting.popleft()
+            waiting.popleft()
             seq.blocks.extend(new)
             seq.status = Status.RUNNING
             if seq.first_scheduled is None:
@@ -168,10 +195,7 @@ class Scheduler:
             prefill += chunk
             context += seq.num_computed
             pairs += chunk * (seq.num_computed + chunk / 2)
-        plan.shape = StepShape(
-            prefill_tokens=prefill, decode_seqs=decode, context_tokens=context, attention_pairs=pairs
-        )
-        return plan
+        return prefill, context, pairs
 
     def _attach_prefix(self, seq: Sequence) -> None:
         """Reuse cached prompt blocks; at least one prompt token is always recomputed, as in vLLM."""
