@@ -100,33 +100,37 @@ def sentence_pieces(rng: random.Random, count: int) -> list[str]:
     return pieces[:count]
 
 
-def schema_instance(schema: Mapping[str, object], rng: random.Random, depth: int = 0) -> object:  # noqa: C901
+def schema_instance(schema: Mapping[str, object], rng: random.Random, depth: int = 0) -> object:
     """A value that validates against the common subset of JSON Schema (type, properties, items, enum)."""
     if "const" in schema:
         return schema["const"]
     enum = schema.get("enum")
     if isinstance(enum, list) and enum:
         return rng.choice(enum)
-    for key in ("anyOf", "oneOf", "allOf"):
-        options = schema.get(key)
-        if isinstance(options, list) and options and isinstance(options[0], Mapping):
-            return schema_instance(options[0], rng, depth)
+    alternative = _first_alternative(schema)
+    if alternative is not None:
+        return schema_instance(alternative, rng, depth)
     kind = schema.get("type", "object" if "properties" in schema else "string")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
+    return _typed_instance(kind, schema, rng, depth)
+
+
+def _first_alternative(schema: Mapping[str, object]) -> Mapping[str, object] | None:
+    """The first branch of ``anyOf``/``oneOf``/``allOf``, which is enough for the schemas clients send."""
+    for key in ("anyOf", "oneOf", "allOf"):
+        options = schema.get(key)
+        if isinstance(options, list) and options and isinstance(options[0], Mapping):
+            return options[0]
+    return None
+
+
+def _typed_instance(kind: object, schema: Mapping[str, object], rng: random.Random, depth: int) -> object:
+    """A value of JSON Schema type ``kind``; anything unknown is a string."""
     if kind == "object":
-        props = schema.get("properties")
-        if not isinstance(props, Mapping) or depth > 4:
-            return {"answer": " ".join(rng.choice(_WORDS) for _ in range(6))}
-        return {
-            str(k): schema_instance(v, rng, depth + 1) for k, v in props.items() if isinstance(v, Mapping)
-        }
+        return _object_instance(schema, rng, depth)
     if kind == "array":
-        items = schema.get("items")
-        low = schema.get("minItems", 1)
-        count = max(int(low) if isinstance(low, int) else 1, rng.randint(1, 3))
-        sub = items if isinstance(items, Mapping) else {"type": "string"}
-        return [schema_instance(sub, rng, depth + 1) for _ in range(count)]
+        return _array_instance(schema, rng, depth)
     if kind == "integer":
         return rng.randint(0, 100)
     if kind == "number":
@@ -136,6 +140,21 @@ def schema_instance(schema: Mapping[str, object], rng: random.Random, depth: int
     if kind == "null":
         return None
     return " ".join(rng.choice(_WORDS) for _ in range(rng.randint(2, 8)))
+
+
+def _object_instance(schema: Mapping[str, object], rng: random.Random, depth: int) -> dict[str, object]:
+    props = schema.get("properties")
+    if not isinstance(props, Mapping) or depth > 4:
+        return {"answer": " ".join(rng.choice(_WORDS) for _ in range(6))}
+    return {str(k): schema_instance(v, rng, depth + 1) for k, v in props.items() if isinstance(v, Mapping)}
+
+
+def _array_instance(schema: Mapping[str, object], rng: random.Random, depth: int) -> list[object]:
+    items = schema.get("items")
+    low = schema.get("minItems", 1)
+    count = max(int(low) if isinstance(low, int) else 1, rng.randint(1, 3))
+    sub = items if isinstance(items, Mapping) else {"type": "string"}
+    return [schema_instance(sub, rng, depth + 1) for _ in range(count)]
 
 
 def _apply_stops(pieces: list[str], stops: Sequence[str]) -> tuple[list[str], str | None]:
