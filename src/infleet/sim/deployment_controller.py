@@ -51,7 +51,7 @@ class DeploymentController:
         self._expect.pop(key, None)
         return False
 
-    async def reconcile(self, request: Request) -> Result:  # noqa: C901
+    async def reconcile(self, request: Request) -> Result:
         deployment = self.deployments.store.get(request.name, request.namespace)
         if deployment is None:
             self._expect.pop(request.key, None)
@@ -60,39 +60,27 @@ class DeploymentController:
             return Result()
         if self._waiting_for_cache(request.key):
             return Result(requeue_after=0.5)
+        await self._roll_out(request, deployment)
+        return Result()
+
+    async def _roll_out(self, request: Request, deployment: dict[str, Any]) -> None:
+        """One pass: replace failed pods, create new ones within the surge, remove old ones as far as
+        availability allows, and write the status."""
         spec = deployment.get("spec") or {}
         replicas = int(spec.get("replicas", 1))
         template = spec.get("template") or {}
         pod_hash = template_hash(template)
-        owned = [
-            p
-            for p in self.pods.store.owned_by(deployment["metadata"]["uid"])
-            if not p["metadata"].get("deletionTimestamp")
-        ]
         created: set[str] = set()
         deleted: set[str] = set()
-        for pod in owned:
-            if is_terminal(pod):
-                await self._delete(pod, deleted)
-        alive = [p for p in owned if not is_terminal(p)]
+        alive = await self._live_pods(deployment, deleted)
         new = [
             p for p in alive if (p["metadata"].get("labels") or {}).get(POD_TEMPLATE_HASH_LABEL) == pod_hash
         ]
         old = [p for p in alive if p not in new]
         strategy = spec.get("strategy") or {}
-        rolling = strategy.get("rollingUpdate") or {}
-        surge = resolve_int_or_percent(rolling.get("maxSurge"), replicas, True, "25%")
-        unavailable = resolve_int_or_percent(rolling.get("maxUnavailable"), replicas, False, "25%")
-        if surge == 0 and unavailable == 0:
-            unavailable = 1
+        surge, unavailable = _surge_and_unavailable(strategy, replicas)
         if strategy.get("type") == "Recreate":
-            surge, unavailable = 0, replicas
-            if old:
-                for pod in old:
-                    await self._delete(pod, deleted)
-                new_to_create = 0
-            else:
-                new_to_create = replicas - len(new)
+            new_to_create = await self._recreate(old, new, replicas, deleted)
         else:
             new_to_create = min(replicas - len(new), replicas + surge - len(alive))
         body = pod_from_template(
@@ -105,12 +93,50 @@ class DeploymentController:
         if created:
             message = f"Scaled up replica set {request.name}-{pod_hash} to {len(new) + len(created)}"
             self.events.emit(deployment, NORMAL, "ScalingReplicaSet", message)
-        if len(new) > replicas:  # scaled down: drop unready and newest first
+        await self._scale_down(new, replicas, deleted)
+        min_available = replicas - unavailable
+        await self._retire_old(old, alive, min_available, deleted)
+        if deleted:
+            message = f"Scaled down pods of {request.name}: {len(deleted)} removed"
+            self.events.emit(deployment, NORMAL, "ScalingReplicaSet", message)
+        if created or deleted:
+            self._expect[request.key] = (created, deleted, time.monotonic() + EXPECTATION_TIMEOUT)
+        await self._write_status(deployment, alive, created, deleted, pod_hash, replicas, min_available)
+
+    async def _live_pods(self, deployment: dict[str, Any], deleted: set[str]) -> list[dict[str, Any]]:
+        """The Deployment's pods that are not going away; failed and succeeded ones are deleted here."""
+        owned = [
+            p
+            for p in self.pods.store.owned_by(deployment["metadata"]["uid"])
+            if not p["metadata"].get("deletionTimestamp")
+        ]
+        for pod in owned:
+            if is_terminal(pod):
+                await self._delete(pod, deleted)
+        return [p for p in owned if not is_terminal(p)]
+
+    async def _recreate(
+        self, old: list[dict[str, Any]], new: list[dict[str, Any]], replicas: int, deleted: set[str]
+    ) -> int:
+        """Recreate: every old pod goes before the first new one is created; returns how many to create."""
+        if old:
+            for pod in old:
+                await self._delete(pod, deleted)
+            return 0
+        return replicas - len(new)
+
+    async def _scale_down(self, new: list[dict[str, Any]], replicas: int, deleted: set[str]) -> None:
+        """Scaled down: new pods over ``replicas`` go, unready and newest first."""
+        if len(new) > replicas:
             surplus = sorted(new, key=lambda p: (is_ready(p), p["metadata"].get("creationTimestamp", "")))
             for pod in surplus[: len(new) - replicas]:
                 await self._delete(pod, deleted)
+
+    async def _retire_old(
+        self, old: list[dict[str, Any]], alive: list[dict[str, Any]], min_available: int, deleted: set[str]
+    ) -> None:
+        """Remove old pods: all unready ones, and ready ones while ``min_available`` stay ready."""
         ready_count = sum(1 for p in alive if is_ready(p) and p["metadata"]["name"] not in deleted)
-        min_available = replicas - unavailable
         for pod in [p for p in old if not is_ready(p)]:
             await self._delete(pod, deleted)  # unready old pods cost no availability
         removable = ready_count - min_available
@@ -120,13 +146,6 @@ class DeploymentController:
             if pod["metadata"]["name"] not in deleted:
                 await self._delete(pod, deleted)
                 removable -= 1
-        if deleted:
-            message = f"Scaled down pods of {request.name}: {len(deleted)} removed"
-            self.events.emit(deployment, NORMAL, "ScalingReplicaSet", message)
-        if created or deleted:
-            self._expect[request.key] = (created, deleted, time.monotonic() + EXPECTATION_TIMEOUT)
-        await self._write_status(deployment, alive, created, deleted, pod_hash, replicas, min_available)
-        return Result()
 
     async def _create(self, body: dict[str, Any], count: int, created: set[str]) -> None:
         """Create ``count`` pods in batches of 1, 2, 4, ... (the ReplicaSet controller's slow start): a
@@ -227,3 +246,15 @@ class DeploymentController:
         except KubeAPIError as error:
             if not error.not_found:
                 raise
+
+
+def _surge_and_unavailable(strategy: dict[str, Any], replicas: int) -> tuple[int, int]:
+    """maxSurge and maxUnavailable of a strategy; Recreate surges none and may take every pod down."""
+    rolling = strategy.get("rollingUpdate") or {}
+    surge = resolve_int_or_percent(rolling.get("maxSurge"), replicas, True, "25%")
+    unavailable = resolve_int_or_percent(rolling.get("maxUnavailable"), replicas, False, "25%")
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    if strategy.get("type") == "Recreate":
+        return 0, replicas
+    return surge, unavailable
