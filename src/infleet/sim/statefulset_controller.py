@@ -25,7 +25,7 @@ class StatefulSetController:
     def __init__(self, client: ClusterClient, statefulsets: Informer, pods: Informer) -> None:
         self.client, self.statefulsets, self.pods = client, statefulsets, pods
 
-    async def reconcile(self, request: Request) -> Result:  # noqa: C901
+    async def reconcile(self, request: Request) -> Result:
         sts = self.statefulsets.store.get(request.name, request.namespace)
         if sts is None or sts["metadata"].get("deletionTimestamp"):
             return Result()
@@ -33,6 +33,19 @@ class StatefulSetController:
         replicas = int(spec.get("replicas", 1))
         ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
         revision = f"{request.name}-{template_hash(spec.get('template') or {})}"
+        pods = await self._live_pods(sts)
+        await self._scale_up(sts, pods, replicas, ordered, revision)
+        surplus = sorted((o for o in pods if o >= replicas), reverse=True)
+        for ordinal in surplus[:1] if ordered else surplus:
+            await self._delete(pods[ordinal])
+        strategy = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate")
+        if strategy == "RollingUpdate" and not surplus:
+            await self._roll_one(pods, replicas, revision)
+        await self._write_status(sts, pods, revision, replicas)
+        return Result()
+
+    async def _live_pods(self, sts: dict[str, Any]) -> dict[int, dict[str, Any]]:
+        """The set's pods by ordinal; failed and succeeded ones are deleted here, to be recreated."""
         pods: dict[int, dict[str, Any]] = {}
         for pod in self.pods.store.owned_by(sts["metadata"]["uid"]):
             ordinal = pod["metadata"]["name"].rsplit("-", 1)[-1]
@@ -42,6 +55,17 @@ class StatefulSetController:
             if is_terminal(pod):
                 await self._delete(pod)
                 del pods[ordinal]
+        return pods
+
+    async def _scale_up(
+        self,
+        sts: dict[str, Any],
+        pods: dict[int, dict[str, Any]],
+        replicas: int,
+        ordered: bool,
+        revision: str,
+    ) -> None:
+        """Create missing ordinals; OrderedReady stops at the first one created or not yet Ready."""
         for ordinal in range(replicas):
             existing = pods.get(ordinal)
             if existing is None:
@@ -50,17 +74,15 @@ class StatefulSetController:
                     break
             elif ordered and not is_ready(existing):
                 break
-        surplus = sorted((o for o in pods if o >= replicas), reverse=True)
-        for ordinal in surplus[:1] if ordered else surplus:
-            await self._delete(pods[ordinal])
+
+    async def _roll_one(self, pods: dict[int, dict[str, Any]], replicas: int, revision: str) -> None:
+        """RollingUpdate: once every pod is Ready, replace the highest ordinal still on an old revision."""
         all_ready = len(pods) >= replicas and all(is_ready(pods[o]) for o in range(replicas) if o in pods)
-        strategy = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate")
-        if strategy == "RollingUpdate" and all_ready and not surplus:
-            stale = [o for o in sorted(pods, reverse=True) if self._revision(pods[o]) != revision]
-            if stale:
-                await self._delete(pods[stale[0]])
-        await self._write_status(sts, pods, revision, replicas)
-        return Result()
+        if not all_ready:
+            return
+        stale = [o for o in sorted(pods, reverse=True) if self._revision(pods[o]) != revision]
+        if stale:
+            await self._delete(pods[stale[0]])
 
     @staticmethod
     def _revision(pod: dict[str, Any]) -> str:
