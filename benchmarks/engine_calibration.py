@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infleet.api.catalog import load_catalog
-from infleet.sim.engine.clock import ManualClock
-from infleet.sim.engine.performance import PerformanceModel, StepShape
-from infleet.sim.engine.scheduler import Scheduler, SchedulerConfig
-from infleet.sim.engine.sequence import Sequence
+from infleet.sim.engine.model.clock import ManualClock
+from infleet.sim.engine.model.performance import PerformanceModel, StepShape
+from infleet.sim.engine.model.scheduler import Scheduler, SchedulerConfig
+from infleet.sim.engine.model.sequence import Sequence
 
 RESULTS = Path(__file__).parent / "results" / "engine_calibration.md"
 TOLERANCE = 0.30

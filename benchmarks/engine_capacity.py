@@ -73,7 +73,7 @@ class LagProbe:
 
 async def host_main(args: argparse.Namespace) -> None:
     from infleet.sim.engine import EngineHost, EngineSpec
-    from infleet.sim.engine.sequence import Sequence
+    from infleet.sim.engine.model.sequence import Sequence
 
     engines, model, gpu, gpus = args.engines, args.model, args.gpu, args.gpus
     async with EngineHost(tune_gc=not args.default_gc) as host:

@@ -1,7 +1,7 @@
 """The ``infleet engine-sim`` sub-command: serve one simulated vLLM-compatible engine over HTTP.
 
 Flags follow ``vllm serve`` where they overlap. The fault spec grammar is documented in
-``infleet.sim.engine.faults`` and in ``--help``.
+``infleet.sim.engine.runtime.faults`` and in ``--help``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import sys
 
 from infleet.api.catalog import CatalogError
 from infleet.sim.engine import EngineSpec, FaultSpec, FaultSpecError, ModelDoesNotFitError, SimEngine
-from infleet.sim.engine.http_server import HttpServer
-from infleet.sim.engine.openai_app import OpenAIApp
+from infleet.sim.engine.runtime.http_server import HttpServer
+from infleet.sim.engine.runtime.openai_app import OpenAIApp
 
 _FAULTS_HELP = (
     "faults, comma-separated: error_rate=0.1, spike=RATE@SECONDS, hang, crash, crash_after=S, slow_start=S, "

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from infleet.api.catalog import load_catalog
-from infleet.sim.engine import decode_run
-from infleet.sim.engine.clock import ManualClock
-from infleet.sim.engine.performance import PerformanceModel
-from infleet.sim.engine.scheduler import Scheduler, SchedulerConfig
-from infleet.sim.engine.sequence import Sequence
+from infleet.sim.engine.model import decode_run
+from infleet.sim.engine.model.clock import ManualClock
+from infleet.sim.engine.model.performance import PerformanceModel
+from infleet.sim.engine.model.scheduler import Scheduler, SchedulerConfig
+from infleet.sim.engine.model.sequence import Sequence
 
 
 def make(outputs: list[int]) -> tuple[Scheduler, list[Sequence]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infleet.sim.engine.faults import FaultSpec, FaultSpecError, FaultState
+from infleet.sim.engine.runtime.faults import FaultSpec, FaultSpecError, FaultState
 
 
 def test_parse_all_kinds_and_round_trip() -> None:

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from infleet.sim.engine import http_server
-from infleet.sim.engine.http_server import HttpServer, Request, Response
+from infleet.sim.engine.runtime import http_server
+from infleet.sim.engine.runtime.http_server import HttpServer, Request, Response
 
 _TEXT = [(b"content-type", b"text/plain")]
 

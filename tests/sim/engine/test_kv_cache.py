@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infleet.sim.engine.kv_cache import BlockManager, block_hashes
+from infleet.sim.engine.model.kv_cache import BlockManager, block_hashes
 
 
 def test_allocation_is_all_or_nothing() -> None:

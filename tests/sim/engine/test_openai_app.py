@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from infleet.sim.engine import EngineAddress, EngineHost, EngineSpec
-from infleet.sim.engine.sequence import Sequence
-from infleet.sim.engine.tokenizer import count_tokens, render_chat
+from infleet.sim.engine.model.sequence import Sequence
+from infleet.sim.engine.model.tokenizer import count_tokens, render_chat
 
 MODEL = "llama-3.1-8b-instruct"
 

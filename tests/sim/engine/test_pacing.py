@@ -8,9 +8,9 @@ import time
 import pytest
 
 from infleet.sim.engine import EngineSpec, SamplingParams, SimEngine
-from infleet.sim.engine.flush_governor import FlushGovernor
-from infleet.sim.engine.pacing import WakePacer
-from infleet.sim.engine.sequence import Sequence
+from infleet.sim.engine.model.sequence import Sequence
+from infleet.sim.engine.runtime.flush_governor import FlushGovernor
+from infleet.sim.engine.runtime.pacing import WakePacer
 
 
 def _seq(name: str) -> Sequence:

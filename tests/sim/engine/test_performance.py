@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infleet.api.catalog import load_catalog
-from infleet.sim.engine.performance import ModelDoesNotFitError, PerformanceModel, StepShape
+from infleet.sim.engine.model.performance import ModelDoesNotFitError, PerformanceModel, StepShape
 
 
 def model(name: str, gpu: str, gpus: int = 1, **kwargs: object) -> PerformanceModel:

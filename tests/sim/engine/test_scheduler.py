@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from infleet.api.catalog import load_catalog
-from infleet.sim.engine.clock import ManualClock
-from infleet.sim.engine.kv_cache import BlockManager, block_hashes
-from infleet.sim.engine.performance import PerformanceModel
-from infleet.sim.engine.scheduler import Scheduler, SchedulerConfig, run_until_idle
-from infleet.sim.engine.sequence import Sequence
+from infleet.sim.engine.model.clock import ManualClock
+from infleet.sim.engine.model.kv_cache import BlockManager, block_hashes
+from infleet.sim.engine.model.performance import PerformanceModel
+from infleet.sim.engine.model.scheduler import Scheduler, SchedulerConfig, run_until_idle
+from infleet.sim.engine.model.sequence import Sequence
 
 
 def perf(model: str = "llama-3.1-8b-instruct", gpu: str = "H100") -> PerformanceModel:

@@ -6,8 +6,8 @@ import random
 
 import orjson
 
-from infleet.sim.engine.textgen import plan_output
-from infleet.sim.engine.tokenizer import count_tokens, encode, render_chat, split_pieces
+from infleet.sim.engine.model.textgen import plan_output
+from infleet.sim.engine.model.tokenizer import count_tokens, encode, render_chat, split_pieces
 
 
 def test_same_seed_same_text_and_requested_length() -> None:

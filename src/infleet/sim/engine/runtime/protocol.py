@@ -16,7 +16,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from infleet.sim.engine.engine import SamplingParams
+from infleet.sim.engine.model.sampling import SamplingParams
 
 DONE = b"data: [DONE]\n\n"
 

@@ -48,6 +48,6 @@ class EngineSpec(BaseModel):
         default=True,
         description="coalesce tokens into fewer chunks while the host is busy (over 70% of a core) or late",
     )
-    faults: str = Field(default="", description="fault spec, see infleet.sim.engine.faults")
+    faults: str = Field(default="", description="fault spec, see infleet.sim.engine.runtime.faults")
     seed: int = 0
     version: str = "0.11.0"

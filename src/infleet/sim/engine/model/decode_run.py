@@ -11,9 +11,9 @@ as without runs.
 
 from __future__ import annotations
 
-from infleet.sim.engine.performance import StepShape
-from infleet.sim.engine.scheduler import Scheduler, StepPlan
-from infleet.sim.engine.sequence import Sequence, Status
+from infleet.sim.engine.model.performance import StepShape
+from infleet.sim.engine.model.scheduler import Scheduler, StepPlan
+from infleet.sim.engine.model.sequence import Sequence, Status
 
 
 def extend(scheduler: Scheduler, plan: StepPlan, max_steps: int) -> list[StepShape]:

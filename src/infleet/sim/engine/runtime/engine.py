@@ -15,23 +15,23 @@ import contextlib
 import random
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Literal
 
 from infleet.api.catalog import Catalog, load_catalog
-from infleet.sim.engine import decode_run
-from infleet.sim.engine.errors import EngineError, bad_request
-from infleet.sim.engine.faults import FaultSpec, FaultState
-from infleet.sim.engine.flush_governor import LATE_S, FlushGovernor
-from infleet.sim.engine.kv_cache import BlockManager, block_hashes
-from infleet.sim.engine.metrics import CounterValues, EngineMetrics, GaugeValues
-from infleet.sim.engine.pacing import WakePacer
-from infleet.sim.engine.performance import PerformanceModel, StepShape
-from infleet.sim.engine.scheduler import Scheduler, SchedulerConfig, StepPlan
-from infleet.sim.engine.sequence import Sequence, Status
-from infleet.sim.engine.spec import EngineSpec
-from infleet.sim.engine.textgen import plan_output, warm_up
-from infleet.sim.engine.tokenizer import encode
+from infleet.sim.engine.model import decode_run
+from infleet.sim.engine.model.kv_cache import BlockManager, block_hashes
+from infleet.sim.engine.model.performance import PerformanceModel, StepShape
+from infleet.sim.engine.model.sampling import SamplingParams
+from infleet.sim.engine.model.scheduler import Scheduler, SchedulerConfig, StepPlan
+from infleet.sim.engine.model.sequence import Sequence, Status
+from infleet.sim.engine.model.spec import EngineSpec
+from infleet.sim.engine.model.textgen import plan_output, warm_up
+from infleet.sim.engine.model.tokenizer import encode
+from infleet.sim.engine.runtime.errors import EngineError, bad_request
+from infleet.sim.engine.runtime.faults import FaultSpec, FaultState
+from infleet.sim.engine.runtime.flush_governor import LATE_S, FlushGovernor
+from infleet.sim.engine.runtime.metrics import CounterValues, EngineMetrics, GaugeValues
+from infleet.sim.engine.runtime.pacing import WakePacer
 
 Health = Literal["ok", "starting", "dead"]
 _CATCH_UP_LIMIT_S = 1.0  # beyond this much lag the simulated clock jumps forward instead
@@ -45,20 +45,6 @@ TIMER_LEAD_S = 0.0005
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
-
-
-@dataclass
-class SamplingParams:
-    """The request fields that shape the output."""
-
-    max_tokens: int | None = None
-    stop: list[str] = field(default_factory=list)
-    seed: int | None = None
-    ignore_eos: bool = False
-    min_tokens: int = 0
-    json_mode: bool = False
-    json_schema: dict[str, object] | None = None
-    cache_salt: str | None = None
 
 
 class _EarlyFinishes:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from infleet.sim.engine.engine import SimEngine
-from infleet.sim.engine.errors import EngineError
-from infleet.sim.engine.http_server import Response
-from infleet.sim.engine.protocol import DONE, ChunkEncoder, sse
-from infleet.sim.engine.sequence import Sequence
+from infleet.sim.engine.model.sequence import Sequence
+from infleet.sim.engine.runtime.engine import SimEngine
+from infleet.sim.engine.runtime.errors import EngineError
+from infleet.sim.engine.runtime.http_server import Response
+from infleet.sim.engine.runtime.protocol import DONE, ChunkEncoder, sse
 
 
 def engine_failure(engine: SimEngine, seq: Sequence) -> EngineError:

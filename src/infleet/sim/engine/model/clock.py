@@ -1,28 +1,17 @@
-"""Clocks for the simulated engine: the scheduler only reads ``now()``, so tests drive a manual clock.
+"""The model's clock: the scheduler only reads ``now()``, so tests and calibration drive it by hand.
 
-The serving runtime uses the event loop's clock; unit tests and calibration runs use ``ManualClock``
-and advance it by each step's modelled duration, which makes them deterministic and instant.
+The serving runtime steps the scheduler on the event loop's clock instead; unit tests and calibration
+runs use ``ManualClock`` and advance it by each step's modelled duration, which makes them deterministic
+and instant.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Protocol
 
 
 class Clock(Protocol):
     def now(self) -> float: ...
-
-
-class LoopClock:
-    """The running event loop's monotonic clock (what timers are scheduled against)."""
-
-    def now(self) -> float:
-        try:
-            return asyncio.get_running_loop().time()
-        except RuntimeError:
-            return time.monotonic()
 
 
 class ManualClock:

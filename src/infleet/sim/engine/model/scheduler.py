@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from infleet.sim.engine.clock import ManualClock
-from infleet.sim.engine.kv_cache import BlockManager
-from infleet.sim.engine.performance import PerformanceModel, StepShape
-from infleet.sim.engine.sequence import Sequence, Status
+from infleet.sim.engine.model.clock import ManualClock
+from infleet.sim.engine.model.kv_cache import BlockManager
+from infleet.sim.engine.model.performance import PerformanceModel, StepShape
+from infleet.sim.engine.model.sequence import Sequence, Status
 
 RUNNING = Status.RUNNING
 

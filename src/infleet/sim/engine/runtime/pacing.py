@@ -16,7 +16,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
-from infleet.sim.engine.sequence import Sequence
+from infleet.sim.engine.model.sequence import Sequence
 
 Listener = Callable[[Sequence], None]
 

@@ -14,12 +14,14 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from infleet.sim.engine.engine import SimEngine
-from infleet.sim.engine.errors import EngineError, bad_request, not_found
-from infleet.sim.engine.faults import FaultSpec, FaultSpecError
-from infleet.sim.engine.followers import CompletionFollower, StreamFollower, engine_failure
-from infleet.sim.engine.http_server import Headers, Request, Response
-from infleet.sim.engine.protocol import (
+from infleet.sim.engine.model.sequence import Sequence
+from infleet.sim.engine.model.tokenizer import encode, render_chat
+from infleet.sim.engine.runtime.engine import SimEngine
+from infleet.sim.engine.runtime.errors import EngineError, bad_request, not_found
+from infleet.sim.engine.runtime.faults import FaultSpec, FaultSpecError
+from infleet.sim.engine.runtime.followers import CompletionFollower, StreamFollower, engine_failure
+from infleet.sim.engine.runtime.http_server import Headers, Request, Response
+from infleet.sim.engine.runtime.protocol import (
     ChatCompletionRequest,
     ChunkEncoder,
     CompletionRequest,
@@ -35,8 +37,6 @@ from infleet.sim.engine.protocol import (
     split_inputs,
     usage,
 )
-from infleet.sim.engine.sequence import Sequence
-from infleet.sim.engine.tokenizer import encode, render_chat
 
 Route = Callable[[Request, Response], None]
 M = TypeVar("M", bound=BaseModel)

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from infleet.api.catalog import Catalog
-from infleet.sim.engine.engine import SimEngine
-from infleet.sim.engine.flush_governor import FlushGovernor
-from infleet.sim.engine.http_server import HttpServer
-from infleet.sim.engine.openai_app import OpenAIApp
-from infleet.sim.engine.pacing import WakePacer
-from infleet.sim.engine.spec import EngineSpec
+from infleet.sim.engine.model.spec import EngineSpec
+from infleet.sim.engine.runtime.engine import SimEngine
+from infleet.sim.engine.runtime.flush_governor import FlushGovernor
+from infleet.sim.engine.runtime.http_server import HttpServer
+from infleet.sim.engine.runtime.openai_app import OpenAIApp
+from infleet.sim.engine.runtime.pacing import WakePacer
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from infleet.sim.engine.tokenizer import split_pieces
+from infleet.sim.engine.model.tokenizer import split_pieces
 
 _WORDS = tuple(
     """
