@@ -9,6 +9,7 @@ import pytest
 
 from infleet.sim.engine import EngineSpec, SamplingParams, SimEngine
 from infleet.sim.engine.model.sequence import Sequence
+from infleet.sim.engine.runtime.delivery import Delivery
 from infleet.sim.engine.runtime.flush_governor import FlushGovernor
 from infleet.sim.engine.runtime.pacing import WakePacer
 
@@ -102,12 +103,12 @@ async def _deliveries(busy: float) -> tuple[int, int]:
     ended = 0
     all_ended = asyncio.Event()
 
-    def listener(seq: Sequence) -> None:
+    def listener(delivery: Delivery) -> None:
         nonlocal calls, ended
         calls += 1
-        seq.sent = seq.num_output
-        seq.last_flush = engine.now()
-        if seq.done:
+        delivery.sent = delivery.seq.num_output
+        delivery.last_flush = engine.now()
+        if delivery.seq.done:
             ended += 1
             if ended == 4:
                 all_ended.set()
@@ -144,11 +145,11 @@ async def test_a_stream_ending_inside_a_long_run_is_told_at_its_own_step() -> No
     told: dict[str, float] = {}
     ended = asyncio.Event()
 
-    def listener(seq: Sequence) -> None:
-        seq.sent = seq.num_output
-        seq.last_flush = engine.now()
-        if seq.done:
-            told[seq.request_id] = loop.time()
+    def listener(delivery: Delivery) -> None:
+        delivery.sent = delivery.seq.num_output
+        delivery.last_flush = engine.now()
+        if delivery.seq.done:
+            told[delivery.seq.request_id] = loop.time()
             if len(told) == 2:
                 ended.set()
 

@@ -257,8 +257,6 @@ def run_until_idle(scheduler: Scheduler, clock: ManualClock, *, max_steps: int =
         if plan.empty:
             raise RuntimeError("scheduler has work but planned an empty step: a request can never fit")
         clock.advance(scheduler.perf.step_time(plan.shape))
-        for seq in scheduler.complete(plan, clock.now()):
-            if seq.listener is not None:
-                seq.listener(seq)
+        scheduler.complete(plan, clock.now())
         steps += 1
     return steps

@@ -1,14 +1,13 @@
 """One request's life inside the simulated engine: its tokens, KV blocks, progress and timestamps.
 
 Created by the engine runtime (or tests) and advanced by the scheduler. The output text is decided
-up front (it is deterministic), so the scheduler only moves counters and the HTTP layer reads the
-pieces produced so far.
+up front (it is deterministic), so the scheduler only moves counters and the runtime reads the pieces
+produced so far. What the host did with them (listener, text sent) is the runtime's ``Delivery``.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -29,7 +28,6 @@ class Sequence:
     arrival: float
     stop_reason: str | None = None
     block_hashes: list[int] = field(default_factory=list)
-    listener: Callable[[Sequence], None] | None = None
 
     status: Status = Status.WAITING
     num_computed: int = 0  # tokens whose KV entries exist
@@ -44,10 +42,6 @@ class Sequence:
     last_token_time: float | None = None
     finished_time: float | None = None
     token_times: list[float] | None = None  # kept only when a test or benchmark asks for them
-    error: str | None = None  # set when the engine died under the sequence
-    streaming: bool = False
-    sent: int = 0  # output tokens already delivered to the client
-    last_flush: float = 0.0
 
     prompt_len: int = field(init=False)
     max_output: int = field(init=False)  # the output is decided up front

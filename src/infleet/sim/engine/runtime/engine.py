@@ -27,6 +27,7 @@ from infleet.sim.engine.model.sequence import Sequence, Status
 from infleet.sim.engine.model.spec import EngineSpec
 from infleet.sim.engine.model.textgen import plan_output, warm_up
 from infleet.sim.engine.model.tokenizer import encode
+from infleet.sim.engine.runtime.delivery import Deliveries, Delivery, Listener
 from infleet.sim.engine.runtime.errors import EngineError, bad_request
 from infleet.sim.engine.runtime.faults import FaultSpec, FaultState
 from infleet.sim.engine.runtime.flush_governor import LATE_S, FlushGovernor
@@ -93,6 +94,7 @@ class SimEngine:
         self.spec = spec
         self.pacer = pacer if pacer is not None else WakePacer()  # an idle pacer is empty, hence falsy
         self.governor = governor if governor is not None else FlushGovernor()
+        self.deliveries = Deliveries(self.pacer)
         self.model = catalog.model(spec.model)
         self.gpu = catalog.gpu(spec.gpu)
         self.served_model_name = spec.served_model_name or self.model.served_name
@@ -193,10 +195,8 @@ class SimEngine:
         self._dead = True
         for seq in [*self.scheduler.running, *self.scheduler.waiting]:
             self.scheduler.abort(seq)
-            seq.error = reason
             self._count_finish(seq)
-            if seq.listener is not None:
-                seq.listener(seq)
+            self.deliveries.end(seq, reason)
 
     # -- requests --------------------------------------------------------------------------------------
 
@@ -266,17 +266,17 @@ class SimEngine:
             block_hashes=hashes,
         )
 
-    def submit(self, seq: Sequence, listener: Callable[[Sequence], None], *, streaming: bool) -> None:
-        """Queue a sequence (after any injected latency spike). ``listener(seq)`` is called on its first
-        token, when it ends (finished, aborted or failed) and, when ``streaming``, as new text is due
-        for delivery (every ``stream_interval`` tokens, coalesced when the host runs late)."""
-        seq.streaming = streaming
-        seq.listener = listener
+    def submit(self, seq: Sequence, listener: Listener, *, streaming: bool) -> Delivery:
+        """Queue a sequence (after any injected latency spike). ``listener(delivery)`` is called on its
+        first token, when it ends (finished, aborted or failed) and, when ``streaming``, as new text is
+        due for delivery (every ``stream_interval`` tokens, coalesced when the host runs late)."""
+        delivery = self.deliveries.add(seq, listener, streaming=streaming)
         delay = self.faults.roll_spike()
         if delay > 0 and self._loop is not None:
             self._loop.call_later(delay, self._enqueue, seq)
         else:
             self._enqueue(seq)
+        return delivery
 
     def _enqueue(self, seq: Sequence) -> None:
         if seq.done:
@@ -284,9 +284,7 @@ class SimEngine:
         if self._dead:
             seq.status = Status.FINISHED
             seq.aborted = True
-            seq.error = "engine is dead"
-            if seq.listener is not None:
-                seq.listener(seq)
+            self.deliveries.end(seq, "engine is dead")
             return
         self.scheduler.add(seq)
         self._wake.set()
@@ -298,8 +296,7 @@ class SimEngine:
         if not seq.done:
             self.scheduler.abort(seq)
             self._count_finish(seq)
-            if seq.listener is not None:
-                seq.listener(seq)
+            self.deliveries.end(seq)
 
     # -- stepping --------------------------------------------------------------------------------------
 
@@ -351,8 +348,7 @@ class SimEngine:
         """End sequences whose last token falls inside a decode run (``ends``: the run's ends up to it)."""
         for seq in decode_run.finish_early(self.scheduler, seqs, ends):
             self._count_finish(seq)
-            if seq.listener is not None:
-                seq.listener(seq)
+            self.deliveries.end(seq)
 
     def _run_limit(self, plan: StepPlan) -> int:
         """How many decode steps may run as one: the stream interval, or enough to span the flush gap."""
@@ -410,30 +406,15 @@ class SimEngine:
                 m.tpot.observe(end - before, shape.decode_seqs)
             before = end
         last = ends[-1]
-        interval = self.spec.stream_interval
-        gap = max(self.flush_gap, self.spec.stream_flush_interval_s)
         ttft = m.ttft
         finished = Status.FINISHED
-        # One pass per step over the batch, attributes read once per sequence. First tokens are woken at
-        # once, so their writes lead the next loop iteration: time to first token is what the host's work
-        # most easily inflates. The batch's other streams go through the pacer, a few per iteration.
-        pace = self.pacer.wake
         for seq in touched:
-            num_output = seq.num_output
-            done = seq.status is finished
-            if num_output == 1:
+            if seq.num_output == 1:
                 ttft.observe(last - seq.arrival)
-            if done:
+            if seq.status is finished:
                 self._count_finish(seq)
-            listener = seq.listener
-            if listener is None:
-                continue
-            if num_output == 1:
-                listener(seq)
-            elif done or (
-                seq.streaming and num_output - seq.sent >= interval and last - seq.last_flush >= gap
-            ):
-                pace(listener, seq)
+        gap = max(self.flush_gap, self.spec.stream_flush_interval_s)
+        self.deliveries.after_step(touched, last, self.spec.stream_interval, gap)
 
     def _count_finish(self, seq: Sequence) -> None:
         reason = seq.reported_finish_reason

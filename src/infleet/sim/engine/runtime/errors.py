@@ -6,6 +6,13 @@ error shape.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import orjson
+
+if TYPE_CHECKING:
+    from infleet.sim.engine.runtime.http_server import Response
+
 
 class EngineError(Exception):
     """An error with its HTTP status, vLLM error type and optional response headers."""
@@ -31,3 +38,10 @@ def bad_request(message: str) -> EngineError:
 
 def not_found(message: str) -> EngineError:
     return EngineError(404, "NotFoundError", message)
+
+
+def send_error(response: Response, err: EngineError) -> None:
+    """Answer with ``err`` in vLLM's nested error shape, its status and its headers."""
+    headers = [(b"content-type", b"application/json")]
+    headers += [(k.encode(), v.encode()) for k, v in err.headers.items()]
+    response.send(err.status, orjson.dumps(err.body()), headers)

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ValidationError
 from infleet.sim.engine.model.sequence import Sequence
 from infleet.sim.engine.model.tokenizer import encode, render_chat
 from infleet.sim.engine.runtime.engine import SimEngine
-from infleet.sim.engine.runtime.errors import EngineError, bad_request, not_found
+from infleet.sim.engine.runtime.errors import EngineError, bad_request, not_found, send_error
 from infleet.sim.engine.runtime.faults import FaultSpec, FaultSpecError
-from infleet.sim.engine.runtime.followers import CompletionFollower, StreamFollower, engine_failure
+from infleet.sim.engine.runtime.followers import CompletionFollower, StreamFollower
 from infleet.sim.engine.runtime.http_server import Headers, Request, Response
 from infleet.sim.engine.runtime.protocol import (
     ChatCompletionRequest,
@@ -47,11 +47,6 @@ _METRICS: Headers = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-
 
 def _json(response: Response, status: int, value: object, headers: Headers = _JSON) -> None:
     response.send(status, orjson.dumps(value), headers)
-
-
-def _error(response: Response, err: EngineError) -> None:
-    headers = _JSON + [(k.encode(), v.encode()) for k, v in err.headers.items()]
-    response.send(err.status, orjson.dumps(err.body()), headers)
 
 
 def _parse(model: type[M], body: bytes) -> M:
@@ -109,7 +104,7 @@ class OpenAIApp:
                 )
             route(request, response)
         except EngineError as err:
-            _error(response, err)
+            send_error(response, err)
 
     # -- plain endpoints -------------------------------------------------------------------------------
 
@@ -224,8 +219,6 @@ class OpenAIApp:
 
         def reply(seqs: list[Sequence]) -> None:
             (done,) = seqs
-            if self._send_failure(response, done):
-                return
             text = done.text_between(0, done.num_output)
             body = chat_response(
                 new_id("chatcmpl"),
@@ -257,8 +250,6 @@ class OpenAIApp:
         headers = self._orca_headers(request)
 
         def reply(done: list[Sequence]) -> None:
-            if any(self._send_failure(response, seq) for seq in done):
-                return
             choices = []
             for i, (seq, p) in enumerate(zip(done, prompts, strict=True)):
                 text = seq.text_between(0, seq.num_output)
@@ -269,13 +260,6 @@ class OpenAIApp:
             response.send(200, completion_response(rid, now_s(), self.name, choices, use), headers)
 
         CompletionFollower(self.engine, seqs, response, reply).follow()
-
-    def _send_failure(self, response: Response, seq: Sequence) -> bool:
-        """Answer 503 if the engine failed under ``seq``; whether it did."""
-        if seq.error is None:
-            return False
-        _error(response, engine_failure(self.engine, seq))
-        return True
 
     def _embeddings(self, request: Request, response: Response) -> None:
         req = _parse(EmbeddingRequest, request.body)

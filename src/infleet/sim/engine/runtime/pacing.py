@@ -15,10 +15,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from typing import Any, TypeVar
 
-from infleet.sim.engine.model.sequence import Sequence
-
-Listener = Callable[[Sequence], None]
+T = TypeVar("T")
 
 # A delivery costs ~20-25 us of host CPU (chunk encoding, socket write): 16 keep an iteration near 0.4 ms.
 DEFAULT_PER_ITERATION = 16
@@ -33,16 +32,16 @@ class WakePacer:
         if per_iteration < 1:
             raise ValueError(f"WakePacer: per_iteration must be >= 1, got {per_iteration}")
         self.per_iteration = per_iteration
-        self._queue: deque[tuple[Listener, Sequence]] = deque()
+        self._queue: deque[tuple[Callable[[Any], None], Any]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduled = False
 
     def __len__(self) -> int:
         return len(self._queue)
 
-    def wake(self, listener: Listener, seq: Sequence) -> None:
-        """Call ``listener(seq)`` soon, after the wake-ups already queued."""
-        self._queue.append((listener, seq))
+    def wake(self, listener: Callable[[T], None], subject: T) -> None:
+        """Call ``listener(subject)`` soon, after the wake-ups already queued."""
+        self._queue.append((listener, subject))
         if not self._scheduled:
             if self._loop is None:
                 self._loop = asyncio.get_running_loop()
@@ -54,8 +53,8 @@ class WakePacer:
         count = min(len(queue), max(self.per_iteration, len(queue) // _DRAIN_ITERATIONS))
         popleft = queue.popleft
         for _ in range(count):
-            listener, seq = popleft()
-            listener(seq)
+            listener, subject = popleft()
+            listener(subject)
         if queue and self._loop is not None:
             self._loop.call_soon(self._drain)
         else:
