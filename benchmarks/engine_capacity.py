@@ -139,9 +139,9 @@ async def host_main(args: argparse.Namespace) -> None:
             profiler.dump_stats(profile_to)
         for addr in addrs:
             eng = host.engine(addr)
-            stats["steps"] += eng.steps
-            stats["late_steps"] += eng.late_steps
-            stats["flush_gap_max"] = max(stats["flush_gap_max"], eng.flush_gap)
+            stats["steps"] += eng.step_loop.steps
+            stats["late_steps"] += eng.step_loop.late_steps
+            stats["flush_gap_max"] = max(stats["flush_gap_max"], eng.step_loop.flush_gap)
         print(json.dumps(stats), flush=True)
         print(json.dumps(engine_ttft), flush=True)
 

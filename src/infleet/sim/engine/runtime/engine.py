@@ -10,8 +10,6 @@ for fewer, larger ones while the host is busy.
 from __future__ import annotations
 
 import asyncio
-import bisect
-import contextlib
 import random
 import zlib
 from collections.abc import Callable
@@ -30,51 +28,12 @@ from infleet.sim.engine.model.tokenizer import encode
 from infleet.sim.engine.runtime.delivery import Deliveries, Delivery, Listener
 from infleet.sim.engine.runtime.errors import EngineError, bad_request
 from infleet.sim.engine.runtime.faults import FaultSpec, FaultState
-from infleet.sim.engine.runtime.flush_governor import LATE_S, FlushGovernor
+from infleet.sim.engine.runtime.flush_governor import FlushGovernor
 from infleet.sim.engine.runtime.metrics import CounterValues, EngineMetrics, GaugeValues
 from infleet.sim.engine.runtime.pacing import WakePacer
+from infleet.sim.engine.runtime.step_loop import StepLoop
 
 Health = Literal["ok", "starting", "dead"]
-_CATCH_UP_LIMIT_S = 1.0  # beyond this much lag the simulated clock jumps forward instead
-_CATCH_UP_BURST = 4  # overdue steps run back to back, yielding to handlers after this many
-_MAX_RUN_STEPS = 64
-# The loop's timers have millisecond resolution and fire on average ~0.6 ms after their time; waking this
-# much early puts step ends at their simulated time on average instead of always late.
-TIMER_LEAD_S = 0.0005
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
-class _EarlyFinishes:
-    """Ends the sequences that finish inside a decode run at their own steps' ends, one step at a time:
-    runs are usually cut by arrivals after a few steps, so a timer per step up front was mostly waste."""
-
-    def __init__(self, engine: SimEngine, groups: dict[int, list[Sequence]], ends: list[float]) -> None:
-        self._engine = engine
-        self._groups = groups
-        self._order = sorted(groups)
-        self._ends = ends
-        self._next = 0
-        self._timer: asyncio.TimerHandle | None = None
-        self._arm()
-
-    def _arm(self) -> None:
-        if self._next < len(self._order):
-            when = self._ends[self._order[self._next]] - TIMER_LEAD_S
-            self._timer = asyncio.get_running_loop().call_at(when, self._fire)
-
-    def _fire(self) -> None:
-        index = self._order[self._next]
-        self._next += 1
-        self._engine.finish_early(self._groups[index], self._ends[: index + 1])
-        self._arm()
-
-    def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
 
 
 class SimEngine:
@@ -145,13 +104,8 @@ class SimEngine:
         )
         self._rng = random.Random(spec.seed)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-        self._dead = False
-        self.flush_gap = 0.0
-        self._interrupt: asyncio.Future[None] | None = None
-        self.late_steps = 0
-        self.steps = 0
+        self.dead = False
+        self.step_loop = StepLoop(self, self.governor)
         self.faults = FaultState(FaultSpec.parse(spec.faults), 0.0)
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -163,36 +117,28 @@ class SimEngine:
         warm_up()
         self._loop = asyncio.get_running_loop()
         self.faults = FaultState(self.faults.spec, self.now())
-        self._task = asyncio.create_task(self._run(), name=f"engine {self.served_model_name}")
-        self._task.add_done_callback(self._on_loop_exit)
-
-    def _on_loop_exit(self, task: asyncio.Task[None]) -> None:
-        # A bug in the step loop must not leave requests hanging: the engine dies visibly instead.
-        if not task.cancelled() and task.exception() is not None:
-            self._kill(f"engine step loop failed: {task.exception()!r}")
+        self.step_loop.start()
 
     async def stop(self) -> None:
         """Abort everything in flight and stop stepping."""
-        self._kill("engine stopped")
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        self.kill("engine stopped")
+        await self.step_loop.stop()
 
     def set_faults(self, spec: FaultSpec) -> None:
         self.faults = FaultState(spec, self.now())
-        self._wake.set()
+        self.step_loop.wake()
 
     def health(self) -> Health:
         now = self.now()
-        if self._dead or self.faults.crashed(now):
+        if self.dead or self.faults.crashed(now):
             return "dead"
         return "starting" if self.faults.starting(now) else "ok"
 
-    def _kill(self, reason: str) -> None:
-        if self._dead:
+    def kill(self, reason: str) -> None:
+        """Die: everything in flight ends with ``reason`` as its error, and nothing more is accepted."""
+        if self.dead:
             return
-        self._dead = True
+        self.dead = True
         for seq in [*self.scheduler.running, *self.scheduler.waiting]:
             self.scheduler.abort(seq)
             self._count_finish(seq)
@@ -281,15 +227,13 @@ class SimEngine:
     def _enqueue(self, seq: Sequence) -> None:
         if seq.done:
             return
-        if self._dead:
+        if self.dead:
             seq.status = Status.FINISHED
             seq.aborted = True
             self.deliveries.end(seq, "engine is dead")
             return
         self.scheduler.add(seq)
-        self._wake.set()
-        if self._interrupt is not None and not self._interrupt.done():
-            self._interrupt.set_result(None)
+        self.step_loop.arrived()
 
     def abort(self, seq: Sequence) -> None:
         """End a sequence early (client gone, or a test); its follower is woken."""
@@ -300,138 +244,33 @@ class SimEngine:
 
     # -- stepping --------------------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        t = loop.time()
-        burst = 0
-        while not self._dead:
-            if self.faults.crashed(loop.time()):
-                self._kill("engine crashed (injected fault)")
-                return
-            if self.faults.spec.hang or not self.scheduler.has_work:
-                self._wake.clear()
-                await self._wait_for_work()
-                t = loop.time()
-                continue
-            t = max(t, loop.time() - _CATCH_UP_LIMIT_S)
-            plan = self.scheduler.schedule(t)
-            if plan.empty:  # only requests that arrived after t: wait for real time to reach them
-                self._wake.clear()
-                await self._wait_for_work(limit_s=0.001)
-                t = loop.time()
-                continue
-            shapes = decode_run.extend(self.scheduler, plan, self._run_limit(plan))
-            ends: list[float] = []
-            end = t
-            for shape in shapes:
-                end += self.perf.step_time(shape) / self.faults.spec.degrade
-                ends.append(end)
-            if ends[-1] > loop.time():
-                burst = 0
-                early = _EarlyFinishes(self, decode_run.finishing(plan, len(ends)), ends)
-                try:
-                    ends = await self._sleep_through(ends)
-                finally:
-                    early.cancel()  # those past a cut did not finish; any still due are applied below
-            else:
-                # Overdue (the loop ran late): run now, without waiting on a timer, so simulated time keeps
-                # up with real time and requests are not held back by the host's slowness.
-                burst += 1
-                if burst >= _CATCH_UP_BURST:
-                    burst = 0
-                    await asyncio.sleep(0)
-            self._adapt(loop.time() - ends[-1])
-            self._finish_steps(plan, shapes[: len(ends)], t, ends)
-            t = ends[-1]
-
     def finish_early(self, seqs: list[Sequence], ends: list[float]) -> None:
         """End sequences whose last token falls inside a decode run (``ends``: the run's ends up to it)."""
         for seq in decode_run.finish_early(self.scheduler, seqs, ends):
             self._count_finish(seq)
             self.deliveries.end(seq)
 
-    def _run_limit(self, plan: StepPlan) -> int:
-        """How many decode steps may run as one: the stream interval, or enough to span the flush gap."""
-        limit = self.spec.stream_interval
-        gap = max(self.flush_gap, self.spec.stream_flush_interval_s)
-        if gap > 0:
-            limit = max(limit, int(gap / max(self.perf.step_time(plan.shape), 1e-4)))
-        return min(limit, _MAX_RUN_STEPS)
-
-    async def _sleep_through(self, ends: list[float]) -> list[float]:
-        """Sleep until the run ends; an arrival cuts it at the end of the step in progress."""
-        loop = asyncio.get_running_loop()
-        if len(ends) == 1:
-            await asyncio.sleep(ends[0] - TIMER_LEAD_S - loop.time())
-            return ends
-        interrupt: asyncio.Future[None] = loop.create_future()
-        self._interrupt = interrupt
-        timer = loop.call_at(ends[-1] - TIMER_LEAD_S, _resolve, interrupt)
-        try:
-            await interrupt
-        finally:
-            timer.cancel()
-            self._interrupt = None
-        now = loop.time() + TIMER_LEAD_S
-        if now >= ends[-1]:
-            return ends
-        cut = ends[: bisect.bisect_right(ends, now) + 1]
-        if cut[-1] > now:
-            await asyncio.sleep(cut[-1] - now)
-        return cut
-
-    async def _wait_for_work(self, limit_s: float | None = None) -> None:
-        crash_after = self.faults.spec.crash_after_s
-        if crash_after is not None:
-            left = max(0.0, self.faults.applied_at + crash_after - self.now())
-            limit_s = left if limit_s is None else min(limit_s, left)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), limit_s)
-
-    def _adapt(self, lateness: float) -> None:
-        if lateness > LATE_S:
-            self.late_steps += 1
-        if self.spec.adaptive_streaming:
-            self.flush_gap = self.governor.observe(lateness)
-
-    def _finish_steps(self, plan: StepPlan, shapes: list[StepShape], start: float, ends: list[float]) -> None:
-        self.steps += len(ends)
+    def finish_steps(self, plan: StepPlan, shapes: list[StepShape], start: float, ends: list[float]) -> None:
+        """Apply the steps of a run that ended at ``ends``: the model advances, metrics record the steps
+        and the sequences' first tokens and ends, and their clients are told."""
         touched = decode_run.apply(self.scheduler, plan, ends)
-        m = self.metrics
-        before = start
-        for shape, end in zip(shapes, ends, strict=True):
-            m.iteration.observe(shape.decode_seqs + shape.prefill_tokens)
-            if shape.decode_seqs:
-                m.itl.observe(end - before, shape.decode_seqs)
-                m.tpot.observe(end - before, shape.decode_seqs)
-            before = end
+        self.metrics.observe_steps(shapes, start, ends)
         last = ends[-1]
-        ttft = m.ttft
+        ttft = self.metrics.ttft
         finished = Status.FINISHED
         for seq in touched:
             if seq.num_output == 1:
                 ttft.observe(last - seq.arrival)
             if seq.status is finished:
                 self._count_finish(seq)
-        gap = max(self.flush_gap, self.spec.stream_flush_interval_s)
-        self.deliveries.after_step(touched, last, self.spec.stream_interval, gap)
+        self.deliveries.after_step(touched, last, self.spec.stream_interval, self.step_loop.gap())
 
     def _count_finish(self, seq: Sequence) -> None:
         reason = seq.reported_finish_reason
         self.success[reason] = self.success.get(reason, 0) + 1
         for observer in self.finish_observers:
             observer(seq)
-        if seq.finished_time is None:
-            return
-        m = self.metrics
-        m.e2e.observe(seq.finished_time - seq.arrival)
-        m.prompt_len.observe(seq.prompt_len)
-        m.gen_len.observe(seq.num_output)
-        if seq.first_scheduled is not None and seq.first_token_time is not None:
-            m.queue.observe(seq.first_scheduled - seq.arrival)
-            m.inference.observe(seq.finished_time - seq.first_scheduled)
-            m.prefill.observe(seq.first_token_time - seq.first_scheduled)
-            m.decode.observe(seq.finished_time - seq.first_token_time)
+        self.metrics.observe_end(seq)
 
     # -- metrics sources -------------------------------------------------------------------------------
 

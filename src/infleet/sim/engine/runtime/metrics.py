@@ -8,7 +8,7 @@ is a few additions (the GIE picker scrapes every 50 ms and thousands of tokens f
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -16,6 +16,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from infleet.api import engine_metrics as em
 from infleet.api.engine_metrics import VLLM
+from infleet.sim.engine.model.performance import StepShape
+from infleet.sim.engine.model.sequence import Sequence
 
 TTFT_BUCKETS = (
     0.001,
@@ -106,7 +108,7 @@ class Histogram:
 
     name: str
     doc: str
-    buckets: Sequence[float]
+    buckets: tuple[float, ...]
     counts: list[int] = field(default_factory=list)
     total: float = 0.0
 
@@ -194,6 +196,29 @@ class EngineMetrics:
         )
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
+
+    def observe_steps(self, shapes: list[StepShape], start: float, ends: list[float]) -> None:
+        """Record the steps of a run that began at ``start``; step ``i`` ended at ``ends[i]``."""
+        before = start
+        for shape, end in zip(shapes, ends, strict=True):
+            self.iteration.observe(shape.decode_seqs + shape.prefill_tokens)
+            if shape.decode_seqs:
+                self.itl.observe(end - before, shape.decode_seqs)
+                self.tpot.observe(end - before, shape.decode_seqs)
+            before = end
+
+    def observe_end(self, seq: Sequence) -> None:
+        """Record a sequence that ended; one aborted before it finished has no request latencies."""
+        if seq.finished_time is None:
+            return
+        self.e2e.observe(seq.finished_time - seq.arrival)
+        self.prompt_len.observe(seq.prompt_len)
+        self.gen_len.observe(seq.num_output)
+        if seq.first_scheduled is not None and seq.first_token_time is not None:
+            self.queue.observe(seq.first_scheduled - seq.arrival)
+            self.inference.observe(seq.finished_time - seq.first_scheduled)
+            self.prefill.observe(seq.first_token_time - seq.first_scheduled)
+            self.decode.observe(seq.finished_time - seq.first_token_time)
 
     def collect(self) -> Iterable[Metric]:
         names = list(self.labels)
