@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import random
-import zlib
 from collections.abc import Callable
 from typing import Literal
 
 from infleet.api.catalog import Catalog, load_catalog
 from infleet.sim.engine.model import decode_run
-from infleet.sim.engine.model.kv_cache import BlockManager, block_hashes
+from infleet.sim.engine.model.kv_cache import BlockManager
 from infleet.sim.engine.model.performance import PerformanceModel, StepShape
+from infleet.sim.engine.model.requests import InvalidRequestError, new_sequence
 from infleet.sim.engine.model.sampling import SamplingParams
 from infleet.sim.engine.model.scheduler import Scheduler, SchedulerConfig, StepPlan
 from infleet.sim.engine.model.sequence import Sequence, Status
 from infleet.sim.engine.model.spec import EngineSpec
-from infleet.sim.engine.model.textgen import plan_output, warm_up
-from infleet.sim.engine.model.tokenizer import encode
+from infleet.sim.engine.model.textgen import warm_up
 from infleet.sim.engine.runtime.delivery import Deliveries, Delivery, Listener
 from infleet.sim.engine.runtime.errors import EngineError, bad_request
 from infleet.sim.engine.runtime.faults import FaultSpec, FaultState
@@ -170,47 +169,19 @@ class SimEngine:
             raise EngineError(500, "InternalServerError", "injected fault: internal engine error")
 
     def create_sequence(self, request_id: str, prompt: str | list[int], params: SamplingParams) -> Sequence:
-        """Tokenize, check lengths against max-model-len and decide the output."""
-        token_ids = encode(prompt) if isinstance(prompt, str) else list(prompt)
-        prompt_len = len(token_ids)
-        if prompt_len == 0:
-            token_ids, prompt_len = [0], 1
-        room = self.max_model_len - prompt_len
-        if params.max_tokens is not None and params.max_tokens < 1:
-            raise bad_request(f"max_tokens must be at least 1, got {params.max_tokens}.")
-        if room < 1 or (params.max_tokens is not None and params.max_tokens > room):
-            asked = params.max_tokens or 1
-            raise bad_request(
-                f"This model's maximum context length is {self.max_model_len} tokens. However, you requested "
-                f"{prompt_len + asked} tokens ({prompt_len} in the messages, {asked} in the completion). "
-                "Please reduce the length of the messages or completion."
+        """Tokenize, check lengths against max-model-len and decide the output (400 when it cannot fit)."""
+        try:
+            return new_sequence(
+                request_id,
+                prompt,
+                params,
+                max_model_len=self.max_model_len,
+                block_size=self.spec.block_size,
+                prefix_caching=self.spec.enable_prefix_caching,
+                arrival=self.now(),
             )
-        seed_text = (
-            f"{prompt if isinstance(prompt, str) else token_ids[:64]}|{params.seed}|{params.max_tokens}"
-        )
-        out = plan_output(
-            seed=zlib.crc32(seed_text.encode()),
-            limit=params.max_tokens or room,
-            ignore_eos=params.ignore_eos,
-            min_tokens=params.min_tokens,
-            stop=params.stop,
-            json_schema=params.json_schema,
-            json_mode=params.json_mode,
-        )
-        hashes = (
-            block_hashes(token_ids, self.spec.block_size, params.cache_salt)
-            if self.spec.enable_prefix_caching
-            else []
-        )
-        return Sequence(
-            request_id=request_id,
-            prompt_token_ids=token_ids,
-            output_pieces=out.pieces,
-            finish_reason=out.finish_reason,
-            stop_reason=out.stop_reason,
-            arrival=self.now(),
-            block_hashes=hashes,
-        )
+        except InvalidRequestError as exc:
+            raise bad_request(str(exc)) from exc
 
     def submit(self, seq: Sequence, listener: Listener, *, streaming: bool) -> Delivery:
         """Queue a sequence (after any injected latency spike). ``listener(delivery)`` is called on its
