@@ -1,10 +1,9 @@
-"""The simulated engine at run time: turns requests into sequences and steps the scheduler on the loop.
+"""The simulated engine at run time: the model of one engine, served on the event loop.
 
-One ``SimEngine`` per served model; the HTTP app calls ``create_sequence`` / ``submit`` and is called
-back as the sequence progresses. Steps are timed by the roofline and run on the event loop's clock;
-when the loop runs late the engine catches up in simulated time, so the host's own slowness does not
-change what the engine reports. Streams get a chunk per step unless the process's flush governor asks
-for fewer, larger ones while the host is busy.
+One ``SimEngine`` per served model; the HTTP app calls ``check_accepting``, ``create_sequence`` and
+``submit``, and its listener is called back as the sequence progresses. The engine coordinates: the
+model (``EngineModel``) computes, the ``StepLoop`` times its steps on the loop's clock, ``Deliveries``
+tell clients, ``EngineMetrics`` records, and faults decide when the engine errs, stalls or dies.
 """
 
 from __future__ import annotations
@@ -16,11 +15,11 @@ from typing import Literal
 
 from infleet.api.catalog import Catalog, load_catalog
 from infleet.sim.engine.model import decode_run
-from infleet.sim.engine.model.kv_cache import BlockManager
-from infleet.sim.engine.model.performance import PerformanceModel, StepShape
+from infleet.sim.engine.model.engine_model import EngineModel
+from infleet.sim.engine.model.performance import StepShape
 from infleet.sim.engine.model.requests import InvalidRequestError, new_sequence
 from infleet.sim.engine.model.sampling import SamplingParams
-from infleet.sim.engine.model.scheduler import Scheduler, SchedulerConfig, StepPlan
+from infleet.sim.engine.model.scheduler import StepPlan
 from infleet.sim.engine.model.sequence import Sequence, Status
 from infleet.sim.engine.model.spec import EngineSpec
 from infleet.sim.engine.model.textgen import warm_up
@@ -56,34 +55,8 @@ class SimEngine:
         self.model = catalog.model(spec.model)
         self.gpu = catalog.gpu(spec.gpu)
         self.served_model_name = spec.served_model_name or self.model.served_name
-        self.perf = PerformanceModel(
-            self.model,
-            self.gpu,
-            spec.gpus,
-            quantization=spec.quantization,
-            kv_cache_dtype=spec.kv_cache_dtype,
-            gpu_memory_utilization=spec.gpu_memory_utilization,
-        )
-        capacity = self.perf.num_blocks(spec.block_size) * spec.block_size
-        max_len = spec.max_model_len or min(self.model.context_length, capacity)
-        if max_len > capacity:
-            raise ValueError(
-                f"engine {self.served_model_name}: max_model_len {max_len} exceeds the KV cache "
-                f"({capacity} tokens on {spec.gpus} x {self.gpu.name}); lower --max-model-len or add GPUs"
-            )
-        self.max_model_len = max_len
-        blocks = BlockManager(
-            self.perf.num_blocks(spec.block_size),
-            spec.block_size,
-            enable_prefix_caching=spec.enable_prefix_caching,
-        )
-        self.scheduler = Scheduler(
-            self.perf,
-            SchedulerConfig(
-                spec.max_num_seqs, max(spec.max_num_batched_tokens, spec.block_size), spec.block_size
-            ),
-            blocks,
-        )
+        built = EngineModel.build(spec, self.model, self.gpu, self.served_model_name)
+        self.perf, self.scheduler, self.max_model_len = built.perf, built.scheduler, built.max_model_len
         self.success: dict[str, int] = {}
         #: Called with every sequence that ends (finished, aborted or failed): request logs, benchmarks.
         self.finish_observers: list[Callable[[Sequence], None]] = []
@@ -92,12 +65,12 @@ class SimEngine:
             self.served_model_name,
             {
                 "block_size": str(spec.block_size),
-                "num_gpu_blocks": str(blocks.num_blocks),
+                "num_gpu_blocks": str(self.scheduler.blocks.num_blocks),
                 "cache_dtype": spec.kv_cache_dtype,
                 "gpu_memory_utilization": f"{self.perf.gpu_memory_utilization:g}",
                 "enable_prefix_caching": str(spec.enable_prefix_caching),
             },
-            max_len,
+            self.max_model_len,
             self._gauges,
             self._counters,
         )
