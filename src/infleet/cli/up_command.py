@@ -33,6 +33,7 @@ from infleet.sim.engine_pods import SimulatedEngineLauncher
 from infleet.sim.faults import FAULTS_NAMESPACE
 from infleet.sim.mini_engine import MiniEngineLauncher
 from infleet.sim.node_pools import default_pools
+from infleet.sim.node_restart import report_stopped_containers
 from infleet.sim.settings import SimSettings
 from infleet.sim.simulated_cluster import SimulatedCluster, add_simulated_cluster
 
@@ -189,6 +190,8 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
             await _ensure_crds(client)
             add_models_controller(manager, client)
             created += await sim.heartbeat.register()
+            # Engines died with the previous process: no replica is ready until it has started again.
+            await report_stopped_containers(client, time.time())
             sims.append(sim)
         print(_summary(server, kubeconfig, sims, created, started, state_dir), flush=True)
         await manager.run()
