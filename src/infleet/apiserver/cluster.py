@@ -192,7 +192,7 @@ class Cluster:
             )
         return namespace
 
-    async def create(  # noqa: C901
+    async def create(
         self, resource: ResourceType, namespace: str | None, body: Any, options: WriteOptions
     ) -> WriteResult:
         ns = self._check_namespace(resource, namespace, creating=True)
@@ -200,24 +200,11 @@ class Cluster:
         metadata = obj["metadata"]
         if metadata.get("resourceVersion"):
             raise bad_request(f"{resource.kind}: resourceVersion should not be set on objects to be created")
-        if not metadata.get("name") and metadata.get("generateName"):
-            for _ in range(8):
-                candidate = generated_name(str(metadata["generateName"]))
-                if self.store.get(resource.storage_key, ns, candidate) is None:
-                    metadata["name"] = candidate
-                    break
-        name = str(metadata.get("name", ""))
+        name = self._name_for_create(resource, ns, metadata)
         causes = name_causes(resource.kind, name)
         if causes:
             raise invalid(resource.kind, name, causes, group=resource.group)
-        for key in SERVER_OWNED:
-            metadata.pop(key, None)
-        metadata.pop("deletionGracePeriodSeconds", None)
-        metadata["uid"] = str(uuid.uuid4())
-        metadata["creationTimestamp"] = self.now()
-        metadata["generation"] = 1
-        if resource.has_status and not resource.builtin:
-            obj.pop("status", None)
+        self._stamp_new(resource, obj)
         apply_builtin_defaults(resource, obj, self)
         warnings = admit(resource, obj, options.field_validation)
         if resource.storage_key == crds.CRD_STORAGE_KEY:
@@ -229,6 +216,28 @@ class Cluster:
             return WriteResult(obj, created=True, warnings=warnings)
         stored = await self.commit(resource, obj)
         return WriteResult(stored, created=True, warnings=warnings)
+
+    def _name_for_create(self, resource: ResourceType, namespace: str, metadata: dict[str, Any]) -> str:
+        """The name to create under: the one given, or a free one made from ``generateName``."""
+        if not metadata.get("name") and metadata.get("generateName"):
+            for _ in range(8):
+                candidate = generated_name(str(metadata["generateName"]))
+                if self.store.get(resource.storage_key, namespace, candidate) is None:
+                    metadata["name"] = candidate
+                    break
+        return str(metadata.get("name", ""))
+
+    def _stamp_new(self, resource: ResourceType, obj: dict[str, Any]) -> None:
+        """Server-owned metadata of a new object; a custom resource starts without status."""
+        metadata = obj["metadata"]
+        for key in SERVER_OWNED:
+            metadata.pop(key, None)
+        metadata.pop("deletionGracePeriodSeconds", None)
+        metadata["uid"] = str(uuid.uuid4())
+        metadata["creationTimestamp"] = self.now()
+        metadata["generation"] = 1
+        if resource.has_status and not resource.builtin:
+            obj.pop("status", None)
 
     async def update(
         self,
@@ -249,7 +258,7 @@ class Cluster:
             raise conflict(resource.plural, name, resource.group)
         return await self._replace(resource, current, body, options, subresource)
 
-    async def _replace(  # noqa: C901
+    async def _replace(
         self,
         resource: ResourceType,
         current: dict[str, Any],
@@ -258,37 +267,15 @@ class Cluster:
         subresource: str | None,
     ) -> WriteResult:
         """Turn ``desired`` into the next stored version of ``current`` and commit it."""
-        if subresource == "status":
-            obj = deep_copy(current)
-            if "status" in desired:
-                obj["status"] = desired["status"]
-            else:
-                obj.pop("status", None)
-        else:
-            obj = desired
-            if resource.has_status:
-                if "status" in current:
-                    obj["status"] = deep_copy({"s": current["status"]})["s"]
-                else:
-                    obj.pop("status", None)
+        obj = _next_version(resource, current, desired, subresource)
         metadata = obj["metadata"]
-        current_meta = current["metadata"]
-        if subresource != "status":
-            for key in SERVER_OWNED:
-                if key in current_meta:
-                    metadata[key] = current_meta[key]
-                else:
-                    metadata.pop(key, None)
-            if "deletionGracePeriodSeconds" in current_meta:
-                metadata["deletionGracePeriodSeconds"] = current_meta["deletionGracePeriodSeconds"]
-        obj["apiVersion"] = current.get("apiVersion", resource.api_version)
         check_deleting_finalizers(resource, current, obj)
         apply_builtin_defaults(resource, obj, self)
         warnings = admit(resource, obj, options.field_validation)
         if resource.storage_key == crds.CRD_STORAGE_KEY and subresource != "status":
             crds.prepare_update(self.index, current, obj)
         if desired_state(obj, resource.has_status) != desired_state(current, resource.has_status):
-            metadata["generation"] = int(current_meta.get("generation", 1)) + 1
+            metadata["generation"] = int(current["metadata"].get("generation", 1)) + 1
         if unchanged(current, obj):
             return WriteResult(current, warnings=warnings)
         record_manager(obj, options.field_manager, "Update", self.now())
@@ -371,3 +358,32 @@ class Cluster:
     def storage_resource(self, storage_key: str) -> ResourceType | None:
         versions = self.index.versions_of(storage_key)
         return versions[0] if versions else None
+
+
+def _next_version(
+    resource: ResourceType, current: dict[str, Any], desired: dict[str, Any], subresource: str | None
+) -> dict[str, Any]:
+    """``desired`` with what the request may not change taken from ``current``: the status on the main
+    resource, everything but the status on the status subresource, and server-owned metadata."""
+    if subresource == "status":
+        obj = deep_copy(current)
+        if "status" in desired:
+            obj["status"] = desired["status"]
+        else:
+            obj.pop("status", None)
+        obj["apiVersion"] = current.get("apiVersion", resource.api_version)
+        return obj
+    obj = desired
+    if resource.has_status:
+        if "status" in current:
+            obj["status"] = deep_copy({"s": current["status"]})["s"]
+        else:
+            obj.pop("status", None)
+    metadata, current_meta = obj["metadata"], current["metadata"]
+    for key in (*SERVER_OWNED, "deletionGracePeriodSeconds"):
+        if key in current_meta:
+            metadata[key] = current_meta[key]
+        else:
+            metadata.pop(key, None)
+    obj["apiVersion"] = current.get("apiVersion", resource.api_version)
+    return obj
