@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 
@@ -18,7 +19,8 @@ from infleet.sim.engine.runtime.openai_app import OpenAIApp
 
 _FAULTS_HELP = (
     "faults, comma-separated: error_rate=0.1, spike=RATE@SECONDS, hang, crash, crash_after=S, slow_start=S, "
-    'degrade=FACTOR (0-1], seed=N; changeable at run time with POST /admin/faults {"spec": "..."}'
+    "degrade=FACTOR (0-1], seed=N; changeable at run time with POST /admin/faults "
+    '{"spec": "..."} (needs --admin-token)'
 )
 
 
@@ -54,6 +56,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--no-prefix-caching", action="store_true")
     parser.add_argument("--faults", default="", help=_FAULTS_HELP)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--admin-token",
+        default=os.environ.get("INFLEET_ENGINE_ADMIN_TOKEN"),
+        help="bearer token for /admin/faults (default: $INFLEET_ENGINE_ADMIN_TOKEN; none: /admin is off)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -76,10 +83,10 @@ def spec_from_args(args: argparse.Namespace) -> EngineSpec:
     )
 
 
-async def _serve(engine: SimEngine, host: str, port: int) -> int:
+async def _serve(engine: SimEngine, host: str, port: int, admin_token: str | None) -> int:
     """Serve until SIGINT or SIGTERM; in-flight requests then end with an error."""
     await engine.start()
-    server = HttpServer(OpenAIApp(engine))
+    server = HttpServer(OpenAIApp(engine, admin_token))
     try:
         bound = await server.listen(host, port)
     except OSError as exc:
@@ -111,4 +118,4 @@ def run(args: argparse.Namespace) -> int:
     except (CatalogError, FaultSpecError, ModelDoesNotFitError, ValueError) as exc:
         print(f"engine-sim: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_serve(engine, args.host, args.port))
+    return asyncio.run(_serve(engine, args.host, args.port, args.admin_token))

@@ -16,11 +16,13 @@ from infleet.sim.engine.model.sequence import Sequence
 from infleet.sim.engine.model.tokenizer import count_tokens, render_chat
 
 MODEL = "llama-3.1-8b-instruct"
+ADMIN_TOKEN = "sk-engine-admin"
+ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
 async def host() -> AsyncIterator[EngineHost]:
-    async with EngineHost() as h:
+    async with EngineHost(admin_token=ADMIN_TOKEN) as h:
         yield h
 
 
@@ -192,7 +194,7 @@ async def test_crash_fault_kills_streams_and_health(addr: EngineAddress) -> None
             lines = r.aiter_lines()
             while not (await anext(lines)).startswith("data: {"):
                 pass
-            set_fault = await http.post(addr.url + "/admin/faults", json={"spec": "crash"})
+            set_fault = await http.post(addr.url + "/admin/faults", headers=ADMIN, json={"spec": "crash"})
             assert set_fault.json()["spec"] == "crash"
             rest = [line async for line in lines if line]
         assert any('"error"' in line for line in rest)
@@ -204,15 +206,15 @@ async def test_crash_fault_kills_streams_and_health(addr: EngineAddress) -> None
 
 async def test_error_rate_and_slow_start_faults(addr: EngineAddress) -> None:
     async with httpx.AsyncClient() as http:
-        await http.post(addr.url + "/admin/faults", json={"error_rate": 1.0})
+        await http.post(addr.url + "/admin/faults", headers=ADMIN, json={"error_rate": 1.0})
         r = await http.post(addr.url + "/v1/completions", json={"model": MODEL, "prompt": "x"})
         assert r.status_code == 500
         assert r.json()["error"]["type"] == "InternalServerError"
-        await http.post(addr.url + "/admin/faults", json={"spec": "slow_start=0.3"})
+        await http.post(addr.url + "/admin/faults", headers=ADMIN, json={"spec": "slow_start=0.3"})
         assert (await http.get(addr.url + "/health")).status_code == 503
         await asyncio.sleep(0.35)
         assert (await http.get(addr.url + "/health")).status_code == 200
-        bad = await http.post(addr.url + "/admin/faults", json={"spec": "explode"})
+        bad = await http.post(addr.url + "/admin/faults", headers=ADMIN, json={"spec": "explode"})
         assert bad.status_code == 400
 
 
@@ -262,17 +264,17 @@ async def test_hang_spike_and_degrade_faults(addr: EngineAddress) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         await timed()  # warm the connection
         normal = await timed()
-        await http.post(addr.url + "/admin/faults", json={"spec": "degrade=0.25"})
+        await http.post(addr.url + "/admin/faults", headers=ADMIN, json={"spec": "degrade=0.25"})
         slow = await timed()
         assert slow > 2 * normal
-        await http.post(addr.url + "/admin/faults", json={"spec": "spike=1@0.3"})
+        await http.post(addr.url + "/admin/faults", headers=ADMIN, json={"spec": "spike=1@0.3"})
         assert await timed() > 0.3
-        await http.post(addr.url + "/admin/faults", json={"spec": "hang"})
+        await http.post(addr.url + "/admin/faults", headers=ADMIN, json={"spec": "hang"})
         stuck = asyncio.create_task(http.post(addr.url + "/v1/completions", json=body))
         await asyncio.sleep(0.3)
         assert not stuck.done()
         assert (await http.get(addr.url + "/health")).status_code == 200  # a hung engine still answers probes
-        await http.post(addr.url + "/admin/faults", json={"spec": ""})
+        await http.post(addr.url + "/admin/faults", headers=ADMIN, json={"spec": ""})
         assert (await asyncio.wait_for(stuck, 5)).status_code == 200
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+# Ids lie in a vocabulary of this size, as a real tokenizer's do (clients may send ids back as prompts).
+VOCAB_SIZE = 1 << 17
 _PIECE = re.compile(r"\s?[A-Za-z]{1,7}|\s?\d{1,3}|\s?[^\sA-Za-z\d]|\s+")
 _CACHE_LIMIT = 1 << 16
 _spaced_ids: dict[str, tuple[int, ...]] = {}  # keyed by the segment less its space
@@ -35,8 +37,9 @@ def split_pieces(text: str) -> list[str]:
 
 
 def encode(text: str) -> list[int]:
-    """Token ids: the hash of each piece. Stable within a process, which is all prefix caching needs
-    (string hashing is salted per process); counts, not ids, are what clients compare."""
+    """Token ids: the hash of each piece, within the vocabulary. Stable within a process, which is all
+    prefix caching needs (string hashing is salted per process); counts, not ids, are what clients
+    compare."""
     first, *rest = text.split(" ")
     out = list(_ids(first))
     extend = out.extend
@@ -48,7 +51,7 @@ def encode(text: str) -> list[int]:
 
 
 def _ids(segment: str) -> tuple[int, ...]:
-    return tuple(map(hash, _PIECE.findall(segment)))
+    return tuple(hash(piece) % VOCAB_SIZE for piece in _PIECE.findall(segment))
 
 
 def _spaced(part: str) -> tuple[int, ...]:

@@ -50,13 +50,19 @@ class EngineHost:
     """Starts and stops simulated engines inside the running event loop."""
 
     def __init__(
-        self, *, catalog: Catalog | None = None, host: str = "127.0.0.1", tune_gc: bool = False
+        self,
+        *,
+        catalog: Catalog | None = None,
+        host: str = "127.0.0.1",
+        tune_gc: bool = False,
+        admin_token: str | None = None,
     ) -> None:
         """``tune_gc``: for a process that mostly hosts engines. CPython's cyclic collector then walks every
         live stream and sequence many times a second (hundreds of ms of pauses at 2,000 streams); with it,
         objects alive after each start are frozen out of collection and collections run less often."""
         self._catalog = catalog
         self._host = host
+        self._admin_token = admin_token  # for every engine's /admin endpoints; None turns them off
         self._tune_gc = tune_gc
         self._engines: dict[EngineAddress, HostedEngine] = {}
         self._pacer = WakePacer()  # one for all engines: it bounds the loop's bulk work per iteration
@@ -72,7 +78,7 @@ class EngineHost:
         bind = host or self._host
         engine = SimEngine(spec, self._catalog, pacer=self._pacer, governor=self._governor)
         await engine.start()
-        server = HttpServer(OpenAIApp(engine))
+        server = HttpServer(OpenAIApp(engine, self._admin_token))
         try:
             address = EngineAddress(bind, await server.listen(bind, port))
         except OSError:

@@ -24,12 +24,15 @@ from http import HTTPStatus
 from typing import cast
 
 import httptools
+import orjson
 
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[bytes, bytes]]
 
-MAX_BODY_BYTES = 64 << 20
+# A 128k-token prompt is well under 1 MiB of text and a batch of token ids a few MiB; past this the
+# request is refused before it is buffered.
+MAX_BODY_BYTES = 16 << 20
 MAX_HEAD_BYTES = 64 << 10
 KEEP_ALIVE_TIMEOUT_S = 5.0  # uvicorn's default, which is what `vllm serve` runs with
 _MAX_PIPELINED = 64  # requests queued behind an unfinished response before reading pauses
@@ -288,8 +291,12 @@ class HttpConnection(asyncio.Protocol):
     def _reject(self, status: int, message: bytes) -> None:
         if self._transport is None or self._transport.is_closing():
             return  # refused already: the parser fails again on whatever else arrives
-        head = status_line(status) + b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
-        self._transport.write(head + b"content-length: %d\r\n\r\n%b" % (len(message), message))
+        # vLLM's nested error shape, like every other error the engine answers.
+        kind = "BadRequestError" if status < 500 else "InternalServerError"
+        error = {"message": message.decode("utf-8", "replace"), "type": kind, "param": None, "code": status}
+        body = orjson.dumps({"error": error})
+        head = status_line(status) + b"content-type: application/json\r\nconnection: close\r\n"
+        self._transport.write(head + b"content-length: %d\r\n\r\n%b" % (len(body), body))
         self._transport.close()
 
     def _count_head(self, size: int) -> None:

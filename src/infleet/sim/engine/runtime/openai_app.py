@@ -7,6 +7,8 @@ the engine steps. Errors come out in vLLM's nested error shape with vLLM's statu
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import zlib
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -72,9 +74,11 @@ def _object_body(request: Request) -> dict[str, Any]:
 class OpenAIApp:
     """Serves one ``SimEngine`` the way ``vllm serve`` does."""
 
-    def __init__(self, engine: SimEngine) -> None:
+    def __init__(self, engine: SimEngine, admin_token: str | None = None) -> None:
         self.engine = engine
         self.name = engine.served_model_name
+        # /admin/* changes how the engine behaves: it needs this bearer token, and is off without one.
+        self._admin_digest = hashlib.sha256(admin_token.encode()).digest() if admin_token else None
         self._routes: dict[tuple[str, str], Route] = {
             ("GET", "/health"): self._health,
             ("GET", "/ping"): self._health,
@@ -164,12 +168,26 @@ class OpenAIApp:
             },
         )
 
+    def _check_admin(self, request: Request) -> None:
+        if self._admin_digest is None:
+            raise EngineError(
+                403, "PermissionDeniedError", "admin endpoints are off: start the engine with --admin-token"
+            )
+        scheme, _, token = (request.header(b"authorization") or "").partition(" ")
+        offered = hashlib.sha256(token.strip().encode()).digest()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(offered, self._admin_digest):
+            raise EngineError(
+                401, "AuthenticationError", "admin endpoints need Authorization: Bearer <admin token>"
+            )
+
     def _get_faults(self, request: Request, response: Response) -> None:
+        self._check_admin(request)
         spec = self.engine.faults.spec
         _json(response, 200, {"spec": spec.to_text(), "faults": spec.model_dump()})
 
     def _set_faults(self, request: Request, response: Response) -> None:
         """Replace the faults: body ``{"spec": "error_rate=0.1,..."}`` or the fields of FaultSpec."""
+        self._check_admin(request)
         body = _object_body(request)
         try:
             spec = FaultSpec.parse(body["spec"]) if "spec" in body else FaultSpec.model_validate(body)

@@ -1,8 +1,11 @@
 """The OpenAI/vLLM wire format: request models and the exact response and SSE chunk shapes.
 
-The HTTP app parses bodies with these models (unknown fields are accepted, as vLLM does) and
-builds responses with the encoders. Content chunks are the hot path of streaming, so each stream
-pre-encodes the bytes around its delta text once and only the text is serialised per chunk.
+The HTTP app parses bodies with these models and builds responses with the encoders. Unknown fields
+are accepted, as vLLM does; known ones are checked strictly (no "10" for an integer, no "yes" for a
+boolean) and within vLLM's ranges (temperature >= 0, top_p in (0, 1], penalties in [-2, 2], ...), so
+a bad parameter is a 400 naming the field rather than a silently different request. Content chunks
+are the hot path of streaming, so each stream pre-encodes the bytes around its delta text once and
+only the text is serialised per chunk.
 """
 
 from __future__ import annotations
@@ -14,34 +17,45 @@ import uuid
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from infleet.sim.engine.model.sampling import SamplingParams
+from infleet.sim.engine.model.tokenizer import VOCAB_SIZE
 
 DONE = b"data: [DONE]\n\n"
 
 
+# The roles vLLM's chat template accepts.
+ROLES = frozenset(("system", "developer", "user", "assistant", "tool", "function"))
+_STRICT = ConfigDict(extra="allow", strict=True)
+
+
 class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _STRICT
 
     include_usage: bool = False
     continuous_usage_stats: bool = False
 
 
 class ResponseFormat(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _STRICT
 
     type: Literal["text", "json_object", "json_schema"] = "text"
     json_schema: dict[str, Any] | None = None
 
 
 class _Common(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _STRICT
 
     model: str | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    n: int = 1
+    temperature: float | None = Field(default=None, ge=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=-1)
+    min_p: float | None = Field(default=None, ge=0, le=1)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    repetition_penalty: float | None = Field(default=None, gt=0, le=2)
+    n: int = Field(default=1, ge=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = None
@@ -63,10 +77,24 @@ class _Common(BaseModel):
 
 class ChatCompletionRequest(_Common):
     messages: list[dict[str, Any]] = Field(min_length=1)
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    logprobs: bool = False
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
     response_format: ResponseFormat | None = None
     add_generation_prompt: bool = True
+
+    @field_validator("messages")
+    @classmethod
+    def _known_roles(cls, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for index, message in enumerate(messages):
+            role = message.get("role")
+            if role not in ROLES:
+                raise ValueError(f"messages[{index}].role {role!r} is not one of {', '.join(sorted(ROLES))}")
+            content = message.get("content")
+            if content is not None and not isinstance(content, str | list):
+                raise ValueError(f"messages[{index}].content must be a string, a list of parts or null")
+        return messages
 
     def sampling(self) -> SamplingParams:
         fmt = self.response_format
@@ -90,8 +118,17 @@ class ChatCompletionRequest(_Common):
 
 class CompletionRequest(_Common):
     prompt: str | list[str] | list[int] | list[list[int]]
-    max_tokens: int | None = 16  # the completions API defaults to 16, as OpenAI's does
+    max_tokens: int | None = Field(default=16, ge=1)  # the completions API defaults to 16, as OpenAI's
     echo: bool = False
+    logprobs: int | None = Field(default=None, ge=0, le=20)
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_empty(
+        cls, prompt: str | list[str] | list[int] | list[list[int]]
+    ) -> str | list[str] | list[int] | list[list[int]]:
+        check_prompt(prompt)
+        return prompt
 
     def prompts(self) -> list[str | list[int]]:
         return split_inputs(self.prompt)
@@ -108,12 +145,36 @@ class CompletionRequest(_Common):
 
 
 class EmbeddingRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _STRICT
 
     model: str | None = None
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
+
+    @field_validator("input")
+    @classmethod
+    def _not_empty(
+        cls, value: str | list[str] | list[int] | list[list[int]]
+    ) -> str | list[str] | list[int] | list[list[int]]:
+        check_prompt(value)
+        return value
+
+
+def check_prompt(value: str | list[str] | list[int] | list[list[int]]) -> None:
+    """vLLM refuses an empty prompt, an empty batch and token ids outside the vocabulary."""
+    if isinstance(value, str):
+        if not value:
+            raise ValueError("the prompt cannot be empty")
+        return
+    if not value:
+        raise ValueError("the prompt cannot be empty: send a string, a list of strings or token ids")
+    for item in value:
+        if item == "" or item == []:
+            raise ValueError("the prompt cannot be empty")
+        for token in (item,) if isinstance(item, int) else item if isinstance(item, list) else ():
+            if not 0 <= token < VOCAB_SIZE:
+                raise ValueError(f"token id {token} is out of vocabulary (0 to {VOCAB_SIZE - 1})")
 
 
 def split_inputs(value: str | list[str] | list[int] | list[list[int]]) -> list[str | list[int]]:
