@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint unit bench clean crds
+.PHONY: up test lint unit fuzz bench clean crds
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 test: lint unit
+
+# The fuzz suite runs bounded inside `make test`; this is its long mode.
+fuzz: $(STAMP)
+	INFLEET_FUZZ_EXAMPLES=60 $(BIN)/pytest -q tests/fuzz tests/apiserver/test_bad_input_properties.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/apiserver.py

@@ -22,6 +22,7 @@ from infleet.gateway.health_check import HealthChecker
 from infleet.gateway.http_pool import HttpPool
 from infleet.gateway.limits import Limiter, LocalLimiter
 from infleet.gateway.metrics import GatewayMetrics
+from infleet.gateway.openapi import openapi_document
 from infleet.gateway.proxy import Proxy
 from infleet.gateway.reloader import ConfigReloader
 from infleet.gateway.routing_table import RoutingSource, RoutingTable, build_table
@@ -203,8 +204,14 @@ class GatewayApp:
             (_ANY, "/health/liveliness"): self._liveness,
             (_ANY, "/health/readiness"): self._readiness,
             ("GET", "/metrics"): self._metrics,
+            ("GET", "/openapi.json"): self._openapi,
             ("POST", "/admin/reload"): self._reload,
         }
+
+    async def _openapi(self, scope: dict[str, Any], send: Send) -> None:
+        body = openapi_document()
+        await send({"type": "http.response.start", "status": 200, "headers": [_JSON]})
+        await send({"type": "http.response.body", "body": body})
 
     async def _liveness(self, scope: dict[str, Any], send: Send) -> None:
         await self._json(send, 200, {"status": "ok"})

@@ -23,6 +23,7 @@ from infleet.sim.engine.runtime.errors import EngineError, bad_request, not_foun
 from infleet.sim.engine.runtime.faults import FaultSpec, FaultSpecError
 from infleet.sim.engine.runtime.followers import CompletionFollower, StreamFollower
 from infleet.sim.engine.runtime.http_server import Headers, Request, Response
+from infleet.sim.engine.runtime.openapi import openapi_document
 from infleet.sim.engine.runtime.protocol import (
     ChatCompletionRequest,
     ChunkEncoder,
@@ -91,6 +92,7 @@ class OpenAIApp:
             ("POST", "/v1/completions"): self._completions,
             ("POST", "/v1/embeddings"): self._embeddings,
             ("POST", "/tokenize"): self._tokenize,
+            ("GET", "/openapi.json"): self._openapi,
             ("GET", "/admin/faults"): self._get_faults,
             ("POST", "/admin/faults"): self._set_faults,
         }
@@ -111,6 +113,9 @@ class OpenAIApp:
             send_error(response, err)
 
     # -- plain endpoints -------------------------------------------------------------------------------
+
+    def _openapi(self, request: Request, response: Response) -> None:
+        response.send(200, openapi_document(), _JSON)
 
     def _health(self, request: Request, response: Response) -> None:
         response.send(200 if self.engine.health() == "ok" else 503, b"", [])
