@@ -37,6 +37,7 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/apiserver.py
+	$(BIN)/python benchmarks/crash_durability.py
 	$(BIN)/python benchmarks/engine_calibration.py
 	$(BIN)/python benchmarks/engine_capacity.py
 	$(BIN)/python benchmarks/sim_cluster.py
