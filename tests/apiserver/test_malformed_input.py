@@ -323,3 +323,19 @@ def test_a_valid_deployment_is_still_accepted(api: httpx.Client) -> None:
     assert response.status_code == 201, response.text
     rolling_update = response.json()["spec"]["strategy"]["rollingUpdate"]
     assert rolling_update == {"maxSurge": "25%", "maxUnavailable": "25%"}
+
+
+def test_an_object_grown_past_the_size_limit_by_patches_is_refused(api: httpx.Client) -> None:
+    assert post(api, CM, json.dumps(configmap("grows-big"))).status_code == 201
+    chunk = "x" * (1024 * 1024)
+    merge = {"Content-Type": "application/merge-patch+json"}
+    for key in ("a", "b"):
+        patch = json.dumps({"data": {key: chunk}})
+        assert api.patch(f"{CM}/grows-big", content=patch, headers=merge).status_code == 200
+    before = store_version(api)
+    status = refused(
+        api.patch(f"{CM}/grows-big", content=json.dumps({"data": {"c": chunk}}), headers=merge), 422
+    )
+    assert "at most 3145728 bytes" in status["message"]
+    assert store_version(api) == before
+    assert len(api.get(f"{CM}/grows-big").json()["data"]) == 2

@@ -341,6 +341,7 @@ class Cluster:
                 resource.storage_key, metadata.get("namespace", ""), metadata["name"], obj, rv
             )
         except UnstorableObjectError as error:  # nothing changed: this request alone fails
+            self.store.release_resource_version(rv)
             cause = Cause("FieldValueInvalid", str(error))
             raise invalid(resource.kind, str(metadata.get("name")), [cause], resource.group) from None
         await self.store.persist(change)

@@ -61,11 +61,21 @@ class UnstorableObjectError(ValueError):
     """The object cannot be encoded for storage (the caller answers 4xx; nothing was changed)."""
 
 
+# As large as a request body may be: an object that patches grew past it could be read but never
+# written back whole.
+MAX_OBJECT_BYTES = 3 * 1024 * 1024
+
+
 def encode(obj: dict[str, Any]) -> bytes:
     try:
-        return orjson.dumps(obj)
+        data = orjson.dumps(obj)
     except (TypeError, orjson.JSONEncodeError) as error:
         raise UnstorableObjectError(f"the object cannot be stored: {error}") from None
+    if len(data) > MAX_OBJECT_BYTES:
+        raise UnstorableObjectError(
+            f"the object is {len(data)} bytes; an object may take at most {MAX_OBJECT_BYTES} bytes"
+        )
+    return data
 
 
 class ObjectStore:
@@ -145,6 +155,12 @@ class ObjectStore:
         """Reserve the next resourceVersion; the caller must :meth:`write` with it right away."""
         self._resource_version += 1
         return self._resource_version
+
+    def release_resource_version(self, rv: int) -> None:
+        """Give back the version just reserved for a write that was refused, so a refusal leaves the
+        store exactly as it was (nothing is awaited between reserving and writing, so it is the last)."""
+        if rv == self._resource_version:
+            self._resource_version -= 1
 
     def write(self, resource: str, namespace: str, name: str, obj: dict[str, Any] | None, rv: int) -> Change:
         """Apply a change in memory now; :meth:`persist` makes it durable and announces it.
