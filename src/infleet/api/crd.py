@@ -63,6 +63,9 @@ class CRDInfo:
     """Names, scope and presentation of one kind (one served, stored version)."""
 
     resource: ResourceKind
+    #: Versions served with the same schema (KubeFleet serves v1 beside v1beta1); the resource's own
+    #: version is the storage version. Empty: only that one.
+    served_versions: tuple[str, ...] = ()
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     printer_columns: tuple[PrinterColumn, ...] = ()
@@ -229,16 +232,7 @@ def custom_resource_definition(
         if info.scale.label_selector_path:
             scale["labelSelectorPath"] = info.scale.label_selector_path
         subresources["scale"] = scale
-    version: dict[str, Any] = {
-        "name": info.version,
-        "served": True,
-        "storage": True,
-        "schema": {"openAPIV3Schema": root},
-    }
-    if subresources:
-        version["subresources"] = subresources
-    if info.printer_columns:
-        version["additionalPrinterColumns"] = [_column(c) for c in info.printer_columns]
+    versions = [_version(info, name, root, subresources) for name in info.served_versions or (info.version,)]
     names: dict[str, Any] = {
         "plural": info.plural,
         "singular": info.singular,
@@ -253,8 +247,22 @@ def custom_resource_definition(
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": info.name},
-        "spec": {"group": info.group, "scope": info.scope, "names": names, "versions": [version]},
+        "spec": {"group": info.group, "scope": info.scope, "names": names, "versions": versions},
     }
+
+
+def _version(info: CRDInfo, name: str, root: dict[str, Any], subresources: dict[str, Any]) -> dict[str, Any]:
+    version: dict[str, Any] = {
+        "name": name,
+        "served": True,
+        "storage": name == info.version,
+        "schema": {"openAPIV3Schema": root},
+    }
+    if subresources:
+        version["subresources"] = subresources
+    if info.printer_columns:
+        version["additionalPrinterColumns"] = [_column(c) for c in info.printer_columns]
+    return version
 
 
 def _column(column: PrinterColumn) -> dict[str, Any]:
@@ -268,4 +276,11 @@ def _column(column: PrinterColumn) -> dict[str, Any]:
 
 def to_yaml(crd: dict[str, Any]) -> str:
     """Stable YAML for a CRD (keys in insertion order, no aliases), as committed under ``deploy/crds``."""
-    return yaml.safe_dump(crd, sort_keys=False, width=110, allow_unicode=True)
+    return yaml.dump(crd, Dumper=_NoAliasDumper, sort_keys=False, width=110, allow_unicode=True)
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes a value shared by two schema nodes (one enum used twice) out twice instead of as an alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True

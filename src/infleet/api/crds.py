@@ -9,19 +9,49 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from infleet.api.aitoolchain_io.v1 import model_deployment
-from infleet.api.crd import custom_resource_definition, to_yaml
+from infleet.api.cluster_kubernetes_fleet_io.v1beta1 import member_cluster
+from infleet.api.crd import CRDInfo, custom_resource_definition, to_yaml
+from infleet.api.placement_kubernetes_fleet_io.v1beta1 import binding, placement, snapshots, work
+
+_KINDS: tuple[tuple[CRDInfo, type[BaseModel], type[BaseModel] | None], ...] = (
+    (model_deployment.CRD_INFO, model_deployment.ModelDeploymentSpec, model_deployment.ModelDeploymentStatus),
+    (member_cluster.MEMBER_CLUSTER_CRD, member_cluster.MemberClusterSpec, member_cluster.MemberClusterStatus),
+    (
+        member_cluster.INTERNAL_MEMBER_CLUSTER_CRD,
+        member_cluster.InternalMemberClusterSpec,
+        member_cluster.InternalMemberClusterStatus,
+    ),
+    (placement.CLUSTER_RESOURCE_PLACEMENT_CRD, placement.PlacementSpec, placement.PlacementStatus),
+    (placement.RESOURCE_PLACEMENT_CRD, placement.PlacementSpec, placement.PlacementStatus),
+    (
+        snapshots.CLUSTER_SCHEDULING_POLICY_SNAPSHOT_CRD,
+        snapshots.SchedulingPolicySnapshotSpec,
+        snapshots.SchedulingPolicySnapshotStatus,
+    ),
+    (
+        snapshots.SCHEDULING_POLICY_SNAPSHOT_CRD,
+        snapshots.SchedulingPolicySnapshotSpec,
+        snapshots.SchedulingPolicySnapshotStatus,
+    ),
+    (
+        snapshots.CLUSTER_RESOURCE_SNAPSHOT_CRD,
+        snapshots.ResourceSnapshotSpec,
+        snapshots.ResourceSnapshotStatus,
+    ),
+    (snapshots.RESOURCE_SNAPSHOT_CRD, snapshots.ResourceSnapshotSpec, snapshots.ResourceSnapshotStatus),
+    (binding.CLUSTER_RESOURCE_BINDING_CRD, binding.ResourceBindingSpec, binding.ResourceBindingStatus),
+    (binding.RESOURCE_BINDING_CRD, binding.ResourceBindingSpec, binding.ResourceBindingStatus),
+    (work.WORK_CRD, work.WorkSpec, work.WorkStatus),
+    (work.APPLIED_WORK_CRD, work.AppliedWorkSpec, work.AppliedWorkStatus),
+)
 
 
 def all_crds() -> list[dict[str, Any]]:
     """The CRDs of all kinds, in a stable order."""
-    return [
-        custom_resource_definition(
-            model_deployment.CRD_INFO,
-            model_deployment.ModelDeploymentSpec,
-            model_deployment.ModelDeploymentStatus,
-        ),
-    ]
+    return [custom_resource_definition(info, spec, status) for info, spec, status in _KINDS]
 
 
 def crd_files() -> dict[str, str]:

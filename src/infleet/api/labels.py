@@ -75,3 +75,29 @@ MODEL_LOAD_SECONDS_ANNOTATION = "sim.infleet.io/model-load-seconds"
 READY_SECONDS_ANNOTATION = "sim.infleet.io/ready-seconds"
 FAIL_ANNOTATION = "sim.infleet.io/fail"
 IMAGE_PULL_FACTOR_ANNOTATION = "sim.infleet.io/image-pull-factor"
+
+# -- KubeFleet (kubernetes-fleet.io): the labels and annotations its hub writes ---------------------
+#: The hub labels each MemberCluster with its own name, so selectors can pick clusters by name.
+MEMBER_NAME_LABEL = "kubernetes-fleet.io/member-name"
+#: Snapshots, bindings and Works name the placement they belong to.
+PARENT_PLACEMENT_LABEL = "kubernetes-fleet.io/parent-CRP"
+PARENT_NAMESPACE_LABEL = "kubernetes-fleet.io/parent-namespace"
+PARENT_BINDING_LABEL = "kubernetes-fleet.io/parent-resource-binding"
+IS_LATEST_SNAPSHOT_LABEL = "kubernetes-fleet.io/is-latest-snapshot"
+POLICY_INDEX_LABEL = "kubernetes-fleet.io/policy-index"
+RESOURCE_INDEX_LABEL = "kubernetes-fleet.io/resource-index"
+RESOURCE_HASH_ANNOTATION = "kubernetes-fleet.io/resource-hash"
+NUMBER_OF_CLUSTERS_ANNOTATION = "kubernetes-fleet.io/number-of-clusters"
+PLACEMENT_GENERATION_ANNOTATION = "kubernetes-fleet.io/CRP-generation"
+#: What a Work applier stamps on each object it owns in a member cluster.
+LAST_APPLIED_ANNOTATION = "kubernetes-fleet.io/last-applied-configuration"
+MANIFEST_HASH_ANNOTATION = "kubernetes-fleet.io/spec-hash"
+#: Finalizers: a placement keeps its bindings and Works until they are gone; a Work its applied objects.
+PLACEMENT_CLEANUP_FINALIZER = "kubernetes-fleet.io/crp-cleanup"
+WORK_CLEANUP_FINALIZER = "kubernetes-fleet.io/work-cleanup"
+
+# -- Infleet's fleet additions ------------------------------------------------------------------------
+#: Placement annotation: "false" turns automatic failover off for that placement.
+FAILOVER_ANNOTATION = "fleet.aitoolchain.io/failover"
+#: Placement annotation: seconds a member may be unhealthy before its bindings move (default 60).
+FAILOVER_AFTER_ANNOTATION = "fleet.aitoolchain.io/failover-after-seconds"

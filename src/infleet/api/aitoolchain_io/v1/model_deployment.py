@@ -218,8 +218,22 @@ class AutoscalingStatus(ApiModel):
     reason: str | None = None
 
 
+class ClusterServing(ApiModel):
+    """On the hub: one member cluster's copy of the deployment, as that member's agent reported it."""
+
+    cluster_name: str
+    state: str | None = None
+    ready: bool = False
+    replicas: int | None = None
+    ready_replicas: int | None = None
+    gpu: str | None = None
+    endpoints: list[str] | None = None
+    message: str | None = None
+    observed_time: str | None = None
+
+
 class ModelDeploymentStatus(ApiModel):
-    """What the controller observed and decided."""
+    """What the controller observed and decided (on the hub: what the members report, in clusters)."""
 
     observed_generation: int | None = None
     state: str | None = Field(default=None, description="Pending, Progressing, Ready, ScaledToZero, Failed.")
@@ -234,6 +248,9 @@ class ModelDeploymentStatus(ApiModel):
     replica_status: list[ReplicaStatus] | None = None
     serving: Serving | None = None
     autoscaling: AutoscalingStatus | None = None
+    clusters: list[ClusterServing] | None = Field(
+        default=None, description="On the hub: per member cluster, readiness, replicas and endpoints."
+    )
     conditions: Conditions | None = None
 
 
@@ -249,6 +266,7 @@ CRD_INFO = CRDInfo(
         PrinterColumn("Status", "string", ".status.state"),
         PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
         PrinterColumn("Endpoint", "string", ".status.endpoint", priority=1),
+        PrinterColumn("Clusters", "string", ".status.clusters[*].clusterName", priority=1),
     ),
     scale=ScaleSubresource(),
     description="A model served by an inference engine on right-sized GPU replicas.",

@@ -1,0 +1,1 @@
+"""KubeFleet's ``placement.kubernetes-fleet.io`` group: placements, their snapshots and bindings, Work."""

@@ -1,0 +1,1 @@
+"""``placement.kubernetes-fleet.io/v1beta1`` (also served as ``v1``, same schema)."""
