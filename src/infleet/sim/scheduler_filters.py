@@ -12,7 +12,7 @@ from typing import Any
 
 from infleet.api.labels import GPU_RESOURCE
 from infleet.kube.conditions import is_true
-from infleet.sim.quantity import parse_quantity
+from infleet.api.quantity import parse_quantity
 
 Resources = dict[str, Decimal]
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from infleet.sim.quantity import format_quantity, parse_quantity
+from infleet.api.quantity import format_quantity, parse_quantity
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Kubernetes resource quantities (``500m``, ``2``, ``16Gi``, ``1e3``) as numbers, for fitting pods to nodes.
+"""Kubernetes resource quantities (``500m``, ``2``, ``16Gi``, ``1e3``) as numbers, for fitting pods to nodes
+(the simulated scheduler) and comparing cluster properties (fleet placement, the member agent).
 
 Written here because the scheduler needs only parsing and comparison; the full ``resource.Quantity``
 canonical formatting is not needed.
