@@ -23,6 +23,8 @@ POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 STATEFULSET_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 #: Annotation on the BOOKMARK that ends a watch's initial events (``sendInitialEvents``).
 INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end"
+#: What ``kubectl apply`` records on an object; never copied into a member.
+KUBECTL_LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 APP_NAME_LABEL = "app.kubernetes.io/name"
 APP_INSTANCE_LABEL = "app.kubernetes.io/instance"
 APP_COMPONENT_LABEL = "app.kubernetes.io/component"

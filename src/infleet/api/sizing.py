@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from infleet.api.aitoolchain_io.v1.model_deployment import MemoryBudget, Sizing
+from infleet.api.aitoolchain_io.v1.model_deployment import MemoryBudget, ModelDeploymentSpec, Sizing
 from infleet.api.catalog import GIB, ModelInfo
 from infleet.api.offerings import Offering
 
@@ -39,6 +39,23 @@ class SizingRequest:
     quantization: str | None = None
     gpu_memory_utilization: float | None = None
     replicas: int = 1
+
+
+def request_for(spec: ModelDeploymentSpec, model: ModelInfo, replicas: int | None = None) -> SizingRequest:
+    """What a ModelDeployment asks of sizing; the models controller and the fleet's GPU-fit filter both
+    size through this, so a cluster the hub picks is one the member's controller can size onto.
+    ``replicas`` is the count that runs (the autoscaler's, when it owns it); spec.replicas by default."""
+    resources, args = spec.resources, spec.engine_args
+    return SizingRequest(
+        model=model,
+        gpus=resources.gpu if resources else None,
+        skus=tuple(resources.gpu_skus or ()) if resources else (),
+        instance_type=resources.instance_type if resources else None,
+        max_model_len=args.max_model_len if args else None,
+        quantization=args.quantization if args else None,
+        gpu_memory_utilization=args.gpu_memory_utilization if args else None,
+        replicas=max(spec.replicas if replicas is None else replicas, 1),
+    )
 
 
 @dataclass(frozen=True)

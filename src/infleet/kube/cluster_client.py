@@ -74,6 +74,10 @@ class ClusterClient:
             raise KubeAPIError.from_status(data, response.status_code)
         return data
 
+    async def get_path(self, path: str) -> dict[str, Any]:
+        """GET a path that names no object kind (discovery: ``/apis``, ``/api/v1``)."""
+        return await self._request("GET", path)
+
     async def get(self, kind: ResourceKind, name: str, namespace: str | None = None) -> dict[str, Any]:
         return await self._request("GET", kind.path(namespace, name))
 

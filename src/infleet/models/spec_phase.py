@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from infleet.api.aitoolchain_io.v1.model_deployment import MemoryBudget, ModelDeploymentSpec, Sizing
 from infleet.api.catalog import Catalog, CatalogError, ModelInfo
 from infleet.api.offerings import Offering
-from infleet.api.sizing import SizingError, SizingRequest, size, to_status
+from infleet.api.sizing import SizingError, request_for, size, to_status
 from infleet.models import engines
 
 
@@ -60,17 +60,7 @@ def size_replica(
     """
     if model is None:
         return user_sized(spec, offerings)
-    resources, args = spec.resources, spec.engine_args
-    request = SizingRequest(
-        model=model,
-        gpus=resources.gpu if resources else None,
-        skus=tuple(resources.gpu_skus or ()) if resources else (),
-        instance_type=resources.instance_type if resources else None,
-        max_model_len=args.max_model_len if args else None,
-        quantization=args.quantization if args else None,
-        gpu_memory_utilization=args.gpu_memory_utilization if args else None,
-        replicas=max(spec.replicas if replicas is None else replicas, 1),
-    )
+    request = request_for(spec, model, replicas)
     sticky: tuple[str, int, int] | None = None
     if previous and previous.get("model") == model.name:
         shape = (previous.get("tensorParallel") or 1, previous.get("pipelineParallel") or 1)

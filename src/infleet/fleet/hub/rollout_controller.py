@@ -1,0 +1,94 @@
+"""The rollout controller: per placement, carries out :func:`plan_rollout`: binds Scheduled bindings to
+the latest resource snapshot, moves Bound ones to it and deletes Unscheduled ones, within the strategy's
+budgets. ``strategy.type: External`` leaves bindings to an external controller (staged update runs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import CONDITION_HEALTHY
+from infleet.fleet.hub.placement_kinds import PlacementKinds
+from infleet.fleet.hub.rollout_plan import plan_rollout
+from infleet.fleet.hub.snapshots import latest, owned_snapshots
+from infleet.kube.api_error import KubeAPIError
+from infleet.kube.cluster_client import ClusterClient
+from infleet.kube.conditions import is_true
+from infleet.kube.finalizers import is_being_deleted
+from infleet.kube.informer import Informer
+from infleet.kube.reconciler import Request, Result
+
+
+class RolloutController:
+    def __init__(
+        self,
+        client: ClusterClient,
+        kinds: PlacementKinds,
+        placements: Informer,
+        bindings: Informer,
+        resource_snapshots: Informer,
+        members: Informer,
+    ) -> None:
+        self._client = client
+        self._kinds = kinds
+        self._placements = placements
+        self._bindings = bindings
+        self._snapshots = resource_snapshots
+        self._members = members
+
+    async def reconcile(self, request: Request) -> Result:
+        placement = self._placements.store.get(request.name, request.namespace or None)
+        if placement is None or is_being_deleted(placement):
+            return Result()
+        strategy = (placement.get("spec") or {}).get("strategy") or {}
+        if strategy.get("type") == "External":
+            return Result()
+        snapshot = latest(
+            owned_snapshots(self._snapshots.store, self._kinds, request.namespace, request.name)
+        )
+        if snapshot is None:
+            return Result(requeue_after=1.0)
+        bindings = self._kinds.owned(self._bindings.store, request.namespace, request.name)
+        plan = plan_rollout(
+            bindings, _target(placement, bindings), snapshot["metadata"]["name"], strategy, self._healthy()
+        )
+        apply_strategy = strategy.get("applyStrategy")
+        for binding in plan.delete:
+            await self._delete(binding)
+        for binding in [*plan.bind, *plan.update]:
+            spec: dict[str, Any] = {"state": "Bound", "resourceSnapshotName": snapshot["metadata"]["name"]}
+            if apply_strategy:
+                spec["applyStrategy"] = apply_strategy
+            await self._client.patch(
+                self._kinds.binding,
+                binding["metadata"]["name"],
+                {"spec": spec},
+                binding["metadata"].get("namespace"),
+            )
+        return Result()
+
+    def _healthy(self) -> set[str]:
+        return {
+            member["metadata"]["name"]
+            for member in self._members.store.list()
+            if is_true((member.get("status") or {}).get("conditions"), CONDITION_HEALTHY)
+        }
+
+    async def _delete(self, binding: dict[str, Any]) -> None:
+        try:
+            await self._client.delete(
+                self._kinds.binding, binding["metadata"]["name"], binding["metadata"].get("namespace")
+            )
+        except KubeAPIError as error:
+            if not error.not_found:
+                raise
+
+
+def _target(placement: dict[str, Any], bindings: list[dict[str, Any]]) -> int:
+    policy = (placement.get("spec") or {}).get("policy") or {}
+    placement_type = policy.get("placementType", "PickAll")
+    if placement_type == "PickN":
+        return int(policy.get("numberOfClusters") or 0)
+    if placement_type == "PickFixed":
+        return len(policy.get("clusterNames") or [])
+    return sum(1 for b in bindings if (b.get("spec") or {}).get("state") != "Unscheduled")
