@@ -1,8 +1,9 @@
 """Schema admission for every write: validation, defaulting, pruning and ``fieldValidation``.
 
-Custom resources follow their CRD's structural schema (defaults applied, unknown fields pruned);
-built-in kinds are checked against the Kubernetes schemas shipped by ``kubernetes-validate``. Unknown
-fields are an error under ``Strict`` (kubectl's default), a warning under ``Warn``, silent under ``Ignore``.
+Custom resources follow their CRD's structural schema (defaults applied, unknown fields pruned) and its
+CEL rules, which see the stored object as ``oldSelf`` on updates; built-in kinds are checked against the
+Kubernetes schemas shipped by ``kubernetes-validate``. Unknown fields are an error under ``Strict``
+(kubectl's default), a warning under ``Warn``, silent under ``Ignore``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from infleet.apiserver import structural
+from infleet.apiserver import cel_rules, structural
 from infleet.apiserver.body_decoding import Decoded, ShapeError, check_shape
 from infleet.apiserver.builtin_schemas import BuiltinSchemas
 from infleet.apiserver.builtin_validation import builtin_causes
@@ -44,10 +45,13 @@ def duplicate_field_warnings(resource: ResourceType, decoded: Decoded, field_val
     return decoded.duplicate_messages()
 
 
-def admit(resource: ResourceType, obj: dict[str, Any], field_validation: str) -> list[str]:
+def admit(
+    resource: ResourceType, obj: dict[str, Any], field_validation: str, old: dict[str, Any] | None = None
+) -> list[str]:
     """Validate and normalise ``obj`` in place for ``resource``; return warnings for the client.
 
-    Raises 400 for unknown fields under Strict and 422 Invalid for schema violations.
+    ``old`` is the stored object an update replaces (None on create): CEL transition rules compare with
+    it. Raises 400 for unknown fields under Strict and 422 Invalid for schema and rule violations.
     """
     name = str((obj.get("metadata") or {}).get("name", ""))
     try:
@@ -61,6 +65,7 @@ def admit(resource: ResourceType, obj: dict[str, Any], field_validation: str) ->
     for path in unknown:
         metadata.pop(path.split(".", 1)[1], None)
     causes = metadata_causes(metadata)
+    warnings: list[str] = []
     if resource.builtin:
         schema_causes, builtin_unknown = BuiltinSchemas.load().validate(obj)
         causes += schema_causes or builtin_causes(resource.group, resource.kind, obj)
@@ -71,7 +76,10 @@ def admit(resource: ResourceType, obj: dict[str, Any], field_validation: str) ->
     elif resource.schema is not None:
         unknown += structural.prune(obj, resource.schema)
         structural.apply_defaults(obj, resource.schema)
-        causes += structural.validate(obj, resource.schema)
+        schema_causes = structural.validate(obj, resource.schema)
+        outcome = _rule_outcome(resource, obj, old, schema_causes)
+        causes += schema_causes + outcome.causes
+        warnings += outcome.warnings
     if unknown and field_validation == "Strict":
         detail = ", ".join(f'unknown field "{path}"' for path in unknown)
         raise bad_request(
@@ -82,8 +90,24 @@ def admit(resource: ResourceType, obj: dict[str, Any], field_validation: str) ->
     if causes:
         raise invalid(resource.kind, name, causes, group=resource.group)
     if field_validation == "Warn":
-        return [f'unknown field "{path}"' for path in unknown]
-    return []
+        warnings += [f'unknown field "{path}"' for path in unknown]
+    return warnings
+
+
+def _rule_outcome(
+    resource: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, schema_causes: list[Cause]
+) -> cel_rules.Outcome:
+    """The CRD's CEL rules on ``obj``; like kube-apiserver, not run over values of the wrong type."""
+    validations = resource.validations
+    if validations is None or validations.root is None:
+        return cel_rules.Outcome()
+    if any(cause.reason == "FieldValueTypeInvalid" for cause in schema_causes):
+        message = (
+            'Invalid value: "null": some validation rules were not checked because the object was invalid; '
+            "correct the existing errors to complete validation"
+        )
+        return cel_rules.Outcome(causes=[Cause("FieldValueInvalid", message)])
+    return cel_rules.evaluate(validations, obj, old)
 
 
 def _remove_path(obj: dict[str, Any], path: str) -> None:

@@ -271,7 +271,7 @@ class Cluster:
         metadata = obj["metadata"]
         check_deleting_finalizers(resource, current, obj)
         apply_builtin_defaults(resource, obj, self)
-        warnings = admit(resource, obj, options.field_validation)
+        warnings = admit(resource, obj, options.field_validation, old=current)
         if resource.storage_key == crds.CRD_STORAGE_KEY and subresource != "status":
             crds.prepare_update(self.index, current, obj)
         if desired_state(obj, resource.has_status) != desired_state(current, resource.has_status):

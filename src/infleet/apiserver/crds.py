@@ -1,8 +1,9 @@
 """CustomResourceDefinitions: validating them and turning them into served resource types.
 
-A CRD is accepted only when its names are consistent and its schemas are structural; its status
-(``NamesAccepted``, ``Established``) is written at create time so clients can use the new resource
-immediately. Each served version becomes a :class:`ResourceType` once the CRD is committed.
+A CRD is accepted only when its names are consistent, its schemas structural and its CEL rules compile
+(``cel_rules``); its status (``NamesAccepted``, ``Established``) is written at create time so clients
+can use the new resource immediately. Each served version becomes a :class:`ResourceType` once the CRD
+is committed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from infleet.apiserver import structural
+from infleet.apiserver import cel_rules, structural
 from infleet.apiserver.deletion import CRD_CLEANUP
 from infleet.apiserver.errors import Cause, invalid
 from infleet.apiserver.resources import ResourceIndex, ResourceType, ScaleSubresource
@@ -58,7 +59,7 @@ def _naming_causes(crd: Mapping[str, Any], names: Mapping[str, Any], group: str)
 
 
 def _version_causes(versions: Any) -> list[Cause]:
-    """Exactly one storage version, and a structural schema for every version."""
+    """Exactly one storage version, and a structural schema with rules that compile for every version."""
     causes = []
     if not versions:
         causes.append(
@@ -77,16 +78,30 @@ def _version_causes(versions: Any) -> list[Cause]:
                 "spec.versions",
             )
         )
-    for position, version in enumerate(versions):
-        schema = (
-            ((version.get("schema") or {}).get("openAPIV3Schema")) if isinstance(version, Mapping) else None
-        )
-        path = f"spec.versions[{position}].schema.openAPIV3Schema"
+    schemas = [_schema_of(version) for version in versions]
+    for position, (schema, path) in enumerate(zip(schemas, _schema_paths(schemas), strict=True)):
         if schema is None:
+            path = f"spec.versions[{position}].schema.openAPIV3Schema"
             causes.append(Cause("FieldValueRequired", "schemas are required", path))
-            continue
-        causes += structural.check_structural(schema, path)
+        elif path is not None:
+            causes += structural.check_structural(schema, path)
+            causes += [
+                Cause(c.reason, c.message, f"{path}.{c.field}")
+                for c in cel_rules.compile_validations(schema).causes
+            ]
     return causes
+
+
+def _schema_of(version: Any) -> Any:
+    return ((version.get("schema") or {}).get("openAPIV3Schema")) if isinstance(version, Mapping) else None
+
+
+def _schema_paths(schemas: list[Any]) -> list[str | None]:
+    """Where errors in each version's schema are reported: once under ``spec.validation`` when every
+    version has the same schema (kube-apiserver's internal form does), else under each version."""
+    if schemas and schemas[0] is not None and all(schema == schemas[0] for schema in schemas):
+        return ["spec.validation.openAPIV3Schema", *([None] * (len(schemas) - 1))]
+    return [f"spec.versions[{position}].schema.openAPIV3Schema" for position in range(len(schemas))]
 
 
 def _clash_causes(
@@ -168,6 +183,7 @@ def resource_types(crd: Mapping[str, Any]) -> list[ResourceType]:
         subresources = version.get("subresources") or {}
         scale = subresources.get("scale")
         columns = tuple(PrinterColumn.from_crd(c) for c in version.get("additionalPrinterColumns") or [])
+        schema = _schema_of(version)
         selectable = {
             entry["jsonPath"].lstrip("."): entry["jsonPath"]
             for entry in version.get("selectableFields") or []
@@ -192,7 +208,8 @@ def resource_types(crd: Mapping[str, Any]) -> list[ResourceType]:
                 else None,
                 columns=columns or tuple(default_columns()),
                 selectable_fields=selectable,
-                schema=(version.get("schema") or {}).get("openAPIV3Schema"),
+                schema=schema,
+                validations=cel_rules.compile_validations(schema) if schema is not None else None,
                 builtin=False,
             )
         )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from infleet.apiserver.cel_rules import CompiledValidations
 from infleet.apiserver.tables import ComputedColumn, PrinterColumn
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -45,6 +46,8 @@ class ResourceType:
     selectable_fields: Mapping[str, str] = field(default_factory=dict)
     # A CRD's openAPIV3Schema for this version; built-ins validate against kubernetes-validate instead.
     schema: Mapping[str, Any] | None = None
+    # The schema's x-kubernetes-validations, compiled once when the CRD is registered.
+    validations: CompiledValidations | None = field(default=None, compare=False, repr=False)
     builtin: bool = True
     # Kinds the server itself derives fields for, or that have extra subresources (pods/log).
     extra_subresources: tuple[str, ...] = ()

@@ -3,7 +3,7 @@
 CRD registration calls :func:`check_structural`; every custom-resource write runs :func:`apply_defaults`,
 :func:`prune` and :func:`validate`. Written by hand because ``jsonschema`` neither defaults nor prunes and
 apiextensions semantics differ (int-or-string, nullable, list types, error paths and messages).
-``x-kubernetes-validations`` (CEL rules) are not evaluated.
+``x-kubernetes-validations`` (CEL rules) are compiled and evaluated by ``cel_rules``, not here.
 """
 
 from __future__ import annotations
