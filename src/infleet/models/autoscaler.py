@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from infleet.api.aitoolchain_io.v1.model_deployment import Autoscaling, Serving
 
@@ -36,15 +35,6 @@ class Decision:
     replicas: int
     reason: str
     message: str
-
-
-def parse_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def per_replica_load(policy: Autoscaling, serving: Serving, ready: int) -> float:

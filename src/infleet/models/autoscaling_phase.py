@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from infleet.api.labels import WAKE_ANNOTATION
 from infleet.kube.clock import Clock
+from infleet.kube.conditions import parse_timestamp
 from infleet.kube.events import EventRecorder
 from infleet.kube.reconciler import Result
-from infleet.models.autoscaler import Autoscaler, parse_time
+from infleet.models.autoscaler import Autoscaler
 from infleet.models.phases import Reconciling
 from infleet.models.replica_ownership import running_replicas
 from infleet.models.telemetry import TelemetryScraper
@@ -62,7 +63,7 @@ class AutoscalingPhase:
     def _wake_requested(run: Reconciling) -> bool:
         """The gateway's wake annotation, newer than the last scale to zero."""
         annotations = run.obj["metadata"].get("annotations") or {}
-        wake_at = parse_time(annotations.get(WAKE_ANNOTATION))
+        wake_at = parse_timestamp(annotations.get(WAKE_ANNOTATION))
         auto = (run.obj.get("status") or {}).get("autoscaling") or {}
-        slept_at = parse_time(auto.get("lastScaleTime"))
+        slept_at = parse_timestamp(auto.get("lastScaleTime"))
         return wake_at is not None and (slept_at is None or wake_at >= slept_at)
