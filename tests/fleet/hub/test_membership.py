@@ -72,7 +72,8 @@ def test_a_fresh_heartbeat_is_healthy_until_the_threshold_then_times_out() -> No
     clock._now += 1
     stale = evaluate_health(beat, 10, clock.wall(), settings)
     assert (stale.status, stale.reason, stale.recheck_at) == ("False", HEARTBEAT_TIMEOUT, None)
-    assert "31s" in stale.message and "threshold 30s" in stale.message
+    assert "31s" in stale.message
+    assert "threshold 30s" in stale.message
 
 
 def test_a_timeout_message_keeps_its_age_so_the_same_silence_writes_nothing() -> None:
@@ -221,7 +222,8 @@ async def test_a_new_member_gets_its_namespace_internal_member_cluster_label_and
     namespace = await hub.get(NAMESPACE, "fleet-member-a")
     assert namespace is not None
     imc = await hub.get(INTERNAL_MEMBER_CLUSTER, "a", "fleet-member-a")
-    assert imc is not None and imc["spec"] == {"state": "Join", "heartbeatPeriodSeconds": 7}
+    assert imc is not None
+    assert imc["spec"] == {"state": "Join", "heartbeatPeriodSeconds": 7}
 
 
 async def test_the_agents_report_is_copied_and_a_silent_member_turns_unhealthy(hub: Hub) -> None:
@@ -244,7 +246,8 @@ async def test_the_agents_report_is_copied_and_a_silent_member_turns_unhealthy(h
 
     stale = await until(unhealthy, within=4.0, what="Healthy False after the heartbeat stopped")
     healthy = condition(stale, "Healthy")
-    assert healthy["reason"] == HEARTBEAT_TIMEOUT and "no heartbeat" in healthy["message"]
+    assert healthy["reason"] == HEARTBEAT_TIMEOUT
+    assert "no heartbeat" in healthy["message"]
     assert healthy["lastTransitionTime"] >= flipped_at
 
     await report(hub, "a", healthy="False")
@@ -276,7 +279,8 @@ async def test_a_deleted_member_leaves_and_its_namespace_is_cleaned_up(hub: Hub)
     await until(leave_requested, what="IMC state Leave")
     await asyncio.sleep(0.5)
     held = await hub.get(MEMBER_CLUSTER, "a")  # held while the agent has not acknowledged
-    assert held is not None and condition(held, "Joined")["reason"] == "MemberClusterLeaving"
+    assert held is not None
+    assert condition(held, "Joined")["reason"] == "MemberClusterLeaving"
     await report(hub, "a", joined="False")  # the agent acknowledges
 
     async def gone() -> bool:
@@ -307,3 +311,11 @@ async def test_a_member_whose_agent_never_acknowledges_leaves_after_the_timeout(
 
 async def _absent(hub: Hub, name: str) -> bool:
     return await hub.get(MEMBER_CLUSTER, name) is None
+
+
+async def test_a_leaving_member_whose_agent_falls_silent_is_not_waited_for(hub: Hub) -> None:
+    hub.settings.leave_timeout_seconds = 30
+    await joined_member(hub, "c")
+    await hub.client.delete(MEMBER_CLUSTER, "c")
+    # No acknowledgement and no more heartbeats: the hub stops waiting once the heartbeat is stale (1.5 s).
+    await until(lambda: _absent(hub, "c"), within=5.0, what="member gone once its agent went silent")

@@ -31,6 +31,8 @@ from infleet.kube.status_patch import patch_status
 
 #: While Works are still terminating, look again this soon.
 _CLEANUP_RECHECK_SECONDS = 0.5
+#: Look again a little after the heartbeat goes stale, so that look sees it stale.
+_STALE_MARGIN = 0.05
 
 
 async def _delete_quietly(client: ClusterClient, kind: Any, name: str, namespace: str | None = None) -> None:
@@ -92,7 +94,11 @@ class LeavePhase:
             return None  # silent agent: nobody would acknowledge
         deleted = parse_time(run.obj["metadata"].get("deletionTimestamp")) or now
         remaining = deleted + self.settings.leave_timeout_seconds - now
-        return remaining if remaining > 0 else None
+        if remaining <= 0:
+            return None
+        # An agent that dies while we wait is not waited for: look again when its heartbeat goes stale.
+        stale_in = (health.recheck_at or now) - now + _STALE_MARGIN
+        return min(remaining, stale_in) if health.recheck_at is not None else remaining
 
     async def _say_leaving(self, run: Membership, wait: float) -> None:
         message = f"waiting for the member agent to acknowledge Leave (at most {wait:.0f}s more)"
