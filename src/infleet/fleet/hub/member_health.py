@@ -80,7 +80,7 @@ def evaluate_health(
         )
         return HealthVerdict("False", AGENT_REPORTED_UNHEALTHY, message, stale_at)
     # No age here: a message that changed on every reconcile would be a status write on every reconcile.
-    message = f"the member agent heartbeats; unhealthy after {threshold:.0f}s without one"
+    message = f"the member agent heartbeats; unhealthy after {threshold:g}s without one"
     return HealthVerdict("True", HEARTBEAT_FRESH, message, stale_at)
 
 
@@ -89,4 +89,4 @@ def _timeout_message(heartbeat: float, age: float, threshold: float, previous: d
     old = str((previous or {}).get("message") or "")
     if (previous or {}).get("reason") == HEARTBEAT_TIMEOUT and since in old:
         return old
-    return f"no heartbeat from the member agent for {age:.0f}s ({since}; threshold {threshold:.0f}s)"
+    return f"no heartbeat from the member agent for {age:.0f}s ({since}; threshold {threshold:g}s)"

@@ -178,11 +178,9 @@ class StatusPhase:
         for type_ in (CONDITION_JOINED, CONDITION_HEALTHY):
             old, new = get_condition(before, type_) or {}, get_condition(after, type_) or {}
             said = (str(new.get("status")), str(new.get("reason")))
-            if (
-                new
-                and old.get("status") != new.get("status")
-                and self._said.get(f"{run.name}/{type_}") != said
-            ):
+            # Unknown is the absence of news (a new member), not something that happened.
+            flipped = new.get("status") in ("True", "False") and old.get("status") != new.get("status")
+            if flipped and self._said.get(f"{run.name}/{type_}") != said:
                 self._said[f"{run.name}/{type_}"] = said
                 kind = NORMAL if new.get("status") == "True" else WARNING
                 await self.events.record(run.obj, kind, str(new.get("reason")), str(new.get("message")))
