@@ -94,12 +94,17 @@ PLACEMENT_GENERATION_ANNOTATION = "kubernetes-fleet.io/CRP-generation"
 #: What a Work applier stamps on each object it owns in a member cluster.
 LAST_APPLIED_ANNOTATION = "kubernetes-fleet.io/last-applied-configuration"
 MANIFEST_HASH_ANNOTATION = "kubernetes-fleet.io/spec-hash"
-#: Finalizers: a placement keeps its bindings and Works until they are gone; a Work its applied objects.
+#: Finalizers: a placement keeps its bindings and Works until they are gone; a Work its applied objects;
+#: a MemberCluster its hub namespace, InternalMemberCluster and Works until the member has left.
 PLACEMENT_CLEANUP_FINALIZER = "kubernetes-fleet.io/crp-cleanup"
 WORK_CLEANUP_FINALIZER = "kubernetes-fleet.io/work-cleanup"
+MEMBER_CLUSTER_FINALIZER = "kubernetes-fleet.io/membercluster-finalizer"
 
 # -- Infleet's fleet additions ------------------------------------------------------------------------
 #: Placement annotation: "false" turns automatic failover off for that placement.
 FAILOVER_ANNOTATION = "fleet.aitoolchain.io/failover"
+#: MemberCluster annotation: the labels (comma-separated keys) the hub mirrored from reported properties
+#: (region, cloud), so a later property change updates them while a label the user set is never touched.
+MIRRORED_LABELS_ANNOTATION = "fleet.aitoolchain.io/mirrored-labels"
 #: Placement annotation: seconds a member may be unhealthy before its bindings move (default 60).
 FAILOVER_AFTER_ANNOTATION = "fleet.aitoolchain.io/failover-after-seconds"
