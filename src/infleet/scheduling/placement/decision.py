@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.snapshots import ClusterDecision, ClusterScore
+from infleet.api.sizing import Plan
 from infleet.scheduling.framework import Code
 
 #: KubeFleet records the selected clusters plus at most this many unselected ones.
@@ -31,6 +32,10 @@ class ClusterOutcome:
     topology_spread_score: int | None = None
     plugin: str = ""
     code: Code = Code.SUCCESS
+    #: For a selected cluster with GPU demands: the plan per demand (in the request's order) and the
+    #: $/hour of all their replicas there, so the hub can pin the shape the cost was computed for.
+    plans: tuple[Plan, ...] = ()
+    cost_per_hour: float | None = None
 
     def to_api(self) -> ClusterDecision:
         score = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 from infleet.api.catalog import Catalog, load_catalog
 from infleet.scheduling.framework import Code, Environment, Evaluation, Selection, Status
@@ -75,6 +76,13 @@ def _why_picked(cycle: PlacementCycle, cluster: ClusterCandidate, total: float) 
     return "picked: " + ", ".join(parts)
 
 
+def _gpu_outcome(cycle: PlacementCycle, cluster: ClusterCandidate) -> dict[str, Any]:
+    if not cycle.request.workloads or cycle.pick_fixed:
+        return {}
+    fit = gpu_fit(cycle, cluster)
+    return {"plans": tuple(p.plan for p in fit.placed), "cost_per_hour": fit.cost_per_hour}
+
+
 def _rejected(cluster: ClusterCandidate, status: Status, total: float | None) -> ClusterOutcome:
     reason = f"{status.plugin}: {status.reason}" if status.reason else status.plugin
     code = status.code if status.code is not Code.SUCCESS else Code.UNSCHEDULABLE
@@ -97,6 +105,7 @@ def _decision(
             score=totals[c.name],
             affinity_score=raw.get(c.name, 0),
             topology_spread_score=spread.get(c.name, 0),
+            **_gpu_outcome(cycle, c),
         )
         for c in selection.selected
     )
