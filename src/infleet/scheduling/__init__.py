@@ -5,23 +5,30 @@ Callers build a `Profile` from a `ProfileSpec` through a `Registry`, then call `
 
 from infleet.scheduling.framework import (
     Code,
+    CycleState,
     Decision,
     Environment,
+    Evaluation,
     FilterPlugin,
     PickPlugin,
     ReservePlugin,
     ScorePlugin,
+    Selection,
+    SelectPlugin,
     Status,
 )
 from infleet.scheduling.profile import PluginRef, Profile, ProfileSpec
-from infleet.scheduling.registry import Registry, RegistryError
+from infleet.scheduling.registry import PluginArgs, Registry, RegistryError
 
 __all__ = [
     "Code",
+    "CycleState",
     "Decision",
     "Environment",
+    "Evaluation",
     "FilterPlugin",
     "PickPlugin",
+    "PluginArgs",
     "PluginRef",
     "Profile",
     "ProfileSpec",
@@ -29,5 +36,7 @@ __all__ = [
     "RegistryError",
     "ReservePlugin",
     "ScorePlugin",
+    "SelectPlugin",
+    "Selection",
     "Status",
 ]

@@ -10,14 +10,15 @@ from __future__ import annotations
 import enum
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 R_contra = TypeVar("R_contra", contravariant=True)
 C = TypeVar("C")
 C_contra = TypeVar("C_contra", contravariant=True)
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class Code(enum.Enum):
@@ -25,6 +26,9 @@ class Code(enum.Enum):
 
     SUCCESS = "Success"
     UNSCHEDULABLE = "Unschedulable"  # the candidate does not fit this request; others may
+    # Waiting cannot fix it (a label or affinity mismatch, an untolerated taint): only a change to the
+    # request or the candidate's labels can, so a placement need not be retried on capacity changes.
+    UNSCHEDULABLE_AND_UNRESOLVABLE = "UnschedulableAndUnresolvable"
     ERROR = "Error"  # the plugin failed; the candidate is left out and the error reported
 
 
@@ -50,6 +54,22 @@ class Environment:
 
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.monotonic
+
+
+class CycleState:
+    """Values computed once per scheduling cycle and shared by its plugins, as kube-scheduler's
+    CycleState: a filter's sizing reused by a scorer, a sorter's min and max. Lives as long as the
+    request object that carries it, so nothing leaks between cycles."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, object] = {}
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        if key not in self._values:
+            self._values[key] = compute()
+        return cast(T, self._values[key])
 
 
 class FilterPlugin(Protocol[R_contra, C_contra]):
@@ -103,3 +123,32 @@ class Decision(Generic[C]):
             key = f"{status.plugin}: {status.reason}" if status.reason else status.plugin
             counts[key] = counts.get(key, 0) + 1
         return counts
+
+
+@dataclass(slots=True)
+class Evaluation(Generic[C]):
+    """Filtered and scored candidates before picking: totals are weighted sums, `parts` each scorer's
+    weighted contribution by plugin name (for explanations)."""
+
+    feasible: list[C]
+    rejected: list[tuple[C, Status]]
+    totals: list[float]
+    parts: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Selection(Generic[C]):
+    """A subset chosen by a selecting picker (pick N), the feasible candidates it left out and why, and
+    what is missing when it could not choose as many as asked (empty when fulfilled)."""
+
+    selected: list[C]
+    unselected: list[tuple[C, Status]] = field(default_factory=list)
+    unfulfilled: str = ""
+
+
+class SelectPlugin(Protocol[R_contra, C]):
+    """A picker that chooses a subset (PickN, PickAll, PickFixed) from a whole evaluation."""
+
+    name: str
+
+    def select(self, request: R_contra, evaluation: Evaluation[C]) -> Selection[C]: ...

@@ -13,10 +13,12 @@ from infleet.scheduling.framework import (
     Code,
     Decision,
     Environment,
+    Evaluation,
     FilterPlugin,
     PickPlugin,
     ReservePlugin,
     ScorePlugin,
+    Selection,
     Status,
 )
 from infleet.scheduling.registry import Registry, RegistryError
@@ -78,7 +80,7 @@ class Profile(Generic[R, C]):
         for plugin, kind, method in (
             *((f, "filter", "filter") for f in filters),
             *((s, "scorer", "score") for s, _ in scorers),
-            (picker, "picker", "pick"),
+            (picker, "picker", "select" if hasattr(picker, "select") else "pick"),
         ):
             if not callable(getattr(plugin, method, None)):
                 raise RegistryError(f"{where}: plugin {plugin.name!r} cannot be used as a {kind}")
@@ -118,6 +120,43 @@ class Profile(Generic[R, C]):
                     # Clamp rather than trust: a scorer outside [0, 1] would silently outweigh the others.
                     totals[i] += weight * (0.0 if value < 0.0 else 1.0 if value > 1.0 else value)
         return Decision(self.picker.pick(request, feasible, totals), rejected)
+
+    def evaluate(self, request: R, candidates: Sequence[C]) -> Evaluation[C]:
+        """Filters and scores without picking, keeping each scorer's part, for callers that explain
+        their choices (placement). Routing's `schedule` stays the lean path: no parts, no extra lists."""
+        feasible: list[C] = []
+        rejected: list[tuple[C, Status]] = []
+        for candidate in candidates:
+            for plugin in self.filters:
+                try:
+                    status = plugin.filter(request, candidate)
+                except Exception as exc:  # one broken plugin must not fail the whole cycle
+                    status = Status(Code.ERROR, plugin.name, repr(exc))
+                if status.code is not Code.SUCCESS:
+                    rejected.append((candidate, status))
+                    break
+            else:
+                feasible.append(candidate)
+        totals = [0.0] * len(feasible)
+        parts: dict[str, list[float]] = {}
+        if feasible:
+            for scorer, weight in self.scorers:
+                part = [weight * min(1.0, max(0.0, v)) for v in scorer.score(request, feasible)]
+                parts[scorer.name] = part
+                totals = [t + p for t, p in zip(totals, part, strict=True)]
+        return Evaluation(feasible, rejected, totals, parts)
+
+    def select(self, request: R, candidates: Sequence[C]) -> tuple[Evaluation[C], Selection[C]]:
+        """Evaluates, then lets the picker choose a subset; a plain picker's whole order is selected."""
+        evaluation = self.evaluate(request, candidates)
+        select = getattr(self.picker, "select", None)
+        if select is not None:
+            selection: Selection[C] = select(request, evaluation)
+            return evaluation, selection
+        ranked = (
+            self.picker.pick(request, evaluation.feasible, evaluation.totals) if evaluation.feasible else []
+        )
+        return evaluation, Selection(ranked)
 
     def reserve(self, request: R, candidate: C) -> None:
         for plugin in self.reservers:

@@ -1,0 +1,30 @@
+"""One placement scheduling cycle as the request type of the placement plugins: the request, the
+catalog, the clusters by name and the per-cycle state plugins share (GPU fit results, sorter ranges).
+``schedule`` builds one per call; nothing in it outlives the cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from infleet.api.catalog import Catalog
+from infleet.scheduling.framework import CycleState
+from infleet.scheduling.placement.cluster import ClusterCandidate
+from infleet.scheduling.placement.request import PlacementRequest
+
+
+@dataclass(slots=True)
+class PlacementCycle:
+    request: PlacementRequest
+    catalog: Catalog
+    clusters: Sequence[ClusterCandidate]
+    state: CycleState = field(default_factory=CycleState)
+
+    @property
+    def placement_type(self) -> str:
+        return self.request.placement_type
+
+    @property
+    def pick_fixed(self) -> bool:
+        return self.request.placement_type == "PickFixed"

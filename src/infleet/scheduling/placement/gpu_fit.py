@@ -1,0 +1,110 @@
+"""GpuFit (Infleet's addition to KubeFleet): every GPU demand of the placement must fit the cluster's
+free GPUs. Each demand is sized with the shared sizing (``infleet.api.sizing.candidates``) over the
+cluster's offerings; the best plan whose replicas fit the free capacity is taken, and demands consume
+capacity in turn. The result (plans and $/hour) is kept in the cycle state for the cost scorer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from infleet.api.sizing import Plan, SizingError, candidates, size
+from infleet.scheduling.framework import SUCCESS, Code, Status
+from infleet.scheduling.placement.cluster import ClusterCandidate
+from infleet.scheduling.placement.cycle import PlacementCycle
+from infleet.scheduling.placement.gpu_capacity import SkuCapacity, offerings, read_capacity
+from infleet.scheduling.placement.request import GpuDemand
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedDemand:
+    demand: GpuDemand
+    plan: Plan
+
+    @property
+    def cost_per_hour(self) -> float:
+        return self.plan.cost_per_hour * self.demand.replicas
+
+    def summary(self) -> str:
+        nodes = f" on {self.plan.nodes} nodes" if self.plan.nodes > 1 else ""
+        where = "" if self.plan.offering.source == "cluster" else " provisioned"
+        return f"{self.demand.replicas} x {self.plan.gpus} x {self.plan.offering.gpu.name}{nodes}{where}"
+
+
+@dataclass(frozen=True, slots=True)
+class GpuFitResult:
+    """`reason` is empty when every demand fits; `placed` holds the chosen plan per demand."""
+
+    placed: tuple[PlacedDemand, ...] = ()
+    reason: str = ""
+
+    @property
+    def fits(self) -> bool:
+        return not self.reason
+
+    @property
+    def cost_per_hour(self) -> float:
+        return round(sum(p.cost_per_hour for p in self.placed), 4)
+
+    def summary(self) -> str:
+        return ", ".join(p.summary() for p in self.placed)
+
+
+def _shortfall(demand: GpuDemand, best: Plan, capacity: dict[str, SkuCapacity]) -> str:
+    replicas, gpus = demand.replicas, best.gpus
+    nodes = f" on {best.nodes} nodes each" if best.nodes > 1 else ""
+    needs = f"{demand.name} needs {replicas} replicas x {gpus} x {best.offering.gpu.name}{nodes} "
+    have = capacity[best.offering.gpu.name].describe()
+    return f"{needs}({replicas * gpus} GPUs); {have}"
+
+
+def _fit_one(cycle: PlacementCycle, demand: GpuDemand, capacity: dict[str, SkuCapacity]) -> Plan | str:
+    request = dataclasses.replace(demand.sizing, replicas=demand.replicas)
+    offered = offerings(cycle.catalog, capacity)
+    plans = candidates(request, offered)
+    for plan in plans:
+        sku = capacity[plan.offering.gpu.name]
+        if sku.holds(plan, demand.replicas):
+            sku.consume(plan, demand.replicas)
+            return plan
+    if not offered:
+        return f"{demand.name} needs GPUs; the cluster reports no GPUs of a catalog SKU"
+    if not plans:
+        try:  # size() raises with the explanation the models controller would give
+            size(request, offered)
+        except SizingError as exc:
+            return f"{demand.name}: {exc}"
+    return _shortfall(demand, plans[0], capacity)
+
+
+def gpu_fit(cycle: PlacementCycle, cluster: ClusterCandidate) -> GpuFitResult:
+    """Fits every demand of the cycle on `cluster`, once per cycle and cluster."""
+
+    def compute() -> GpuFitResult:
+        demands = cycle.request.workloads
+        if not demands:
+            return GpuFitResult()
+        capacity = read_capacity(cycle.catalog, cluster)  # a fresh copy: demands consume it
+        placed: list[PlacedDemand] = []
+        for demand in demands:
+            found = _fit_one(cycle, demand, capacity)
+            if isinstance(found, str):
+                after = f" after placing {', '.join(p.demand.name for p in placed)}" if placed else ""
+                return GpuFitResult(tuple(placed), found + after)
+            placed.append(PlacedDemand(demand, found))
+        return GpuFitResult(tuple(placed))
+
+    return cycle.state.memo(("GpuFit", cluster.name), compute)
+
+
+class GpuFit:
+    """A shortfall is UNSCHEDULABLE, not unresolvable: GPUs free up and nodes get provisioned."""
+
+    name = "GpuFit"
+
+    def filter(self, cycle: PlacementCycle, cluster: ClusterCandidate) -> Status:
+        if cycle.pick_fixed or not cycle.request.workloads:
+            return SUCCESS  # PickFixed places where the user says, as KubeFleet does
+        result = gpu_fit(cycle, cluster)
+        return SUCCESS if result.fits else Status(Code.UNSCHEDULABLE, self.name, result.reason)

@@ -1,0 +1,81 @@
+"""GpuFit: sizing the placement's models on each cluster's reported GPUs with the shared sizing, free
+capacity by slots and free nodes, provisionable fallback, and demands consuming capacity in turn."""
+
+from __future__ import annotations
+
+from infleet.api import fleet_properties as fp
+from infleet.scheduling import Code
+from infleet.scheduling.placement import schedule
+from tests.scheduling.placement.fleet import LLAMA_8B, LLAMA_70B, cluster, demand, gpu_properties, request
+
+PICK_ONE = {"placementType": "PickN", "numberOfClusters": 1}
+
+
+def test_refuses_a_cluster_without_room_and_says_why() -> None:
+    clusters = [cluster("full", properties=gpu_properties("H100", 4, 8, 0, 3.0, partial=3))]
+    decision = schedule(request(PICK_ONE, workloads=(demand(LLAMA_70B, replicas=2, gpus=4),)), clusters)
+    assert not decision.fulfilled
+    outcome = decision.unselected[0]
+    assert outcome.code is Code.UNSCHEDULABLE  # GPUs free up: waiting can help
+    assert outcome.reason == (
+        "GpuFit: md needs 2 replicas x 4 x H100 (8 GPUs); has 3 H100 free, largest free block 3, "
+        "0 free nodes, nothing provisionable"
+    )
+    assert decision.message == "PickN wanted 1 clusters, found 0: GpuFit rejected 1"
+    assert decision.retry_may_help
+
+
+def test_a_cluster_whose_gpus_cannot_hold_the_model_gets_the_sizing_explanation() -> None:
+    clusters = [cluster("small", properties=gpu_properties("T4", 1, 1, 1, 0.5))]
+    decision = schedule(request(PICK_ONE, workloads=(demand(LLAMA_70B),)), clusters)
+    assert decision.unselected[0].reason.startswith("GpuFit: md: meta-llama/Llama-3.1-70B-Instruct needs")
+
+
+def test_a_cluster_without_gpus_is_refused() -> None:
+    decision = schedule(request(PICK_ONE, workloads=(demand(LLAMA_8B),)), [cluster("cpu")])
+    assert "reports no GPUs" in decision.unselected[0].reason
+
+
+def test_no_workloads_means_no_gpu_check() -> None:
+    assert schedule(request(PICK_ONE), [cluster("cpu")]).cluster_names == ("cpu",)
+
+
+def test_multi_node_replicas_need_free_nodes() -> None:
+    # 405B needs more than one 8 x H100 node: two whole free nodes per replica.
+    model = "meta-llama/Llama-3.1-405B-Instruct"
+    one_free = cluster("one", properties=gpu_properties("H100", 4, 8, 1, 3.0))
+    two_free = cluster("two", properties=gpu_properties("H100", 4, 8, 2, 3.0))
+    decision = schedule(
+        request({"placementType": "PickAll"}, workloads=(demand(model),)), [one_free, two_free]
+    )
+    assert decision.cluster_names == ("two",)
+    assert "on 2 nodes" in decision.selected[0].reason
+    assert "free nodes" in decision.unselected[0].reason
+
+
+def test_provisionable_gpus_are_the_fallback() -> None:
+    props = gpu_properties("H100", 1, 8, 0, 4.0, provisionable=16)
+    decision = schedule(
+        request(PICK_ONE, workloads=(demand(LLAMA_70B, replicas=2),)), [cluster("elastic", properties=props)]
+    )
+    assert decision.cluster_names == ("elastic",)
+    assert "provisioned" in decision.selected[0].reason
+
+
+def test_demands_consume_capacity_cumulatively() -> None:
+    props = gpu_properties("L4", 1, 4, 1, 1.0)  # one free node of 4 x L4
+    fits_one = (demand(LLAMA_8B, replicas=3, name="a"),)
+    too_many = (demand(LLAMA_8B, replicas=3, name="a"), demand(LLAMA_8B, replicas=2, name="b"))
+    assert schedule(request(PICK_ONE, workloads=fits_one), [cluster("c", properties=props)]).fulfilled
+    decision = schedule(request(PICK_ONE, workloads=too_many), [cluster("c", properties=props)])
+    assert not decision.fulfilled
+    assert decision.unselected[0].reason.endswith("after placing a")
+    assert "b needs 2 replicas x 1 x L4" in decision.unselected[0].reason
+
+
+def test_unknown_skus_and_bad_values_are_ignored() -> None:
+    props = {fp.sku_property("Z9000", fp.SKU_TOTAL): "8", **gpu_properties("L4", 1, 4, 1, 1.0)}
+    props[fp.sku_property("L4", fp.SKU_GPU_HOUR_COST)] = "cheap"  # not a quantity: catalog price
+    decision = schedule(request(PICK_ONE, workloads=(demand(LLAMA_8B),)), [cluster("c", properties=props)])
+    assert decision.fulfilled
+    assert "$0.98/h" in decision.selected[0].reason
