@@ -1,6 +1,6 @@
 """Settings of the hub's controllers: when a silent member counts as unhealthy, how long a leaving
-member's agent is waited for, and how many workers each controller runs. ``add_membership_controllers``
-takes one; the hub manager and ``infleet up`` build it from their configuration.
+member's agent is waited for, when a placement fails over, and how many workers each controller runs.
+``add_hub_controllers`` takes one; ``infleet hub`` and ``infleet up`` build it from their options.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ class HubSettings:
     heartbeat_timeout_seconds: float | None = None
     #: How long a deleted member's agent may take to acknowledge Leave before the hub cleans up anyway.
     leave_timeout_seconds: float = 30.0
+    #: A PickN placement moves off a member unhealthy this long (a placement's annotation can override).
+    failover_after_seconds: float = 60.0
+    #: How often a placement re-reads what its Namespace selectors bring (objects change without events).
+    placement_resync_seconds: float = 60.0
+    placement_workers: int = 4
     membership_workers: int = 2
     status_mirror_workers: int = 2
     #: Hub controllers write only while their process leads (several hub replicas may run).
