@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from infleet.api.labels import GPU_RESOURCE
-from infleet.kube.conditions import is_true
 from infleet.api.quantity import parse_quantity
+from infleet.kube.conditions import is_true
 
 Resources = dict[str, Decimal]
 
