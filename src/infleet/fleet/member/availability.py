@@ -78,7 +78,9 @@ def _condition_true(type_: str) -> Callable[[dict[str, Any]], Availability]:
         condition = get_condition((obj.get("status") or {}).get("conditions"), type_)
         if condition is None:
             return Availability(False, f"no {type_} condition yet")
-        ok = condition.get("status") == "True" and _generation_observed(obj)
+        if not _generation_observed(obj):
+            return Availability(False, "its controller has not observed the latest spec yet")
+        ok = condition.get("status") == "True"
         detail = condition.get("message") or condition.get("reason") or ""
         return Availability(ok, f"{type_}={condition.get('status')}" + (f": {detail}" if detail else ""))
 
