@@ -10,6 +10,7 @@ from infleet.cli import (
     crds_command,
     engine_command,
     gateway_command,
+    member_command,
     models_command,
     up_command,
 )
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     gateway_command.register(commands)
     engine_command.register(commands)
     models_command.register(commands)
+    member_command.register(commands)
     crds_command.register(commands)
     return parser
 
