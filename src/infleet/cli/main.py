@@ -11,6 +11,7 @@ from infleet.cli import (
     engine_command,
     gateway_command,
     hub_command,
+    member_command,
     models_command,
     up_command,
 )
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     engine_command.register(commands)
     models_command.register(commands)
     hub_command.register(commands)
+    member_command.register(commands)
     crds_command.register(commands)
     return parser
 

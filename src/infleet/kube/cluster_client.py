@@ -74,12 +74,24 @@ class ClusterClient:
             raise KubeAPIError.from_status(data, response.status_code)
         return data
 
-    async def get_path(self, path: str) -> dict[str, Any]:
-        """GET a path that names no object kind (discovery: ``/apis``, ``/api/v1``)."""
-        return await self._request("GET", path)
-
     async def get(self, kind: ResourceKind, name: str, namespace: str | None = None) -> dict[str, Any]:
         return await self._request("GET", kind.path(namespace, name))
+
+    async def get_path(self, path: str) -> dict[str, Any]:
+        """GET a non-resource path that answers JSON: discovery (``/api/v1``, ``/apis/<group>/<version>``)."""
+        return await self._request("GET", path)
+
+    async def probe(self, path: str = "/readyz") -> str:
+        """GET a health endpoint (plain text); raises :class:`KubeAPIError` unless the answer is 2xx."""
+        response = await self._http.request("GET", path, headers={"Accept": "text/plain, application/json"})
+        text = response.text
+        if response.status_code >= 400:
+            try:
+                status = orjson.loads(response.content)
+            except orjson.JSONDecodeError:
+                status = {"message": text.strip()}
+            raise KubeAPIError.from_status(status if isinstance(status, dict) else {}, response.status_code)
+        return text
 
     async def list(
         self,

@@ -1,15 +1,17 @@
 """API discovery: which resource types a cluster serves, so objects named only by apiVersion and kind
 (a placement's resource selectors, a Work's manifests) can be listed and written.
 
-Reads ``/api/v1``, ``/apis`` and each preferred group version once and caches the answer for ``ttl``
-seconds; a kind not found refreshes the cache once (a CRD installed since). The fleet's hub and member
-agent both call it.
+:meth:`Discovery.resolve` reads only the discovery document of the asked group version and caches it; a
+kind missing from a cached document is looked up again at most once per ``refresh_interval``, because a
+CRD applied a moment ago (an earlier wave of the same Work) serves its kind moments later.
+:meth:`Discovery.kinds` lists every served type (``/api/v1``, ``/apis`` and each preferred version),
+cached for ``ttl``. The fleet's hub and member agent both use it.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from infleet.api.resource_kind import ResourceKind
 from infleet.kube.api_error import KubeAPIError
@@ -18,7 +20,7 @@ from infleet.kube.cluster_client import ClusterClient
 
 
 class UnknownKindError(LookupError):
-    """The cluster serves no such apiVersion and kind."""
+    """The cluster does not serve the kind (yet): its CRD is missing or not established."""
 
 
 @dataclass(frozen=True)
@@ -29,85 +31,118 @@ class ServedKind:
     verbs: frozenset[str]
 
 
+@dataclass
+class _Document:
+    resources: list[dict[str, Any]]
+    fetched_at: float
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    """``("apps", "v1")`` for ``apps/v1``, ``("", "v1")`` for the core group."""
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+def _document_path(api_version: str) -> str:
+    return f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+
+
 class Discovery:
     """A cached view of one cluster's served resource types."""
 
-    def __init__(self, client: ClusterClient, ttl: float = 60.0, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        client: ClusterClient,
+        clock: Clock | None = None,
+        refresh_interval: float = 1.0,
+        ttl: float = 60.0,
+    ) -> None:
         self._client = client
-        self._ttl = ttl
         self._clock = clock or SystemClock()
-        self._kinds: dict[tuple[str, str, str], ServedKind] = {}
-        self._preferred: dict[tuple[str, str], str] = {}
-        self._loaded_at: float | None = None
-        self._lock = asyncio.Lock()
+        self._refresh = refresh_interval
+        self._ttl = ttl
+        self._documents: dict[str, _Document] = {}
+        self._groups: _Document | None = None
+        self.fetches = 0
 
     async def resolve(self, api_version: str, kind: str) -> ResourceKind:
         """The resource type of ``apiVersion``/``kind``; raises :class:`UnknownKindError` if not served."""
-        group, _, version = api_version.rpartition("/")
-        found = await self._lookup((group, version, kind))
+        if not api_version or not kind:
+            raise UnknownKindError("name both apiVersion and kind")
+        document = self._documents.get(api_version)
+        found = _find(document, kind)
+        if found is None and (document is None or self._older_than(document, self._refresh)):
+            document = await self._fetch(api_version)
+            found = _find(document, kind)
         if found is None:
-            raise UnknownKindError(f"the cluster serves no kind {kind!r} in {api_version!r}")
-        return found.resource
+            raise UnknownKindError(
+                f"the cluster does not serve kind {kind!r} in {api_version!r}: "
+                "check apiVersion and kind, or install the CRD that defines it"
+            )
+        group, version = split_api_version(api_version)
+        return ResourceKind(group, version, kind, str(found["name"]), bool(found.get("namespaced")))
 
     async def resolve_group_kind(self, group: str, version: str, kind: str) -> ResourceKind:
         """Like :meth:`resolve`; an empty ``version`` takes the group's preferred version."""
         if not version:
-            await self._ensure_loaded(force=False)
-            version = self._preferred.get((group, kind), "")
+            version = await self._preferred_version(group)
         return await self.resolve(f"{group}/{version}" if group else version, kind)
 
     async def kinds(self) -> list[ServedKind]:
-        """Every served top-level resource type (preferred versions), subresources left out."""
-        await self._ensure_loaded(force=False)
+        """Every served top-level resource type in each group's preferred version."""
+        served: list[ServedKind] = []
+        for api_version in ["v1", *[f"{group}/{version}" for group, version in await self._group_versions()]]:
+            document = self._documents.get(api_version)
+            if document is None or self._older_than(document, self._ttl):
+                document = await self._fetch(api_version)
+            group, version = split_api_version(api_version)
+            for entry in document.resources:
+                if "/" in str(entry.get("name", "")):
+                    continue  # a subresource
+                resource = ResourceKind(
+                    group, version, entry["kind"], entry["name"], bool(entry.get("namespaced"))
+                )
+                served.append(ServedKind(resource, frozenset(entry.get("verbs") or ())))
+        return served
+
+    async def _preferred_version(self, group: str) -> str:
+        if not group:
+            return "v1"
+        for name, version in await self._group_versions():
+            if name == group:
+                return version
+        raise UnknownKindError(f"the cluster serves no API group {group!r}: install the CRDs that define it")
+
+    async def _group_versions(self) -> list[tuple[str, str]]:
+        """(group, preferred version) of every API group, from ``/apis``."""
+        if self._groups is None or self._older_than(self._groups, self._ttl):
+            self.fetches += 1
+            listing = await self._client.get_path("/apis")
+            self._groups = _Document(list(listing.get("groups") or []), self._clock.now())
         return [
-            served
-            for (group, version, kind), served in self._kinds.items()
-            if self._preferred.get((group, kind)) == version
+            (str(group["name"]), str((group.get("preferredVersion") or {}).get("version", "")))
+            for group in self._groups.resources
         ]
 
-    async def _lookup(self, key: tuple[str, str, str]) -> ServedKind | None:
-        await self._ensure_loaded(force=False)
-        if key not in self._kinds:
-            await self._ensure_loaded(force=True)
-        return self._kinds.get(key)
+    def _older_than(self, document: _Document, seconds: float) -> bool:
+        return self._clock.now() - document.fetched_at >= seconds
 
-    async def _ensure_loaded(self, force: bool) -> None:
-        async with self._lock:
-            now = self._clock.now()
-            if not force and self._loaded_at is not None and now - self._loaded_at < self._ttl:
-                return
-            kinds: dict[tuple[str, str, str], ServedKind] = {}
-            preferred: dict[tuple[str, str], str] = {}
-            await self._load_version(kinds, preferred, "", "v1", preferred_version=True)
-            groups = await self._client.get_path("/apis")
-            for group in groups.get("groups") or []:
-                best = (group.get("preferredVersion") or {}).get("version")
-                for version in group.get("versions") or []:
-                    name = version.get("version", "")
-                    await self._load_version(kinds, preferred, group["name"], name, name == best)
-            self._kinds, self._preferred, self._loaded_at = kinds, preferred, now
-
-    async def _load_version(
-        self,
-        kinds: dict[tuple[str, str, str], ServedKind],
-        preferred: dict[tuple[str, str], str],
-        group: str,
-        version: str,
-        preferred_version: bool,
-    ) -> None:
-        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    async def _fetch(self, api_version: str) -> _Document:
+        self.fetches += 1
         try:
-            listing = await self._client.get_path(path)
+            body = await self._client.get_path(_document_path(api_version))
         except KubeAPIError as error:
-            if error.not_found:  # a group version removed between the two reads
-                return
-            raise
-        for entry in listing.get("resources") or []:
-            if "/" in entry.get("name", ""):
-                continue
-            resource = ResourceKind(
-                group, version, entry["kind"], entry["name"], bool(entry.get("namespaced"))
-            )
-            kinds[(group, version, entry["kind"])] = ServedKind(resource, frozenset(entry.get("verbs") or ()))
-            if preferred_version or (group, entry["kind"]) not in preferred:
-                preferred[(group, entry["kind"])] = version
+            if not error.not_found:
+                raise
+            body = {}  # the group or version is not served (yet)
+        document = _Document(list(body.get("resources") or []), self._clock.now())
+        self._documents[api_version] = document
+        return document
+
+
+def _find(document: _Document | None, kind: str) -> dict[str, Any] | None:
+    if document is None:
+        return None
+    return next(
+        (r for r in document.resources if r.get("kind") == kind and "/" not in str(r.get("name", ""))), None
+    )

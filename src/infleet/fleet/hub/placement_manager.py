@@ -40,7 +40,7 @@ def add_placement_controllers(
     settings = settings or HubSettings()
     members = manager.informer(hub, MEMBER_CLUSTER)
     works = manager.informer(hub, WORK)
-    discovery = Discovery(hub, clock=clock)
+    discovery = Discovery(hub, clock)
     return [
         _add_scope(manager, hub, kinds, members, works, discovery, schedule, catalog, clock, settings)
         for kinds in SCOPES

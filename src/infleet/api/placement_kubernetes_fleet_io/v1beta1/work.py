@@ -23,6 +23,17 @@ APPLIED_WORK = ResourceKind(GROUP, VERSION, "AppliedWork", "appliedworks", names
 WORK_APPLIED = "Applied"
 WORK_AVAILABLE = "Available"
 
+# Condition reasons the member agent writes (KubeFleet's names where it has them); the hub reads them.
+MANIFEST_APPLIED_REASON = "ManifestApplied"
+MANIFEST_APPLY_FAILED_REASON = "ManifestApplyFailed"
+MANIFEST_AVAILABLE_REASON = "ManifestAvailable"
+MANIFEST_NOT_AVAILABLE_REASON = "ManifestNotAvailableYet"
+MANIFEST_NOT_APPLIED_REASON = "ManifestNotApplied"
+WORK_APPLIED_REASON = "WorkAppliedCompleted"
+WORK_APPLY_FAILED_REASON = "WorkAppliedFailed"
+WORK_AVAILABLE_REASON = "WorkAvailable"
+WORK_NOT_AVAILABLE_REASON = "WorkNotAvailableYet"
+
 
 class WorkloadTemplate(ApiModel):
     manifests: list[dict[str, Any]] = Field(
