@@ -508,6 +508,33 @@ class TestDeletion:
         api.patch(child_path, json={"metadata": {"finalizers": None}}, headers=MERGE)
         assert eventually(lambda: api.get(owner_path).status_code == 404)
 
+    def test_a_terminating_dependent_still_finishes_once_its_owner_is_gone(self, api: httpx.Client) -> None:
+        # A member agent deletes an applied namespace, then the AppliedWork that owns it: the namespace
+        # must still be emptied and removed, not left Terminating behind a dead owner.
+        owner = create(api, unique("owner"))
+        namespace = unique("ns")
+        api.post(
+            "/api/v1/namespaces",
+            json={
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": namespace, "ownerReferences": [owner_reference(owner)]},
+            },
+        )
+        held = f"/api/v1/namespaces/{namespace}/configmaps/held"
+        config = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "held", "finalizers": ["example.com/slow"]},
+        }
+        api.post(f"/api/v1/namespaces/{namespace}/configmaps", json=config)
+        api.delete(f"/api/v1/namespaces/{namespace}")
+        assert eventually(lambda: bool(api.get(held).json()["metadata"].get("deletionTimestamp")))
+        api.request("DELETE", f"{MS}/{owner['metadata']['name']}", json={"propagationPolicy": "Background"})
+        assert eventually(lambda: api.get(f"{MS}/{owner['metadata']['name']}").status_code == 404)
+        api.patch(held, json={"metadata": {"finalizers": None}}, headers=MERGE)
+        assert eventually(lambda: api.get(f"/api/v1/namespaces/{namespace}").status_code == 404, 5)
+
     def test_orphan_deletion_keeps_dependents_without_the_owner_reference(self, api: httpx.Client) -> None:
         owner = create(api, unique("owner"))
         child = model_server(unique("child"))

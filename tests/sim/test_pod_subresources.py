@@ -81,8 +81,12 @@ async def test_unreachable_cluster_fault_switches_the_api(sim: RunningSim) -> No
     with pytest.raises(KubeAPIError) as error:
         await sim.client.get(NODE, "member-l4-0")
     assert error.value.code == 503
+    with pytest.raises(KubeAPIError) as error:
+        await sim.client.probe("/readyz")  # health checks fail too, so a member agent reports it
+    assert error.value.code == 503
     await faults.set_cluster_unreachable("member", unreachable=False)
     informer.store.replace((await sim.hub.list(CONFIGMAP, FAULTS_NAMESPACE)).items)
     await reachability.reconcile(Request("hub", FAULTS_NAMESPACE, "sim-faults"))
     assert switched[-1] == ("member", True)
     assert (await sim.client.get(NODE, "member-l4-0"))["metadata"]["name"] == "member-l4-0"
+    assert await sim.client.probe("/readyz") == "ok"

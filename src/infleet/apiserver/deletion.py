@@ -208,10 +208,12 @@ class GarbageCollector:
             return
         metadata = obj["metadata"]
         owners = metadata.get("ownerReferences") or []
-        if owners and not any(owner.get("uid") in self._live for owner in owners):
+        deleting = bool(metadata.get("deletionTimestamp"))
+        # An orphan is deleted; one already terminating (its owner went after it) goes on to finalize.
+        if owners and not deleting and not any(owner.get("uid") in self._live for owner in owners):
             await delete_object(cluster, resource, obj, DeleteOptions(propagation_policy="Background"))
             return
-        if metadata.get("deletionTimestamp"):
+        if deleting:
             await self._finalize(storage_key, name, resource, obj)
 
     async def _finalize(

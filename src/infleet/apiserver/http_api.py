@@ -97,6 +97,11 @@ class APIServerApp:
             return PlainTextResponse("ok")
         cluster_name, inner = split_cluster(path, self.default_cluster)
         if inner in ("/healthz", "/livez", "/readyz"):
+            # An unreachable cluster (a fault) fails its health checks too, as a lost cluster's would.
+            if cluster_name in self.unreachable:
+                raise StatusError(
+                    503, "ServiceUnavailable", f'cluster "{cluster_name}" is unreachable (a fault)'
+                )
             return PlainTextResponse("ok")
         if inner not in _PUBLIC_PATHS and not self._authorized(request):
             raise unauthorized()

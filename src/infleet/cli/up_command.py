@@ -1,7 +1,8 @@
 """``infleet up``: the whole platform on one machine, in one process.
 
 Starts the embedded API server with a hub and member clusters, each with simulated GPU nodes, kubelet,
-scheduler, workload controllers and the models controller (CRDs installed everywhere); writes the
+scheduler, workload controllers and the models controller (CRDs installed everywhere), the fleet's hub
+controllers and one member agent per member (each member joins the hub as a MemberCluster); writes the
 kubeconfig (``$INFLEET_HOME/kubeconfig``) and prints what runs where. Ctrl-C stops everything; a second
 run resumes from the state directory (objects persist, nodes are not created twice).
 """
@@ -16,11 +17,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import MEMBER_CLUSTER
 from infleet.api.crds import all_crds
 from infleet.api.kubernetes import CONFIGMAP, CUSTOM_RESOURCE_DEFINITION, NAMESPACE
 from infleet.apiserver.private_files import private_directory
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.cli.apiserver_command import infleet_home
+from infleet.fleet.hub.hub_manager import add_hub_controllers
+from infleet.fleet.hub.hub_settings import HubSettings
+from infleet.fleet.member.agent import add_member_agent
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClientFactory, ClusterClient
 from infleet.kube.controller import ControllerSettings
@@ -66,6 +71,18 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--tls", action=argparse.BooleanOptionalAction, default=True, help="serve https (default)"
     )
+    parser.add_argument(
+        "--heartbeat-period",
+        type=int,
+        default=5,
+        help="seconds between member agents' heartbeats (MemberCluster heartbeatPeriodSeconds, default 5)",
+    )
+    parser.add_argument(
+        "--failover-after",
+        type=float,
+        default=20.0,
+        help="seconds a member may be unhealthy before PickN placements move off it (default 20)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -96,7 +113,7 @@ def _summary(
 ) -> str:
     lines = [
         f"infleet up: API server {server.base_url} (clusters under /clusters/<name>)",
-        f"  hub: control plane, context infleet-{HUB}",
+        f"  hub: fleet control plane (members join as MemberClusters), context infleet-{HUB}",
     ]
     for sim in sims:
         nodes = sim.heartbeat.node_names()
@@ -117,9 +134,33 @@ def _summary(
         f"  kubectl --context infleet-{sims[0].name} get nodes -L nvidia.com/gpu.product",
         f"  kubectl --context infleet-{sims[0].name} apply -f examples/llm-deployment.yaml",
         f"  kubectl --context infleet-{sims[0].name} apply -f examples/modeldeployment-qwen2-7b.yaml",
+        f"  kubectl --context infleet-{HUB} apply -f examples/fleet/   # place a model on the fleet",
+        f"  kubectl --context infleet-{HUB} get memberclusters,crp",
         "Ctrl-C stops everything.",
     ]
     return "\n".join(lines)
+
+
+async def _ensure_member_cluster(hub: ClusterClient, name: str, heartbeat_period: int) -> None:
+    """Join ``name`` to the fleet as an administrator would: a MemberCluster on the hub."""
+    member = {
+        "apiVersion": MEMBER_CLUSTER.api_version,
+        "kind": MEMBER_CLUSTER.kind,
+        "metadata": {"name": name},
+        "spec": {
+            "identity": {
+                "kind": "ServiceAccount",
+                "name": f"fleet-member-agent-{name}",
+                "namespace": "fleet-system",
+            },
+            "heartbeatPeriodSeconds": heartbeat_period,
+        },
+    }
+    try:
+        await hub.create(MEMBER_CLUSTER, member)
+    except KubeAPIError as error:
+        if not error.conflict:
+            raise
 
 
 async def _ensure_crds(client: ClusterClient) -> None:
@@ -175,6 +216,9 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
         manager.controller(
             "hub/cluster-reachability", reachability, ControllerSettings(needs_leader=False)
         ).watch_for(faults)
+        add_hub_controllers(
+            manager, hub, HubSettings(failover_after_seconds=args.failover_after, needs_leader=False)
+        )
         sims = []
         created = 0
         for index, member in enumerate(members, start=1):
@@ -189,6 +233,8 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
             sim = add_simulated_cluster(manager, client, default_pools(member), settings, launcher)
             await _ensure_crds(client)
             add_models_controller(manager, client)
+            await _ensure_member_cluster(hub, member, args.heartbeat_period)
+            add_member_agent(manager, hub, client, member)
             created += await sim.heartbeat.register()
             # Engines died with the previous process: no replica is ready until it has started again.
             await report_stopped_containers(client, time.time())

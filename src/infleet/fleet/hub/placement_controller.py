@@ -84,8 +84,10 @@ class PlacementController:
         except InvalidSelectorError as error:
             await self._refuse(placement, "InvalidResourceSelectors", str(error))
             return Result()
-        policy_name = await self._snapshotter.policy_snapshot(placement)
+        # Resources first: the scheduler sizes GPU demands from the resource snapshot, and it runs as
+        # soon as a policy snapshot exists.
         resource_name = await self._snapshotter.resource_snapshot(placement, selected)
+        policy_name = await self._snapshotter.policy_snapshot(placement)
         await self._write_status(placement, policy_name, resource_name, selected)
         # Objects selected through a Namespace change without any event on the placement: look again.
         return Result(requeue_after=self._resync)

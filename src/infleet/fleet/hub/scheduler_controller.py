@@ -81,8 +81,13 @@ class SchedulerController:
             self._informers.policy_snapshots.store, self._kinds, request.namespace, request.name
         )
         policy_snapshot = latest(snapshots)
-        if policy_snapshot is None:
-            return Result(requeue_after=1.0)  # the placement controller writes it first
+        resources = latest(
+            owned_snapshots(
+                self._informers.resource_snapshots.store, self._kinds, request.namespace, request.name
+            )
+        )
+        if policy_snapshot is None or resources is None:
+            return Result(requeue_after=1.0)  # the placement controller writes both first
         bindings = self._kinds.owned(self._informers.bindings.store, request.namespace, request.name)
         by_cluster = {str(b["spec"]["targetCluster"]): b for b in bindings}
         now = self._clock.wall()
@@ -92,7 +97,7 @@ class SchedulerController:
             candidate(m, now, failover, _holds(by_cluster.get(m["metadata"]["name"]))) for m in members
         ]
         decision = self._schedule(
-            self._request(placement, policy_snapshot, by_cluster, failover.enabled), candidates
+            self._request(placement, policy_snapshot, resources, by_cluster, failover.enabled), candidates
         )
         await self._apply(placement, policy_snapshot, decision, by_cluster)
         await self._record(placement, policy_snapshot, decision)
@@ -109,6 +114,7 @@ class SchedulerController:
         self,
         placement: dict[str, Any],
         policy_snapshot: dict[str, Any],
+        resources: dict[str, Any],
         by_cluster: dict[str, dict[str, Any]],
         failover: bool,
     ) -> PlacementRequest:
@@ -117,15 +123,7 @@ class SchedulerController:
         count = ((placement.get("spec") or {}).get("policy") or {}).get("numberOfClusters")
         if policy is not None and count is not None:
             policy = policy.model_copy(update={"number_of_clusters": count})  # only an annotation moves
-        resources = latest(
-            owned_snapshots(
-                self._informers.resource_snapshots.store,
-                self._kinds,
-                placement["metadata"].get("namespace") or "",
-                placement["metadata"]["name"],
-            )
-        )
-        manifests = ((resources or {}).get("spec") or {}).get("selectedResources") or []
+        manifests = (resources.get("spec") or {}).get("selectedResources") or []
         return PlacementRequest(
             name=placement["metadata"]["name"],
             policy=policy,

@@ -57,14 +57,14 @@ def _columns() -> tuple[PrinterColumn, ...]:
 CLUSTER_RESOURCE_BINDING_CRD = CRDInfo(
     resource=CLUSTER_RESOURCE_BINDING,
     served_versions=SERVED_VERSIONS,
-    short_names=("rb",),
+    short_names=("crb",),
     categories=("fleet", "fleet-placement"),
     printer_columns=_columns(),
 )
 RESOURCE_BINDING_CRD = CRDInfo(
     resource=RESOURCE_BINDING,
     served_versions=SERVED_VERSIONS,
-    short_names=("nrb",),
+    short_names=("rb",),
     categories=("fleet", "fleet-placement"),
     printer_columns=_columns(),
 )
