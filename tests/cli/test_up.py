@@ -56,18 +56,19 @@ spec:
 class UpProcess:
     """``infleet up`` in the background, its output read line by line."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, clusters: str = "us-east,eu-west", *extra: str) -> None:
         command = [
             sys.executable,
             "-m",
             "infleet",
             "up",
             "--clusters",
-            "us-east,eu-west",
+            clusters,
             "--port-base",
             "0",
             "--time-scale",
             "0.002",
+            *extra,
         ]
         self.process = subprocess.Popen(
             command,
