@@ -79,3 +79,18 @@ def test_unknown_skus_and_bad_values_are_ignored() -> None:
     decision = schedule(request(PICK_ONE, workloads=(demand(LLAMA_8B),)), [cluster("c", properties=props)])
     assert decision.fulfilled
     assert "$0.98/h" in decision.selected[0].reason
+
+
+def test_a_placed_cluster_stays_though_its_own_replicas_took_the_gpus_it_reported_free() -> None:
+    # The member now reports 3 free H100s because the placement's own 2 x 4 replicas run there.
+    full = cluster("placed", properties=gpu_properties("H100", 4, 8, 0, 3.0, partial=3))
+    roomy = cluster("roomy", properties=gpu_properties("H100", 4, 8, 4, 3.0))
+    placed = request(
+        PICK_ONE, workloads=(demand(LLAMA_70B, replicas=2, gpus=4),), bindings={"placed": "Bound"}
+    )
+    decision = schedule(placed, [full, roomy])
+    assert decision.cluster_names == ("placed",)
+    assert decision.fulfilled
+    assert "cost" not in decision.selected[0].reason  # a quote from its leftover GPUs would mislead
+    assert [o.cluster for o in decision.unselected] == ["roomy"]
+    assert decision.unselected[0].reason.startswith("PickN: the placement already has its 1 clusters")

@@ -106,5 +106,9 @@ class GpuFit:
     def filter(self, cycle: PlacementCycle, cluster: ClusterCandidate) -> Status:
         if cycle.pick_fixed or not cycle.request.workloads:
             return SUCCESS  # PickFixed places where the user says, as KubeFleet does
+        if cycle.request.bound(cluster.name):
+            # Its replicas there already use the GPUs the member reports as taken: counting them again
+            # would evict a placement that fits exactly. A placed cluster stays until failover says not.
+            return SUCCESS
         result = gpu_fit(cycle, cluster)
         return SUCCESS if result.fits else Status(Code.UNSCHEDULABLE, self.name, result.reason)

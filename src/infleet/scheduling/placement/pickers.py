@@ -79,7 +79,14 @@ def pick_n(
     totals = dict(zip((c.name for c in evaluation.feasible), evaluation.totals, strict=True))
     current = [c for c in evaluation.feasible if cycle.request.bound(c.name)]
     if len(current) >= n:
-        return _downscale(current, n, cycle, totals)
+        selection = _downscale(current, n, cycle, totals)
+        full = f"the placement already has its {n} clusters (they stay put), score {{:.2f}}"
+        others = [
+            (c, Status(Code.UNSCHEDULABLE, "PickN", full.format(totals[c.name])))
+            for c in evaluation.feasible
+            if c not in current
+        ]
+        return Selection(selection.selected, [*selection.unselected, *others])
     # Clusters already holding the placement stay: no reshuffling when a better one appears.
     selected = _by_score(current, totals)
     tracker = SpreadTracker((policy.topology_spread_constraints or []) if policy else [], evaluation.feasible)

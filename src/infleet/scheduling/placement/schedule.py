@@ -66,10 +66,11 @@ def _why_picked(cycle: PlacementCycle, cluster: ClusterCandidate, total: float) 
     spread = cycle.state.memo(SPREAD_SCORES, dict[str, int]).get(cluster.name)
     if spread:
         parts.append(f"topology spread {spread}")
-    if cycle.request.workloads and not cycle.pick_fixed:
+    state = cycle.request.bindings.get(cluster.name)
+    if cycle.request.workloads and not cycle.pick_fixed and state not in ("Scheduled", "Bound"):
+        # (A placed cluster's free GPUs no longer include its own replicas: no cost to quote there.)
         fit = gpu_fit(cycle, cluster)
         parts.append(f"cost ${fit.cost_per_hour:.2f}/h ({fit.summary()})")
-    state = cycle.request.bindings.get(cluster.name)
     if state in ("Scheduled", "Bound"):
         parts.append(f"staying put ({state})")
     parts.append(f"score {total:.2f}")
