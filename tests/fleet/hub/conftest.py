@@ -18,6 +18,7 @@ from infleet.api.crds import all_crds
 from infleet.api.kubernetes import CUSTOM_RESOURCE_DEFINITION
 from infleet.api.resource_kind import ResourceKind
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
+from infleet.fleet.hub.hub_manager import add_hub_controllers
 from infleet.fleet.hub.hub_settings import HubSettings
 from infleet.fleet.hub.membership_controllers import MembershipControllers, add_membership_controllers
 from infleet.kube.api_error import KubeAPIError
@@ -92,6 +93,45 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
     task = asyncio.ensure_future(manager.run())
     try:
         yield Hub(client, controllers, settings)
+    finally:
+        manager.stop()
+        await asyncio.wait_for(task, 15)
+        await factory.close()
+        await server.stop()
+
+
+@dataclass
+class FleetHub:
+    """A hub running every hub controller (membership, status mirror and the placement pipeline)."""
+
+    client: ClusterClient
+
+    async def get(self, kind: ResourceKind, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        try:
+            return await self.client.get(kind, name, namespace)
+        except KubeAPIError as error:
+            if error.not_found:
+                return None
+            raise
+
+
+@pytest.fixture
+async def fleet_hub(tmp_path: Path) -> AsyncIterator[FleetHub]:
+    kubeconfig = tmp_path / "kubeconfig"
+    server = EmbeddedAPIServer(
+        APIServerSettings(
+            port=0, data_dir=tmp_path / "data", clusters=("hub",), kubeconfig_out=kubeconfig, tls=False
+        )
+    )
+    await server.start()
+    factory = ClientFactory(kubeconfig)
+    client = factory.client("infleet-hub", "hub")
+    await _install_crds(client)
+    manager = Manager(ManagerSettings(handle_signals=False))
+    add_hub_controllers(manager, client, dataclasses.replace(TEST_SETTINGS, failover_after_seconds=2.0))
+    task = asyncio.ensure_future(manager.run())
+    try:
+        yield FleetHub(client)
     finally:
         manager.stop()
         await asyncio.wait_for(task, 15)
