@@ -129,6 +129,12 @@ def test_the_work_index_names_the_deployments_a_work_carried_and_carries() -> No
     assert list(index.requests(InformerEvent(DELETED, emptied, emptied, "hub"))) == []
     elsewhere = {**carrying, "metadata": {"name": "w", "namespace": "default"}}
     assert carried_models(elsewhere) == set()
+    # A Work being deleted (its cluster failed over, the member still holds the finalizer) carries nothing.
+    leaving = {**carrying, "metadata": {**carrying["metadata"], "deletionTimestamp": "2026-01-01T00:00:00Z"}}
+    assert carried_models(leaving) == set()
+    index.requests(InformerEvent(ADDED, carrying, None, "hub"))
+    assert [r.name for r in index.requests(InformerEvent(MODIFIED, leaving, carrying, "hub"))] == ["qwen"]
+    assert index.works_of(("default", "qwen")) == set()
 
 
 # -- against an embedded hub ------------------------------------------------------------------------

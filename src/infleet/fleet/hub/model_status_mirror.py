@@ -35,8 +35,12 @@ def _is_model_deployment(manifest: dict[str, Any]) -> bool:
 
 
 def carried_models(work: dict[str, Any] | None) -> set[ModelKey]:
-    """The ModelDeployments a Work in a member namespace carries (none for Works elsewhere)."""
+    """The ModelDeployments a Work in a member namespace carries (none for Works elsewhere, and none for a
+    Work being deleted: its cluster is losing the deployment, e.g. after a failover, even while an
+    unreachable member keeps the Work's finalizer)."""
     if work is None or not str(work["metadata"].get("namespace", "")).startswith(MEMBER_NAMESPACE_PREFIX):
+        return set()
+    if work["metadata"].get("deletionTimestamp"):
         return set()
     manifests = ((work.get("spec") or {}).get("workload") or {}).get("manifests") or []
     return {
