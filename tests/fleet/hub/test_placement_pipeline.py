@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 
 from infleet.api.aitoolchain_io.v1.model_deployment import MODEL_DEPLOYMENT
@@ -31,6 +32,7 @@ from infleet.api.placement_kubernetes_fleet_io.v1beta1.snapshots import (
 )
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.work import WORK
 from infleet.api.resource_kind import ResourceKind
+from infleet.kube.api_error import KubeAPIError
 from infleet.kube.conditions import get_condition
 from tests.fleet.hub.conftest import FleetHub, rfc3339_now, until
 from tests.scheduling.placement.fleet import gpu_properties
@@ -304,3 +306,63 @@ async def test_a_resource_placement_places_objects_of_its_own_namespace(fleet_hu
     assert [m["metadata"]["name"] for m in work["spec"]["workload"]["manifests"]] == ["one"]
     bindings = (await fleet_hub.client.list(RESOURCE_BINDING, "team")).items
     assert [b["spec"]["targetCluster"] for b in bindings] == ["a"]
+
+
+async def test_the_api_refuses_a_bad_policy_naming_the_field_and_the_fix(fleet_hub: FleetHub) -> None:
+    refusals = {
+        "fixed-affinity": (
+            {"placementType": "PickFixed", "clusterNames": ["a"], "affinity": {"clusterAffinity": {}}},
+            'spec.policy.affinity: Invalid value: "object": placementType PickFixed takes no affinity',
+        ),
+        "n-missing": (
+            {"placementType": "PickN"},
+            "spec.policy.numberOfClusters: Required value: placementType PickN needs "
+            "spec.policy.numberOfClusters",
+        ),
+        "names-for-pick-all": (
+            {"placementType": "PickAll", "clusterNames": ["a"]},
+            "clusterNames is only for placementType PickFixed",
+        ),
+        "bad-operator": (
+            {
+                "placementType": "PickAll",
+                "affinity": {
+                    "clusterAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "clusterSelectorTerms": [
+                                {
+                                    "propertySelector": {
+                                        "matchExpressions": [
+                                            {"name": "x", "operator": "Bigger", "values": ["1"]}
+                                        ]
+                                    }
+                                }
+                            ]
+                        }
+                    }
+                },
+            },
+            'Unsupported value: "Bigger"',
+        ),
+    }
+    for name, (policy, message) in refusals.items():
+        body = {**placement(name, "x", 1), "spec": {**placement(name, "x", 1)["spec"], "policy": policy}}
+        with pytest.raises(KubeAPIError) as refused:
+            await fleet_hub.client.create(CLUSTER_RESOURCE_PLACEMENT, body)
+        assert refused.value.code == 422, name
+        assert message in refused.value.message, f"{name}: {refused.value.message}"
+    await fleet_hub.client.create(CLUSTER_RESOURCE_PLACEMENT, placement("ok", "x", 2))
+    with pytest.raises(KubeAPIError) as changed:
+        await fleet_hub.client.patch(
+            CLUSTER_RESOURCE_PLACEMENT,
+            "ok",
+            {"spec": {"policy": {"placementType": "PickAll", "numberOfClusters": None}}},
+        )
+    assert "spec.policy.placementType cannot be changed" in changed.value.message
+    tolerating = {"spec": {"policy": {"tolerations": [{"key": "gpu", "operator": "Exists"}]}}}
+    await fleet_hub.client.patch(CLUSTER_RESOURCE_PLACEMENT, "ok", tolerating)
+    with pytest.raises(KubeAPIError) as removed:
+        await fleet_hub.client.patch(
+            CLUSTER_RESOURCE_PLACEMENT, "ok", {"spec": {"policy": {"tolerations": []}}}
+        )
+    assert "tolerations can only be added to" in removed.value.message
