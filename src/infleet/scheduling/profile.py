@@ -96,20 +96,7 @@ class Profile(Generic[R, C]):
 
     def schedule(self, request: R, candidates: Sequence[C]) -> Decision[C]:
         """Runs one cycle; an empty `ranked` means nothing was feasible (see `Decision.rejected`)."""
-        feasible: list[C] = []
-        rejected: list[tuple[C, Status]] = []
-        filters = self.filters
-        for candidate in candidates:
-            for plugin in filters:
-                try:
-                    status = plugin.filter(request, candidate)
-                except Exception as exc:  # a broken plugin must not fail the request path
-                    status = Status(Code.ERROR, plugin.name, repr(exc))
-                if status.code is not Code.SUCCESS:
-                    rejected.append((candidate, status))
-                    break
-            else:
-                feasible.append(candidate)
+        feasible, rejected = self._filter(request, candidates)
         if not feasible:
             return Decision([], rejected)
         totals = [0.0] * len(feasible)
@@ -121,22 +108,28 @@ class Profile(Generic[R, C]):
                     totals[i] += weight * (0.0 if value < 0.0 else 1.0 if value > 1.0 else value)
         return Decision(self.picker.pick(request, feasible, totals), rejected)
 
-    def evaluate(self, request: R, candidates: Sequence[C]) -> Evaluation[C]:
-        """Filters and scores without picking, keeping each scorer's part, for callers that explain
-        their choices (placement). Routing's `schedule` stays the lean path: no parts, no extra lists."""
+    def _filter(self, request: R, candidates: Sequence[C]) -> tuple[list[C], list[tuple[C, Status]]]:
+        """The candidates every filter keeps, and each rejected one with the first refusal."""
         feasible: list[C] = []
         rejected: list[tuple[C, Status]] = []
+        filters = self.filters
         for candidate in candidates:
-            for plugin in self.filters:
+            for plugin in filters:
                 try:
                     status = plugin.filter(request, candidate)
-                except Exception as exc:  # one broken plugin must not fail the whole cycle
+                except Exception as exc:  # a broken plugin must not fail the request path or the cycle
                     status = Status(Code.ERROR, plugin.name, repr(exc))
                 if status.code is not Code.SUCCESS:
                     rejected.append((candidate, status))
                     break
             else:
                 feasible.append(candidate)
+        return feasible, rejected
+
+    def evaluate(self, request: R, candidates: Sequence[C]) -> Evaluation[C]:
+        """Filters and scores without picking, keeping each scorer's part, for callers that explain
+        their choices (placement). Routing's `schedule` stays the lean path: no parts, no extra lists."""
+        feasible, rejected = self._filter(request, candidates)
         totals = [0.0] * len(feasible)
         parts: dict[str, list[float]] = {}
         if feasible:

@@ -4,6 +4,7 @@ write what a member agent or the work generator would."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -75,8 +76,11 @@ async def _install_crds(client: ClusterClient) -> None:
                 await asyncio.sleep(0.05)
 
 
-@pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+@contextlib.asynccontextmanager
+async def running_hub(
+    tmp_path: Path, add: Callable[[Manager, ClusterClient], Any]
+) -> AsyncIterator[ClusterClient]:
+    """An embedded hub with every CRD and a Manager running what ``add`` puts on it."""
     kubeconfig = tmp_path / "kubeconfig"
     server = EmbeddedAPIServer(
         APIServerSettings(
@@ -88,16 +92,27 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
     client = factory.client("infleet-hub", "hub")
     await _install_crds(client)
     manager = Manager(ManagerSettings(handle_signals=False))
-    settings = dataclasses.replace(TEST_SETTINGS)
-    controllers = add_membership_controllers(manager, client, settings)
+    add(manager, client)
     task = asyncio.ensure_future(manager.run())
     try:
-        yield Hub(client, controllers, settings)
+        yield client
     finally:
         manager.stop()
         await asyncio.wait_for(task, 15)
         await factory.close()
         await server.stop()
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+    settings = dataclasses.replace(TEST_SETTINGS)
+    built: list[MembershipControllers] = []
+
+    def add(manager: Manager, client: ClusterClient) -> None:
+        built.append(add_membership_controllers(manager, client, settings))
+
+    async with running_hub(tmp_path, add) as client:
+        yield Hub(client, built[0], settings)
 
 
 @dataclass
@@ -117,23 +132,8 @@ class FleetHub:
 
 @pytest.fixture
 async def fleet_hub(tmp_path: Path) -> AsyncIterator[FleetHub]:
-    kubeconfig = tmp_path / "kubeconfig"
-    server = EmbeddedAPIServer(
-        APIServerSettings(
-            port=0, data_dir=tmp_path / "data", clusters=("hub",), kubeconfig_out=kubeconfig, tls=False
-        )
-    )
-    await server.start()
-    factory = ClientFactory(kubeconfig)
-    client = factory.client("infleet-hub", "hub")
-    await _install_crds(client)
-    manager = Manager(ManagerSettings(handle_signals=False))
-    add_hub_controllers(manager, client, dataclasses.replace(TEST_SETTINGS, failover_after_seconds=2.0))
-    task = asyncio.ensure_future(manager.run())
-    try:
+    settings = dataclasses.replace(TEST_SETTINGS, failover_after_seconds=2.0)
+    async with running_hub(
+        tmp_path, lambda manager, client: add_hub_controllers(manager, client, settings)
+    ) as client:
         yield FleetHub(client)
-    finally:
-        manager.stop()
-        await asyncio.wait_for(task, 15)
-        await factory.close()
-        await server.stop()

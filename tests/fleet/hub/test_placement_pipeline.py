@@ -107,11 +107,9 @@ async def scheduled(hub: FleetHub, name: str) -> dict[str, Any]:
         condition = get_condition(
             (crp.get("status") or {}).get("conditions"), "ClusterResourcePlacementScheduled"
         )
-        return (
-            crp
-            if condition and condition.get("observedGeneration") == crp["metadata"]["generation"]
-            else None
-        )
+        if condition is None or condition.get("status") == "Unknown":  # the scheduler has not decided yet
+            return None
+        return crp if condition.get("observedGeneration") == crp["metadata"]["generation"] else None
 
     placement: dict[str, Any] = await until(done, what=f"{name} scheduled")
     return placement
