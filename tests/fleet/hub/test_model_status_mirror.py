@@ -96,6 +96,14 @@ def test_a_report_becomes_one_cluster_entry_with_the_ready_endpoints() -> None:
     assert entry.endpoints == ["10.0.0.0:8000"]
     assert entry.message == "1/2 replicas ready"
     assert cluster_serving("b", None).state == "Pending"
+    # What a gateway routes to: the ready replicas with their SKU, and the price of one there.
+    assert [(r.name, r.endpoint, r.sku) for r in entry.serving_replicas or []] == [
+        ("qwen-0", "10.0.0.0:8000", "H100")
+    ]
+    assert entry.cost_per_replica_hour is None
+    priced = cluster_serving("a", {**reported(2), "sizing": {"sku": "H100", "costPerHour": 6.2}})
+    assert priced.cost_per_replica_hour == 6.2
+    assert len(priced.serving_replicas or []) == 2
 
 
 def test_the_hub_state_is_ready_when_any_cluster_serves() -> None:

@@ -83,12 +83,13 @@ def test_only_model_deployments_report_back_a_trimmed_status() -> None:
         "state": "Ready",
         "readyReplicas": 1,
         "endpoint": "http://e",
-        "sizing": {"sku": "H100"},
+        "sizing": {"sku": "H100", "costPerHour": 6.2, "memory": {"perGpuGib": 71.0}},
         "serving": {},
     }
     assert back_reported_status("aitoolchain.io", "ModelDeployment", obj(None, status)) == {
         "state": "Ready",
         "readyReplicas": 1,
         "endpoint": "http://e",
+        "sizing": {"sku": "H100", "costPerHour": 6.2},  # what gateways weigh; the arithmetic stays
     }
     assert back_reported_status("apps", "Deployment", obj(None, status)) is None

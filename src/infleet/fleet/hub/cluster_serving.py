@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infleet.api.aitoolchain_io.v1.model_deployment import CONDITION_READY, ClusterServing
+from infleet.api.aitoolchain_io.v1.model_deployment import CONDITION_READY, ClusterServing, ServingReplica
 from infleet.kube.conditions import get_condition, set_condition
 
 SERVING = "ServingInClusters"
@@ -30,11 +30,14 @@ def cluster_serving(cluster: str, reported: dict[str, Any] | None) -> ClusterSer
     ready_replicas = _int(reported.get("readyReplicas"))
     # A member that reports no Ready condition is judged by its ready replicas.
     ready = bool(ready_replicas) if ready_condition is None else ready_condition.get("status") == "True"
-    endpoints = [
-        str(replica["endpoint"])
+    serving = [
+        ServingReplica(
+            name=str(replica.get("name") or ""), endpoint=str(replica["endpoint"]), sku=replica.get("sku")
+        )
         for replica in reported.get("replicaStatus") or []
         if replica.get("ready") and replica.get("endpoint")
     ]
+    cost = (reported.get("sizing") or {}).get("costPerHour")
     return ClusterServing(
         cluster_name=cluster,
         state=reported.get("state"),
@@ -42,7 +45,9 @@ def cluster_serving(cluster: str, reported: dict[str, Any] | None) -> ClusterSer
         replicas=_int(reported.get("replicas")),
         ready_replicas=ready_replicas,
         gpu=reported.get("gpu"),
-        endpoints=endpoints or None,
+        endpoints=[replica.endpoint for replica in serving] or None,
+        serving_replicas=serving or None,
+        cost_per_replica_hour=float(cost) if isinstance(cost, int | float) else None,
         message=str((ready_condition or {}).get("message") or "") or None,
     )
 

@@ -29,6 +29,9 @@ BACK_REPORTED_FIELDS = (
     "conditions",
 )
 
+#: The part of status.sizing mirrored with it.
+BACK_REPORTED_SIZING = ("sku", "gpusPerReplica", "costPerHour")
+
 
 @dataclass(frozen=True)
 class Availability:
@@ -111,4 +114,10 @@ def back_reported_status(group: str, kind: str, obj: dict[str, Any]) -> dict[str
     if (group, kind) != (MODEL_DEPLOYMENT.group, MODEL_DEPLOYMENT.kind):
         return None
     status = obj.get("status") or {}
-    return {name: status[name] for name in BACK_REPORTED_FIELDS if name in status}
+    reported = {name: status[name] for name in BACK_REPORTED_FIELDS if name in status}
+    sizing = status.get("sizing") or {}
+    # What a gateway needs to weigh this cluster's replicas: their SKU and price; the memory arithmetic stays.
+    shape = {name: sizing[name] for name in BACK_REPORTED_SIZING if name in sizing}
+    if shape:
+        reported["sizing"] = shape
+    return reported

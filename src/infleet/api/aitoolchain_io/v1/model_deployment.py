@@ -218,6 +218,14 @@ class AutoscalingStatus(ApiModel):
     reason: str | None = None
 
 
+class ServingReplica(ApiModel):
+    """On the hub: one ready replica of a member, where a gateway can send it requests."""
+
+    name: str
+    endpoint: str
+    sku: str | None = None
+
+
 class ClusterServing(ApiModel):
     """On the hub: one member cluster's copy of the deployment, as that member's agent reported it."""
 
@@ -228,6 +236,10 @@ class ClusterServing(ApiModel):
     ready_replicas: int | None = None
     gpu: str | None = None
     endpoints: list[str] | None = None
+    serving_replicas: list[ServingReplica] | None = Field(
+        default=None, description="Ready replicas with their endpoints and GPU SKU (what gateways route to)."
+    )
+    cost_per_replica_hour: float | None = Field(default=None, description="USD per replica-hour there.")
     message: str | None = None
     observed_time: str | None = None
 
