@@ -117,33 +117,22 @@ def load_config_health() -> Any:
     return HealthConfig(interval=0.1, timeout=0.5)
 
 
-async def test_a_routing_source_feeds_the_gateway_new_tables() -> None:
-    """Fleet discovery will be a RoutingSource: here a fake one publishes a second table."""
-    from collections.abc import AsyncIterator
+async def test_discovered_models_join_the_files_and_the_file_wins_where_both_speak() -> None:
+    from infleet.gateway.config import BackendConfig, ModelConfig
 
-    from infleet.gateway.config import parse_config
-    from infleet.gateway.routing_table import RoutingTable, build_table
-    from infleet.scheduling import Environment
-    from infleet.scheduling.routing import build_routing_registry
-
-    engines = {"http://a:8000": FakeEngine("m")}
+    engines = {"http://a:8000": FakeEngine("m"), "http://b:8000": FakeEngine("m")}
     app, _ = build_gateway(
         {"models": [{"name": "llama", "backends": [{"url": "http://a:8000", "model": "m"}]}]}, engines
     )
-    discovered = build_table(
-        parse_config({"models": [{"name": "qwen", "backends": [{"url": "http://a:8000", "model": "m"}]}]}),
-        build_routing_registry(),
-        Environment(),
-        app.table,
-    )
-
-    class Source:
-        def current(self) -> RoutingTable:
-            return app.table
-
-        async def updates(self) -> AsyncIterator[RoutingTable]:
-            yield discovered
-
-    await app.follow(Source())
+    found = [
+        ModelConfig(name="qwen", backends=[BackendConfig(url="http://b:8000", model="m", cluster="eu")]),
+        ModelConfig(name="llama", backends=[BackendConfig(url="http://b:8000", model="m")]),
+    ]
+    app.apply_discovered(found)
     assert (await call(app, "/v1/chat/completions", chat("qwen"))).status == 200
-    assert (await call(app, "/v1/chat/completions", chat("llama"))).status == 404
+    llama = app.table.lookup("llama")
+    assert llama is not None
+    assert [str(r.origin) for r in llama.replicas] == ["http://a:8000"]  # the file's backend, not b
+    app.apply_discovered([])
+    assert (await call(app, "/v1/chat/completions", chat("qwen"))).status == 404
+    assert (await call(app, "/v1/chat/completions", chat("llama"))).status == 200

@@ -15,9 +15,10 @@ import orjson
 
 from infleet.gateway.access_log import AccessLog
 from infleet.gateway.auth import KeyStore, Principal
-from infleet.gateway.config import GatewayConfig
+from infleet.gateway.config import GatewayConfig, ModelConfig
 from infleet.gateway.engine_metrics import EngineScraper
 from infleet.gateway.errors import send_error
+from infleet.gateway.fleet_discovery import FleetDiscovery
 from infleet.gateway.health_check import HealthChecker
 from infleet.gateway.http_pool import HttpPool
 from infleet.gateway.limits import Limiter, LocalLimiter
@@ -25,7 +26,7 @@ from infleet.gateway.metrics import GatewayMetrics
 from infleet.gateway.openapi import openapi_document
 from infleet.gateway.proxy import Proxy
 from infleet.gateway.reloader import ConfigReloader
-from infleet.gateway.routing_table import RoutingSource, RoutingTable, build_table
+from infleet.gateway.routing_table import RoutingTable, build_table
 from infleet.gateway.tracing import Tracer
 from infleet.gateway.transport import Transport
 from infleet.kube.clock import Clock, SystemClock
@@ -61,6 +62,7 @@ class GatewayApp:
         env: Environment | None = None,
         background: bool = True,
         clock: Clock | None = None,
+        discovery: FleetDiscovery | None = None,
     ) -> None:
         # One clock for every time the gateway reads: routing, cooldowns, budgets, limits, timings.
         self.clock = clock or SystemClock()
@@ -71,6 +73,10 @@ class GatewayApp:
         self.limiter = limiter or LocalLimiter(self.clock.wall)
         if access_log is None and config.access_log.enabled:
             access_log = AccessLog.open(config.access_log.path)
+        # What the file says, and what fleet discovery found: the table is built from both, the file winning.
+        self._file_config = config
+        self._discovered: list[ModelConfig] = []
+        self.discovery = discovery
         table = self._build(config, None)
         self.proxy = Proxy(
             config,
@@ -87,7 +93,11 @@ class GatewayApp:
             self.probe_transport, self._replicas, config.health, self._health_changed, self.clock
         )
         self.scraper = EngineScraper(self.probe_transport, self._replicas, config.scrape, self.clock)
-        self.reloader = ConfigReloader(config_path, self.apply_config) if config_path else None
+        self.reloader = (
+            ConfigReloader(config_path, self.apply_config, discovery=discovery is not None)
+            if config_path
+            else None
+        )
         self._background = background
         self._handlers = self._gateway_handlers()
         self._tasks: list[asyncio.Task[None]] = []
@@ -101,22 +111,29 @@ class GatewayApp:
         return build_table(config, registry, self.env, previous)
 
     def apply_config(self, config: GatewayConfig) -> None:
-        """Applies a new configuration; raises ConfigError (and changes nothing) if it cannot be built."""
+        """Applies a new configuration file; raises ConfigError (and changes nothing) if it cannot build."""
+        self._apply(self._merge(config, self._discovered))
+        self._file_config = config
+
+    def apply_discovered(self, models: list[ModelConfig]) -> None:
+        """Applies the models fleet discovery found; a model the file names keeps the file's routing."""
+        self._apply(self._merge(self._file_config, models))
+        self._discovered = models
+
+    def _apply(self, config: GatewayConfig) -> None:
         table = self._build(config, self.proxy.table)
         keys = KeyStore.from_config(config)
         self.proxy.apply(config, table, keys)
         self.health.config = config.health
         self.scraper.config = config.scrape
 
-    def apply_table(self, table: RoutingTable) -> None:
-        """Swaps only the routing table: the entry point for fleet discovery."""
-        self.proxy.table = table
-
-    async def follow(self, source: RoutingSource) -> None:
-        """Applies every table a routing source yields (fleet discovery), until cancelled."""
-        self.apply_table(source.current())
-        async for table in source.updates():
-            self.apply_table(table)
+    @staticmethod
+    def _merge(config: GatewayConfig, discovered: list[ModelConfig]) -> GatewayConfig:
+        if not discovered:
+            return config
+        taken = {name for model in config.models for name in (model.name, *model.aliases)}
+        extra = [model for model in discovered if model.name not in taken]
+        return config.model_copy(update={"models": [*config.models, *extra]})
 
     @property
     def table(self) -> RoutingTable:
@@ -140,6 +157,8 @@ class GatewayApp:
             loops.append(self.scraper.run())
         if self.reloader is not None:
             loops.append(self.reloader.run())
+        if self.discovery is not None:
+            loops.append(self.discovery.run(self.apply_discovered))
         self._tasks = [asyncio.create_task(c) for c in loops]
 
     async def shutdown(self) -> None:

@@ -81,7 +81,8 @@ class BackendConfig(_Strict):
 class ModelConfig(_Strict):
     name: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=list)
-    backends: list[BackendConfig] = Field(min_length=1)
+    # Empty only for a model fleet discovery found with no ready replica yet (scaled to zero, starting).
+    backends: list[BackendConfig] = Field(default_factory=list)
     profile: str = "default"
     fallbacks: list[str] = Field(default_factory=list)
     rpm: int | None = Field(default=None, ge=0)
@@ -196,7 +197,8 @@ class TracingConfig(_Strict):
 
 class GatewayConfig(_Strict):
     region: str = ""
-    models: list[ModelConfig] = Field(min_length=1)
+    # Empty when fleet discovery supplies the models (``infleet gateway --context``).
+    models: list[ModelConfig] = Field(default_factory=list)
     profiles: dict[str, ProfileSpec] = Field(default_factory=dict)
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
     retries: RetryConfig = Field(default_factory=RetryConfig)
@@ -256,7 +258,15 @@ def hash_key(plain: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()
 
 
-def parse_config(data: Any, source: str = "<config>") -> GatewayConfig:
+def parse_config(data: Any, source: str = "<config>", discovery: bool = False) -> GatewayConfig:
+    """A configuration from parsed YAML. Without fleet ``discovery`` it must list every model's backends."""
+    config = _validate(data, source)
+    if not discovery:
+        require_backends(config, source)
+    return config
+
+
+def _validate(data: Any, source: str) -> GatewayConfig:
     from infleet.gateway.litellm_config import convert_litellm
 
     if not isinstance(data, dict):
@@ -272,9 +282,24 @@ def parse_config(data: Any, source: str = "<config>") -> GatewayConfig:
         raise ConfigError(f"{source}: {problems}") from None
 
 
-def load_config(path: str | Path) -> GatewayConfig:
+def load_config(path: str | Path, discovery: bool = False) -> GatewayConfig:
+    """The configuration in ``path``. Without fleet ``discovery`` it must list every model's backends."""
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
-    return parse_config(data, str(path))
+    return parse_config(data, str(path), discovery)
+
+
+def require_backends(config: GatewayConfig, source: str) -> None:
+    """A gateway that discovers nothing needs its models, and their backends, written out."""
+    if not config.models:
+        raise ConfigError(
+            f"{source}: models: list at least one model with its backends, "
+            "or run with --context to discover the fleet's models"
+        )
+    for i, model in enumerate(config.models):
+        if not model.backends:
+            raise ConfigError(
+                f"{source}: models[{i}].backends: list at least one backend url for {model.name!r}"
+            )

@@ -20,9 +20,14 @@ log = logging.getLogger("infleet.gateway")
 
 class ConfigReloader:
     def __init__(
-        self, path: str | Path, apply: Callable[[GatewayConfig], None], interval: float = 1.0
+        self,
+        path: str | Path,
+        apply: Callable[[GatewayConfig], None],
+        interval: float = 1.0,
+        discovery: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.discovery = discovery  # models may come from the fleet: the file need not list any
         self._apply = apply
         self._interval = interval
         self._mtime = self._stat()
@@ -41,7 +46,7 @@ class ConfigReloader:
 
     def reload(self) -> bool:
         try:
-            config = load_config(self.path)
+            config = load_config(self.path, self.discovery)
             self._apply(config)
         except ConfigError as exc:
             log.error("configuration not reloaded, keeping the running one: %s", exc)

@@ -1,15 +1,14 @@
 """The routing table: public model name (or alias) -> replicas, routing profile and fallbacks.
 
-`RoutingTable` is an immutable snapshot; a `RoutingSource` produces snapshots. The file-based source
-builds them from `GatewayConfig`; fleet discovery will be another `RoutingSource` feeding the same
-`build_table`. Replica state carries over from the previous snapshot, so reloads drop nothing.
+`RoutingTable` is an immutable snapshot built from a `GatewayConfig` (the file's models merged with those
+fleet discovery found, see `GatewayApp`). Replica state carries over from the previous snapshot, so
+reloads and discovery updates drop nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from infleet.gateway.config import ConfigError, GatewayConfig
 from infleet.gateway.replica import Replica
@@ -52,16 +51,6 @@ class RoutingTable:
     def replicas(self) -> list[Replica]:
         """Every distinct replica, for the health checker and the scraper."""
         return self._replicas
-
-
-class RoutingSource(Protocol):
-    """Produces routing tables: now from a file, later from the fleet (watching ModelDeployments)."""
-
-    def current(self) -> RoutingTable: ...
-
-    def updates(self) -> AsyncIterator[RoutingTable]:
-        """Yields each new table as it is built, until cancelled."""
-        ...
 
 
 def build_table(

@@ -8,26 +8,39 @@ from pathlib import Path
 import uvicorn
 
 from infleet.gateway.app import GatewayApp
-from infleet.gateway.config import load_config
+from infleet.gateway.config import GatewayConfig, load_config
+from infleet.gateway.fleet_discovery import FleetDiscovery
 from infleet.gateway.http_protocol import guarded_protocol
 from infleet.gateway.limits import Limiter
 from infleet.kube.clock import SystemClock
 
 
-def build_app(config_path: str | Path, redis_url: str | None = None) -> GatewayApp:
-    config = load_config(config_path)
+def build_app(
+    config_path: str | Path | None,
+    redis_url: str | None = None,
+    discovery: FleetDiscovery | None = None,
+) -> GatewayApp:
+    """The app from a file, from fleet discovery, or both (the file's models win where both name one)."""
+    config = load_config(config_path, discovery is not None) if config_path else GatewayConfig()
     clock = SystemClock()
     limiter: Limiter | None = None
     if redis_url:
         from infleet.gateway.redis_limits import RedisLimiter
 
         limiter = RedisLimiter(redis_url, clock.wall)
-    return GatewayApp(config, limiter=limiter, config_path=config_path, clock=clock)
+    return GatewayApp(config, limiter=limiter, config_path=config_path, clock=clock, discovery=discovery)
 
 
-def serve(config_path: str | Path, host: str, port: int, redis_url: str | None, log_level: str) -> None:
+def serve(
+    config_path: str | Path | None,
+    host: str,
+    port: int,
+    redis_url: str | None,
+    log_level: str,
+    discovery: FleetDiscovery | None = None,
+) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = build_app(config_path, redis_url)
+    app = build_app(config_path, redis_url, discovery)
     bounds = app.proxy.config.server  # read once: a reload does not reopen the listening socket
     uvicorn.run(
         app,

@@ -13,6 +13,7 @@ from infleet.api.catalog import Catalog
 from infleet.api.kubernetes import DEPLOYMENT, SERVICE, STATEFULSET
 from infleet.api.labels import MODEL_DEPLOYMENT_LABEL, RENDERED_HASH_ANNOTATION
 from infleet.api.resource_kind import ResourceKind
+from infleet.api.served_names import served_model_name
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.informer import Informer
@@ -59,8 +60,7 @@ class WorkloadPhase:
             spec=spec,
             sizing=sizing,
             model_id=model.name if model else spec.model.removeprefix("hf:"),
-            served_name=spec.served_model_name
-            or (model.served_name if model else spec.model.rsplit("/")[-1].lower()),
+            served_name=served_model_name(spec, self.catalog),
             weights_gib=model.size_on_disk_gib if model else None,
             replicas=run.outcome.desired,
         )
