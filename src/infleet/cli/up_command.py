@@ -23,6 +23,7 @@ from infleet.api.kubernetes import CONFIGMAP, CUSTOM_RESOURCE_DEFINITION, NAMESP
 from infleet.apiserver.private_files import private_directory
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.cli.apiserver_command import infleet_home
+from infleet.cli.gateway_process import GatewayProcess, gateway_port, start_gateway
 from infleet.fleet.hub.hub_manager import add_hub_controllers
 from infleet.fleet.hub.hub_settings import HubSettings
 from infleet.fleet.member.agent import add_member_agent
@@ -36,6 +37,7 @@ from infleet.sim.cluster_reachability import ClusterReachability
 from infleet.sim.engine_launcher import EngineLauncher
 from infleet.sim.engine_pods import SimulatedEngineLauncher
 from infleet.sim.faults import FAULTS_NAMESPACE
+from infleet.sim.kubelet import Kubelet
 from infleet.sim.mini_engine import MiniEngineLauncher
 from infleet.sim.node_pools import default_pools
 from infleet.sim.node_restart import report_stopped_containers
@@ -70,6 +72,12 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--tls", action=argparse.BooleanOptionalAction, default=True, help="serve https (default)"
+    )
+    parser.add_argument(
+        "--gateway-port",
+        type=int,
+        default=None,
+        help="port of the global OpenAI-compatible gateway (default 8000; with --port-base 0 a free one)",
     )
     parser.add_argument(
         "--heartbeat-period",
@@ -110,6 +118,7 @@ def _summary(
     created: int,
     started: float,
     state_dir: Path,
+    gateway_url: str,
 ) -> str:
     lines = [
         f"infleet up: API server {server.base_url} (clusters under /clusters/<name>)",
@@ -129,6 +138,7 @@ def _summary(
     lines += [
         f"  state: {state_dir} ({'resumed' if created == 0 else f'{created} nodes created'})",
         f"  kubeconfig: {kubeconfig}",
+        f"  gateway: {gateway_url} (OpenAI-compatible; every placed model, from every member)",
         f"ready in {time.monotonic() - started:.1f}s. Next:",
         f"  export KUBECONFIG={kubeconfig}",
         f"  kubectl --context infleet-{sims[0].name} get nodes -L nvidia.com/gpu.product",
@@ -207,12 +217,18 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
     await server.start()
     factory = ClientFactory(kubeconfig)
     launcher = engine_launcher()
+    gateway: GatewayProcess | None = None
     try:
         hub = factory.client(f"infleet-{HUB}", HUB)
         await _ensure_namespace(hub, FAULTS_NAMESPACE)
         await _ensure_crds(hub)
         faults = manager.informer(hub, CONFIGMAP, InformerSettings(namespace=FAULTS_NAMESPACE))
-        reachability = ClusterReachability(faults, members, server.set_cluster_reachable)
+        kubelets: dict[str, Kubelet] = {}
+
+        async def power(cluster: str, on: bool) -> None:
+            await kubelets[cluster].power(on)
+
+        reachability = ClusterReachability(faults, members, server.set_cluster_reachable, power)
         manager.controller(
             "hub/cluster-reachability", reachability, ControllerSettings(needs_leader=False)
         ).watch_for(faults)
@@ -239,13 +255,17 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
             # Engines died with the previous process: no replica is ready until it has started again.
             await report_stopped_containers(client, time.time())
             sims.append(sim)
-        print(_summary(server, kubeconfig, sims, created, started, state_dir), flush=True)
+            kubelets[member] = sim.kubelet
+        gateway = await start_gateway(kubeconfig, gateway_port(args))
+        print(_summary(server, kubeconfig, sims, created, started, state_dir, gateway.url), flush=True)
         await manager.run()
         for sim in sims:
             await sim.scheduler.drain()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+        if gateway is not None:
+            await gateway.stop()
         await launcher.close()
         await factory.close()
         await server.stop()

@@ -1,7 +1,9 @@
 """Fault injection for the simulated clusters: annotations the sim honours (kubectl-friendly) and
 :class:`Faults`, the Python API. Node ``sim.infleet.io/fail=true``: dead node; node
 ``sim.infleet.io/image-pull-factor=N``: slow pulls; pod ``sim.infleet.io/fail=true``: crash loop; hub
-ConfigMap ``infleet-system/sim-faults`` key ``unreachable-clusters``: those clusters' APIs answer 503.
+ConfigMap ``infleet-system/sim-faults`` key ``unreachable-clusters``: those clusters' APIs answer 503;
+key ``down-clusters``: a whole-cluster (region) outage, the API unreachable and every node powered off,
+so its engines are gone too; when the entry is removed the nodes boot and the engines start again.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from infleet.kube.cluster_client import ClusterClient
 FAULTS_NAMESPACE = "infleet-system"
 FAULTS_CONFIGMAP = "sim-faults"
 UNREACHABLE_KEY = "unreachable-clusters"
+DOWN_KEY = "down-clusters"
 
 
 def is_failed(obj: dict[str, Any] | None) -> bool:
@@ -31,9 +34,18 @@ def image_pull_factor(node: dict[str, Any] | None) -> float:
         return 1.0
 
 
-def unreachable_clusters(configmap: dict[str, Any] | None) -> set[str]:
-    text = str(((configmap or {}).get("data") or {}).get(UNREACHABLE_KEY, ""))
+def _names(configmap: dict[str, Any] | None, key: str) -> set[str]:
+    text = str(((configmap or {}).get("data") or {}).get(key, ""))
     return {name.strip() for name in text.split(",") if name.strip()}
+
+
+def unreachable_clusters(configmap: dict[str, Any] | None) -> set[str]:
+    """Clusters whose API answers 503: those listed unreachable, and those that are down altogether."""
+    return _names(configmap, UNREACHABLE_KEY) | _names(configmap, DOWN_KEY)
+
+
+def down_clusters(configmap: dict[str, Any] | None) -> set[str]:
+    return _names(configmap, DOWN_KEY)
 
 
 class Faults:
@@ -61,15 +73,22 @@ class Faults:
 
     async def set_cluster_unreachable(self, cluster: str, unreachable: bool = True) -> None:
         """(hub client) Add or remove ``cluster`` in the hub's ``sim-faults`` ConfigMap."""
+        await self._set_listed(UNREACHABLE_KEY, cluster, unreachable)
+
+    async def set_cluster_down(self, cluster: str, down: bool = True) -> None:
+        """(hub client) A region outage of ``cluster``: its API unreachable and its nodes off, or back."""
+        await self._set_listed(DOWN_KEY, cluster, down)
+
+    async def _set_listed(self, key: str, cluster: str, listed: bool) -> None:
         try:
             current = await self.client.get(CONFIGMAP, FAULTS_CONFIGMAP, FAULTS_NAMESPACE)
         except KubeAPIError as error:
             if not error.not_found:
                 raise
             current = None
-        names = unreachable_clusters(current)
-        names = names | {cluster} if unreachable else names - {cluster}
-        data = {UNREACHABLE_KEY: ",".join(sorted(names))}
+        names = _names(current, key)
+        names = names | {cluster} if listed else names - {cluster}
+        data = {key: ",".join(sorted(names))}
         if current is None:
             body = {
                 "apiVersion": "v1",

@@ -7,6 +7,7 @@ Status is written once per reconcile; logs go to :class:`~infleet.sim.pod_logs.P
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,12 @@ class PodRuntime:
     last_termination: dict[str, Any] | None = None
 
 
+def _finished(pod: dict[str, Any]) -> bool:
+    """Deleted, or ended (Succeeded or Failed): its containers no longer run."""
+    phase = (pod.get("status") or {}).get("phase")
+    return bool(pod["metadata"].get("deletionTimestamp")) or phase in ("Succeeded", "Failed")
+
+
 def is_simulated(node: dict[str, Any] | None) -> bool:
     return str(((node or {}).get("spec") or {}).get("providerID", "")).startswith("sim://")
 
@@ -80,6 +87,10 @@ class Kubelet:
         self.clock: Clock = clock or SystemClock()
         self.events = EventSink(EventRecorder(client, "kubelet", self.clock))
         self.runtimes: dict[str, PodRuntime] = {}
+        #: False during a whole-cluster outage (``down-clusters``): every node is off and nothing moves.
+        self.powered = True
+        #: Set by the wiring to the controller's queue, so a boot restarts every pod's containers.
+        self.requeue: Callable[[Request], None] | None = None
         self._by_key: dict[str, str] = {}
         self._images: dict[str, set[str]] = {}
         self._models: dict[str, set[str]] = {}
@@ -99,33 +110,44 @@ class Kubelet:
 
     # -- reconcile --------------------------------------------------------------------------------
 
+    async def power(self, on: bool) -> None:
+        """A whole-cluster outage: every node off (engines stopped), then booted (containers restart)."""
+        self.powered = on
+        now = self.clock.now()
+        for runtime in self.runtimes.values():
+            if not on:
+                if runtime.endpoint is not None:
+                    await self.launcher.stop(runtime.uid)
+                    runtime.endpoint = None
+                continue
+            if runtime.stage in (LOADING, READY):
+                runtime.last_termination = {
+                    "terminated": {
+                        "exitCode": 137,
+                        "reason": "NodeShutdown",
+                        "startedAt": runtime.started_at,
+                        "finishedAt": timestamp(self.clock.wall()),
+                    }
+                }
+                runtime.restarts += 1
+                runtime.stage, runtime.until = BACKOFF, now  # start again at once, as after a reboot
+            if self.requeue is not None:
+                self.requeue(Request(self.client.name, runtime.namespace, runtime.name))
+
     async def reconcile(self, request: Request) -> Result:
-        pod = self.pods.store.get(request.name, request.namespace)
-        old_uid = self._by_key.get(request.key)
-        if pod is None or (old_uid and old_uid != pod["metadata"]["uid"]):
-            if old_uid:
-                await self._forget(old_uid, remove_logs=pod is None)
-            if pod is None:
-                return Result()
-        assert pod is not None
+        if not self.powered:
+            return Result()  # the cluster is down; power(True) requeues every pod
+        pod = await self._current(request)
+        if pod is None:
+            return Result()
         node_name = (pod.get("spec") or {}).get("nodeName")
         node = self.nodes.store.get(node_name) if node_name else None
         if node is None or not is_simulated(node):
             return Result()
         uid = pod["metadata"]["uid"]
-        if faults.is_failed(node):
-            # A dead node: its processes are gone and nothing on it moves any more.
-            if uid in self.runtimes and self.runtimes[uid].endpoint is not None:
-                await self.launcher.stop(uid)
-                self.runtimes[uid].endpoint = None
-            return Result()
-        if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") in (
-            "Succeeded",
-            "Failed",
-        ):
-            if uid in self.runtimes and self.runtimes[uid].endpoint is not None:
-                await self.launcher.stop(uid)
-                self.runtimes[uid].endpoint = None
+        # A dead node (its processes are gone, nothing on it moves) or a pod that is over.
+        if faults.is_failed(node) or _finished(pod):
+            await self._stop_engine(uid)
             return Result()
         runtime = self.runtimes.get(uid) or self._admit(pod, node)
         await self._advance(pod, node, runtime)
@@ -133,6 +155,20 @@ class Kubelet:
         if runtime.stage in (PULLING, LOADING, BACKOFF):
             return Result(requeue_after=max(0.001, runtime.until - self.clock.now()))
         return Result()
+
+    async def _current(self, request: Request) -> dict[str, Any] | None:
+        """The pod to reconcile; the runtime of a pod deleted (or replaced under its name) is forgotten."""
+        pod = self.pods.store.get(request.name, request.namespace)
+        old_uid = self._by_key.get(request.key)
+        if old_uid and (pod is None or old_uid != pod["metadata"]["uid"]):
+            await self._forget(old_uid, remove_logs=pod is None)
+        return pod
+
+    async def _stop_engine(self, uid: str) -> None:
+        runtime = self.runtimes.get(uid)
+        if runtime is not None and runtime.endpoint is not None:
+            await self.launcher.stop(uid)
+            runtime.endpoint = None
 
     def _admit(self, pod: dict[str, Any], node: dict[str, Any]) -> PodRuntime:
         metadata, node_name = pod["metadata"], node["metadata"]["name"]

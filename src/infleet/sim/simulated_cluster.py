@@ -74,6 +74,7 @@ def add_simulated_cluster(
     )
     manager.add(log_server)
     controller = manager.controller(f"{name}/kubelet", kubelet, workers)
+    kubelet.requeue = controller.queue.add
     controller.watch_for(pods)
     controller.watch_mapped(nodes, kubelet.pods_on_node)
 
