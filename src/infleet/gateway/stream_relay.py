@@ -19,6 +19,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _KEEPALIVE = {"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True}
 _TAIL = 4096  # the usage chunk and [DONE] end every stream; only the tail is kept to read usage
+_DONE = b"data: [DONE]"
 
 
 @dataclass(slots=True)
@@ -59,6 +60,11 @@ async def relay_stream(
             await send(_KEEPALIVE)
             continue
         if not chunk:
+            if _DONE not in tail:
+                # The upstream closed before its last event (an engine or its node went away): say so, so
+                # the client does not take a cut answer for a whole one.
+                await send_stream_error(send, 502, f"upstream {upstream} ended the stream before it finished")
+                return StreamResult(usage_from_sse_tail(tail), ttft)
             await send({"type": "http.response.body", "body": b""})
             return StreamResult(usage_from_sse_tail(tail), ttft)
         if ttft is None:
