@@ -96,7 +96,8 @@ def test_a_model_with_no_ready_replica_names_the_deployments_to_wake_in_healthy_
     assert [(w.name, w.clusters) for w in unplaced.wake] == [("qwen", [])]
     # A ready replica anywhere: nothing to wake.
     [serving] = model_configs([hub_copy(asleep, entry("ap", "http://a:1"))], members, CATALOG)
-    assert serving.wake == [] and len(serving.backends) == 1
+    assert serving.wake == []
+    assert len(serving.backends) == 1
 
 
 def test_a_members_own_copy_scaled_to_zero_wakes_itself() -> None:
@@ -106,6 +107,5 @@ def test_a_members_own_copy_scaled_to_zero_wakes_itself() -> None:
         "status": {"state": "ScaledToZero", "replicaStatus": []},
     }
     [model] = model_configs([own], {}, CATALOG, local_cluster="local")
-    assert model.backends == [] and [(w.namespace, w.name, w.clusters) for w in model.wake] == [
-        ("default", "qwen", [])
-    ]
+    assert model.backends == []
+    assert [(w.namespace, w.name, w.clusters) for w in model.wake] == [("default", "qwen", [])]

@@ -60,7 +60,7 @@ async def test_fifty_requests_to_a_model_scaled_to_zero_are_answered_after_the_w
         await app.startup()
         try:
             async with asyncio.timeout(10):
-                while (route := app.table.lookup("qwen2-7b")) is None or not route.wake:
+                while (route := app.table.lookup("qwen2-7b")) is None or not route.wake:  # noqa: ASYNC110 (discovery's)
                     await asyncio.sleep(0.01)
             assert route.replicas == []  # routable, with nothing to send to yet
 
