@@ -52,7 +52,7 @@ async def test_fifty_requests_to_a_model_scaled_to_zero_are_answered_after_the_w
         config = parse_config(
             {
                 "access_log": {"enabled": False},
-                "scale_from_zero": {"queue_size": QUEUE, "timeout": 30, "retry_after": 3},
+                "scale_from_zero": {"queue_size": QUEUE, "timeout": 10, "retry_after": 3},
             },
             discovery=True,
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from infleet.api.labels import WAKE_ANNOTATION
 from infleet.gateway.app import GatewayApp
 from infleet.gateway.asgi_transport import AsgiTransport
 from infleet.gateway.config import BackendConfig, ModelConfig, WakeTarget, parse_config
@@ -89,6 +90,15 @@ async def test_held_requests_share_one_wake_and_are_answered_when_a_replica_arri
     # Awake: the next request goes straight through, with no wake.
     assert (await call(app, "/v1/chat/completions", chat("llama"))).status == 200
     assert len(waker.wakes) == 1
+
+
+async def test_a_gateway_whose_only_model_sleeps_is_ready_to_hold_its_requests() -> None:
+    app = gateway(FakeWaker(), ManualClock())
+    ready = await call(app, "/health/readiness", method="GET")
+    assert ready.status == 200
+    assert ready.json()["models_asleep"] == 1
+    app.apply_discovered([ModelConfig(name="llama")])  # nothing to wake, nothing to route to
+    assert (await call(app, "/health/readiness", method="GET")).status == 503
 
 
 async def test_a_stream_is_held_with_no_byte_sent_and_then_relayed() -> None:
@@ -222,7 +232,7 @@ async def test_the_annotation_waker_patches_member_copies_it_can_reach_else_the_
     clock = ManualClock(wall_start=1_750_000_000.0)
     waker = AnnotationWaker(hub, lambda c: members[c] if c in reachable else None, clock)  # type: ignore[arg-type,return-value]
     await waker.wake("llama", [WakeTarget(namespace="llm", name="llama", clusters=clusters)])
-    annotation = {"metadata": {"annotations": {"aitoolchain.io/wake-requested-at": "2025-06-15T15:06:40Z"}}}
+    annotation = {"metadata": {"annotations": {WAKE_ANNOTATION: "2025-06-15T15:06:40Z"}}}
     assert [c for c, client in members.items() if client.patches] == patched_members
     for cluster in patched_members:
         assert members[cluster].patches == [("llm", "llama", annotation)]

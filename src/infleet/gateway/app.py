@@ -248,14 +248,19 @@ class GatewayApp:
 
     async def _readiness(self, scope: dict[str, Any], send: Send) -> None:
         """Ready when some model has a replica the router may use now: healthy, not cooling down,
-        and, when health checks run, confirmed by a probe (replicas start out presumed healthy)."""
+        and, when health checks run, confirmed by a probe (replicas start out presumed healthy); or
+        when some model scaled to zero can be woken."""
         now = self.proxy.clock.now()
         confirmed = not self.proxy.config.health.enabled
         routable = [
             r for r in self._replicas() if r.routable(now) and (confirmed or r.external or r.health_successes)
         ]
-        if routable:
-            await self._json(send, 200, {"status": "ready", "routable_replicas": len(routable)})
+        # A model asleep at zero takes requests too: they wait for its wake, so a load balancer must
+        # keep sending them here.
+        asleep = [route.name for route in self.proxy.table.models() if route.wake and not route.replicas]
+        if routable or asleep:
+            payload = {"status": "ready", "routable_replicas": len(routable), "models_asleep": len(asleep)}
+            await self._json(send, 200, payload)
             return
         await send_error(send, 503, "no replica can take a request now", "not_ready")
 
