@@ -80,3 +80,32 @@ def test_a_members_own_copy_routes_its_ready_replicas() -> None:
     }
     [model] = model_configs([own], {"local": MemberFacts(region="r")}, CATALOG, local_cluster="local")
     assert [(b.name, b.cluster, b.region, b.cost) for b in model.backends] == [("local/a", "local", "r", 1.0)]
+
+
+def test_a_model_with_no_ready_replica_names_the_deployments_to_wake_in_healthy_members() -> None:
+    members = {"eu": MemberFacts(healthy=False), "us": MemberFacts(), "ap": MemberFacts()}
+    asleep = {**entry("us"), "ready": False}
+    [model] = model_configs([hub_copy(asleep, entry("eu"), entry("ap"))], members, CATALOG)
+    assert model.backends == []
+    assert [(w.namespace, w.name, w.clusters) for w in model.wake] == [("llm", "qwen", ["us", "ap"])]
+    # Placed only on an unhealthy member: waking cannot help, so nothing to wake (the usual 503).
+    [stranded] = model_configs([hub_copy(entry("eu"))], members, CATALOG)
+    assert stranded.wake == []
+    # Not placed anywhere yet: the hub's own copy is the one to wake.
+    [unplaced] = model_configs([hub_copy()], members, CATALOG)
+    assert [(w.name, w.clusters) for w in unplaced.wake] == [("qwen", [])]
+    # A ready replica anywhere: nothing to wake.
+    [serving] = model_configs([hub_copy(asleep, entry("ap", "http://a:1"))], members, CATALOG)
+    assert serving.wake == []
+    assert len(serving.backends) == 1
+
+
+def test_a_members_own_copy_scaled_to_zero_wakes_itself() -> None:
+    own = {
+        "metadata": {"name": "qwen", "namespace": "default"},
+        "spec": {"model": "qwen2-7b"},
+        "status": {"state": "ScaledToZero", "replicaStatus": []},
+    }
+    [model] = model_configs([own], {}, CATALOG, local_cluster="local")
+    assert model.backends == []
+    assert [(w.namespace, w.name, w.clusters) for w in model.wake] == [("default", "qwen", [])]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from infleet.cli.apiserver_command import infleet_home
 from infleet.gateway.fleet_discovery import FleetDiscovery
-from infleet.kube.cluster_client import ClusterClient
+from infleet.gateway.waker import AnnotationWaker, MemberClients
+from infleet.kube.cluster_client import ClientFactory, ClusterClient
 
 
 def register(subparsers: Any) -> None:
@@ -40,9 +42,35 @@ def discovery_from(args: argparse.Namespace) -> FleetDiscovery | None:
     """Fleet discovery for ``--context`` (against ``--kubeconfig``), or None without one."""
     if not args.context:
         return None
-    kubeconfig = args.kubeconfig or os.environ.get("KUBECONFIG") or infleet_home() / "kubeconfig"
-    client = ClusterClient.from_kubeconfig(kubeconfig, args.context, args.cluster or args.context)
+    client = ClusterClient.from_kubeconfig(_kubeconfig(args), args.context, args.cluster or args.context)
     return FleetDiscovery(client, local_cluster=args.cluster)
+
+
+def waker_from(args: argparse.Namespace, discovery: FleetDiscovery | None) -> AnnotationWaker | None:
+    """Wakes models scaled to zero where discovery found them, and directly in every member cluster that
+    is a context of the same kubeconfig (as in ``infleet up``): quicker than through the hub's copy."""
+    if discovery is None:
+        return None
+    return AnnotationWaker(discovery.client, member_clients(_kubeconfig(args)))
+
+
+def member_clients(kubeconfig: str | Path) -> MemberClients:
+    """A member cluster's client from the context named ``infleet-<cluster>`` or ``<cluster>``."""
+    factory = ClientFactory(kubeconfig)
+    contexts = set(factory.contexts)
+
+    def client(cluster: str) -> ClusterClient | None:
+        for context in (f"infleet-{cluster}", cluster):
+            if context in contexts:
+                return factory.client(context, cluster)
+        return None
+
+    return client
+
+
+def _kubeconfig(args: argparse.Namespace) -> str | Path:
+    path: str | Path = args.kubeconfig or os.environ.get("KUBECONFIG") or infleet_home() / "kubeconfig"
+    return path
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        serve(args.config, args.host, args.port, args.redis_url, args.log_level, discovery_from(args))
+        discovery = discovery_from(args)
+        waker = waker_from(args, discovery)
+        serve(args.config, args.host, args.port, args.redis_url, args.log_level, discovery, waker)
     except ConfigError as exc:
         print(f"infleet gateway: {exc}", file=sys.stderr)
         return 2

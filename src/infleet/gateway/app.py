@@ -29,6 +29,8 @@ from infleet.gateway.reloader import ConfigReloader
 from infleet.gateway.routing_table import RoutingTable, build_table
 from infleet.gateway.tracing import Tracer
 from infleet.gateway.transport import Transport
+from infleet.gateway.wake_queue import WakeQueue
+from infleet.gateway.waker import AnnotationWaker, Waker
 from infleet.kube.clock import Clock, SystemClock
 from infleet.scheduling import Environment
 from infleet.scheduling.routing import SaturationPolicy, build_routing_registry
@@ -63,6 +65,7 @@ class GatewayApp:
         background: bool = True,
         clock: Clock | None = None,
         discovery: FleetDiscovery | None = None,
+        waker: Waker | None = None,
     ) -> None:
         # One clock for every time the gateway reads: routing, cooldowns, budgets, limits, timings.
         self.clock = clock or SystemClock()
@@ -89,6 +92,11 @@ class GatewayApp:
             Tracer.from_config(config.tracing),
             self.clock,
         )
+        # Models scaled to zero: their requests wait here while the waker wakes their ModelDeployments.
+        if waker is None and discovery is not None:
+            waker = AnnotationWaker(discovery.client, clock=self.clock)
+        self.wakes = WakeQueue(config.scale_from_zero, waker, table, self.metrics, self.clock)
+        self.proxy.wakes = self.wakes
         self.health = HealthChecker(
             self.probe_transport, self._replicas, config.health, self._health_changed, self.clock
         )
@@ -124,6 +132,8 @@ class GatewayApp:
         table = self._build(config, self.proxy.table)
         keys = KeyStore.from_config(config)
         self.proxy.apply(config, table, keys)
+        self.wakes.config = config.scale_from_zero
+        self.wakes.table_changed(table)  # after the proxy's swap: released requests route on this table
         self.health.config = config.health
         self.scraper.config = config.scrape
 
@@ -168,6 +178,7 @@ class GatewayApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.wakes.close()
         if self.proxy.access_log is not None:
             self.proxy.access_log.flush()
         await self.transport.close()
@@ -237,14 +248,19 @@ class GatewayApp:
 
     async def _readiness(self, scope: dict[str, Any], send: Send) -> None:
         """Ready when some model has a replica the router may use now: healthy, not cooling down,
-        and, when health checks run, confirmed by a probe (replicas start out presumed healthy)."""
+        and, when health checks run, confirmed by a probe (replicas start out presumed healthy); or
+        when some model scaled to zero can be woken."""
         now = self.proxy.clock.now()
         confirmed = not self.proxy.config.health.enabled
         routable = [
             r for r in self._replicas() if r.routable(now) and (confirmed or r.external or r.health_successes)
         ]
-        if routable:
-            await self._json(send, 200, {"status": "ready", "routable_replicas": len(routable)})
+        # A model asleep at zero takes requests too: they wait for its wake, so a load balancer must
+        # keep sending them here.
+        asleep = [route.name for route in self.proxy.table.models() if route.wake and not route.replicas]
+        if routable or asleep:
+            payload = {"status": "ready", "routable_replicas": len(routable), "models_asleep": len(asleep)}
+            await self._json(send, 200, payload)
             return
         await send_error(send, 503, "no replica can take a request now", "not_ready")
 

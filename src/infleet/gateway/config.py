@@ -78,11 +78,22 @@ class BackendConfig(_Strict):
         return None
 
 
+class WakeTarget(_Strict):
+    """A ModelDeployment the gateway wakes while its model has no ready replica (set by fleet discovery)."""
+
+    namespace: str
+    name: str
+    # Member clusters holding copies (from a hub's status.clusters); empty: the copy discovery read.
+    clusters: list[str] = Field(default_factory=list)
+
+
 class ModelConfig(_Strict):
     name: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=list)
     # Empty only for a model fleet discovery found with no ready replica yet (scaled to zero, starting).
     backends: list[BackendConfig] = Field(default_factory=list)
+    # Only while backends is empty: the deployments to wake, so requests wait instead of failing.
+    wake: list[WakeTarget] = Field(default_factory=list)
     profile: str = "default"
     fallbacks: list[str] = Field(default_factory=list)
     rpm: int | None = Field(default=None, ge=0)
@@ -141,6 +152,15 @@ class AdmissionConfig(_Strict):
     queue_timeout: float = Field(default=30.0, gt=0)
     queue_threshold: float = Field(default=5.0, ge=0)  # engine waiting queue that counts as saturated
     kv_threshold: float = Field(default=0.9, gt=0, le=1)
+
+
+class ScaleFromZeroConfig(_Strict):
+    """Requests for a model scaled to zero wait, per model, while the gateway wakes its ModelDeployment."""
+
+    queue_size: int = Field(default=256, ge=0)  # held requests per model; more get 503
+    timeout: float = Field(default=120.0, gt=0)  # how long one request waits for a ready replica
+    rewake_after: float = Field(default=15.0, gt=0)  # a wake older than this with no replica is sent again
+    retry_after: int = Field(default=5, ge=1)  # the Retry-After of its 503s, in seconds
 
 
 class KeyConfig(_Strict):
@@ -206,6 +226,7 @@ class GatewayConfig(_Strict):
     scrape: ScrapeConfig = Field(default_factory=ScrapeConfig)
     outlier: OutlierConfig = Field(default_factory=OutlierConfig)
     admission: AdmissionConfig = Field(default_factory=AdmissionConfig)
+    scale_from_zero: ScaleFromZeroConfig = Field(default_factory=ScaleFromZeroConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     # Answers name replicas by name only; debug adds upstream addresses and errors, for operators.
     debug: bool = False

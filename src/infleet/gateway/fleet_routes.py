@@ -3,7 +3,9 @@ send), with one backend per ready replica, labelled with its cluster, region, GP
 
 A hub copy lists its members in ``status.clusters`` (the fleet's status back-reporting); a member's own
 copy lists its replicas in ``status.replicaStatus``, for a gateway that runs inside one cluster. Replicas
-of a member the hub judges unhealthy are left out. Pure: ``FleetDiscovery`` feeds it the API's objects.
+of a member the hub judges unhealthy are left out. A model with no ready replica names the deployments to
+wake (scaled to zero, or starting), unless only unhealthy members hold it. Pure: ``FleetDiscovery``
+feeds it the API's objects.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from infleet.api.catalog import Catalog
 from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import CONDITION_HEALTHY
 from infleet.api.labels import CLOUD_LABEL, REGION_LABEL
 from infleet.api.served_names import served_model_name
-from infleet.gateway.config import BackendConfig, ModelConfig
+from infleet.gateway.config import BackendConfig, ModelConfig, WakeTarget
 from infleet.kube.conditions import get_condition
 
 
@@ -64,7 +66,31 @@ def model_configs(
         backends = _backends(deployment, name, members, local_cluster)
         route = by_name.setdefault(name, ModelConfig(name=name))
         route.backends.extend(backends)
+        target = wake_target(deployment, members, local_cluster)
+        if target is not None:
+            route.wake.append(target)
+    for route in by_name.values():
+        if route.backends:
+            route.wake.clear()  # a ready replica serves; nothing to wake
     return list(by_name.values())
+
+
+def wake_target(
+    deployment: Mapping[str, Any], members: Mapping[str, MemberFacts], local_cluster: str = ""
+) -> WakeTarget | None:
+    """Where to wake a deployment: its copies in healthy members (a hub's copy lists them), or the copy
+    itself. None when only unhealthy members hold it: waking cannot help, the fleet moves it instead."""
+    namespace, name = _key(deployment)
+    status = deployment.get("status") or {}
+    if "clusters" not in status:
+        if not members.get(local_cluster, MemberFacts()).healthy:
+            return None
+        return WakeTarget(namespace=namespace, name=name)
+    placed = [str(entry.get("clusterName") or "") for entry in status.get("clusters") or []]
+    healthy = [cluster for cluster in placed if members.get(cluster, MemberFacts()).healthy]
+    if placed and not healthy:
+        return None
+    return WakeTarget(namespace=namespace, name=name, clusters=healthy)
 
 
 def _key(deployment: Mapping[str, Any]) -> tuple[str, str]:

@@ -1,6 +1,7 @@
 """Prometheus metrics of the gateway, in its own registry: requests by model/backend/status, TTFT,
-end-to-end and gateway-overhead histograms, tokens, retries, fallbacks, rejections and upstream
-health. Labelled children are cached because `labels()` is the costly part on the request path.
+end-to-end and gateway-overhead histograms, tokens, retries, fallbacks, rejections, upstream
+health, and scale from zero (requests held, wakes, time to wake). Labelled children are cached because
+`labels()` is the costly part on the request path.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+_WAKE = (0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 _OVERHEAD = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 
 
@@ -49,6 +51,22 @@ class GatewayMetrics:
         )
         self.outstanding = Gauge(
             "infleet_gateway_upstream_outstanding", "In-flight requests", ["backend"], registry=r
+        )
+        self.held = Gauge(
+            "infleet_gateway_held_requests",
+            "Requests waiting for a model to wake from zero",
+            ["model"],
+            registry=r,
+        )
+        self.wakes = Counter(
+            "infleet_gateway_wakes", "Wakes sent to a model's ModelDeployments", ["model"], registry=r
+        )
+        self.wake_duration = Histogram(
+            "infleet_gateway_wake_duration_seconds",
+            "From a model's first wake to a routing table with a ready replica",
+            ["model"],
+            buckets=_WAKE,
+            registry=r,
         )
         self._requests: dict[tuple[str, str, int], Counter] = {}
         self._e2e: dict[str, Histogram] = {}

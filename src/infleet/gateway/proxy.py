@@ -29,6 +29,7 @@ from infleet.gateway.routing_table import ModelRoute, RoutingTable
 from infleet.gateway.tracing import Tracer
 from infleet.gateway.transport import Transport
 from infleet.gateway.upstream_call import UpstreamCall, forwardable
+from infleet.gateway.wake_queue import Unavailable, WakeQueue
 from infleet.kube.clock import Clock, SystemClock
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -67,6 +68,7 @@ class Proxy:
         budget = RetryBudget(config.retries.budget_ratio, config.retries.budget_min_per_second, self._now)
         self.retries = RetryPolicy(self.gate, budget, metrics, self._now, config.retries.attempts)
         self.upstream = UpstreamCall(transport, self.outlier, self.admission, self._now, config)
+        self.wakes: WakeQueue | None = None  # set by the app: holds requests for models scaled to zero
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
         self.apply(config, table, keys)
@@ -128,7 +130,7 @@ class Proxy:
         )
         outcome: Outcome | None = None
         try:
-            outcome = await self._serve(exchange)
+            outcome = await self._serve(exchange, receive)
         finally:
             await self._finish(exchange, plan, outcome, span)
 
@@ -190,7 +192,12 @@ class Proxy:
         self._log(exchange, Outcome(429, "", None, None, 0.0))
         return False
 
-    async def _serve(self, exchange: Exchange) -> Outcome:
+    async def _serve(self, exchange: Exchange, receive: Receive) -> Outcome:
+        if not exchange.route.replicas and exchange.route.wake and self.wakes is not None:
+            held = await self.wakes.hold(exchange.route, receive)  # scaled to zero: wait for a wake
+            if not isinstance(held, ModelRoute):
+                return await self._unavailable(exchange, held)
+            exchange.route, exchange.table = held, self.table
         loop_time = asyncio.get_running_loop().time
         exchange.deadline = loop_time() + self.config.timeouts.total
         result = await self.retries.run(exchange, self.upstream.attempt)
@@ -205,6 +212,16 @@ class Proxy:
         headers = [exchange.request_id_header, _RETRY_SOON]
         await send_error(exchange.send, 429, refusal.message, "saturated", headers)
         return Outcome(429, "", None, None, self._now() - exchange.started)
+
+    async def _unavailable(self, exchange: Exchange, held: Unavailable | None) -> Outcome:
+        """Answers a request the wake queue let go: 503, or nothing to a client that left (499)."""
+        elapsed = self._now() - exchange.started
+        if held is None:
+            return Outcome(499, "", None, None, elapsed)
+        self.metrics.rejections.labels(held.reason).inc()
+        headers = [exchange.request_id_header, (b"retry-after", str(held.retry_after).encode())]
+        await send_error(exchange.send, 503, held.message, held.reason, headers)
+        return Outcome(503, "", None, None, elapsed)
 
     async def _fail(self, exchange: Exchange, failure: Failure | None) -> Outcome:
         """Answers for the gateway when no attempt succeeded: 503 if none could be made, else the last

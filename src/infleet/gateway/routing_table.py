@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from infleet.gateway.config import ConfigError, GatewayConfig
+from infleet.gateway.config import ConfigError, GatewayConfig, WakeTarget
 from infleet.gateway.replica import Replica
 from infleet.gateway.transport import Origin
 from infleet.scheduling import Environment, Profile, Registry, RegistryError
@@ -29,6 +29,8 @@ class ModelRoute:
     aliases: tuple[str, ...] = ()
     adapters: frozenset[str] = frozenset()  # LoRA adapter names served by some replica of this model
     capabilities: RoutingCapabilities = field(default_factory=RoutingCapabilities)  # what plugins declare
+    # ModelDeployments with no ready replica behind a route with no replica: requests wait for a wake.
+    wake: tuple[WakeTarget, ...] = ()
 
 
 @dataclass(slots=True)
@@ -112,6 +114,7 @@ def build_table(
             aliases=tuple(model.aliases),
             adapters=frozenset(a for b in model.backends for a in b.adapters),
             capabilities=RoutingCapabilities.of(profile),
+            wake=tuple(model.wake) if not members else (),
         )
         for name in (model.name, *model.aliases):
             routes[name] = route

@@ -12,6 +12,7 @@ from infleet.gateway.config import GatewayConfig, load_config
 from infleet.gateway.fleet_discovery import FleetDiscovery
 from infleet.gateway.http_protocol import guarded_protocol
 from infleet.gateway.limits import Limiter
+from infleet.gateway.waker import Waker
 from infleet.kube.clock import SystemClock
 
 
@@ -19,6 +20,7 @@ def build_app(
     config_path: str | Path | None,
     redis_url: str | None = None,
     discovery: FleetDiscovery | None = None,
+    waker: Waker | None = None,
 ) -> GatewayApp:
     """The app from a file, from fleet discovery, or both (the file's models win where both name one)."""
     config = load_config(config_path, discovery is not None) if config_path else GatewayConfig()
@@ -28,7 +30,9 @@ def build_app(
         from infleet.gateway.redis_limits import RedisLimiter
 
         limiter = RedisLimiter(redis_url, clock.wall)
-    return GatewayApp(config, limiter=limiter, config_path=config_path, clock=clock, discovery=discovery)
+    return GatewayApp(
+        config, limiter=limiter, config_path=config_path, clock=clock, discovery=discovery, waker=waker
+    )
 
 
 def serve(
@@ -38,9 +42,10 @@ def serve(
     redis_url: str | None,
     log_level: str,
     discovery: FleetDiscovery | None = None,
+    waker: Waker | None = None,
 ) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = build_app(config_path, redis_url, discovery)
+    app = build_app(config_path, redis_url, discovery, waker)
     bounds = app.proxy.config.server  # read once: a reload does not reopen the listening socket
     uvicorn.run(
         app,
