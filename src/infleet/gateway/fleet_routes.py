@@ -47,24 +47,55 @@ def member_facts(members: Iterable[Mapping[str, Any]]) -> dict[str, MemberFacts]
     return facts
 
 
-def model_configs(
+@dataclass(frozen=True)
+class DeployedModel:
+    """One ModelDeployment as the gateway sees it: its served name and its ready replicas as backends."""
+
+    namespace: str
+    name: str
+    labels: Mapping[str, str]
+    served: str
+    backends: list[BackendConfig]
+
+
+def deployed_models(
     deployments: Iterable[Mapping[str, Any]],
     members: Mapping[str, MemberFacts],
     catalog: Catalog,
     local_cluster: str = "",
-) -> list[ModelConfig]:
-    """One model per served name; deployments serving the same name (two namespaces) share it."""
-    by_name: dict[str, ModelConfig] = {}
+) -> list[DeployedModel]:
+    """Every valid ModelDeployment with its backends, by namespace and name."""
+    found = []
     for deployment in sorted(deployments, key=_key):
         try:
             spec = ModelDeploymentSpec.model_validate(deployment.get("spec") or {})
         except ValidationError:
             continue  # its controller reports what is wrong; there is nothing to route to
         name = served_model_name(spec, catalog)
+        namespace, object_name = _key(deployment)
+        labels = (deployment.get("metadata") or {}).get("labels") or {}
         backends = _backends(deployment, name, members, local_cluster)
-        route = by_name.setdefault(name, ModelConfig(name=name))
-        route.backends.extend(backends)
+        found.append(DeployedModel(namespace, object_name, labels, name, backends))
+    return found
+
+
+def served_models(found: Iterable[DeployedModel]) -> list[ModelConfig]:
+    """One model per served name; deployments serving the same name (two namespaces) share it."""
+    by_name: dict[str, ModelConfig] = {}
+    for deployed in found:
+        route = by_name.setdefault(deployed.served, ModelConfig(name=deployed.served))
+        route.backends.extend(deployed.backends)
     return list(by_name.values())
+
+
+def model_configs(
+    deployments: Iterable[Mapping[str, Any]],
+    members: Mapping[str, MemberFacts],
+    catalog: Catalog,
+    local_cluster: str = "",
+) -> list[ModelConfig]:
+    """Every ModelDeployment under its served name, as plain discovery routes it."""
+    return served_models(deployed_models(deployments, members, catalog, local_cluster))
 
 
 def _key(deployment: Mapping[str, Any]) -> tuple[str, str]:

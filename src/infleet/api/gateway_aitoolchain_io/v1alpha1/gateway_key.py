@@ -7,7 +7,7 @@ name says what it is to a platform team: a key of the gateway. The key itself li
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -20,7 +20,7 @@ from infleet.api.resource_kind import ResourceKind
 
 GATEWAY_KEY = ResourceKind(GROUP, VERSION, "GatewayKey", "gatewaykeys")
 
-_SPEC_RULES = [
+_SPEC_RULES: list[Any] = [
     {
         "rule": "!has(self.allowedRegions) || size(self.allowedRegions) > 0",
         "message": "spec.allowedRegions is empty, so the key could reach no replica: list at least one "
@@ -28,7 +28,8 @@ _SPEC_RULES = [
         "fieldPath": ".allowedRegions",
     },
     {
-        "rule": "!has(self.homeRegion) || !has(self.allowedRegions) || self.homeRegion in self.allowedRegions",
+        "rule": "!has(self.homeRegion) || !has(self.allowedRegions) "
+        "|| self.homeRegion in self.allowedRegions",
         "message": "spec.homeRegion is not one of spec.allowedRegions: add it there or pick one of them",
         "fieldPath": ".homeRegion",
     },

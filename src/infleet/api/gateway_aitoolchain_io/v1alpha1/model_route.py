@@ -7,6 +7,8 @@ would clash with ModelDeployment. The gateway (``infleet.gateway.declared_routes
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ConfigDict, Field
 
 from infleet.api.api_model import ApiModel
@@ -62,7 +64,7 @@ class Provider(ApiModel):
     max_concurrency: int | None = Field(default=None, ge=0, description="Requests in flight at most.")
 
 
-_SPEC_RULES = [
+_SPEC_RULES: list[Any] = [
     {
         "rule": "has(self.deployments) || has(self.deploymentSelector) || has(self.providers)",
         "message": "a ModelRoute needs backends: set spec.deployments (ModelDeployments by name), "
@@ -106,7 +108,7 @@ class ModelRouteSpec(ApiModel):
     )
     profile: str = Field(default="default", min_length=1, description="Routing profile of the gateway.")
     fallbacks: list[str] | None = Field(
-        default=None, max_length=8, description="Public models tried, in order, when none of this one answers."
+        default=None, max_length=8, description="Public models tried in order when this one cannot answer."
     )
     rpm: int | None = Field(default=None, ge=0, description="Requests per minute over every key.")
     tpm: int | None = Field(default=None, ge=0, description="Tokens per minute over every key.")
