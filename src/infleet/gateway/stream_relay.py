@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infleet.gateway.errors import error_body
+from infleet.gateway.model_rename import ModelRename
 from infleet.gateway.request_body import usage_from_sse_tail
 from infleet.gateway.transport import UpstreamError, UpstreamResponse
 
@@ -41,6 +42,7 @@ async def relay_stream(
     deadline: float,
     keepalive: float,
     now: Callable[[], float],
+    rename: ModelRename | None = None,
 ) -> StreamResult:
     """Relays until the upstream ends; `started` is a reading of `now`, the clock TTFT is measured on."""
     loop = asyncio.get_running_loop()
@@ -59,9 +61,13 @@ async def relay_stream(
             await send(_KEEPALIVE)
             continue
         if not chunk:
-            await send({"type": "http.response.body", "body": b""})
+            await send({"type": "http.response.body", "body": rename.rest() if rename is not None else b""})
             return StreamResult(usage_from_sse_tail(tail), ttft)
         if ttft is None:
             ttft = now() - started
+        if rename is not None:
+            chunk = rename.chunk(chunk)
+            if not chunk:
+                continue
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
         tail = (tail + chunk)[-_TAIL:] if len(chunk) < _TAIL else chunk[-_TAIL:]
