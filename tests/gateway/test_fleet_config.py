@@ -132,8 +132,10 @@ def test_keys_and_provider_keys_come_from_secrets_hashed_and_missing_ones_are_le
     config = fleet_config(objects, CATALOG)
     [gpt] = config.models
     [backend] = gpt.backends
-    assert backend.name == "openai" and backend.model == "gpt-4o"
-    assert backend.api_key is not None and backend.api_key.get_secret_value() == "sk-provider"
+    assert backend.name == "openai"
+    assert backend.model == "gpt-4o"
+    assert backend.api_key is not None
+    assert backend.api_key.get_secret_value() == "sk-provider"
     [key] = config.keys
     assert key.name == "llm/team"
     assert key.hash == f"sha256:{hash_key('sk-team')}"  # trimmed, hashed like the file's keys
@@ -169,7 +171,8 @@ def test_a_pool_routes_its_ready_pods_under_the_model_they_serve() -> None:
         ],
     )
     [model] = fleet_config(objects, CATALOG, local_cluster="eu").models
-    assert model.name == "meta-llama/Llama-3.1-8B-Instruct" and model.aliases == ["vllm-llama"]
+    assert model.name == "meta-llama/Llama-3.1-8B-Instruct"
+    assert model.aliases == ["vllm-llama"]
     assert [(b.name, b.url) for b in model.backends] == [
         ("eu/a", "http://10.2.0.1:8000"),
         ("eu/bb", "http://127.0.0.1:5001"),
