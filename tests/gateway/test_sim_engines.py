@@ -62,7 +62,8 @@ async def test_openai_client_through_the_gateway_to_simulated_engines(host: Engi
             for _ in range(4)
         ]
         for reply in replies:
-            assert reply.model == SERVED  # the request's public name was mapped to the engine's
+            # The engine was asked for its own name (SERVED); the answer carries the name the client sent.
+            assert reply.model == "llama" != SERVED
             assert reply.choices[0].message.content
             assert reply.usage is not None
             assert reply.usage.completion_tokens <= 6
@@ -72,7 +73,9 @@ async def test_openai_client_through_the_gateway_to_simulated_engines(host: Engi
         stream = await client.chat.completions.create(
             model="llama", messages=MESSAGES, max_tokens=8, stream=True
         )
-        pieces = [c.choices[0].delta.content or "" async for c in stream if c.choices]
+        chunks = [c async for c in stream]
+        assert {c.model for c in chunks} == {"llama"}  # every chunk, not only the first
+        pieces = [c.choices[0].delta.content or "" for c in chunks if c.choices]
         assert len(pieces) >= 2
         assert "".join(pieces)
 

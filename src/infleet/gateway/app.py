@@ -15,9 +15,10 @@ import orjson
 
 from infleet.gateway.access_log import AccessLog
 from infleet.gateway.auth import KeyStore, Principal
-from infleet.gateway.config import GatewayConfig, ModelConfig
+from infleet.gateway.config import GatewayConfig, KeyConfig, ModelConfig
 from infleet.gateway.engine_metrics import EngineScraper
 from infleet.gateway.errors import send_error
+from infleet.gateway.fleet_config import merge_fleet
 from infleet.gateway.fleet_discovery import FleetDiscovery
 from infleet.gateway.health_check import HealthChecker
 from infleet.gateway.http_pool import HttpPool
@@ -79,6 +80,7 @@ class GatewayApp:
         # What the file says, and what fleet discovery found: the table is built from both, the file winning.
         self._file_config = config
         self._discovered: list[ModelConfig] = []
+        self._discovered_keys: list[KeyConfig] = []
         self.discovery = discovery
         table = self._build(config, None)
         self.proxy = Proxy(
@@ -120,13 +122,16 @@ class GatewayApp:
 
     def apply_config(self, config: GatewayConfig) -> None:
         """Applies a new configuration file; raises ConfigError (and changes nothing) if it cannot build."""
-        self._apply(self._merge(config, self._discovered))
+        self._apply(merge_fleet(config, self._discovered, self._discovered_keys))
         self._file_config = config
 
-    def apply_discovered(self, models: list[ModelConfig]) -> None:
-        """Applies the models fleet discovery found; a model the file names keeps the file's routing."""
-        self._apply(self._merge(self._file_config, models))
+    def apply_discovered(self, models: list[ModelConfig], keys: list[KeyConfig] | None = None) -> None:
+        """Applies the models and keys the fleet declares or discovery found; the file wins where both
+        name a model, and a file key wins over an API key with the same secret."""
+        keys = keys or []
+        self._apply(merge_fleet(self._file_config, models, keys))
         self._discovered = models
+        self._discovered_keys = keys
 
     def _apply(self, config: GatewayConfig) -> None:
         table = self._build(config, self.proxy.table)
@@ -136,14 +141,6 @@ class GatewayApp:
         self.wakes.table_changed(table)  # after the proxy's swap: released requests route on this table
         self.health.config = config.health
         self.scraper.config = config.scrape
-
-    @staticmethod
-    def _merge(config: GatewayConfig, discovered: list[ModelConfig]) -> GatewayConfig:
-        if not discovered:
-            return config
-        taken = {name for model in config.models for name in (model.name, *model.aliases)}
-        extra = [model for model in discovered if model.name not in taken]
-        return config.model_copy(update={"models": [*config.models, *extra]})
 
     @property
     def table(self) -> RoutingTable:

@@ -20,6 +20,8 @@ class Principal:
     tpm: int | None = None
     max_parallel: int | None = None
     priority: str = "standard"  # the highest x-infleet-priority honoured for this principal
+    allowed_regions: frozenset[str] | None = None  # None: every region
+    home_region: str | None = None
 
     def may_use(self, model: str) -> bool:
         return self.models is None or model in self.models
@@ -45,6 +47,8 @@ class KeyStore:
                 tpm=k.tpm,
                 max_parallel=k.max_parallel,
                 priority=k.priority,
+                allowed_regions=frozenset(k.allowed_regions) if k.allowed_regions is not None else None,
+                home_region=k.home_region,
             )
             for k in config.keys
         }

@@ -176,6 +176,9 @@ class KeyConfig(_Strict):
     max_parallel: int | None = Field(default=None, ge=0)
     # The highest x-infleet-priority this key may ask for; a higher one is lowered to it.
     priority: Literal["critical", "standard", "sheddable"] = "standard"
+    # Regions this key's requests may be served in, intersected with each model's; never broken.
+    allowed_regions: list[str] | None = None
+    home_region: str | None = None  # preferred region when a request sends no x-infleet-region
 
     @model_validator(mode="after")
     def _one_source(self) -> KeyConfig:

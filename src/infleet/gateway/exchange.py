@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infleet.gateway.auth import Principal
+from infleet.gateway.model_rename import ModelRename
 from infleet.gateway.request_body import RequestBody
 from infleet.gateway.routing_table import ModelRoute, RoutingTable
 from infleet.gateway.transport import Headers
@@ -37,6 +38,7 @@ class Exchange:
     attempts_left: int = 0
     tried: set[int] = field(default_factory=set)  # id() of every replica tried
     failure: Failure | None = None  # the last failed attempt, answered if no other succeeds
+    rename: ModelRename | None = None  # the current attempt's served name -> the name asked for
 
 
 @dataclass(slots=True)

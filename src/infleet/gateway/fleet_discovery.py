@@ -1,7 +1,8 @@
-"""Fleet discovery: the gateway's models, live from the Kubernetes API. It watches ModelDeployments (a
-hub's copies, or a member's own) and, on a hub, MemberClusters (region, cloud, health), and hands the
-models ``fleet_routes`` builds to the app whenever they change, a few milliseconds after a burst of
-events settles. Started by the app when the gateway runs with ``--context``.
+"""Fleet discovery: the gateway's models and keys, live from the Kubernetes API. It watches
+ModelDeployments (a hub's copies, or a member's own), on a hub MemberClusters (region, cloud, health),
+where served the gateway's own ModelRoutes and GatewayKeys with the Secrets they name, and GIE
+InferencePools with the Pods they select; ``fleet_config`` turns them into models and keys, handed to
+the app a few milliseconds after a burst of events settles. Started by the app with ``--context``.
 """
 
 from __future__ import annotations
@@ -10,19 +11,25 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from infleet.api.aitoolchain_io.v1.model_deployment import MODEL_DEPLOYMENT
 from infleet.api.catalog import Catalog, load_catalog
 from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import MEMBER_CLUSTER
-from infleet.gateway.config import ModelConfig
-from infleet.gateway.fleet_routes import member_facts, model_configs
+from infleet.api.gateway_aitoolchain_io.v1alpha1.gateway_key import GATEWAY_KEY
+from infleet.api.gateway_aitoolchain_io.v1alpha1.model_route import MODEL_ROUTE
+from infleet.api.inference_networking_k8s_io.v1.inference_pool import INFERENCE_POOL
+from infleet.api.kubernetes import POD, SECRET
+from infleet.api.resource_kind import ResourceKind
+from infleet.gateway.config import KeyConfig, ModelConfig
+from infleet.gateway.fleet_config import FleetConfig, FleetObjects, fleet_config
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.discovery import Discovery, UnknownKindError
 from infleet.kube.informer import Informer, InformerEvent
 
 log = logging.getLogger("infleet.gateway")
 
-ApplyModels = Callable[[list[ModelConfig]], None]
+ApplyFleet = Callable[[list[ModelConfig], list[KeyConfig]], None]
 
 
 class FleetDiscovery:
@@ -37,22 +44,19 @@ class FleetDiscovery:
         self.catalog = catalog or load_catalog()
         self.local_cluster = local_cluster  # the cluster a member's own copies live in
         self.settle = settle
-        self.deployments = Informer(client, MODEL_DEPLOYMENT)
-        self.members: Informer | None = None
-        self.published: list[ModelConfig] | None = None
+        self.informers: dict[str, Informer] = {}
+        self.published: FleetConfig | None = None
         self._changed = asyncio.Event()
 
-    async def run(self, apply: ApplyModels, stop: asyncio.Event | None = None) -> None:
-        """Follow the API and apply each new set of models, until cancelled or ``stop`` is set."""
+    async def run(self, apply: ApplyFleet, stop: asyncio.Event | None = None) -> None:
+        """Follow the API and apply each new set of models and keys, until cancelled or ``stop`` is set."""
         stop = stop or asyncio.Event()
-        if await self._is_hub():
-            self.members = Informer(self.client, MEMBER_CLUSTER)
-        informers = [i for i in (self.deployments, self.members) if i is not None]
-        for informer in informers:
+        self.informers = {name: Informer(self.client, kind) for name, kind in (await self._served()).items()}
+        for informer in self.informers.values():
             informer.add_handler(self._on_event)
-        tasks = [asyncio.create_task(informer.run(stop)) for informer in informers]
+        tasks = [asyncio.create_task(informer.run(stop)) for informer in self.informers.values()]
         try:
-            for informer in informers:
+            for informer in self.informers.values():
                 await informer.wait_synced()
             while not stop.is_set():
                 self._publish(apply)
@@ -66,23 +70,49 @@ class FleetDiscovery:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    def config(self) -> FleetConfig:
+        def listed(name: str) -> list[dict[str, Any]]:
+            informer = self.informers.get(name)
+            return informer.store.list() if informer is not None else []
+
+        objects = FleetObjects(
+            deployments=listed("deployments"),
+            members=listed("members"),
+            routes=listed("routes"),
+            keys=listed("keys"),
+            secrets=listed("secrets"),
+            pools=listed("pools"),
+            pods=listed("pods"),
+        )
+        return fleet_config(objects, self.catalog, self.local_cluster)
+
     def models(self) -> list[ModelConfig]:
-        members = member_facts(self.members.store.list()) if self.members is not None else {}
-        return model_configs(self.deployments.store.list(), members, self.catalog, self.local_cluster)
+        return self.config().models
 
     def _on_event(self, event: InformerEvent) -> None:
         self._changed.set()
 
-    def _publish(self, apply: ApplyModels) -> None:
-        models = self.models()
-        if models != self.published:
-            self.published = models
-            apply(models)
+    def _publish(self, apply: ApplyFleet) -> None:
+        config = self.config()
+        if config != self.published:
+            self.published = config
+            apply(config.models, config.keys)
 
-    async def _is_hub(self) -> bool:
-        """A hub serves MemberClusters; a member cluster (or a plain cluster) does not."""
+    async def _served(self) -> dict[str, ResourceKind]:
+        """The kinds to follow: a hub serves MemberClusters; the gateway's and GIE's kinds where installed.
+        Secrets and Pods only with the kinds that name them, so a plain gateway reads neither."""
+        kinds = {"deployments": MODEL_DEPLOYMENT}
+        if await self._serves(MEMBER_CLUSTER):
+            kinds["members"] = MEMBER_CLUSTER
+        if await self._serves(MODEL_ROUTE):
+            kinds |= {"routes": MODEL_ROUTE, "keys": GATEWAY_KEY, "secrets": SECRET}
+        if await self._serves(INFERENCE_POOL):
+            kinds |= {"pools": INFERENCE_POOL, "pods": POD}
+        return kinds
+
+    async def _serves(self, kind: ResourceKind) -> bool:
         try:
-            await Discovery(self.client).resolve(MEMBER_CLUSTER.api_version, MEMBER_CLUSTER.kind)
+            await Discovery(self.client).resolve(kind.api_version, kind.kind)
         except UnknownKindError:
             return False
         return True

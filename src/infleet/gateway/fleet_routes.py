@@ -49,30 +49,62 @@ def member_facts(members: Iterable[Mapping[str, Any]]) -> dict[str, MemberFacts]
     return facts
 
 
-def model_configs(
+@dataclass(frozen=True)
+class DeployedModel:
+    """One ModelDeployment as the gateway sees it: its served name and its ready replicas as backends."""
+
+    namespace: str
+    name: str
+    labels: Mapping[str, str]
+    served: str
+    backends: list[BackendConfig]
+    wake: WakeTarget | None = None  # where to wake it when it has no ready replica
+
+
+def deployed_models(
     deployments: Iterable[Mapping[str, Any]],
     members: Mapping[str, MemberFacts],
     catalog: Catalog,
     local_cluster: str = "",
-) -> list[ModelConfig]:
-    """One model per served name; deployments serving the same name (two namespaces) share it."""
-    by_name: dict[str, ModelConfig] = {}
+) -> list[DeployedModel]:
+    """Every valid ModelDeployment with its backends, by namespace and name."""
+    found = []
     for deployment in sorted(deployments, key=_key):
         try:
             spec = ModelDeploymentSpec.model_validate(deployment.get("spec") or {})
         except ValidationError:
             continue  # its controller reports what is wrong; there is nothing to route to
         name = served_model_name(spec, catalog)
+        namespace, object_name = _key(deployment)
+        labels = (deployment.get("metadata") or {}).get("labels") or {}
         backends = _backends(deployment, name, members, local_cluster)
-        route = by_name.setdefault(name, ModelConfig(name=name))
-        route.backends.extend(backends)
-        target = wake_target(deployment, members, local_cluster)
-        if target is not None:
-            route.wake.append(target)
+        wake = wake_target(deployment, members, local_cluster)
+        found.append(DeployedModel(namespace, object_name, labels, name, backends, wake))
+    return found
+
+
+def served_models(found: Iterable[DeployedModel]) -> list[ModelConfig]:
+    """One model per served name; deployments serving the same name (two namespaces) share it."""
+    by_name: dict[str, ModelConfig] = {}
+    for deployed in found:
+        route = by_name.setdefault(deployed.served, ModelConfig(name=deployed.served))
+        route.backends.extend(deployed.backends)
+        if deployed.wake is not None:
+            route.wake.append(deployed.wake)
     for route in by_name.values():
         if route.backends:
             route.wake.clear()  # a ready replica serves; nothing to wake
     return list(by_name.values())
+
+
+def model_configs(
+    deployments: Iterable[Mapping[str, Any]],
+    members: Mapping[str, MemberFacts],
+    catalog: Catalog,
+    local_cluster: str = "",
+) -> list[ModelConfig]:
+    """Every ModelDeployment under its served name, as plain discovery routes it."""
+    return served_models(deployed_models(deployments, members, catalog, local_cluster))
 
 
 def wake_target(

@@ -22,6 +22,7 @@ from infleet.gateway.exchange import Exchange, Failure, Outcome
 from infleet.gateway.limits import Limiter, LimitPlan
 from infleet.gateway.metrics import GatewayMetrics
 from infleet.gateway.outlier import OutlierDetector
+from infleet.gateway.region_pin import no_replica_message
 from infleet.gateway.request_body import BadRequestError, RequestBody, parse_body
 from infleet.gateway.retry_budget import RetryBudget
 from infleet.gateway.retry_policy import RetryPolicy
@@ -156,7 +157,7 @@ class Proxy:
             priority = "standard"
         if PRIORITIES[priority] < PRIORITIES[principal.priority]:
             priority = principal.priority
-        return request_id, priority, region
+        return request_id, priority, region or principal.home_region
 
     async def _permitted_route(
         self,
@@ -230,7 +231,7 @@ class Proxy:
         send, rid = exchange.send, exchange.request_id_header
         if failure is None:
             self.metrics.rejections.labels("no_replica").inc()
-            message = f"no healthy replica can serve {exchange.route.name!r} now"
+            message = no_replica_message(exchange.route, exchange.principal)
             await send_error(send, 503, message, "no_replica", [rid, _RETRY_SOON])
             return Outcome(503, "", None, None, overhead)
         if failure.body and failure.headers is not None:

@@ -5,6 +5,7 @@ the health checker, the scraper and outlier detection. State survives config rel
 
 from __future__ import annotations
 
+from infleet.gateway.model_rename import model_field
 from infleet.gateway.transport import Origin
 
 
@@ -25,6 +26,7 @@ class Replica:
         "kv_usage",
         "max_concurrency",
         "metrics_time",
+        "model_field",
         "models",
         "name",
         "origin",
@@ -54,6 +56,7 @@ class Replica:
         self.name = name
         self.origin = origin
         self.upstream_model = upstream_model
+        self.model_field = model_field(upstream_model)  # what answers name; see model_rename
         self.models = models
         self.region = region
         self.cluster = cluster

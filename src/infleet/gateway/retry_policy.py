@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from infleet.gateway.admission import AdmissionGate, Refusal
 from infleet.gateway.exchange import Exchange, Failure, Outcome
 from infleet.gateway.metrics import GatewayMetrics
+from infleet.gateway.model_rename import ModelRename
+from infleet.gateway.region_pin import allowed_regions
 from infleet.gateway.replica import Replica
 from infleet.gateway.retry_budget import RetryBudget
 from infleet.gateway.routing_table import ModelRoute, fallback_chain
@@ -67,7 +69,7 @@ class RetryPolicy:
             now=self._now(),
             adapter=exchange.adapter if first else None,  # fallback models do not carry the adapter
             region=exchange.region,
-            allowed_regions=route.allowed_regions,
+            allowed_regions=allowed_regions(route, exchange.principal),
             prefix=exchange.body.prefix(route.name) if route.capabilities.needs_prompt_hashes else (),
             priority=exchange.priority,
         )
@@ -91,9 +93,14 @@ class RetryPolicy:
                 break
             exchange.tried.add(id(replica))
             # An adapter is asked for by its own name, which the engine serves as it is.
-            upstream_body = (
-                [body.raw] if exchange.adapter and first else body.with_model(replica.upstream_model)
-            )
+            upstream_body: Body
+            if exchange.adapter and first:
+                upstream_body, exchange.rename = [body.raw], None
+            else:
+                upstream_body = body.with_model(replica.upstream_model)
+                # A fallback answers under its own public name: the client asked for another model.
+                asked = body.model if first else route.name
+                exchange.rename = ModelRename.between(replica.model_field, replica.upstream_model, asked)
             route.profile.reserve(routing, endpoint)
             result = await attempt(exchange, replica, upstream_body)
             if isinstance(result, Outcome):

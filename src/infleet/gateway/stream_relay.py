@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infleet.gateway.errors import error_body
+from infleet.gateway.model_rename import ModelRename
 from infleet.gateway.request_body import usage_from_sse_tail
 from infleet.gateway.transport import UpstreamError, UpstreamResponse
 
@@ -34,6 +35,17 @@ async def send_stream_error(send: Send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": event})
 
 
+async def _finish(send: Send, upstream: str, tail: bytes, rest: bytes) -> None:
+    """Ends the relayed stream: cleanly after its [DONE]; with an error event when the upstream closed
+    before its last event (an engine or its node went away), so no client takes a cut answer for whole."""
+    if _DONE in tail + rest:
+        await send({"type": "http.response.body", "body": rest})
+        return
+    if rest:
+        await send({"type": "http.response.body", "body": rest, "more_body": True})
+    await send_stream_error(send, 502, f"upstream {upstream} ended the stream before it finished")
+
+
 async def relay_stream(
     response: UpstreamResponse,
     send: Send,
@@ -42,6 +54,7 @@ async def relay_stream(
     deadline: float,
     keepalive: float,
     now: Callable[[], float],
+    rename: ModelRename | None = None,
 ) -> StreamResult:
     """Relays until the upstream ends; `started` is a reading of `now`, the clock TTFT is measured on."""
     loop = asyncio.get_running_loop()
@@ -60,14 +73,13 @@ async def relay_stream(
             await send(_KEEPALIVE)
             continue
         if not chunk:
-            if _DONE not in tail:
-                # The upstream closed before its last event (an engine or its node went away): say so, so
-                # the client does not take a cut answer for a whole one.
-                await send_stream_error(send, 502, f"upstream {upstream} ended the stream before it finished")
-                return StreamResult(usage_from_sse_tail(tail), ttft)
-            await send({"type": "http.response.body", "body": b""})
+            await _finish(send, upstream, tail, rename.rest() if rename is not None else b"")
             return StreamResult(usage_from_sse_tail(tail), ttft)
         if ttft is None:
             ttft = now() - started
+        if rename is not None:
+            chunk = rename.chunk(chunk)
+            if not chunk:
+                continue
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
         tail = (tail + chunk)[-_TAIL:] if len(chunk) < _TAIL else chunk[-_TAIL:]

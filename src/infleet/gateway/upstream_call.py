@@ -115,6 +115,8 @@ class UpstreamCall:
         data: bytes,
         upstream_time: float,
     ) -> Outcome:
+        if exchange.rename is not None and response.status == 200:
+            data = exchange.rename.body(data)
         overhead = self._now() - exchange.started - upstream_time
         headers = self._response_headers(exchange, response, replica, overhead)
         headers.append((b"content-length", str(len(data)).encode()))
@@ -139,6 +141,7 @@ class UpstreamCall:
             exchange.deadline,
             self.config.keepalive_interval,
             self._now,
+            exchange.rename,
         )
         return Outcome(200, replica.name, relayed.usage, relayed.ttft, overhead)
 

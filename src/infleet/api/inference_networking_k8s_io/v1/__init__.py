@@ -1,0 +1,1 @@
+"""``inference.networking.k8s.io/v1``: GIE's ``InferencePool``."""
