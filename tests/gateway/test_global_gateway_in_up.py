@@ -134,8 +134,54 @@ def test_the_global_gateway_serves_both_members_and_survives_losing_one(tmp_path
         assert any(c != lost for t, c in run.answers if t > outage + 1)
         assert run.streams["cut silently"] == 0
         assert run.streams["whole"] > 0
+        pinned_to_the_lost_region(hub, base_url, lost)
     finally:
         assert up.interrupt() == 0
+
+
+def pinned_to_the_lost_region(hub: Kubectl, base_url: str, lost: str) -> None:
+    """A key pinned to the lost member's region gets 503 with the reason while it is down (never a silent
+    move to another region), and answers from that region alone once it is back."""
+    member = json.loads(hub.run("get", "membercluster", lost, "-o", "json").stdout)
+    region = member["metadata"]["labels"]["topology.kubernetes.io/region"]
+    hub.run("apply", "-f", "-", input=PINNED_KEY.format(region=region))
+    headers = {"authorization": "Bearer sk-pinned"}
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+
+    def refused() -> httpx.Response | None:
+        response = httpx.post(f"{base_url}/chat/completions", json=body, headers=headers, timeout=10)
+        return response if response.status_code == 503 else None
+
+    answer = until(refused, 20, "the pinned key refused while its region is down")
+    assert "Retry-After" in answer.headers
+    assert region in answer.json()["error"]["message"]
+    hub.run("delete", "configmap", "sim-faults", "-n", "infleet-system")
+
+    def served_in_region() -> set[str] | None:
+        clusters = set()
+        for _ in range(6):
+            response = httpx.post(f"{base_url}/chat/completions", json=body, headers=headers, timeout=10)
+            if response.status_code != 200:
+                return None
+            clusters.add(cluster_of(response.headers["x-infleet-backend"]))
+        return clusters
+
+    assert until(served_in_region, 60, f"the pinned key served again in {region}") == {lost}
+
+
+PINNED_KEY = """
+apiVersion: v1
+kind: Secret
+metadata: {{name: pinned-key, namespace: default}}
+stringData: {{key: sk-pinned}}
+---
+apiVersion: gateway.aitoolchain.io/v1alpha1
+kind: GatewayKey
+metadata: {{name: pinned, namespace: default}}
+spec:
+  secretRef: {{name: pinned-key, key: key}}
+  allowedRegions: [{region}]
+"""
 
 
 def _routes_both(base_url: str, placed: list[str]) -> bool:
