@@ -13,9 +13,11 @@ from pydantic import BaseModel
 
 from infleet.api.aitoolchain_io.v1 import model_deployment
 from infleet.api.cluster_kubernetes_fleet_io.v1beta1 import member_cluster
+from infleet.api.compute_aitoolchain_io.v1alpha1 import flex_node_class
 from infleet.api.crd import CRDInfo, custom_resource_definition, to_yaml
 from infleet.api.gateway_aitoolchain_io.v1alpha1 import gateway_key, model_route
 from infleet.api.inference_networking_k8s_io.v1 import inference_pool
+from infleet.api.karpenter_sh.v1 import node_claim, node_pool
 from infleet.api.placement_kubernetes_fleet_io.v1beta1 import binding, placement, snapshots, work
 
 _KINDS: tuple[tuple[CRDInfo, type[BaseModel], type[BaseModel] | None], ...] = (
@@ -48,6 +50,13 @@ _KINDS: tuple[tuple[CRDInfo, type[BaseModel], type[BaseModel] | None], ...] = (
     (binding.RESOURCE_BINDING_CRD, binding.ResourceBindingSpec, binding.ResourceBindingStatus),
     (work.WORK_CRD, work.WorkSpec, work.WorkStatus),
     (work.APPLIED_WORK_CRD, work.AppliedWorkSpec, work.AppliedWorkStatus),
+    (node_pool.NODE_POOL_CRD, node_pool.NodePoolSpec, node_pool.NodePoolStatus),
+    (node_claim.NODE_CLAIM_CRD, node_claim.NodeClaimSpec, node_claim.NodeClaimStatus),
+    (
+        flex_node_class.FLEX_NODE_CLASS_CRD,
+        flex_node_class.FlexNodeClassSpec,
+        flex_node_class.FlexNodeClassStatus,
+    ),
     (model_route.MODEL_ROUTE_CRD, model_route.ModelRouteSpec, model_route.ModelRouteStatus),
     (gateway_key.GATEWAY_KEY_CRD, gateway_key.GatewayKeySpec, gateway_key.GatewayKeyStatus),
     (

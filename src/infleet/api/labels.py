@@ -108,3 +108,19 @@ FAILOVER_ANNOTATION = "fleet.aitoolchain.io/failover"
 MIRRORED_LABELS_ANNOTATION = "fleet.aitoolchain.io/mirrored-labels"
 #: Placement annotation: seconds a member may be unhealthy before its bindings move (default 60).
 FAILOVER_AFTER_ANNOTATION = "fleet.aitoolchain.io/failover-after-seconds"
+
+# -- Karpenter (karpenter.sh): the keys its users' NodePools, nodes and pods already carry ---------
+NODEPOOL_LABEL = "karpenter.sh/nodepool"
+NODECLAIM_LABEL = "karpenter.sh/nodeclaim"
+NODE_REGISTERED_LABEL = "karpenter.sh/registered"
+NODE_INITIALIZED_LABEL = "karpenter.sh/initialized"
+#: On a Node until its NodeClaim has registered it (NoExecute), as Karpenter does.
+UNREGISTERED_TAINT = "karpenter.sh/unregistered"
+#: On a Node the disruption controller is about to take away (NoSchedule).
+DISRUPTION_TAINT = "karpenter.sh/disruption"
+#: On a pod or node: never disrupt voluntarily.
+DO_NOT_DISRUPT_ANNOTATION = "karpenter.sh/do-not-disrupt"
+NODEPOOL_HASH_ANNOTATION = "karpenter.sh/nodepool-hash"
+TERMINATION_FINALIZER = "karpenter.sh/termination"
+#: Infleet: the FlexNodeClass cloud a node came from, and its capacity type's price.
+NODECLASS_LABEL = "compute.aitoolchain.io/flexnodeclass"

@@ -1,0 +1,1 @@
+"""Infleet's ``compute.aitoolchain.io`` group: node classes for the compute layer."""

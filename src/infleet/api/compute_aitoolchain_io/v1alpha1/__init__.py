@@ -1,0 +1,1 @@
+"""``compute.aitoolchain.io/v1alpha1``: ``FlexNodeClass``."""

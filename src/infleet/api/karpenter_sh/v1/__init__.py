@@ -1,0 +1,1 @@
+"""``karpenter.sh/v1``: ``NodePool`` and ``NodeClaim``."""
