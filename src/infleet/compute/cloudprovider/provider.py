@@ -62,6 +62,15 @@ class Instance:
     node_name: str
 
 
+@dataclass(frozen=True)
+class Interruption:
+    """A notice that the cloud takes an instance back (a spot reclaim) at ``deadline`` (wall-clock s)."""
+
+    provider_id: str
+    deadline: float
+    reason: str = "SpotInterruption"
+
+
 class CloudError(Exception):
     """A launch the cloud refused; ``insufficient_capacity`` (stockout, quota) means try another offering."""
 
