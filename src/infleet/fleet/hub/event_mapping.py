@@ -13,7 +13,8 @@ from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import CONDI
 from infleet.api.labels import PARENT_BINDING_LABEL, PARENT_NAMESPACE_LABEL, PARENT_PLACEMENT_LABEL
 from infleet.fleet.hub.placement_kinds import PlacementKinds
 from infleet.kube.conditions import get_condition
-from infleet.kube.informer import InformerEvent
+from infleet.kube.controller import Mapper, request_for
+from infleet.kube.informer import MODIFIED, InformerEvent
 from infleet.kube.reconciler import Request
 from infleet.kube.store import Store
 
@@ -30,6 +31,37 @@ def parent_placement(kinds: PlacementKinds) -> Callable[[InformerEvent], list[Re
         return [Request(event.cluster, namespace, name)]
 
     return mapper
+
+
+def _beyond_status(obj: dict[str, Any]) -> tuple[Any, ...]:
+    metadata = obj.get("metadata") or {}
+    return (
+        obj.get("spec"),
+        metadata.get("labels"),
+        metadata.get("annotations"),
+        metadata.get("finalizers"),
+        metadata.get("deletionTimestamp"),
+    )
+
+
+def _the_object(event: InformerEvent) -> list[Request]:
+    return [request_for(event)]
+
+
+def unless_status_only(mapper: Mapper = _the_object) -> Mapper:
+    """``mapper``, but nothing for an update that changed only status: a controller that does not read
+    an object's status must not run again on its own status writes, nor on another controller's (with
+    1,000 placements, every status write re-ran the scheduler and re-read every namespace)."""
+
+    def mapped(event: InformerEvent) -> Iterable[Request]:
+        status_only = (
+            event.type == MODIFIED
+            and event.old is not None
+            and _beyond_status(event.old) == _beyond_status(event.obj)
+        )
+        return [] if status_only else mapper(event)
+
+    return mapped
 
 
 def work_binding(kinds: PlacementKinds) -> Callable[[InformerEvent], list[Request]]:

@@ -12,6 +12,7 @@ from infleet.fleet.hub.event_mapping import (
     member_to_bound_placements,
     member_to_placements,
     parent_placement,
+    unless_status_only,
     work_binding,
 )
 from infleet.fleet.hub.hub_settings import HubSettings
@@ -73,7 +74,8 @@ def _add_scope(
         hub, kinds, informers, discovery, clock, settings.placement_resync_seconds
     )
     controller = manager.controller(f"hub/{scope}/placement", placement, run)
-    controller.watch_for(informers.placements)
+    # It rebuilds the placement's status from snapshots and bindings: its own status writes need no run.
+    controller.watch_mapped(informers.placements, unless_status_only())
     controller.watch_mapped(informers.bindings, to_parent)
     controller.watch_mapped(informers.policy_snapshots, to_parent)
 
@@ -93,8 +95,9 @@ def _add_scope(
         settings.failover_after_seconds,
     )
     controller = manager.controller(f"hub/{scope}/scheduler", scheduler, run)
-    controller.watch_for(informers.placements)
-    controller.watch_mapped(informers.policy_snapshots, to_parent)
+    # The scheduler reads specs, never statuses; it writes the policy snapshot's status itself.
+    controller.watch_mapped(informers.placements, unless_status_only())
+    controller.watch_mapped(informers.policy_snapshots, unless_status_only(to_parent))
     controller.watch_mapped(informers.resource_snapshots, to_parent)
     controller.watch_mapped(
         members, member_to_placements(kinds, informers.placements.store, scheduler.unfulfilled)
@@ -104,7 +107,7 @@ def _add_scope(
         hub, kinds, informers.placements, informers.bindings, informers.resource_snapshots, members
     )
     controller = manager.controller(f"hub/{scope}/rollout", rollout, run)
-    controller.watch_for(informers.placements)
+    controller.watch_mapped(informers.placements, unless_status_only())
     controller.watch_mapped(informers.bindings, to_parent)
     controller.watch_mapped(informers.resource_snapshots, to_parent)
     controller.watch_mapped(members, member_to_bound_placements(kinds, informers.bindings.store))

@@ -47,7 +47,7 @@ class RolloutController:
             owned_snapshots(self._snapshots.store, self._kinds, request.namespace, request.name)
         )
         if snapshot is None:
-            return Result(requeue_after=1.0)
+            return Result()  # its creation maps back here (polling starved the placement controller)
         bindings = self._kinds.owned(self._bindings.store, request.namespace, request.name)
         plan = plan_rollout(
             bindings, _target(placement, bindings), snapshot["metadata"]["name"], strategy, self._healthy()

@@ -87,7 +87,9 @@ class SchedulerController:
             )
         )
         if policy_snapshot is None or resources is None:
-            return Result(requeue_after=1.0)  # the placement controller writes both first
+            # The placement controller writes both first; their creation maps back here. Polling for
+            # them instead starved that controller once a thousand placements waited at once.
+            return Result()
         bindings = self._kinds.owned(self._informers.bindings.store, request.namespace, request.name)
         by_cluster = {str(b["spec"]["targetCluster"]): b for b in bindings}
         now = self._clock.wall()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from infleet.api.catalog import Catalog
 from infleet.scheduling.framework import CycleState
 from infleet.scheduling.placement.cluster import ClusterCandidate
+from infleet.scheduling.placement.gpu_capacity import CapacityCache
 from infleet.scheduling.placement.request import PlacementRequest
 
 
@@ -20,6 +21,13 @@ class PlacementCycle:
     catalog: Catalog
     clusters: Sequence[ClusterCandidate]
     state: CycleState = field(default_factory=CycleState)
+    #: Parsed capacity shared across cycles (the scheduler's); None: this cycle parses its own.
+    capacities: CapacityCache | None = None
+
+    def capacity_cache(self) -> CapacityCache:
+        if self.capacities is None:
+            self.capacities = CapacityCache(self.catalog)
+        return self.capacities
 
     @property
     def placement_type(self) -> str:

@@ -109,9 +109,12 @@ def read_capacity(catalog: Catalog, cluster: ClusterCandidate) -> dict[str, SkuC
     return found
 
 
-def offerings(catalog: Catalog, capacity: dict[str, SkuCapacity]) -> list[Offering]:
+def offerings(
+    catalog: Catalog, capacity: dict[str, SkuCapacity], provisionable: list[Offering] | None = None
+) -> list[Offering]:
     """Node types present (sized on all their nodes: free capacity is checked after sizing) and, where
-    the cluster can still provision GPUs of a SKU, the catalog's provisionable shapes at its price."""
+    the cluster can still provision GPUs of a SKU, the catalog's provisionable shapes at its price
+    (``provisionable``: those shapes, when the caller already has them)."""
     found: list[Offering] = []
     for cap in capacity.values():
         if cap.gpus_per_node > 0 and cap.total >= cap.gpus_per_node:
@@ -124,8 +127,33 @@ def offerings(catalog: Catalog, capacity: dict[str, SkuCapacity]) -> list[Offeri
                     price_per_gpu_hour=cap.price,
                 )
             )
-    for shape in provisionable_offerings(catalog):
+    for shape in provisionable if provisionable is not None else provisionable_offerings(catalog):
         sku = capacity.get(shape.gpu.name)
         if sku is not None and sku.provisionable > 0:
             found.append(dataclasses.replace(shape, price_per_gpu_hour=sku.price))
     return found
+
+
+class CapacityCache:
+    """Parsed capacity per distinct set of reported GPU properties, and the catalog's provisionable
+    shapes, kept across cycles by a long-lived scheduler. Members re-report the same numbers on every
+    heartbeat, so without it every cycle parsed every member's properties again (a 1,000-member fleet:
+    most of a cycle's time)."""
+
+    def __init__(self, catalog: Catalog, limit: int = 8192) -> None:
+        self.catalog = catalog
+        self.provisionable = provisionable_offerings(catalog)
+        self._limit = limit
+        self._parsed: dict[tuple[tuple[str, str], ...], dict[str, SkuCapacity]] = {}
+
+    def read(self, cluster: ClusterCandidate) -> dict[str, SkuCapacity]:
+        """What :func:`read_capacity` returns, as a fresh copy the caller may consume."""
+        key = tuple(
+            sorted(item for item in cluster.properties.items() if item[0].startswith(props.GPU_PREFIX))
+        )
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            if len(self._parsed) >= self._limit:
+                self._parsed.clear()  # a bound, not an LRU: churn this large means the fleet changed
+            parsed = self._parsed[key] = read_capacity(self.catalog, cluster)
+        return {name: dataclasses.replace(sku, slots=dict(sku.slots)) for name, sku in parsed.items()}

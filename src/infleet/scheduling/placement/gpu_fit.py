@@ -13,7 +13,7 @@ from infleet.api.sizing import Plan, SizingError, candidates, size
 from infleet.scheduling.framework import SUCCESS, Code, Status
 from infleet.scheduling.placement.cluster import ClusterCandidate
 from infleet.scheduling.placement.cycle import PlacementCycle
-from infleet.scheduling.placement.gpu_capacity import SkuCapacity, offerings, read_capacity
+from infleet.scheduling.placement.gpu_capacity import SkuCapacity, offerings
 from infleet.scheduling.placement.request import GpuDemand
 
 
@@ -61,7 +61,7 @@ def _shortfall(demand: GpuDemand, best: Plan, capacity: dict[str, SkuCapacity]) 
 
 def _fit_one(cycle: PlacementCycle, demand: GpuDemand, capacity: dict[str, SkuCapacity]) -> Plan | str:
     request = dataclasses.replace(demand.sizing, replicas=demand.replicas)
-    offered = offerings(cycle.catalog, capacity)
+    offered = offerings(cycle.catalog, capacity, cycle.capacity_cache().provisionable)
     plans = candidates(request, offered)
     for plan in plans:
         sku = capacity[plan.offering.gpu.name]
@@ -85,7 +85,7 @@ def gpu_fit(cycle: PlacementCycle, cluster: ClusterCandidate) -> GpuFitResult:
         demands = cycle.request.workloads
         if not demands:
             return GpuFitResult()
-        capacity = read_capacity(cycle.catalog, cluster)  # a fresh copy: demands consume it
+        capacity = cycle.capacity_cache().read(cluster)  # a fresh copy: demands consume it
         placed: list[PlacedDemand] = []
         for demand in demands:
             found = _fit_one(cycle, demand, capacity)

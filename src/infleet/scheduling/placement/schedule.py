@@ -15,6 +15,7 @@ from infleet.scheduling.placement.affinity import RAW_SCORES
 from infleet.scheduling.placement.cluster import ClusterCandidate
 from infleet.scheduling.placement.cycle import PlacementCycle
 from infleet.scheduling.placement.decision import ClusterOutcome, PlacementDecision
+from infleet.scheduling.placement.gpu_capacity import CapacityCache
 from infleet.scheduling.placement.gpu_fit import gpu_fit
 from infleet.scheduling.placement.pickers import SPREAD_SCORES
 from infleet.scheduling.placement.profile import DEFAULT_PLACEMENT_PROFILE, build_placement_registry
@@ -32,12 +33,13 @@ class PlacementScheduler:
         env: Environment | None = None,
     ) -> None:
         self._catalog = catalog if catalog is not None else load_catalog()
+        self._capacities = CapacityCache(self._catalog)
         self._profile: Profile[PlacementCycle, ClusterCandidate] = Profile.build(
             spec, build_placement_registry(), env or Environment()
         )
 
     def schedule(self, request: PlacementRequest, clusters: Sequence[ClusterCandidate]) -> PlacementDecision:
-        cycle = PlacementCycle(request, self._catalog, clusters)
+        cycle = PlacementCycle(request, self._catalog, clusters, capacities=self._capacities)
         considered = clusters
         if cycle.pick_fixed:
             # Only the listed clusters matter to PickFixed; the others are not reported at all.
