@@ -22,7 +22,6 @@ from infleet.api.labels import (
     PRICE_LABEL,
 )
 
-
 # GPU Feature Discovery writes the product as the driver names it.
 GFD_PRODUCTS = {
     "T4": "Tesla-T4",

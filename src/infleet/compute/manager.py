@@ -36,9 +36,7 @@ class ComputeSettings:
         """The same settings with every duration multiplied by ``factor`` (tests, ``infleet up``)."""
         p, lc = self.provisioner, self.lifecycle
         return ComputeSettings(
-            ProvisionerSettings(
-                p.batch_idle * factor, p.batch_max * factor, p.resync, p.nomination_grace * factor
-            ),
+            ProvisionerSettings(p.batch_idle * factor, p.batch_max * factor, p.resync, p.nomination_grace),
             LifecycleSettings(
                 lc.launch_timeout * factor, lc.registration_timeout * factor, lc.remove_startup_taints
             ),

@@ -145,6 +145,9 @@ class SimulatedCloudProvider:
         return found
 
     async def create(self, request: LaunchRequest) -> Instance:
+        for machine in self.machines.values():
+            if machine.instance.node_name == request.nodeclaim:
+                return machine.instance  # idempotent: a retried launch finds its instance (cloud tags)
         if self.faults.take_launch_failure():
             raise CloudError(f"simulated launch failure for NodeClaim {request.nodeclaim}")
         sources = {source.name: source for source in request.node_class.clouds}

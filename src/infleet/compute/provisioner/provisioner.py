@@ -78,6 +78,7 @@ class Provisioner:
         self.batcher = Batcher(clock, self.settings.batch_idle, self.settings.batch_max)
         self.events = EventRecorder(client, "karpenter", clock)
         self.nominations: dict[str, _Nomination] = {}  # pod uid -> claim
+        self.created: set[str] = set()  # claims this process wrote: their room is known from nominations
         self.stats = ProvisionerStats()
         informers.pods.add_handler(self._on_pod)
         informers.nodeclaims.add_handler(self._on_change)
@@ -117,6 +118,9 @@ class Provisioner:
     def pending(self, claims: dict[str, dict[str, Any]]) -> list[tuple[dict[str, Any], PodShape]]:
         """Unschedulable GPU pods not waiting for a claim already."""
         pods = [p for p in self.informers.pods.store.list() if is_provisionable(p)]
+        waiting = {p["metadata"].get("uid", "") for p in pods}
+        for uid in [uid for uid in self.nominations if uid not in waiting]:
+            del self.nominations[uid]  # bound, or gone: it no longer holds room on its claim
         return [(p, pod_shape(p)) for p in pods if not self._nominated(p["metadata"].get("uid", ""), claims)]
 
     def plan(self) -> tuple[Packing, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -129,7 +133,7 @@ class Provisioner:
         }
         pools = self.informers.nodepools.store.list()
         options, types = pool_options(self.provider, pools, classes, list(claims.values()))
-        used: dict[str, Resources] = {}
+        used = {name: Resources() for name in self.created if name in claims}
         for nomination in self.nominations.values():
             used[nomination.claim] = used.get(nomination.claim, Resources()) + nomination.requests
         packing = pack([shape for _, shape in pending], options, in_flight(claims.values(), types, used))
@@ -160,6 +164,7 @@ class Provisioner:
             return
         self.stats.claims_created += 1
         name = created["metadata"]["name"]
+        self.created.add(name)
         for shape in claim.pods:
             self.nominations[shape.uid] = _Nomination(name, shape.requests, now)
         log.info(
