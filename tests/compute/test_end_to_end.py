@@ -142,13 +142,13 @@ async def test_scaling_out_provisions_nodes_across_clouds_until_every_replica_is
     await client.create(MODEL_DEPLOYMENT, model_deployment(1))
     started = time.perf_counter()
     async with asyncio.timeout(60):
-        while await ready_replicas(client) < 1:
+        while await ready_replicas(client) < 1:  # noqa: ASYNC110 (polls the API)
             await asyncio.sleep(0.1)
     first = time.perf_counter() - started
     await client.patch(MODEL_DEPLOYMENT, "qwen", {"spec": {"replicas": REPLICAS}}, "default")
     started = time.perf_counter()
     async with asyncio.timeout(120):
-        while await ready_replicas(client) < REPLICAS:
+        while await ready_replicas(client) < REPLICAS:  # noqa: ASYNC110 (polls the API)
             await asyncio.sleep(0.2)
     elapsed = time.perf_counter() - started
     claims = (await client.list(NODE_CLAIM)).items
@@ -159,7 +159,8 @@ async def test_scaling_out_provisions_nodes_across_clouds_until_every_replica_is
         if n["metadata"]["name"] != "member-system-0"
     }
     print(
-        f"\n1 replica Ready in {first:.1f}s; 1 -> {REPLICAS} Ready in {elapsed:.1f}s (time scale {TIME_SCALE}); "
+        f"\n1 replica Ready in {first:.1f}s; 1 -> {REPLICAS} Ready in {elapsed:.1f}s "
+        f"(time scale {TIME_SCALE}); "
         f"{len(claims)} NodeClaims, clouds {sorted(c for c in clouds if c)}, {provider.launches} launches"
     )
     pending = [
