@@ -72,7 +72,8 @@ def test_limits_filter_types_and_say_which_limit_is_exhausted() -> None:
     )
     roomy = pool(limits={"nvidia.com/gpu": 2, "nodes": 2})
     packing = pack([pod(f"p{i}", 1, "L4") for i in range(3)], [roomy])
-    assert len(packing.failed) == 1 and sum(c.requests.gpus for c in packing.new) == 2
+    assert len(packing.failed) == 1
+    assert sum(c.requests.gpus for c in packing.new) == 2
 
 
 def test_selectors_narrow_to_matching_types_and_unfit_pods_are_explained() -> None:
@@ -85,5 +86,6 @@ def test_a_replica_group_lands_in_one_region() -> None:
     pods = [pod(f"w{i}", 8, "H100", group="default/g0") for i in range(3)]
     packing = pack(pods, [pool()])
     regions = {o.region for c in packing.new for cand in c.candidates for o in cand.offerings}
-    assert len(packing.new) == 3 and len(regions) == 1
+    assert len(packing.new) == 3
+    assert len(regions) == 1
     assert {c.region for c in packing.new} == regions

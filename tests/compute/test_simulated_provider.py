@@ -39,7 +39,8 @@ def test_prices_follow_the_catalog_cloud_and_region_factors_and_spot_is_cheaper(
     assert on_demand == {round(base * 1.08, 4)}
     assert spot == {round(base * 1.08 * load_clouds()["aws"].spot_factor, 4)}  # type: ignore[operator]
     assert {o.region for o in p5.offerings} == {"eu-west-1"}
-    assert p5.gpus == 8 and p5.cpu == 72
+    assert p5.gpus == 8
+    assert p5.cpu == 72
 
 
 async def test_cheapest_offering_wins_and_spot_comes_before_on_demand() -> None:
@@ -89,7 +90,8 @@ async def test_launch_failures_are_not_capacity_errors_and_create_is_idempotent(
     assert not failed.value.insufficient_capacity
     once = await cloud.create(request(spec, types=("g6.2xlarge",)))
     again = await cloud.create(request(spec, types=("g6.2xlarge",)))
-    assert once == again and cloud.launches == 1
+    assert once == again
+    assert cloud.launches == 1
 
 
 async def test_interruptions_are_announced_until_the_instance_is_deleted() -> None:
