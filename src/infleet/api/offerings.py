@@ -22,6 +22,20 @@ from infleet.api.labels import (
     PRICE_LABEL,
 )
 
+# GPU Feature Discovery writes the product as the driver names it.
+GFD_PRODUCTS = {
+    "T4": "Tesla-T4",
+    "A100-40GB": "NVIDIA-A100-SXM4-40GB",
+    "A100-80GB": "NVIDIA-A100-SXM4-80GB",
+    "H100": "NVIDIA-H100-80GB-HBM3",
+    "H100-NVL": "NVIDIA-H100-NVL",
+}
+
+
+def gfd_product(sku: str) -> str:
+    """The ``nvidia.com/gpu.product`` value a node with GPUs of catalog SKU ``sku`` carries."""
+    return GFD_PRODUCTS.get(sku, f"NVIDIA-{sku}")
+
 
 @dataclass(frozen=True)
 class Offering:

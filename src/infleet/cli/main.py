@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from infleet.cli import (
     apiserver_command,
+    compute_command,
     crds_command,
     engine_command,
     gateway_command,
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     gateway_command.register(commands)
     engine_command.register(commands)
     models_command.register(commands)
+    compute_command.register(commands)
     hub_command.register(commands)
     member_command.register(commands)
     crds_command.register(commands)

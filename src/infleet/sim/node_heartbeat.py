@@ -1,13 +1,16 @@
 """Registration and heartbeats of a cluster's simulated nodes: creates the pools' missing Nodes (so a
 second ``infleet up`` creates none), points them at this process's kubelet endpoint, then renews each
 live node's Lease in ``kube-node-lease`` every ``heartbeat_interval`` (one small PATCH per node) and posts
-Ready again for recovered nodes. Failed nodes get no heartbeat. A Runnable.
+Ready again for recovered nodes. Failed nodes get no heartbeat. Nodes a cloud provider created with a
+``sim://`` provider ID are adopted: the kubelet posts Ready for them, the device plugin registers their
+GPUs (allocatable), and their Leases are renewed like the pools' own. A Runnable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -16,12 +19,12 @@ from typing import Any
 import httpx2
 
 from infleet.api.kubernetes import LEASE, NODE, NODE_LEASE_NAMESPACE
-from infleet.api.labels import UNREACHABLE_TAINT
+from infleet.api.labels import GPU_RESOURCE, UNREACHABLE_TAINT
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import is_true, set_condition
-from infleet.kube.informer import Informer
+from infleet.kube.informer import Informer, InformerEvent
 from infleet.kube.status_patch import patch_status
 from infleet.sim import faults
 from infleet.sim.node_pools import NodePool, node_manifest, regional_factor
@@ -32,6 +35,10 @@ log = logging.getLogger(__name__)
 
 def micro_time(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _gpus(capacity: dict[str, Any]) -> dict[str, Any]:
+    return {GPU_RESOURCE: capacity[GPU_RESOURCE]} if GPU_RESOURCE in capacity else {}
 
 
 class NodeHeartbeat:
@@ -51,6 +58,27 @@ class NodeHeartbeat:
         self.settings, self.kubelet_port = settings, kubelet_port
         self.clock: Clock = clock or SystemClock()
         self.beats = 0
+        self.adopted: set[str] = set()
+        self._wake = asyncio.Event()
+        nodes.add_handler(self._on_node)
+
+    def _on_node(self, event: InformerEvent) -> None:
+        name = event.obj["metadata"]["name"]
+        if event.type != "DELETED" and name not in self.adopted and self._foreign(event.obj):
+            self._wake.set()  # adopt a new machine now, not at the next beat
+
+    def _foreign(self, node: dict[str, Any]) -> bool:
+        """A simulated machine some cloud provider launched (not one of this cluster's pools)."""
+        provider_id = str((node.get("spec") or {}).get("providerID", ""))
+        return (
+            provider_id.startswith("sim://")
+            and node["metadata"]["name"] not in self._pool_names
+            and not node["metadata"].get("deletionTimestamp")
+        )
+
+    @functools.cached_property
+    def _pool_names(self) -> set[str]:
+        return set(self.node_names())
 
     def node_names(self) -> list[str]:
         return [name for pool in self.pools for name in pool.node_names(self.cluster)]
@@ -113,10 +141,53 @@ class NodeHeartbeat:
             }
             await self.client.create(LEASE, body)
 
+    async def adopt(self, node: dict[str, Any]) -> bool:
+        """Register a provider-launched machine: pod range, addresses, Ready, GPUs allocatable."""
+        name = node["metadata"]["name"]
+        capacity = (node.get("status") or {}).get("capacity")
+        if not capacity:
+            return False  # the provider has not written the machine's capacity yet
+        if not (node.get("spec") or {}).get("podCIDR"):
+            index = len(self._pool_names) + len(self.adopted) + 1
+            cidr = f"127.{self.settings.cluster_index}.{index % 250 + 1}.0/24"
+            node = await self.client.patch(NODE, name, {"spec": {"podCIDR": cidr}})
+        wanted = node_manifest(self._adopted_pool(node), name, self.kubelet_port, "", 1.0)["status"]
+        now = self.clock.wall()
+
+        def mutate(status: dict[str, Any]) -> None:
+            for key in ("addresses", "daemonEndpoints", "nodeInfo"):
+                status[key] = wanted[key]
+            # The device plugin has registered the GPUs: they become allocatable.
+            status["allocatable"] = {
+                **(status.get("allocatable") or {}),
+                **_gpus(status.get("capacity") or {}),
+            }
+            set_condition(
+                status.setdefault("conditions", []),
+                "Ready",
+                True,
+                "KubeletReady",
+                "kubelet is posting ready status",
+                now=now,
+            )
+
+        await patch_status(self.client, NODE, node, mutate)
+        await self._renew(name)
+        self.adopted.add(name)
+        return True
+
+    @staticmethod
+    def _adopted_pool(node: dict[str, Any]) -> NodePool:
+        return NodePool(node["metadata"]["name"], "", 0, 1, "", "", "", "")
+
     async def beat(self) -> None:
-        """One round: renew live nodes' Leases, post Ready for recovered nodes."""
+        """One round: adopt new machines, renew live nodes' Leases, post Ready for recovered nodes."""
         self.beats += 1
-        found = [self.nodes.store.get(name) for name in self.node_names()]
+        for node in self.nodes.store.list():
+            if node["metadata"]["name"] not in self.adopted and self._foreign(node):
+                await self.adopt(node)
+        self.adopted &= {n["metadata"]["name"] for n in self.nodes.store.list()}
+        found = [self.nodes.store.get(name) for name in [*self.node_names(), *sorted(self.adopted)]]
         live = [node for node in found if node is not None and not faults.is_failed(node)]
         # Concurrent writes share the API server's commits; one after another they would queue.
         await asyncio.gather(*(self._renew(node["metadata"]["name"]) for node in live))
@@ -150,5 +221,16 @@ class NodeHeartbeat:
                 await self.beat()
             except (KubeAPIError, httpx2.HTTPError, OSError) as error:
                 log.info("heartbeat of %s: %s", self.cluster, error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.settings.heartbeat_interval)
+            await self._sleep(stop)
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        """Until the next beat, or sooner when a new machine appears."""
+        waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
+        await asyncio.wait(
+            waits, timeout=self.settings.heartbeat_interval, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in waits:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._wake.clear()

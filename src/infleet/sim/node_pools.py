@@ -31,17 +31,9 @@ from infleet.api.labels import (
     REGION_LABEL,
     ZONE_LABEL,
 )
+from infleet.api.offerings import GFD_PRODUCTS, gfd_product
 
 KUBELET_VERSION = "v1.32.4-infleet-sim"
-
-# GPU Feature Discovery writes the product as the driver names it.
-_GFD_PRODUCT = {
-    "T4": "Tesla-T4",
-    "A100-40GB": "NVIDIA-A100-SXM4-40GB",
-    "A100-80GB": "NVIDIA-A100-SXM4-80GB",
-    "H100": "NVIDIA-H100-80GB-HBM3",
-    "H100-NVL": "NVIDIA-H100-NVL",
-}
 
 
 @dataclass(frozen=True)
@@ -76,12 +68,12 @@ class NodePool:
 
 
 def gpu_product(sku: str) -> str:
-    return _GFD_PRODUCT.get(sku, f"NVIDIA-{sku}")
+    return gfd_product(sku)
 
 
 def catalog_sku(product: str) -> str:
     """The catalog SKU behind a ``nvidia.com/gpu.product`` label (the inverse of :func:`gpu_product`)."""
-    for sku, name in _GFD_PRODUCT.items():
+    for sku, name in GFD_PRODUCTS.items():
         if name == product:
             return sku
     return product.removeprefix("NVIDIA-")

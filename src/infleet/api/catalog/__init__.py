@@ -133,7 +133,7 @@ class InstanceType(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(description="the cloud's instance type, e.g. p5.48xlarge")
-    cloud: Literal["aws", "azure", "gcp"]
+    cloud: Literal["aws", "azure", "gcp", "coreweave", "onprem"]
     gpu: str = Field(description="catalog GPU SKU")
     gpus: int = Field(gt=0, description="GPUs per node")
     provisionable: bool = Field(default=False, description="offered by the compute layer on demand")

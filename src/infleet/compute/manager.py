@@ -1,0 +1,103 @@
+"""Entry point of the compute layer for one cluster: :func:`add_compute_controllers` wires the
+provisioner, the NodeClaim lifecycle and the NodePool and FlexNodeClass status controllers, over one
+CloudProvider, into a Manager (``infleet up`` adds them per member; ``infleet compute`` runs them alone).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from infleet.api.compute_aitoolchain_io.v1alpha1.flex_node_class import FLEX_NODE_CLASS
+from infleet.api.karpenter_sh.v1.node_claim import NODE_CLAIM
+from infleet.api.karpenter_sh.v1.node_pool import NODE_POOL
+from infleet.api.kubernetes import NODE, POD
+from infleet.api.labels import NODECLAIM_LABEL, NODEPOOL_LABEL
+from infleet.compute.cloudprovider.provider import CloudProvider
+from infleet.compute.lifecycle.nodeclaim_lifecycle import LifecycleSettings, NodeClaimLifecycle
+from infleet.compute.lifecycle.pool_status import NodeClassStatus, NodePoolStatus
+from infleet.compute.provisioner.provisioner import Provisioner, ProvisionerInformers, ProvisionerSettings
+from infleet.kube.clock import Clock, SystemClock
+from infleet.kube.cluster_client import ClusterClient
+from infleet.kube.controller import ControllerSettings
+from infleet.kube.informer import InformerEvent
+from infleet.kube.manager import Manager
+from infleet.kube.reconciler import Request
+
+
+@dataclass
+class ComputeSettings:
+    provisioner: ProvisionerSettings = field(default_factory=ProvisionerSettings)
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    workers: int = 4
+    needs_leader: bool = False
+
+    def scaled(self, factor: float) -> ComputeSettings:
+        """The same settings with every duration multiplied by ``factor`` (tests, ``infleet up``)."""
+        p, lc = self.provisioner, self.lifecycle
+        return ComputeSettings(
+            ProvisionerSettings(p.batch_idle * factor, p.batch_max * factor, p.resync, p.nomination_grace),
+            LifecycleSettings(
+                lc.launch_timeout * factor, lc.registration_timeout * factor, lc.remove_startup_taints
+            ),
+            self.workers,
+            self.needs_leader,
+        )
+
+
+@dataclass
+class ComputeControllers:
+    provisioner: Provisioner
+    lifecycle: NodeClaimLifecycle
+
+
+def _claim_of_node(event: InformerEvent) -> list[Request]:
+    name = (event.obj["metadata"].get("labels") or {}).get(NODECLAIM_LABEL)
+    return [Request(event.cluster, "", name)] if name else []
+
+
+def _pool_of_claim(event: InformerEvent) -> list[Request]:
+    name = (event.obj["metadata"].get("labels") or {}).get(NODEPOOL_LABEL)
+    return [Request(event.cluster, "", name)] if name else []
+
+
+def add_compute_controllers(
+    manager: Manager,
+    client: ClusterClient,
+    provider: CloudProvider,
+    settings: ComputeSettings | None = None,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+) -> ComputeControllers:
+    """Add the compute layer of ``client``'s cluster to ``manager``."""
+    settings = settings or ComputeSettings()
+    clock = clock or SystemClock()
+    pods, nodes = manager.informer(client, POD), manager.informer(client, NODE)
+    nodepools, nodeclaims = manager.informer(client, NODE_POOL), manager.informer(client, NODE_CLAIM)
+    nodeclasses = manager.informer(client, FLEX_NODE_CLASS)
+    controller_settings = ControllerSettings(workers=settings.workers, needs_leader=settings.needs_leader)
+
+    informers = ProvisionerInformers(pods, nodepools, nodeclaims, nodeclasses)
+    provisioner = Provisioner(client, provider, informers, clock, settings.provisioner, rng)
+    manager.add(provisioner, settings.needs_leader)
+
+    lifecycle = NodeClaimLifecycle(
+        client, provider, nodeclaims, nodes, nodeclasses, clock, settings.lifecycle
+    )
+    controller = manager.controller("nodeclaim.lifecycle", lifecycle, controller_settings)
+    controller.watch_for(nodeclaims)
+    controller.watch_mapped(nodes, _claim_of_node)
+
+    pool_status = NodePoolStatus(client, nodepools, nodeclaims, nodeclasses, clock)
+    controller = manager.controller("nodepool.status", pool_status, controller_settings)
+    controller.watch_for(nodepools)
+    controller.watch_mapped(nodeclaims, _pool_of_claim)
+    controller.watch_mapped(
+        nodeclasses,
+        lambda event: [Request(event.cluster, "", p["metadata"]["name"]) for p in nodepools.store.list()],
+    )
+
+    class_status = NodeClassStatus(client, nodeclasses, provider, clock)
+    controller = manager.controller("flexnodeclass.status", class_status, controller_settings)
+    controller.watch_for(nodeclasses)
+    return ComputeControllers(provisioner, lifecycle)

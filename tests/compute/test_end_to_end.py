@@ -1,0 +1,175 @@
+"""End to end in the embedded cluster: one simulated member with a single CPU node, the models
+controller and the compute controllers over the simulated cloud provider. A ModelDeployment scaled from 1
+to many replicas makes the provisioner ask for GPU nodes; they launch in more than one cloud (the
+cheapest cloud's GPU quota runs out), register with the simulated kubelet, initialize, and every replica
+becomes Ready. CI runs 24 replicas at time scale 0.002; ``benchmarks/provisioning.py`` measures 1,000 pods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infleet.api.aitoolchain_io.v1.model_deployment import MODEL_DEPLOYMENT
+from infleet.api.catalog import load_catalog
+from infleet.api.compute_aitoolchain_io.v1alpha1.flex_node_class import FLEX_NODE_CLASS
+from infleet.api.karpenter_sh.v1.node_claim import NODE_CLAIM
+from infleet.api.karpenter_sh.v1.node_pool import NODE_POOL
+from infleet.api.kubernetes import NODE, POD
+from infleet.api.labels import CLOUD_LABEL
+from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
+from infleet.compute.cloudprovider.simulated import SimulatedCloudProvider
+from infleet.compute.manager import ComputeSettings, add_compute_controllers
+from infleet.kube.cluster_client import ClientFactory, ClusterClient
+from infleet.kube.conditions import is_true
+from infleet.kube.manager import Manager, ManagerSettings
+from infleet.models.manager import ModelsSettings, add_models_controller
+from infleet.models.reconciler import ReconcilerSettings
+from tests.models.conftest import install_crds
+
+simulated_cluster = pytest.importorskip("infleet.sim.simulated_cluster")
+node_pools = pytest.importorskip("infleet.sim.node_pools")
+mini_engine = pytest.importorskip("infleet.sim.mini_engine")
+sim_settings_module = pytest.importorskip("infleet.sim.settings")
+
+TIME_SCALE = 0.002
+REPLICAS = 24
+NODE_CLASS = {
+    "apiVersion": "compute.aitoolchain.io/v1alpha1",
+    "kind": "FlexNodeClass",
+    "metadata": {"name": "multicloud"},
+    "spec": {
+        "clouds": [
+            {"name": "aws", "quota": {"nvidia.com/gpu": 8}, "spot": False},
+            {"name": "gcp", "spot": False},
+            {"name": "coreweave"},
+            {"name": "onprem", "quota": {"nvidia.com/gpu": 8}},
+        ]
+    },
+}
+NODE_POOL_MANIFEST = {
+    "apiVersion": "karpenter.sh/v1",
+    "kind": "NodePool",
+    "metadata": {"name": "gpu"},
+    "spec": {
+        "template": {
+            "spec": {
+                "nodeClassRef": {
+                    "group": "compute.aitoolchain.io",
+                    "kind": "FlexNodeClass",
+                    "name": "multicloud",
+                },
+                "startupTaints": [{"key": "nvidia.com/gpu-driver", "effect": "NoSchedule"}],
+            }
+        },
+        "limits": {"nvidia.com/gpu": 64},
+    },
+}
+
+
+def model_deployment(replicas: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "aitoolchain.io/v1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": "qwen", "namespace": "default"},
+        "spec": {"model": "qwen2-7b", "engine": "vllm", "replicas": replicas, "resources": {"gpu": 1}},
+    }
+
+
+async def running_member(tmp_path: Path) -> AsyncIterator[tuple[ClusterClient, SimulatedCloudProvider]]:
+    kubeconfig = tmp_path / "kubeconfig"
+    server = EmbeddedAPIServer(
+        APIServerSettings(
+            port=0,
+            data_dir=tmp_path / "data",
+            clusters=("hub", "member"),
+            kubeconfig_out=kubeconfig,
+            tls=False,
+        )
+    )
+    await server.start()
+    factory = ClientFactory(kubeconfig)
+    client = factory.client("infleet-member", "member")
+    await install_crds(client, MODEL_DEPLOYMENT)
+    manager = Manager(ManagerSettings(handle_signals=False))
+    settings = sim_settings_module.SimSettings(
+        time_scale=TIME_SCALE, log_dir=tmp_path / "logs", heartbeat_interval=0.5
+    )
+    cpu = node_pools.NodePool("system", "", 0, 1, "", "aws", "us-east-1", "us-east-1a")
+    engines = mini_engine.MiniEngineLauncher()
+    simulated = simulated_cluster.add_simulated_cluster(manager, client, [cpu], settings, engines)
+    models = ModelsSettings(
+        scrape_interval=0.2, rate_window=1.0, reconciler=ReconcilerSettings(autoscale_interval=0.2)
+    )
+    add_models_controller(manager, client, models)
+    provider = SimulatedCloudProvider(client, load_catalog(), time_scale=TIME_SCALE)
+    add_compute_controllers(manager, client, provider, ComputeSettings().scaled(0.05), rng=random.Random(7))
+    await simulated.heartbeat.register()
+    task = asyncio.ensure_future(manager.run())
+    try:
+        yield client, provider
+    finally:
+        manager.stop()
+        await asyncio.wait_for(task, 15)
+        await engines.close()
+        await factory.close()
+        await server.stop()
+
+
+@pytest.fixture
+async def member(tmp_path: Path) -> AsyncIterator[tuple[ClusterClient, SimulatedCloudProvider]]:
+    async for running in running_member(tmp_path):
+        yield running
+
+
+async def ready_replicas(client: ClusterClient) -> int:
+    pods = (await client.list(POD, "default")).items
+    return sum(1 for p in pods if is_true((p.get("status") or {}).get("conditions"), "Ready"))
+
+
+async def test_scaling_out_provisions_nodes_across_clouds_until_every_replica_is_ready(
+    member: tuple[ClusterClient, SimulatedCloudProvider],
+) -> None:
+    client, provider = member
+    await client.create(FLEX_NODE_CLASS, NODE_CLASS)
+    await client.create(NODE_POOL, NODE_POOL_MANIFEST)
+    await client.create(MODEL_DEPLOYMENT, model_deployment(1))
+    started = time.perf_counter()
+    async with asyncio.timeout(60):
+        while await ready_replicas(client) < 1:  # noqa: ASYNC110 (polls the API)
+            await asyncio.sleep(0.1)
+    first = time.perf_counter() - started
+    await client.patch(MODEL_DEPLOYMENT, "qwen", {"spec": {"replicas": REPLICAS}}, "default")
+    started = time.perf_counter()
+    async with asyncio.timeout(120):
+        while await ready_replicas(client) < REPLICAS:  # noqa: ASYNC110 (polls the API)
+            await asyncio.sleep(0.2)
+    elapsed = time.perf_counter() - started
+    claims = (await client.list(NODE_CLAIM)).items
+    nodes = [n for n in (await client.list(NODE)).items if CLOUD_LABEL in (n["metadata"].get("labels") or {})]
+    clouds = {
+        (n["metadata"]["labels"] or {}).get(CLOUD_LABEL)
+        for n in nodes
+        if n["metadata"]["name"] != "member-system-0"
+    }
+    print(
+        f"\n1 replica Ready in {first:.1f}s; 1 -> {REPLICAS} Ready in {elapsed:.1f}s "
+        f"(time scale {TIME_SCALE}); "
+        f"{len(claims)} NodeClaims, clouds {sorted(c for c in clouds if c)}, {provider.launches} launches"
+    )
+    pending = [
+        c["metadata"]["name"]
+        for c in claims
+        if not is_true((c.get("status") or {}).get("conditions"), "Initialized")
+    ]
+    assert not pending
+    assert all(is_true((c.get("status") or {}).get("conditions"), "Initialized") for c in claims)
+    assert len(clouds) > 1
+    pool = await client.get(NODE_POOL, "gpu")
+    assert pool["status"]["resources"]["nodes"] == str(len(claims))
