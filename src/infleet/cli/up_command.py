@@ -24,6 +24,7 @@ from infleet.apiserver.private_files import private_directory
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.cli.apiserver_command import infleet_home
 from infleet.cli.gateway_process import GatewayProcess, gateway_port, start_gateway
+from infleet.cli.up_compute import add_member_compute, ensure_compute_objects
 from infleet.fleet.hub.hub_manager import add_hub_controllers
 from infleet.fleet.hub.hub_settings import HubSettings
 from infleet.fleet.member.agent import add_member_agent
@@ -249,6 +250,8 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
             sim = add_simulated_cluster(manager, client, default_pools(member), settings, launcher)
             await _ensure_crds(client)
             add_models_controller(manager, client)
+            await ensure_compute_objects(client, member, args.time_scale)
+            add_member_compute(manager, client, args.time_scale)
             await _ensure_member_cluster(hub, member, args.heartbeat_period)
             add_member_agent(manager, hub, client, member)
             created += await sim.heartbeat.register()

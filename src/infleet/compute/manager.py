@@ -84,12 +84,12 @@ def add_compute_controllers(
     lifecycle = NodeClaimLifecycle(
         client, provider, nodeclaims, nodes, nodeclasses, clock, settings.lifecycle
     )
-    controller = manager.controller("nodeclaim.lifecycle", lifecycle, controller_settings)
+    controller = manager.controller(f"{client.name}/nodeclaim-lifecycle", lifecycle, controller_settings)
     controller.watch_for(nodeclaims)
     controller.watch_mapped(nodes, _claim_of_node)
 
     pool_status = NodePoolStatus(client, nodepools, nodeclaims, nodeclasses, clock)
-    controller = manager.controller("nodepool.status", pool_status, controller_settings)
+    controller = manager.controller(f"{client.name}/nodepool-status", pool_status, controller_settings)
     controller.watch_for(nodepools)
     controller.watch_mapped(nodeclaims, _pool_of_claim)
     controller.watch_mapped(
@@ -98,6 +98,6 @@ def add_compute_controllers(
     )
 
     class_status = NodeClassStatus(client, nodeclasses, provider, clock)
-    controller = manager.controller("flexnodeclass.status", class_status, controller_settings)
+    controller = manager.controller(f"{client.name}/flexnodeclass-status", class_status, controller_settings)
     controller.watch_for(nodeclasses)
     return ComputeControllers(provisioner, lifecycle)
