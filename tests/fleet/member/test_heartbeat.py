@@ -15,6 +15,7 @@ from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import (
 )
 from infleet.api.kubernetes import NODE, POD
 from infleet.fleet.member.heartbeat import Heartbeat, HeartbeatSettings
+from infleet.kube.api_error import KubeAPIError
 from infleet.kube.backoff import ExponentialBackoff
 from infleet.kube.clock import ManualClock
 from infleet.kube.informer import Informer
@@ -44,6 +45,10 @@ class FakeMember:
 
     async def probe(self, path: str = "/readyz") -> str:
         return "ok"
+
+    async def list(self, kind: object, *args: object) -> object:
+        # A cluster without the compute layer's CRDs: nothing can be provisioned there.
+        raise KubeAPIError(404, "NotFound", "the server could not find the requested resource")
 
 
 def imc(state: str = "Join", period: int = 10) -> dict[str, Any]:

@@ -19,6 +19,9 @@ import httpx2
 
 from infleet.api.catalog import Catalog
 from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import INTERNAL_MEMBER_CLUSTER
+from infleet.api.compute_aitoolchain_io.v1alpha1.flex_node_class import FLEX_NODE_CLASS
+from infleet.api.karpenter_sh.v1.node_pool import NODE_POOL
+from infleet.api.provisionable import provisionable_gpus
 from infleet.fleet.member.imc_status import Report, apply_report
 from infleet.fleet.member.membership import JOIN, internal_member_cluster, state
 from infleet.fleet.member.properties import ClusterProperties, cluster_properties
@@ -138,7 +141,7 @@ class Heartbeat:
     async def _periodic(self, imc: dict[str, Any]) -> float | None:
         self._dirty = False
         healthy, message = await self._probe()
-        properties, error = self._collect()
+        properties, error = await self._collect()
         report = Report(True, self.clock.wall(), _generation(imc), healthy, message, properties, error)
         return await self._write(imc, report, periodic=True)
 
@@ -148,7 +151,7 @@ class Heartbeat:
         if beat.last_write is not None and now < beat.last_write + self.settings.min_interval:
             return beat.last_write + self.settings.min_interval - now
         self._dirty = False
-        properties, _ = self._collect()  # a failure is reported by the next periodic beat
+        properties, _ = await self._collect()  # a failure is reported by the next periodic beat
         if properties is None or properties == beat.last_properties:
             return beat.next_beat - now
         return await self._write(
@@ -162,11 +165,25 @@ class Heartbeat:
             return False, f"GET {self.settings.probe_path} on the member API server failed: {error}"
         return True, f"GET {self.settings.probe_path} answered ok"
 
-    def _collect(self) -> tuple[ClusterProperties | None, str]:
+    async def _collect(self) -> tuple[ClusterProperties | None, str]:
+        provisionable = await self._provisionable()
         try:
-            return cluster_properties(self.nodes.store.list(), self.pods.store.list(), self.catalog), ""
+            nodes, pods = self.nodes.store.list(), self.pods.store.list()
+            return cluster_properties(nodes, pods, self.catalog, provisionable), ""
         except (ValueError, KeyError, ArithmeticError) as error:
             return None, f"collecting properties from nodes and pods failed: {error}"
+
+    async def _provisionable(self) -> dict[str, int]:
+        """What the member's NodePools could still add per SKU; none where no compute layer runs.
+
+        Listed at each report rather than cached by informers: a cluster without the compute CRDs
+        must not make the agent retry watches forever, and pools change far less often than pods."""
+        try:
+            pools = (await self.member.list(NODE_POOL)).items
+            classes = (await self.member.list(FLEX_NODE_CLASS)).items if pools else []
+        except (KubeAPIError, httpx2.HTTPError, OSError):
+            return {}
+        return provisionable_gpus(pools, classes, self.catalog)
 
     async def _write(
         self, imc: dict[str, Any], report: Report, periodic: bool = False, leaving: bool = False

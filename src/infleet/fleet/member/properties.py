@@ -100,7 +100,7 @@ def _sku_totals(nodes: list[NodeUsage], catalog: Catalog) -> dict[str, _SkuTotal
     return skus
 
 
-def _sku_properties(sku: str, totals: _SkuTotals) -> dict[str, str]:
+def _sku_properties(sku: str, totals: _SkuTotals, provisionable: int) -> dict[str, str]:
     values = {
         fp.SKU_TOTAL: str(totals.total),
         fp.SKU_ALLOCATABLE: str(totals.allocatable),
@@ -109,8 +109,7 @@ def _sku_properties(sku: str, totals: _SkuTotals) -> dict[str, str]:
         fp.SKU_GPUS_PER_NODE: str(totals.gpus_per_node),
         fp.SKU_FREE_NODES: str(totals.free_nodes),
         fp.SKU_GPU_HOUR_COST: format_cost(min(totals.gpu_hour_costs)),
-        # The member agent sees no compute layer's quotas yet: nothing it knows of can be provisioned.
-        fp.SKU_PROVISIONABLE: "0",
+        fp.SKU_PROVISIONABLE: str(provisionable),
         **{f"{fp.SKU_SLOTS_PREFIX}{size}": str(n) for size, n in totals.slots.items()},
     }
     return {fp.sku_property(sku, measure): value for measure, value in values.items()}
@@ -147,14 +146,22 @@ def _core_properties(nodes: list[NodeUsage]) -> dict[str, str]:
 
 
 def cluster_properties(
-    nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any]], catalog: Catalog
+    nodes: Iterable[Mapping[str, Any]],
+    pods: Iterable[Mapping[str, Any]],
+    catalog: Catalog,
+    provisionable: Mapping[str, int] | None = None,
 ) -> ClusterProperties:
-    """Everything the member reports about its capacity, from its Node and Pod objects."""
+    """Everything the member reports about its capacity, from its Node and Pod objects, and what its
+    NodePools could still provision per SKU (``api.provisionable``)."""
     usage = node_usage(nodes, pods)
     properties = _core_properties(usage)
     skus = _sku_totals(usage, catalog)
+    provisionable = provisionable or {}
     for sku, totals in sorted(skus.items()):
-        properties.update(_sku_properties(sku, totals))
+        properties.update(_sku_properties(sku, totals, provisionable.get(sku, 0)))
+    for sku, gpus in sorted(provisionable.items()):
+        if sku not in skus:  # no node of it yet, but the compute layer can bring some
+            properties[fp.sku_property(sku, fp.SKU_PROVISIONABLE)] = str(gpus)
     if skus:
         properties[fp.MIN_GPU_HOUR_COST] = format_cost(min(min(t.gpu_hour_costs) for t in skus.values()))
     for name, label in ((fp.REGION, REGION_LABEL), (fp.CLOUD, CLOUD_LABEL)):
