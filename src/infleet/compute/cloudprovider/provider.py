@@ -6,6 +6,7 @@ and a real cloud plugs in behind the same protocol.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -101,3 +102,7 @@ class CloudProvider(Protocol):
     async def get(self, provider_id: str) -> Instance: ...
 
     async def list(self) -> list[Instance]: ...
+
+    async def interruptions(self) -> builtins.list[Interruption]:
+        """Notices of instances the cloud is about to take back (spot reclaims), as of now."""
+        ...
