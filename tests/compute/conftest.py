@@ -37,11 +37,13 @@ class ComputeCluster:
     async def cached(self, check: Callable[[], Any], within: float = 5.0) -> Any:
         """Wait until ``check`` (over the controllers' caches) returns something truthy."""
         async with asyncio.timeout(within):
-            while not (value := check()):
+            while not (value := check()):  # noqa: ASYNC110 (polls caches the controllers own)
                 await asyncio.sleep(0.01)
         return value
 
-    async def advance_until(self, check: Callable[[], Any], step: float = 1.0, at_most: float = 300.0) -> float:
+    async def advance_until(
+        self, check: Callable[[], Any], step: float = 1.0, at_most: float = 300.0
+    ) -> float:
         """Move the manual clock ``step`` at a time, letting the controllers act, until ``check`` holds;
         the simulated seconds it took."""
         elapsed = 0.0
@@ -66,7 +68,9 @@ class ComputeCluster:
 async def compute_cluster(tmp_path: Path, settings: DisruptionSettings) -> AsyncIterator[ComputeCluster]:
     kubeconfig = tmp_path / "kubeconfig"
     server = EmbeddedAPIServer(
-        APIServerSettings(port=0, data_dir=tmp_path / "data", clusters=("hub",), kubeconfig_out=kubeconfig, tls=False)
+        APIServerSettings(
+            port=0, data_dir=tmp_path / "data", clusters=("hub",), kubeconfig_out=kubeconfig, tls=False
+        )
     )
     await server.start()
     factory = ClientFactory(kubeconfig)

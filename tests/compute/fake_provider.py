@@ -14,8 +14,12 @@ from infleet.compute.cloudprovider.provider import (
 )
 
 
-def shape(name: str, gpus: int, price: float, sku: str = "H100", capacity_type: str = "on-demand") -> InstanceType:
-    offering = Offering("fake", "us-east", "us-east-a", "spot" if capacity_type == "spot" else "on-demand", price)
+def shape(
+    name: str, gpus: int, price: float, sku: str = "H100", capacity_type: str = "on-demand"
+) -> InstanceType:
+    offering = Offering(
+        "fake", "us-east", "us-east-a", "spot" if capacity_type == "spot" else "on-demand", price
+    )
     return InstanceType(name, sku, gpus, cpu=gpus * 8, memory_gib=gpus * 64, offerings=(offering,))
 
 
@@ -33,7 +37,9 @@ class FakeProvider:
 
     async def create(self, request: LaunchRequest) -> Instance:
         chosen = next(t for t in self.types if t.name in request.instance_types)
-        instance = Instance(f"fake://{request.nodeclaim}", chosen.name, chosen.offerings[0], request.nodeclaim)
+        instance = Instance(
+            f"fake://{request.nodeclaim}", chosen.name, chosen.offerings[0], request.nodeclaim
+        )
         self.instances[instance.provider_id] = instance
         return instance
 

@@ -28,7 +28,9 @@ NODE_CLASS = "flex"
 
 async def create_node_class(client: ClusterClient) -> None:
     spec = {"clouds": [{"name": "fake"}]}
-    await client.create(FLEX_NODE_CLASS, {"metadata": {"name": NODE_CLASS}, "spec": spec} | _kind(FLEX_NODE_CLASS))
+    await client.create(
+        FLEX_NODE_CLASS, {"metadata": {"name": NODE_CLASS}, "spec": spec} | _kind(FLEX_NODE_CLASS)
+    )
 
 
 def _kind(kind: Any) -> dict[str, str]:
@@ -39,7 +41,15 @@ async def create_pool(client: ClusterClient, name: str = "gpu", **disruption: An
     """A NodePool; keyword arguments go to ``spec.disruption`` (``warmBuffer`` to the spec)."""
     warm = disruption.pop("warmBuffer", None)
     spec: dict[str, Any] = {
-        "template": {"spec": {"nodeClassRef": {"group": "compute.aitoolchain.io", "kind": "FlexNodeClass", "name": NODE_CLASS}}},
+        "template": {
+            "spec": {
+                "nodeClassRef": {
+                    "group": "compute.aitoolchain.io",
+                    "kind": "FlexNodeClass",
+                    "name": NODE_CLASS,
+                }
+            }
+        },
         "disruption": {"consolidateAfter": "0s", **disruption},
     }
     if warm is not None:
@@ -68,8 +78,13 @@ async def create_node(
         ZONE_LABEL: "us-east-a",
         GPU_SKU_LABEL: "H100",
     }
-    spec = claim_spec or {"nodeClassRef": {"group": "compute.aitoolchain.io", "kind": "FlexNodeClass", "name": NODE_CLASS}}
-    claim = {"metadata": {"name": name, "labels": labels, "finalizers": [TERMINATION_FINALIZER]}, "spec": spec}
+    spec = claim_spec or {
+        "nodeClassRef": {"group": "compute.aitoolchain.io", "kind": "FlexNodeClass", "name": NODE_CLASS}
+    }
+    claim = {
+        "metadata": {"name": name, "labels": labels, "finalizers": [TERMINATION_FINALIZER]},
+        "spec": spec,
+    }
     await client.create(NODE_CLAIM, claim | _kind(NODE_CLAIM))
     allocatable = {GPU_RESOURCE: str(gpus), "cpu": str(gpus * 8), "memory": f"{gpus * 64}Gi"}
     node_labels = {**labels, NODECLAIM_LABEL: name, PRICE_LABEL: f"{price}"}
@@ -79,9 +94,14 @@ async def create_node(
         "status": {"allocatable": allocatable, "capacity": allocatable},
     }
     await client.create(NODE, node | _kind(NODE))
-    conditions = [{"type": t, "status": "True", "reason": t, "lastTransitionTime": timestamp()} for t in ("Launched", "Registered")]
+    conditions = [
+        {"type": t, "status": "True", "reason": t, "lastTransitionTime": timestamp()}
+        for t in ("Launched", "Registered")
+    ]
     if initialized:
-        conditions.append({"type": INITIALIZED, "status": "True", "reason": INITIALIZED, "lastTransitionTime": timestamp()})
+        conditions.append(
+            {"type": INITIALIZED, "status": "True", "reason": INITIALIZED, "lastTransitionTime": timestamp()}
+        )
     status = {"providerID": f"fake://{name}", "nodeName": name, "conditions": conditions}
     await client.patch(NODE_CLAIM, name, {"status": status}, subresource="status")
 
@@ -96,11 +116,22 @@ async def create_pod(
     annotations: dict[str, str] | None = None,
     ready: bool = True,
 ) -> None:
-    container = {"name": "c", "image": "engine", "resources": {"requests": {GPU_RESOURCE: str(gpus), "cpu": "1"}}}
+    container = {
+        "name": "c",
+        "image": "engine",
+        "resources": {"requests": {GPU_RESOURCE: str(gpus), "cpu": "1"}},
+    }
     pod = {
-        "metadata": {"name": name, "namespace": "default", "labels": labels or {}, "annotations": annotations or {}},
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "labels": labels or {},
+            "annotations": annotations or {},
+        },
         "spec": {"nodeName": node, "containers": [container]},
     }
     await client.create(POD, pod | _kind(POD))
     conditions = [{"type": "Ready", "status": "True" if ready else "False"}]
-    await client.patch(POD, name, {"status": {"phase": "Running", "conditions": conditions}}, "default", subresource="status")
+    await client.patch(
+        POD, name, {"status": {"phase": "Running", "conditions": conditions}}, "default", subresource="status"
+    )

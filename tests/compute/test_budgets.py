@@ -14,7 +14,9 @@ from infleet.compute.durations import parse_duration
 
 def pool(*budgets: Budget) -> NodePoolSpec:
     template = {"spec": {"nodeClassRef": {"group": "g", "kind": "k", "name": "n"}}}
-    return NodePoolSpec.model_validate({"template": template, "disruption": {"budgets": [b.to_wire() for b in budgets]}})
+    return NodePoolSpec.model_validate(
+        {"template": template, "disruption": {"budgets": [b.to_wire() for b in budgets]}}
+    )
 
 
 def at(text: str) -> float:
@@ -32,7 +34,9 @@ def test_count_and_percent_round_down() -> None:
 
 
 def test_default_budget_is_ten_percent_and_disrupting_nodes_count() -> None:
-    spec = NodePoolSpec.model_validate({"template": {"spec": {"nodeClassRef": {"group": "g", "kind": "k", "name": "n"}}}})
+    spec = NodePoolSpec.model_validate(
+        {"template": {"spec": {"nodeClassRef": {"group": "g", "kind": "k", "name": "n"}}}}
+    )
     assert allowed(spec, "Empty", 30, 0, NOON) == 3
     assert allowed(spec, "Empty", 30, 2, NOON) == 1
     assert allowed(spec, "Empty", 30, 5, NOON) == 0
@@ -77,7 +81,8 @@ def test_validation_names_the_field() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("720h", 2_592_000.0), ("1h30m", 5400.0), ("10s", 10.0), ("500ms", 0.5), ("0", 0.0), ("Never", None)]
+    ("text", "seconds"),
+    [("720h", 2_592_000.0), ("1h30m", 5400.0), ("10s", 10.0), ("500ms", 0.5), ("0", 0.0), ("Never", None)],
 )
 def test_durations(text: str, seconds: float | None) -> None:
     assert parse_duration(text) == seconds

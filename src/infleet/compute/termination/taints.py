@@ -22,12 +22,10 @@ def has_disruption_taint(node: dict[str, Any]) -> bool:
 async def _write_taints(client: ClusterClient, node: dict[str, Any], taints: list[dict[str, Any]]) -> None:
     # Guarded by resourceVersion, so a concurrent writer's taint is not lost; the caller retries.
     metadata = node["metadata"]
-    patch = [
-        {"op": "test", "path": "/metadata/resourceVersion", "value": metadata["resourceVersion"]},
-        {"op": "add", "path": "/spec/taints", "value": taints},
-    ]
+    # A merge patch carrying resourceVersion is refused (409) if the node changed since it was read.
+    patch = {"metadata": {"resourceVersion": metadata["resourceVersion"]}, "spec": {"taints": taints}}
     try:
-        await client.patch(NODE, metadata["name"], patch, json_patch=True)
+        await client.patch(NODE, metadata["name"], patch)
     except KubeAPIError as error:
         if not error.not_found:
             raise
