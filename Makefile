@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/gateway_vs_litellm.py
 	$(BIN)/python benchmarks/routing.py
 	$(BIN)/python benchmarks/placement_quality.py
+	$(BIN)/python benchmarks/consolidation.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

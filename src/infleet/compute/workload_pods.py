@@ -44,6 +44,11 @@ def is_active(pod: Pod) -> bool:
     return node_of(pod) is not None and not is_terminal(pod)
 
 
+def is_pending(pod: Pod) -> bool:
+    """Waiting for a node: not bound, not ended, not going away."""
+    return node_of(pod) is None and not is_terminal(pod) and not is_terminating(pod)
+
+
 def is_reschedulable(pod: Pod) -> bool:
     """A pod that moves when its node goes (what makes a node non-empty): active and not a daemon."""
     return is_active(pod) and not is_daemon(pod) and not is_terminating(pod)

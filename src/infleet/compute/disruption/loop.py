@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from infleet.compute import workload_pods
 from infleet.compute.cloudprovider.provider import CloudProvider
 from infleet.compute.disruption import consolidatable
 from infleet.compute.disruption.budgets import BudgetLedger
@@ -129,13 +130,19 @@ class DisruptionLoop:
             counts[pool] = (len(states), sum(1 for s in states if s.disrupting))
         screened = screen(snapshot)
         targets = [s for s in snapshot.nodes if s.initialized and not s.disrupting]
+        capacity = FreeCapacity(targets)
+        # Pods leaving disrupting nodes, and pending pods, will take room first: a replacement's free
+        # GPUs belong to the pods of the node it replaces.
+        moving = [p for s in snapshot.nodes if s.disrupting for p in s.reschedulable]
+        pending = [p for p in snapshot.pods if workload_pods.is_pending(p)]
+        capacity.reserve(moving + pending)
         return PassContext(
             snapshot=snapshot,
             screened=screened,
             budgets=BudgetLedger(snapshot.pools, counts, self.clock.wall()),
             serving=ServingGuard(snapshot, self.informers.deployments.store, await list_budgets(self.client)),
             warm=WarmBufferGuard(snapshot),
-            capacity=FreeCapacity(targets),
+            capacity=capacity,
             prices=prices,
             quiet=self.quiet,
             now_wall=self.clock.wall(),

@@ -37,6 +37,14 @@ class FreeCapacity:
             room[target] = room[target] - need
         return room
 
+    def reserve(self, pods: list[dict[str, Any]]) -> None:
+        """Book room for pods that must land somewhere already (on disrupting nodes, or pending), one at a
+        time, so no decision counts on room they will take; those that fit nowhere are the provisioner's."""
+        for pod in sorted(pods, key=lambda p: Resources.of_pod(p).sort_key(), reverse=True):
+            room = self.place([pod], set())
+            if room is not None:
+                self.room.update(room)
+
     def commit(self, room: dict[str, Resources], removed: str) -> None:
         self.room.update(room)
         self.room.pop(removed, None)
