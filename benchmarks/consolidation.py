@@ -322,6 +322,7 @@ async def _measure(
         await harness.settle()
     wall = time.perf_counter() - started
     running = len(harness.store("pods"))
+    # Consolidation must never strand a pod: every one still has a node.
     assert running == pods - remove, f"{running} pods run, expected {pods - remove}"
     return {
         "nodes_before": nodes,
@@ -373,7 +374,9 @@ def write(figures: dict[str, float], pods: int, remove: int) -> str:
         f"Machine: {platform.machine()}, {platform.system()}, Python {platform.python_version()}. "
         "One-GPU pods on the catalog's AWS A10G shapes, default budget (10% of the pool's nodes), "
         "consolidateAfter 0s; `benchmarks/consolidation.py`.\n\n"
-        "| figure | value |\n|---|---|\n" + table + "\n"
+        "| figure | value |\n|---|---|\n" + table + "\n\n"
+        "Simulated time counts disruption passes only: the harness launches replacements and drains at "
+        "once, so a real cloud adds its launch time (minutes for GPU nodes) to each replacement.\n"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)

@@ -31,6 +31,8 @@ def _eligible(ctx: PassContext) -> list[StateNode]:
 def _deletions(ctx: PassContext, eligible: list[StateNode]) -> list[StateNode]:
     chosen: list[StateNode] = []
     for state in eligible:
+        if state.name in ctx.capacity.received:
+            continue
         room = ctx.capacity.place(state.reschedulable, {state.name, *(c.name for c in chosen)})
         if room is None:
             continue

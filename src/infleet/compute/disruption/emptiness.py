@@ -17,7 +17,7 @@ def emptiness(ctx: PassContext) -> Command | None:
             continue
         if not ctx.quiet.consolidatable(state, ctx.snapshot.pools.get(state.pool_name)):
             continue
-        if ctx.guard(state, EMPTY):
+        if state.name not in ctx.capacity.received and ctx.guard(state, EMPTY):
             ctx.book(state)
             ctx.capacity.commit({}, state.name)
             command.delete.append(state)

@@ -22,6 +22,8 @@ class FreeCapacity:
     def __init__(self, targets: list[StateNode]) -> None:
         self.targets = {state.name: state for state in targets}
         self.room = {state.name: state.free for state in targets}
+        #: Nodes that pods were booked onto this pass: deleting one would strand what was booked there.
+        self.received: set[str] = set()
 
     def place(self, pods: list[dict[str, Any]], excluding: set[str]) -> dict[str, Resources] | None:
         """Book ``pods`` on nodes not in ``excluding``; the rooms after, or None when one does not fit."""
@@ -43,8 +45,10 @@ class FreeCapacity:
         for pod in sorted(pods, key=lambda p: Resources.of_pod(p).sort_key(), reverse=True):
             room = self.place([pod], set())
             if room is not None:
-                self.room.update(room)
+                self.commit(room, None)
 
-    def commit(self, room: dict[str, Resources], removed: str) -> None:
+    def commit(self, room: dict[str, Resources], removed: str | None) -> None:
+        self.received.update(name for name, free in room.items() if free != self.room.get(name))
         self.room.update(room)
-        self.room.pop(removed, None)
+        if removed is not None:
+            self.room.pop(removed, None)
