@@ -6,7 +6,6 @@ Consolidation compares the two; a node's own ``infleet.io/price-per-hour`` label
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from infleet.api.compute_aitoolchain_io.v1alpha1.flex_node_class import FlexNodeClassSpec
 from infleet.api.karpenter_sh.v1.node_pool import NodePoolSpec
@@ -90,8 +89,3 @@ def _offering_price(shape: InstanceType, state: StateNode) -> float | None:
 def annotate_prices(states: list[StateNode], pools: dict[str, NodePoolSpec], book: PriceBook) -> None:
     for state in states:
         state.price = book.price_of(state, pools.get(state.pool_name))
-
-
-def node_cost(states: list[Any]) -> float:
-    """$/h of the nodes given (unknown prices count as 0)."""
-    return sum(state.price or 0.0 for state in states)
