@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/placement_quality.py
 	$(BIN)/python benchmarks/placement_scale.py
 	$(BIN)/python benchmarks/provisioning.py
+	$(BIN)/python benchmarks/consolidation.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -22,6 +22,9 @@ EVENT = ResourceKind("", "v1", "Event", "events")
 DEPLOYMENT = ResourceKind("apps", "v1", "Deployment", "deployments")
 STATEFULSET = ResourceKind("apps", "v1", "StatefulSet", "statefulsets")
 
+# policy/v1 (read where served: the embedded API server does not serve it, so readers allow its absence)
+POD_DISRUPTION_BUDGET = ResourceKind("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets")
+
 # coordination.k8s.io/v1
 LEASE = ResourceKind("coordination.k8s.io", "v1", "Lease", "leases")
 

@@ -124,3 +124,8 @@ NODEPOOL_HASH_ANNOTATION = "karpenter.sh/nodepool-hash"
 TERMINATION_FINALIZER = "karpenter.sh/termination"
 #: Infleet: the FlexNodeClass cloud a node came from, and its capacity type's price.
 NODECLASS_LABEL = "compute.aitoolchain.io/flexnodeclass"
+#: Infleet: on a NodeClaim whose instance the cloud takes back, the wall-clock second (epoch) the cloud
+#: reclaims it; termination drains ahead of it, whatever PDBs or do-not-disrupt say.
+INTERRUPTION_DEADLINE_ANNOTATION = "compute.aitoolchain.io/interruption-deadline"
+#: Infleet: on a replacement NodeClaim, the NodeClaim it replaces (consolidation or a spot reclaim).
+REPLACES_ANNOTATION = "compute.aitoolchain.io/replaces"
