@@ -1,4 +1,4 @@
-"""Disruption budgets: counts, percentages rounded down, cron windows with a duration, reasons, and the
+"""Disruption budgets: counts, percentages rounded up, cron windows with a duration, reasons, and the
 most restrictive active budget winning."""
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ def at(text: str) -> float:
 NOON = at("2026-03-02T12:00:00")  # a Monday
 
 
-def test_count_and_percent_round_down() -> None:
+def test_count_and_percent_round_up_as_karpenter_does() -> None:
     assert node_limit(Budget(nodes="3"), 100) == 3
-    assert node_limit(Budget(nodes="10%"), 19) == 1
-    assert node_limit(Budget(nodes="10%"), 9) == 0
+    assert node_limit(Budget(nodes="10%"), 19) == 2
+    assert node_limit(Budget(nodes="10%"), 9) == 1  # a small pool can still shrink
+    assert node_limit(Budget(nodes="0%"), 9) == 0
     assert node_limit(Budget(nodes="0"), 9) == 0
 
 

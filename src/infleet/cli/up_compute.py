@@ -1,10 +1,12 @@
 """The compute layer of each ``infleet up`` member: a FlexNodeClass over the simulated clouds near it and
 a GPU NodePool over that class (``up_node_classes.yaml``), written as an administrator would, and the
-compute controllers over a simulated cloud provider whose Nodes the member's simulated kubelet adopts.
+compute controllers (provisioning, lifecycle, termination, disruption) over a simulated cloud provider
+whose Nodes the member's simulated kubelet adopts.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -16,6 +18,8 @@ from infleet.api.compute_aitoolchain_io.v1alpha1.flex_node_class import FLEX_NOD
 from infleet.api.karpenter_sh.v1.node_pool import NODE_POOL
 from infleet.api.labels import GPU_RESOURCE
 from infleet.compute.cloudprovider.simulated import SimulatedCloudProvider
+from infleet.compute.disruption_manager import add_disruption_controllers
+from infleet.compute.disruption_settings import DisruptionSettings
 from infleet.compute.manager import ComputeSettings, add_compute_controllers
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
@@ -80,6 +84,15 @@ async def ensure_compute_objects(client: ClusterClient, member: str, time_scale:
 
 
 def add_member_compute(manager: Manager, client: ClusterClient, time_scale: float) -> SimulatedCloudProvider:
+    """Provisioning, lifecycle, termination and disruption over one simulated provider per member."""
     provider = SimulatedCloudProvider(client, load_catalog(), time_scale=time_scale)
-    add_compute_controllers(manager, client, provider, ComputeSettings().scaled(max(time_scale, 0.01)))
+    scale = max(time_scale, 0.01)
+    add_compute_controllers(manager, client, provider, ComputeSettings().scaled(scale))
+    defaults = DisruptionSettings()
+    disruption = replace(
+        defaults,
+        poll_interval_seconds=max(1.0, defaults.poll_interval_seconds * scale * 10),
+        replacement_timeout_seconds=defaults.replacement_timeout_seconds * scale,
+    )
+    add_disruption_controllers(manager, client, provider, disruption)
     return provider

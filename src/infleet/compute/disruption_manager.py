@@ -57,7 +57,7 @@ def add_disruption_controllers(
     stores = (informers.claims.store, informers.nodes.store, informers.pods.store)
     recorder = EventRecorder(client, "termination", clock)
     terminator = TerminationReconciler(client, provider, stores, recorder, clock, settings)
-    termination = manager.controller("nodeclaim-termination", terminator)
+    termination = manager.controller(f"{client.name}/nodeclaim-termination", terminator)
     termination.watch_for(informers.claims)
 
     def claim_of_pod(event: InformerEvent) -> list[Request]:
@@ -69,7 +69,8 @@ def add_disruption_controllers(
 
     termination.watch_mapped(informers.pods, claim_of_pod)
     deletion = manager.controller(
-        "node-deletion", NodeDeletionReconciler(client, informers.claims.store, informers.nodes.store)
+        f"{client.name}/node-deletion",
+        NodeDeletionReconciler(client, informers.claims.store, informers.nodes.store),
     )
     deletion.watch_mapped(informers.nodes, node_deletion.claim_of_node)
     loop = DisruptionLoop(client, provider, informers, clock, settings)

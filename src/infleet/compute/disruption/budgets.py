@@ -1,6 +1,6 @@
 """Disruption budgets (Karpenter's ``spec.disruption.budgets``): per pool and reason, how many nodes may
-be disrupting at once. Each budget is a count or a percentage of the pool's nodes (rounded down, so 10%
-of 9 nodes is 0), active always or from each cron ``schedule`` firing for ``duration``, and for the
+be disrupting at once. Each budget is a count or a percentage of the pool's nodes (rounded up, as
+Karpenter and PDBs' maxUnavailable do, so 10% of 9 nodes is 1 and a small pool can still shrink), active always or from each cron ``schedule`` firing for ``duration``, and for the
 listed ``reasons`` (all when none). The most restrictive active budget wins; nodes already disrupting
 count against it. Cron is parsed with croniter (schedules in UTC, as Karpenter evaluates them).
 """
@@ -37,7 +37,7 @@ def is_active(budget: Budget, now_wall: float) -> bool:
 def node_limit(budget: Budget, pool_nodes: int) -> int:
     text = budget.nodes.strip()
     if text.endswith("%"):
-        return math.floor(float(text[:-1]) / 100.0 * pool_nodes)
+        return math.ceil(float(text[:-1]) / 100.0 * pool_nodes)
     return int(text)
 
 
