@@ -2,7 +2,8 @@
 controller and the compute controllers over the simulated cloud provider. A ModelDeployment scaled from 1
 to many replicas makes the provisioner ask for GPU nodes; they launch in more than one cloud (the
 cheapest cloud's GPU quota runs out), register with the simulated kubelet, initialize, and every replica
-becomes Ready. CI runs 24 replicas at time scale 0.002; ``benchmarks/provisioning.py`` measures 1,000 pods.
+becomes Ready; scaled back to one, the idle nodes are consolidated away and the cost returns to the one
+node it needs. 40 replicas at time scale 0.002; ``benchmarks/provisioning.py`` measures 1,000 pods.
 """
 
 from __future__ import annotations
@@ -22,24 +23,23 @@ from infleet.api.compute_aitoolchain_io.v1alpha1.flex_node_class import FLEX_NOD
 from infleet.api.karpenter_sh.v1.node_claim import NODE_CLAIM
 from infleet.api.karpenter_sh.v1.node_pool import NODE_POOL
 from infleet.api.kubernetes import NODE, POD
-from infleet.api.labels import CLOUD_LABEL
+from infleet.api.labels import CLOUD_LABEL, NODECLAIM_LABEL, PRICE_LABEL
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.compute.cloudprovider.simulated import SimulatedCloudProvider
+from infleet.compute.disruption_manager import add_disruption_controllers
+from infleet.compute.disruption_settings import DisruptionSettings
 from infleet.compute.manager import ComputeSettings, add_compute_controllers
 from infleet.kube.cluster_client import ClientFactory, ClusterClient
 from infleet.kube.conditions import is_true
 from infleet.kube.manager import Manager, ManagerSettings
 from infleet.models.manager import ModelsSettings, add_models_controller
 from infleet.models.reconciler import ReconcilerSettings
+from infleet.sim import mini_engine, node_pools, simulated_cluster
+from infleet.sim import settings as sim_settings_module
 from tests.models.conftest import install_crds
 
-simulated_cluster = pytest.importorskip("infleet.sim.simulated_cluster")
-node_pools = pytest.importorskip("infleet.sim.node_pools")
-mini_engine = pytest.importorskip("infleet.sim.mini_engine")
-sim_settings_module = pytest.importorskip("infleet.sim.settings")
-
 TIME_SCALE = 0.002
-REPLICAS = 24
+REPLICAS = 40
 NODE_CLASS = {
     "apiVersion": "compute.aitoolchain.io/v1alpha1",
     "kind": "FlexNodeClass",
@@ -69,6 +69,12 @@ NODE_POOL_MANIFEST = {
             }
         },
         "limits": {"nvidia.com/gpu": 64},
+        # Empty nodes go a second after their last pod, many at once, so the test sees the scale-back.
+        "disruption": {
+            "consolidationPolicy": "WhenEmpty",
+            "consolidateAfter": "1s",
+            "budgets": [{"nodes": "50%"}],
+        },
     },
 }
 
@@ -110,6 +116,8 @@ async def running_member(tmp_path: Path) -> AsyncIterator[tuple[ClusterClient, S
     add_models_controller(manager, client, models)
     provider = SimulatedCloudProvider(client, load_catalog(), time_scale=TIME_SCALE)
     add_compute_controllers(manager, client, provider, ComputeSettings().scaled(0.05), rng=random.Random(7))
+    disruption = DisruptionSettings(poll_interval_seconds=0.2, replacement_timeout_seconds=30.0)
+    add_disruption_controllers(manager, client, provider, disruption)
     await simulated.heartbeat.register()
     task = asyncio.ensure_future(manager.run())
     try:
@@ -173,3 +181,29 @@ async def test_scaling_out_provisions_nodes_across_clouds_until_every_replica_is
     assert len(clouds) > 1
     pool = await client.get(NODE_POOL, "gpu")
     assert pool["status"]["resources"]["nodes"] == str(len(claims))
+
+    # Back to one replica: the idle nodes are consolidated away and the cost returns to one node's.
+    before = await provisioned_cost(client)
+    await client.patch(MODEL_DEPLOYMENT, "qwen", {"spec": {"replicas": 1}}, "default")
+    started = time.perf_counter()
+    async with asyncio.timeout(60):
+        while len((await client.list(NODE_CLAIM)).items) > 1:  # noqa: ASYNC110 (polls the API)
+            await asyncio.sleep(0.2)
+    after = await provisioned_cost(client)
+    took = time.perf_counter() - started
+    print(f"scale back to 1: consolidated in {took:.1f}s, ${before:.2f}/h -> ${after:.2f}/h")
+    assert await ready_replicas(client) == 1
+    [remaining] = [
+        n for n in (await client.list(NODE)).items if NODECLAIM_LABEL in (n["metadata"].get("labels") or {})
+    ]
+    assert after == float(remaining["metadata"]["labels"][PRICE_LABEL])  # the baseline: the one node it needs
+
+
+async def provisioned_cost(client: ClusterClient) -> float:
+    """$/hour of the nodes the compute layer provisioned (their price labels)."""
+    nodes = (await client.list(NODE)).items
+    return sum(
+        float(n["metadata"]["labels"][PRICE_LABEL])
+        for n in nodes
+        if NODECLAIM_LABEL in (n["metadata"].get("labels") or {})
+    )
