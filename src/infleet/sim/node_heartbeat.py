@@ -162,14 +162,7 @@ class NodeHeartbeat:
                 **(status.get("allocatable") or {}),
                 **_gpus(status.get("capacity") or {}),
             }
-            set_condition(
-                status.setdefault("conditions", []),
-                "Ready",
-                True,
-                "KubeletReady",
-                "kubelet is posting ready status",
-                now=now,
-            )
+            _post_ready(status, now)
 
         await patch_status(self.client, NODE, node, mutate)
         await self._renew(name)
@@ -198,17 +191,7 @@ class NodeHeartbeat:
     async def _recover(self, node: dict[str, Any]) -> None:
         now = self.clock.wall()
 
-        def ready(status: dict[str, Any]) -> None:
-            set_condition(
-                status.setdefault("conditions", []),
-                "Ready",
-                True,
-                "KubeletReady",
-                "kubelet is posting ready status",
-                now=now,
-            )
-
-        await patch_status(self.client, NODE, node, ready)
+        await patch_status(self.client, NODE, node, lambda status: _post_ready(status, now))
         taints = [
             t for t in (node.get("spec") or {}).get("taints") or [] if t.get("key") != UNREACHABLE_TAINT
         ]
@@ -234,3 +217,15 @@ class NodeHeartbeat:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._wake.clear()
+
+
+def _post_ready(status: dict[str, Any], now: float) -> None:
+    """The kubelet's Ready condition, as it posts it."""
+    set_condition(
+        status.setdefault("conditions", []),
+        "Ready",
+        True,
+        "KubeletReady",
+        "kubelet is posting ready status",
+        now=now,
+    )
