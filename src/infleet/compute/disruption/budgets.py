@@ -1,8 +1,9 @@
 """Disruption budgets (Karpenter's ``spec.disruption.budgets``): per pool and reason, how many nodes may
-be disrupting at once. Each budget is a count or a percentage of the pool's nodes (rounded up, as
-Karpenter and PDBs' maxUnavailable do, so 10% of 9 nodes is 1 and a small pool can still shrink), active always or from each cron ``schedule`` firing for ``duration``, and for the
-listed ``reasons`` (all when none). The most restrictive active budget wins; nodes already disrupting
-count against it. Cron is parsed with croniter (schedules in UTC, as Karpenter evaluates them).
+be disrupting at once. Each budget is a count or a percentage of the pool's nodes, rounded up as
+Karpenter and PDBs' maxUnavailable do (10% of 9 nodes is 1, so a small pool can still shrink); active
+always or from each cron ``schedule`` firing for ``duration``; for the listed ``reasons`` (all when
+none). The most restrictive active budget wins; nodes already disrupting count against it. Cron is
+parsed with croniter (schedules in UTC, as Karpenter evaluates them).
 """
 
 from __future__ import annotations
