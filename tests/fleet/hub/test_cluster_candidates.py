@@ -7,7 +7,14 @@ from typing import Any
 
 from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import MEMBER_AGENT
 from infleet.api.labels import FAILOVER_AFTER_ANNOTATION, FAILOVER_ANNOTATION
-from infleet.fleet.hub.cluster_candidates import Failover, candidate, failover_of, next_failover
+from infleet.fleet.hub.cluster_candidates import (
+    Failover,
+    MemberView,
+    MemberViews,
+    candidate,
+    failover_of,
+    next_failover,
+)
 from infleet.kube.conditions import timestamp
 
 NOW = 1_750_000_000.0
@@ -50,13 +57,13 @@ def test_an_unhealthy_member_counts_as_unhealthy_only_past_the_window() -> None:
     early = candidate(sick, NOW, window, holds_binding=True)
     assert early.healthy
     assert early.seconds_since_heartbeat == 0.0  # it holds the placement: it stays put for now
-    assert next_failover([sick], NOW, window) == 20
+    assert next_failover([MemberView.of(sick)], NOW, window) == 20
     late = candidate(sick, NOW + 25, window, holds_binding=True)
     assert not late.healthy
     assert late.seconds_since_heartbeat == 35
     off = candidate(sick, NOW + 25, Failover(False, 30), holds_binding=True)
     assert off.healthy  # failover off: the placement stays where it is, as in KubeFleet
-    assert next_failover([sick], NOW, Failover(False, 30)) is None
+    assert next_failover([MemberView.of(sick)], NOW, Failover(False, 30)) is None
 
 
 def test_a_candidate_carries_labels_properties_and_taints() -> None:
@@ -66,3 +73,26 @@ def test_a_candidate_carries_labels_properties_and_taints() -> None:
     assert [(t.key, t.value) for t in found.taints] == [("gpu", "busy")]
     assert found.joined
     assert found.seconds_since_heartbeat == 3
+
+
+def versioned(version: str, healthy: str = "True") -> dict[str, Any]:
+    found = member(healthy, NOW - 100, NOW - 3)
+    found["metadata"]["resourceVersion"] = version
+    return found
+
+
+def test_member_views_are_parsed_once_per_version_and_never_outlive_a_change() -> None:
+    views = MemberViews()
+    first = views.of([versioned("1")])
+    assert views.of([versioned("1")])[0] is first[0]  # same version: the parsed view is reused
+    sick = views.of([versioned("2", healthy="False")])[0]
+    assert sick is not first[0]
+    assert not sick.candidate(NOW + 100, Failover(True, 30), holds_binding=False).healthy
+    assert views.of([]) == []
+    assert views.of([versioned("2", healthy="True")])[0].unhealthy_since is None  # forgotten once gone
+
+
+def test_a_member_without_a_resource_version_is_parsed_every_time() -> None:
+    views = MemberViews()
+    plain = member("True", NOW - 100, NOW - 3)
+    assert views.of([plain])[0] is not views.of([plain])[0]

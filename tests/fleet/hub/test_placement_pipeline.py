@@ -265,6 +265,36 @@ async def test_a_selector_that_cannot_select_is_refused_in_status(fleet_hub: Fle
     assert "use a ResourcePlacement" in condition["message"]
 
 
+async def test_an_object_added_to_a_placed_namespace_reaches_the_work_without_waiting_for_resync(
+    fleet_hub: FleetHub,
+) -> None:
+    # The placement controller reads a Namespace's objects from informer caches: a cache that missed a
+    # change would leave the Work stale until the 60 s re-selection; the object's own event must redo it.
+    await join(fleet_hub, "a", {}, {REGION: "east"})
+    await namespace_with(fleet_hub, "grow", config_map("first"))
+    await fleet_hub.client.create(CLUSTER_RESOURCE_PLACEMENT, placement("grow", "grow", n=1))
+    await until(lambda: fleet_hub.get(WORK, "grow-work", "fleet-member-a"), what="Work written")
+    await fleet_hub.client.create(CONFIGMAP, {**config_map("second"), "metadata": {"name": "second"}}, "grow")
+    await fleet_hub.client.create(
+        CONFIGMAP, {**config_map("third"), "metadata": {"name": "third", "namespace": "grow"}}, "grow"
+    )
+
+    async def has_all() -> bool:
+        work = await fleet_hub.get(WORK, "grow-work", "fleet-member-a") or {}
+        manifests = ((work.get("spec") or {}).get("workload") or {}).get("manifests") or []
+        return [m["metadata"]["name"] for m in manifests] == ["grow", "first", "second", "third"]
+
+    await until(has_all, within=10, what="the new ConfigMaps in the Work")
+    await fleet_hub.client.delete(CONFIGMAP, "first", "grow")
+
+    async def without_first() -> bool:
+        work = await fleet_hub.get(WORK, "grow-work", "fleet-member-a") or {}
+        manifests = ((work.get("spec") or {}).get("workload") or {}).get("manifests") or []
+        return [m["metadata"]["name"] for m in manifests] == ["grow", "second", "third"]
+
+    await until(without_first, within=10, what="the deleted ConfigMap gone from the Work")
+
+
 async def test_deleting_a_placement_removes_its_bindings_works_and_snapshots(fleet_hub: FleetHub) -> None:
     await join(fleet_hub, "a", {}, {REGION: "east"})
     await namespace_with(fleet_hub, "app", config_map("c"))

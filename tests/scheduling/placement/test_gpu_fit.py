@@ -3,9 +3,12 @@ capacity by slots and free nodes, provisionable fallback, and demands consuming 
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from infleet.api import fleet_properties as fp
 from infleet.scheduling import Code
 from infleet.scheduling.placement import schedule
+from infleet.scheduling.placement.schedule import PlacementScheduler
 from tests.scheduling.placement.fleet import LLAMA_8B, LLAMA_70B, cluster, demand, gpu_properties, request
 
 PICK_ONE = {"placementType": "PickN", "numberOfClusters": 1}
@@ -94,3 +97,20 @@ def test_a_placed_cluster_stays_though_its_own_replicas_took_the_gpus_it_reporte
     assert "cost" not in decision.selected[0].reason  # a quote from its leftover GPUs would mislead
     assert [o.cluster for o in decision.unselected] == ["roomy"]
     assert decision.unselected[0].reason.startswith("PickN: the placement already has its 1 clusters")
+
+
+def test_a_long_lived_scheduler_refits_when_the_report_or_the_demands_change() -> None:
+    # GpuFit results are kept across cycles per report and demands: a member's changed report, or a
+    # placement's changed demands, must never read the previous result.
+    scheduler = PlacementScheduler()
+    wants = request(PICK_ONE, workloads=(demand(LLAMA_70B, replicas=2, gpus=4),))
+    full = cluster("m", properties=MappingProxyType(gpu_properties("H100", 4, 8, 0, 3.0, partial=3)))
+    assert not scheduler.schedule(wants, [full]).fulfilled
+    assert not scheduler.schedule(wants, [full]).fulfilled  # the kept result, still right
+    freed = cluster("m", properties=MappingProxyType(gpu_properties("H100", 4, 8, 2, 3.0)))
+    assert scheduler.schedule(wants, [freed]).cluster_names == ("m",)
+    assert not scheduler.schedule(wants, [full]).fulfilled  # back to the full report
+    smaller = request(PICK_ONE, workloads=(demand(LLAMA_8B),))
+    assert scheduler.schedule(smaller, [full]).cluster_names == ("m",)  # other demands, other result
+    plain = cluster("m", properties=dict(gpu_properties("H100", 4, 8, 2, 3.0)))
+    assert scheduler.schedule(wants, [plain]).cluster_names == ("m",)  # a plain dict: keyed by content

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from infleet.api.labels import PLACEMENT_CLEANUP_FINALIZER
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.placement import SCHEDULED, PlacementSpec
+from infleet.fleet.hub.namespace_contents import NamespaceContents
 from infleet.fleet.hub.placement_kinds import PlacementKinds
 from infleet.fleet.hub.placement_status import StatusInputs, build_status
 from infleet.fleet.hub.resource_selection import InvalidSelectorError, SelectionScope, select_resources
@@ -52,6 +53,7 @@ class PlacementController:
         discovery: Discovery,
         clock: Clock,
         resync_seconds: float = 60.0,
+        contents: NamespaceContents | None = None,
     ) -> None:
         self._client = client
         self._kinds = kinds
@@ -59,6 +61,7 @@ class PlacementController:
         self._discovery = discovery
         self._clock = clock
         self._resync = resync_seconds
+        self._contents = contents
         self._snapshotter = Snapshotter(
             client, kinds, informers.policy_snapshots.store, informers.resource_snapshots.store
         )
@@ -79,7 +82,11 @@ class PlacementController:
             return Result()
         try:
             selected = await select_resources(
-                self._client, self._discovery, spec.resource_selectors, SelectionScope(request.namespace)
+                self._client,
+                self._discovery,
+                spec.resource_selectors,
+                SelectionScope(request.namespace),
+                self._contents,
             )
         except InvalidSelectorError as error:
             await self._refuse(placement, "InvalidResourceSelectors", str(error))

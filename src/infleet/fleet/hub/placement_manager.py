@@ -16,6 +16,7 @@ from infleet.fleet.hub.event_mapping import (
     work_binding,
 )
 from infleet.fleet.hub.hub_settings import HubSettings
+from infleet.fleet.hub.namespace_contents import NamespaceContents, placements_selecting
 from infleet.fleet.hub.placement_controller import PlacementController, PlacementInformers
 from infleet.fleet.hub.placement_kinds import SCOPES, PlacementKinds
 from infleet.fleet.hub.rollout_controller import RolloutController
@@ -25,8 +26,10 @@ from infleet.kube.clock import Clock
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.controller import ControllerSettings
 from infleet.kube.discovery import Discovery
-from infleet.kube.informer import Informer
+from infleet.kube.informer import Informer, InformerEvent
 from infleet.kube.manager import Manager
+from infleet.kube.reconciler import Request
+from infleet.kube.workqueue import WorkQueue
 
 
 def add_placement_controllers(
@@ -42,8 +45,12 @@ def add_placement_controllers(
     members = manager.informer(hub, MEMBER_CLUSTER)
     works = manager.informer(hub, WORK)
     discovery = Discovery(hub, clock)
+    contents = NamespaceContents(hub, discovery)
+    manager.add(contents)
     return [
-        _add_scope(manager, hub, kinds, members, works, discovery, schedule, catalog, clock, settings)
+        _add_scope(
+            manager, hub, kinds, members, works, discovery, contents, schedule, catalog, clock, settings
+        )
         for kinds in SCOPES
     ]
 
@@ -55,6 +62,7 @@ def _add_scope(
     members: Informer,
     works: Informer,
     discovery: Discovery,
+    contents: NamespaceContents,
     schedule: Schedule,
     catalog: Catalog,
     clock: Clock,
@@ -71,9 +79,17 @@ def _add_scope(
     to_parent = parent_placement(kinds)
 
     placement = PlacementController(
-        hub, kinds, informers, discovery, clock, settings.placement_resync_seconds
+        hub, kinds, informers, discovery, clock, settings.placement_resync_seconds, contents
     )
     controller = manager.controller(f"hub/{scope}/placement", placement, run)
+    if not kinds.namespaced:  # only a ClusterResourcePlacement selects a Namespace's contents
+        selecting = placements_selecting(informers.placements.store)
+
+        def reselect(event: InformerEvent, queue: WorkQueue[Request] = controller.queue) -> None:
+            for request in selecting(event):
+                queue.add(request)
+
+        contents.add_handler(reselect)
     # It rebuilds the placement's status from snapshots and bindings: its own status writes need no run.
     controller.watch_mapped(informers.placements, unless_status_only())
     controller.watch_mapped(informers.bindings, to_parent)

@@ -16,6 +16,7 @@ from infleet.api.kubernetes import NAMESPACE
 from infleet.api.labels import KUBECTL_LAST_APPLIED_ANNOTATION
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.placement import ResourceSelector
 from infleet.api.resource_kind import ResourceKind
+from infleet.fleet.hub.namespace_contents import NamespaceContents
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.discovery import Discovery, UnknownKindError
 
@@ -77,8 +78,11 @@ async def select_resources(
     discovery: Discovery,
     selectors: Iterable[ResourceSelector],
     scope: SelectionScope,
+    contents: NamespaceContents | None = None,
 ) -> list[dict[str, Any]]:
-    """The selected objects, cleaned and sorted (namespaces first); raises :class:`InvalidSelectorError`."""
+    """The selected objects, cleaned and sorted (namespaces first); raises :class:`InvalidSelectorError`.
+    A Namespace's objects come from ``contents`` (the hub's caches) when given, else from the API server."""
+    contents = contents or NamespaceContents(client, discovery)
     found: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for index, selector in enumerate(selectors):
         where = f"spec.resourceSelectors[{index}]"
@@ -87,7 +91,7 @@ async def select_resources(
         for obj in await _matching(client, resource, selector, scope):
             await _add(found, obj, resource)
             if resource == NAMESPACE and selector.selection_scope == "NamespaceWithResources":
-                for child in await _namespace_contents(client, discovery, obj["metadata"]["name"]):
+                for child in await _namespace_contents(contents, discovery, obj["metadata"]["name"]):
                     await _add(found, child, None)
     return [clean(obj) for _, obj in sorted(found.items(), key=lambda item: _order(item[0]))]
 
@@ -135,15 +139,14 @@ async def _matching(
 
 
 async def _namespace_contents(
-    client: ClusterClient, discovery: Discovery, namespace: str
+    contents: NamespaceContents, discovery: Discovery, namespace: str
 ) -> list[dict[str, Any]]:
-    contents: list[dict[str, Any]] = []
-    for served in await discovery.kinds():
-        resource = served.resource
-        if not resource.namespaced or not placeable(resource) or not {"list", "create"} <= served.verbs:
-            continue
-        contents += (await client.list(resource, namespace)).items
-    return contents
+    kinds = [
+        served
+        for served in await discovery.kinds()
+        if served.resource.namespaced and placeable(served.resource) and {"list", "create"} <= served.verbs
+    ]
+    return await contents.list(namespace, kinds)
 
 
 async def _add(

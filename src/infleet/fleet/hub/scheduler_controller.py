@@ -14,11 +14,7 @@ from typing import Any
 from infleet.api.catalog import Catalog
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.placement import SCHEDULED
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.policy import PlacementPolicy
-from infleet.fleet.hub.cluster_candidates import (
-    candidate,
-    failover_of,
-    next_failover,
-)
+from infleet.fleet.hub.cluster_candidates import MemberViews, failover_of, next_failover
 from infleet.fleet.hub.gpu_demands import gpu_demands
 from infleet.fleet.hub.placement_kinds import PlacementKinds
 from infleet.fleet.hub.snapshots import latest, owned_snapshots
@@ -71,6 +67,7 @@ class SchedulerController:
         self._failover_after = failover_after_seconds
         #: Placements whose last cycle fell short: a member's capacity change is worth a new cycle.
         self.unfulfilled: set[Request] = set()
+        self._members = MemberViews()
 
     async def reconcile(self, request: Request) -> Result:
         placement = self._informers.placements.store.get(request.name, request.namespace or None)
@@ -94,10 +91,8 @@ class SchedulerController:
         by_cluster = {str(b["spec"]["targetCluster"]): b for b in bindings}
         now = self._clock.wall()
         failover = failover_of(placement, self._failover_after)
-        members = self._informers.members.store.list()
-        candidates = [
-            candidate(m, now, failover, _holds(by_cluster.get(m["metadata"]["name"]))) for m in members
-        ]
+        members = self._members.of(self._informers.members.store.list())
+        candidates = [m.candidate(now, failover, _holds(by_cluster.get(m.name))) for m in members]
         decision = self._schedule(
             self._request(placement, policy_snapshot, resources, by_cluster, failover.enabled), candidates
         )

@@ -6,13 +6,20 @@ nodes, provisionable plans provisionable GPUs. GpuFit works on a copy per cycle 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TypeVar, cast
 
 from infleet.api import fleet_properties as props
 from infleet.api.catalog import Catalog, CatalogError, GpuInfo
 from infleet.api.offerings import Offering, provisionable_offerings
 from infleet.api.sizing import Plan
 from infleet.scheduling.placement.cluster import ClusterCandidate
+
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def slot_size(gpus: int) -> int | None:
@@ -134,26 +141,58 @@ def offerings(
     return found
 
 
+ReportKey = Hashable
+
+
 class CapacityCache:
-    """Parsed capacity per distinct set of reported GPU properties, and the catalog's provisionable
-    shapes, kept across cycles by a long-lived scheduler. Members re-report the same numbers on every
-    heartbeat, so without it every cycle parsed every member's properties again (a 1,000-member fleet:
-    most of a cycle's time)."""
+    """Parsed capacity per distinct set of reported properties, whatever else is derived from a report
+    alone (GpuFit's result per set of demands), and the catalog's provisionable shapes, kept across
+    cycles by a long-lived scheduler. Members re-report the same numbers on every heartbeat, so without
+    it every cycle parsed and sized every member again (a 1,000-member fleet: most of a cycle's time).
+    Entries are keyed by the report's content, so a changed report can never read a stale one.
+    """
 
     def __init__(self, catalog: Catalog, limit: int = 8192) -> None:
         self.catalog = catalog
         self.provisionable = provisionable_offerings(catalog)
         self._limit = limit
-        self._parsed: dict[tuple[tuple[str, str], ...], dict[str, SkuCapacity]] = {}
+        self._parsed: dict[ReportKey, dict[str, SkuCapacity]] = {}
+        self._derived: dict[tuple[ReportKey, Hashable], object] = {}
+        #: Read-only views by identity (kept alive, so an id is never reused while listed).
+        self._views: dict[int, tuple[Mapping[str, str], ReportKey]] = {}
+
+    def report_key(self, cluster: ClusterCandidate) -> ReportKey:
+        """The report's content as a key. A read-only view (``MappingProxyType``, as the hub builds
+        candidates, over a dict nobody else holds) cannot change, so it is keyed once by identity:
+        hashing 1,000 reports' contents per cycle was itself a cost."""
+        properties = cluster.properties
+        if not isinstance(properties, MappingProxyType):
+            return frozenset(properties.items())
+        known = self._views.get(id(properties))
+        if known is not None and known[0] is properties:
+            return known[1]
+        key = frozenset(properties.items())
+        _bound(self._views, self._limit)[id(properties)] = (properties, key)
+        return key
 
     def read(self, cluster: ClusterCandidate) -> dict[str, SkuCapacity]:
         """What :func:`read_capacity` returns, as a fresh copy the caller may consume."""
-        key = tuple(
-            sorted(item for item in cluster.properties.items() if item[0].startswith(props.GPU_PREFIX))
-        )
+        key = self.report_key(cluster)
         parsed = self._parsed.get(key)
         if parsed is None:
-            if len(self._parsed) >= self._limit:
-                self._parsed.clear()  # a bound, not an LRU: churn this large means the fleet changed
-            parsed = self._parsed[key] = read_capacity(self.catalog, cluster)
+            parsed = _bound(self._parsed, self._limit)[key] = read_capacity(self.catalog, cluster)
         return {name: dataclasses.replace(sku, slots=dict(sku.slots)) for name, sku in parsed.items()}
+
+    def derived(self, cluster: ClusterCandidate, what: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, once per distinct report and ``what``: for results that depend on nothing
+        but the report, this cache's catalog and ``what`` (GpuFit: the placement's demands)."""
+        key = (self.report_key(cluster), what)
+        if key not in self._derived:
+            _bound(self._derived, self._limit)[key] = compute()
+        return cast(T, self._derived[key])
+
+
+def _bound(entries: dict[K, V], limit: int) -> dict[K, V]:
+    if len(entries) >= limit:
+        entries.clear()  # a bound, not an LRU: churn this large means the fleet changed
+    return entries

@@ -79,7 +79,8 @@ def _fit_one(cycle: PlacementCycle, demand: GpuDemand, capacity: dict[str, SkuCa
 
 
 def gpu_fit(cycle: PlacementCycle, cluster: ClusterCandidate) -> GpuFitResult:
-    """Fits every demand of the cycle on `cluster`, once per cycle and cluster."""
+    """Fits every demand of the cycle on `cluster`: once per distinct report and set of demands while
+    the cycle's capacity cache lives (the result depends on nothing else), else once per cycle."""
 
     def compute() -> GpuFitResult:
         demands = cycle.request.workloads
@@ -95,7 +96,10 @@ def gpu_fit(cycle: PlacementCycle, cluster: ClusterCandidate) -> GpuFitResult:
             placed.append(PlacedDemand(demand, found))
         return GpuFitResult(tuple(placed))
 
-    return cycle.state.memo(("GpuFit", cluster.name), compute)
+    return cycle.state.memo(
+        ("GpuFit", cluster.name),
+        lambda: cycle.capacity_cache().derived(cluster, ("GpuFit", cycle.request.workloads), compute),
+    )
 
 
 class GpuFit:
