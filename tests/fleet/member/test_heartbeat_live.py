@@ -114,7 +114,9 @@ async def test_capacity_changes_are_reported_before_the_next_periodic_beat(fleet
     got = await fleet.hub.get(INTERNAL_MEMBER_CLUSTER, MEMBER, NS)
     assert prop(got, fp.sku_property("H100", fp.SKU_LARGEST_FREE_BLOCK)) == "5"
     assert prop(got, fp.sku_property("H100", fp.SKU_FREE_NODES)) == "0"
-    assert fleet.agent.heartbeat.beats == beats + 1
+    # One write for the pod (a node event still in flight from the start may add one more), and no
+    # periodic beat: the next one is 600 s away.
+    assert fleet.agent.heartbeat.beats - beats in (1, 2)
 
 
 async def test_leave_marks_the_agent_not_joined(fleet: Fleet) -> None:
