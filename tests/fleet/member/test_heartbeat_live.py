@@ -114,8 +114,14 @@ async def test_capacity_changes_are_reported_before_the_next_periodic_beat(fleet
     got = await fleet.hub.get(INTERNAL_MEMBER_CLUSTER, MEMBER, NS)
     assert prop(got, fp.sku_property("H100", fp.SKU_LARGEST_FREE_BLOCK)) == "5"
     assert prop(got, fp.sku_property("H100", fp.SKU_FREE_NODES)) == "0"
-    # One write for the pod (a node event still in flight from the start may add one more), and no
+    # One write for the pod (a node event still in flight from the start may add one more; the agent
+    # counts a write once the hub's answer is back, a moment after the test can read it), and no
     # periodic beat: the next one is 600 s away.
+
+    async def counted() -> bool:
+        return fleet.agent.heartbeat.beats > beats
+
+    await until(counted, within=1, what="the agent to count its write")
     assert fleet.agent.heartbeat.beats - beats in (1, 2)
 
 
