@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from infleet.scheduling import Environment, Profile
+import pytest
+
+from infleet.scheduling import Environment, PluginRef, Profile, ProfileSpec, RegistryError
 from infleet.scheduling.routing import (
     BUILTIN_PROFILES,
     Endpoint,
@@ -94,6 +96,33 @@ def test_locality_prefers_request_region_then_home_region() -> None:
     p = profile("load", region="us")
     assert p.schedule(req(), reps).ranked[0].name == "us1"
     assert p.schedule(req(region="eu"), reps).ranked[0].name == "eu1"
+
+
+def nearest_only(home: str = "us", **args: object) -> Profile[RoutingRequest, Endpoint]:
+    spec = ProfileSpec(
+        name="nearest",
+        filters=[PluginRef(name="region-allow", args=args)],
+        scorers=[PluginRef(name="outstanding")],
+    )
+    return Profile.build(spec, build_routing_registry(home), Environment(rng=random.Random(0)))
+
+
+def test_region_filter_keeps_only_the_request_region_when_asked() -> None:
+    reps = [Rep("us1", region="us", outstanding=9), Rep("eu1", region="eu"), Rep("ap1", region="ap")]
+    p = nearest_only(request_region_only=True)
+    assert [r.name for r in p.schedule(req(region="eu"), reps).ranked] == ["eu1"]
+    # No header: the gateway's own region, however busy its replicas are.
+    assert [r.name for r in p.schedule(req(), reps).ranked] == ["us1"]
+    assert p.schedule(req(region="sa"), reps).ranked == []
+    # Without a region anywhere nothing is restricted; the fixed allow-list still applies.
+    assert len(nearest_only(home="").schedule(req(), reps).ranked) == 3
+    both = nearest_only(request_region_only=True, regions=["us", "eu"])
+    assert both.schedule(req(region="ap"), reps).ranked == []
+
+
+def test_region_filter_refuses_unknown_arguments() -> None:
+    with pytest.raises(RegistryError, match="request_region"):
+        nearest_only(request_region=True)
 
 
 def test_cost_profile_prefers_cheaper_replicas() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from infleet.scheduling.framework import Environment
 from infleet.scheduling.pickers import register_pickers
 from infleet.scheduling.profile import PluginRef, ProfileSpec
-from infleet.scheduling.registry import Registry
+from infleet.scheduling.registry import PluginArgs, Registry
 from infleet.scheduling.routing.endpoint import SaturationPolicy
 from infleet.scheduling.routing.filters import (
     ConcurrencyCapFilter,
@@ -31,6 +31,13 @@ from infleet.scheduling.routing.scorers import (
 )
 
 
+class RegionArgs(PluginArgs):
+    """Arguments of `region-allow`: a fixed allow-list, and whether to keep only the request's region."""
+
+    regions: list[str] | None = None
+    request_region_only: bool = False
+
+
 def build_routing_registry(home_region: str = "", saturation: SaturationPolicy | None = None) -> Registry:
     """Every routing plugin plus the generic pickers. `home_region` is the gateway's own region."""
     sat = saturation or SaturationPolicy()
@@ -40,9 +47,9 @@ def build_routing_registry(home_region: str = "", saturation: SaturationPolicy |
     def simple(plugin_type: type) -> Any:
         return lambda args, env: plugin_type()
 
-    def region(args: Mapping[str, Any], env: Environment) -> RegionFilter:
-        regions = args.get("regions")
-        return RegionFilter(frozenset(regions) if regions is not None else None)
+    def region(args: RegionArgs, env: Environment) -> RegionFilter:
+        regions = frozenset(args.regions) if args.regions is not None else None
+        return RegionFilter(regions, args.request_region_only, home_region)
 
     def queue(args: Mapping[str, Any], env: Environment) -> QueueScorer:
         return QueueScorer(float(args.get("stale_after", sat.stale_after)))
@@ -58,7 +65,7 @@ def build_routing_registry(home_region: str = "", saturation: SaturationPolicy |
 
     registry.register(HealthyFilter.name, simple(HealthyFilter))
     registry.register(ServesModelFilter.name, simple(ServesModelFilter))
-    registry.register(RegionFilter.name, region)
+    registry.register_typed(RegionFilter.name, RegionArgs, region)
     registry.register(CooldownFilter.name, simple(CooldownFilter))
     registry.register(ConcurrencyCapFilter.name, simple(ConcurrencyCapFilter))
     registry.register(OutstandingScorer.name, simple(OutstandingScorer))
