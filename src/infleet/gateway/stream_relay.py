@@ -42,8 +42,10 @@ async def relay_stream(
     deadline: float,
     keepalive: float,
     now: Callable[[], float],
+    on_first: Callable[[], None] | None = None,
 ) -> StreamResult:
-    """Relays until the upstream ends; `started` is a reading of `now`, the clock TTFT is measured on."""
+    """Relays until the upstream ends; `started` is a reading of `now`, the clock TTFT is measured on.
+    `on_first` is called when the first upstream byte arrives."""
     loop = asyncio.get_running_loop()
     tail = b""
     ttft: float | None = None
@@ -69,5 +71,7 @@ async def relay_stream(
             return StreamResult(usage_from_sse_tail(tail), ttft)
         if ttft is None:
             ttft = now() - started
+            if on_first is not None:
+                on_first()
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
         tail = (tail + chunk)[-_TAIL:] if len(chunk) < _TAIL else chunk[-_TAIL:]

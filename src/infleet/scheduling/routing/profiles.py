@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import Field
+
 from infleet.scheduling.framework import Environment
 from infleet.scheduling.pickers import register_pickers
 from infleet.scheduling.profile import PluginRef, ProfileSpec
@@ -23,6 +25,7 @@ from infleet.scheduling.routing.filters import (
 from infleet.scheduling.routing.prefix import PrefixIndex
 from infleet.scheduling.routing.scorers import (
     CostScorer,
+    ExpectedTTFTScorer,
     KVCacheScorer,
     LocalityScorer,
     OutstandingScorer,
@@ -36,6 +39,12 @@ class RegionArgs(PluginArgs):
 
     regions: list[str] | None = None
     request_region_only: bool = False
+
+
+class ExpectedTTFTArgs(PluginArgs):
+    """Arguments of `expected-ttft`: seconds added to every estimate, below which differences fade."""
+
+    slack: float = Field(default=0.05, ge=0.0)
 
 
 def build_routing_registry(home_region: str = "", saturation: SaturationPolicy | None = None) -> Registry:
@@ -69,6 +78,9 @@ def build_routing_registry(home_region: str = "", saturation: SaturationPolicy |
     registry.register(CooldownFilter.name, simple(CooldownFilter))
     registry.register(ConcurrencyCapFilter.name, simple(ConcurrencyCapFilter))
     registry.register(OutstandingScorer.name, simple(OutstandingScorer))
+    registry.register_typed(
+        ExpectedTTFTScorer.name, ExpectedTTFTArgs, lambda args, env: ExpectedTTFTScorer(args.slack)
+    )
     registry.register(QueueScorer.name, queue)
     registry.register(KVCacheScorer.name, kv)
     registry.register(PrefixCacheScorer.name, prefix)
@@ -97,7 +109,14 @@ BUILTIN_PROFILES: dict[str, ProfileSpec] = {
     for p in (
         _profile(
             "default",
-            {"prefix-cache": 3, "outstanding": 2, "queue": 1, "kv-cache": 1, "locality": 1},
+            {
+                "prefix-cache": 3,
+                "expected-ttft": 3,
+                "outstanding": 1,
+                "queue": 1,
+                "kv-cache": 1,
+                "locality": 1,
+            },
             "max-score",
         ),
         _profile("round-robin", {}, "round-robin"),
