@@ -110,8 +110,8 @@ BUILTIN_PROFILES: dict[str, ProfileSpec] = {
         _profile(
             "default",
             {
-                "prefix-cache": 3,
-                "expected-ttft": 3,
+                "prefix-cache": 4,
+                "expected-ttft": 2,
                 "outstanding": 1,
                 "queue": 1,
                 "kv-cache": 1,
