@@ -23,14 +23,13 @@ from typing import Any
 import orjson
 import uvloop
 
-from infleet.api.engine_metrics import VLLM
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from gateway_vs_litellm import MASTER, free_port, wait_ready  # noqa: E402
 from infleet.api.catalog import load_catalog  # noqa: E402
+from infleet.api.engine_metrics import VLLM  # noqa: E402
 from infleet.gateway.http_pool import HttpPool  # noqa: E402
 from infleet.gateway.transport import Origin, UpstreamError  # noqa: E402
 from infleet.scheduling.routing import BUILTIN_PROFILES  # noqa: E402
@@ -71,7 +70,18 @@ NEAREST_ONLY = {
     "scorers": [ref.model_dump() for ref in BUILTIN_PROFILES["default"].scorers if ref.name != "locality"],
     "picker": BUILTIN_PROFILES["default"].picker.model_dump(),
 }
+# The default profile before it had expected-ttft, for a side run (`--only "previous default"`).
+PREVIOUS_DEFAULT = {
+    "name": "previous-default",
+    "filters": [ref.model_dump() for ref in BUILTIN_PROFILES["default"].filters],
+    "scorers": [
+        {"name": n, "weight": w}
+        for n, w in (("prefix-cache", 3), ("outstanding", 2), ("queue", 1), ("kv-cache", 1), ("locality", 1))
+    ],
+    "picker": {"name": "max-score"},
+}
 STRATEGIES = {"default": "default", "round-robin": "round-robin", "nearest region only": "nearest-only"}
+SIDE_STRATEGIES = {"previous default": "previous-default"}
 
 
 def rtt(a: str, b: str) -> float:
@@ -265,7 +275,7 @@ def gateway_config(ports: list[int], profile: str, path: Path) -> None:
     config = {
         "access_log": {"enabled": False},
         "master_key": MASTER,
-        "profiles": {"nearest-only": NEAREST_ONLY},
+        "profiles": {"nearest-only": NEAREST_ONLY, "previous-default": PREVIOUS_DEFAULT},
         "models": [{"name": "qwen", "profile": profile, "backends": backends}],
     }
     path.write_bytes(orjson.dumps(config))  # JSON is YAML
@@ -304,6 +314,7 @@ class RegionLoad:
     # as running): mean of the window's last quarter minus its first quarter.
     growth: float
     served: int  # measured requests its replicas answered
+    utilisation: float  # measured requests answered per second / the region's prefill roofline
 
     @property
     def saturated(self) -> bool:
@@ -311,10 +322,11 @@ class RegionLoad:
 
     @property
     def idle(self) -> bool:
-        return self.busy < 0.5 and self.waiting < 0.5
+        return self.utilisation < 0.5 and self.growth < 3.0
 
 
 def region_loads(res: RunResult, warmup: float, seconds: float) -> dict[str, RegionLoad]:
+    cap = capacity()
     window = [s for s in res.samples if warmup <= s.at <= seconds]
     quarter = max(1, len(window) // 4)
     out = {}
@@ -328,12 +340,14 @@ def region_loads(res: RunResult, warmup: float, seconds: float) -> dict[str, Reg
             return sum(sum(s.waiting[i] + s.running[i] for i in idx) for s in samples) / max(1, len(samples))
 
         n = max(1, len(window) * len(idx))
+        served = sum(c for (_, where), c in res.served.items() if where == region)
         out[region] = RegionLoad(
             busy=sum(1 for s in window for i in idx if s.running[i] > 0) / n,
             running=sum(s.running[i] for s in window for i in idx) / n,
             waiting=mean_waiting(window),
             growth=mean_in_engines(window[-quarter:]) - mean_in_engines(window[:quarter]),
-            served=sum(c for (_, where), c in res.served.items() if where == region),
+            served=served,
+            utilisation=served / (seconds - warmup) / cap[region],
         )
     return out
 
@@ -415,9 +429,9 @@ def header(args: argparse.Namespace, load_avg: tuple[float, ...]) -> list[str]:
         "",
         "| offered req/s | strategy | completed req/s | TTFT p50 s | TTFT p90 s | TTFT p99 s "
         "| TTFT p90 s +WAN | errors | served in own region | requests served us / eu / ap "
-        "| busy share us / eu / ap | mean waiting us / eu / ap | backlog growth us / eu / ap "
-        "| saturated while another idled |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|",
+        "| served / roofline us / eu / ap | busy share us / eu / ap | mean waiting us / eu / ap "
+        "| backlog growth us / eu / ap | saturated while another idled |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|",
     ]
 
 
@@ -430,6 +444,8 @@ def table_row(r: dict[str, Any]) -> str:
         f"| {r['rate']:g} | {r['strategy']} | {r['rps']:.2f} | {r['p50']:.3f} | {r['p90']:.3f} | "
         f"{r['p99']:.3f} | {r['p90_wan']:.3f} | {errors} | {r['local']:.0%} | "
         + " / ".join(str(loads[x].served) for x in REGIONS)
+        + " | "
+        + " / ".join(f"{loads[x].utilisation:.0%}" for x in REGIONS)
         + " | "
         + " / ".join(f"{loads[x].busy:.0%}" for x in REGIONS)
         + " | "
@@ -461,11 +477,12 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
     out = [
         "",
         "Completed req/s: requests finished while arrivals were measured, per second; below the offered "
-        "rate, a backlog grows. Busy share: samples (every 0.5 s, engines' `/metrics`) in which a replica "
+        "rate, a backlog grows. Served / roofline: measured requests a region answered per second over its "
+        "prefill roofline (above). Busy share: samples (every 0.5 s, engines' `/metrics`) in which a replica "
         "had a request running, mean over the region's replicas. Backlog growth: requests in the region's "
         "engines (running + waiting: a prefill-bound engine batches its backlog as running), mean of the "
         "measured window's last quarter minus its first; a region is saturated when its backlog grows by 3 "
-        "or more, idle when its busy share is under 50% with no queue.",
+        "or more, idle when it served under 50% of its roofline with no growing backlog.",
         "",
         "Targets, per offered load: p90 TTFT of round-robin / default (at least 3x), at equal throughput "
         "(default / round-robin completed req/s), and no region saturated while another idled.",
@@ -504,14 +521,15 @@ def main() -> None:
     work = ROOT / ".bench-venvs" / "run"
     work.mkdir(parents=True, exist_ok=True)
     total = args.seconds + args.warmup
-    chosen = [s for s in STRATEGIES if not args.only or s in args.only.split(",")]
+    everything = {**STRATEGIES, **SIDE_STRATEGIES}
+    chosen = [s for s in everything if s in args.only.split(",")] if args.only else list(STRATEGIES)
     load_before = os.getloadavg()
     rows = []
     with open(work / "global_routing.log", "wb") as log:
         for rate in (float(x) for x in args.rates.split(",")):
             plan = arrivals(args.seed, total, rate)
             for name in chosen:
-                res = run_one(STRATEGIES[name], plan, total, args.warmup, work, log)
+                res = run_one(everything[name], plan, total, args.warmup, work, log)
                 row = {"rate": rate, **row_of(name, res, args)}
                 rows.append(row)
                 print(table_row(row), flush=True)
