@@ -1,6 +1,7 @@
 """The routing plugin registry and the built-in routing profiles. Strategies are only profiles:
-round-robin is a picker with no scorers, least-outstanding one scorer, the default mixes engine load,
-the gateway's in-flight count, prefix affinity and locality. Called by the gateway at config load.
+round-robin is a picker with no scorers, least-outstanding one scorer, the default mixes prefix affinity,
+expected TTFT (learned prefill speed x requests ahead), the gateway's in-flight count, engine load and
+locality. Called by the gateway at config load.
 """
 
 from __future__ import annotations
