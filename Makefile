@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/models_controller.py
 	$(BIN)/python benchmarks/gateway_vs_litellm.py
 	$(BIN)/python benchmarks/routing.py
+	$(BIN)/python benchmarks/global_routing.py
 	$(BIN)/python benchmarks/placement_quality.py
 	$(BIN)/python benchmarks/placement_scale.py
 	$(BIN)/python benchmarks/provisioning.py

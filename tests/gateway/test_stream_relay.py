@@ -49,6 +49,28 @@ async def test_a_whole_stream_passes_unchanged() -> None:
     assert await relay(whole[:10], whole[10:]) == whole
 
 
+async def test_the_first_byte_is_reported_once() -> None:
+    firsts: list[float] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    loop = asyncio.get_running_loop()
+    chunks = Chunks(b"data: {}\n\n", b"data: {}\n\n", b"data: [DONE]\n\n")
+    result = await relay_stream(
+        chunks,
+        send,
+        "eu/r0",
+        loop.time(),
+        loop.time() + 10,
+        5.0,
+        loop.time,
+        on_first=lambda: firsts.append(1.0),
+    )
+    assert firsts == [1.0]
+    assert result.ttft is not None
+
+
 async def test_a_stream_cut_before_its_end_gets_an_error_event() -> None:
     body = await relay(b'data: {"choices":[{"delta":{"content":"Hel"}}]}\n\n')
     *_, error, done = events(body)

@@ -5,8 +5,13 @@ the health checker, the scraper and outlier detection. State survives config rel
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from infleet.gateway.model_rename import model_field
 from infleet.gateway.transport import Origin
+
+# Weight of the newest sample in the prefill-time average: smooths prompt-length noise over ~5 streams.
+_PREFILL_EWMA = 0.2
 
 
 class Replica:
@@ -31,6 +36,8 @@ class Replica:
         "name",
         "origin",
         "outstanding",
+        "prefill_seconds",
+        "prefilling",
         "region",
         "running",
         "unreachable",
@@ -72,6 +79,8 @@ class Replica:
         self.cooldown_until = 0.0
         self.unreachable = False  # cooling down because a connection was refused or timed out
         self.outstanding = 0
+        self.prefilling = 0
+        self.prefill_seconds = 0.0
         self.consecutive_failures = 0
         self.health_failures = 0
         self.health_successes = 0
@@ -79,6 +88,15 @@ class Replica:
         self.running = 0.0
         self.kv_usage = 0.0
         self.metrics_time = 0.0
+
+    def first_byte(self, ttft: float, ahead: int) -> None:
+        """A stream's first byte came `ttft` seconds after it was sent, behind `ahead` requests of this
+        gateway still waiting for theirs: learn the replica's time per request of prefill. Dividing by
+        the requests served first keeps queueing out of it, so a slow GPU looks slow and a busy fast one
+        does not (its live `prefilling` count says it is busy)."""
+        sample = ttft / (ahead + 1)
+        old = self.prefill_seconds
+        self.prefill_seconds = sample if old <= 0.0 else old + _PREFILL_EWMA * (sample - old)
 
     def routable(self, now: float) -> bool:
         """Whether the router may send this replica a request now."""
@@ -90,6 +108,8 @@ class Replica:
             "cooldown_until",
             "unreachable",
             "outstanding",
+            "prefilling",
+            "prefill_seconds",
             "consecutive_failures",
             "health_failures",
             "health_successes",
@@ -104,3 +124,28 @@ class Replica:
         return (
             f"Replica({self.name!r}, {self.origin}, outstanding={self.outstanding}, healthy={self.healthy})"
         )
+
+
+class PrefillTicket:
+    """One attempt's place among a replica's requests waiting for their first byte: counted in
+    `prefilling` from the send until the first byte (which teaches `prefill_seconds`) or the end."""
+
+    __slots__ = ("_ahead", "_now", "_open", "_replica", "_sent_at")
+
+    def __init__(self, replica: Replica, now: Callable[[], float]) -> None:
+        self._replica = replica
+        self._now = now
+        self._ahead = replica.prefilling
+        self._sent_at = now()
+        self._open = True
+        replica.prefilling += 1
+
+    def first_byte(self) -> None:
+        if self._open:
+            self.close()
+            self._replica.first_byte(self._now() - self._sent_at, self._ahead)
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self._replica.prefilling -= 1

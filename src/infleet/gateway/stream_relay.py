@@ -55,8 +55,10 @@ async def relay_stream(
     keepalive: float,
     now: Callable[[], float],
     rename: ModelRename | None = None,
+    on_first: Callable[[], None] | None = None,
 ) -> StreamResult:
-    """Relays until the upstream ends; `started` is a reading of `now`, the clock TTFT is measured on."""
+    """Relays until the upstream ends; `started` is a reading of `now`, the clock TTFT is measured on.
+    `on_first` is called when the first upstream byte arrives."""
     loop = asyncio.get_running_loop()
     tail = b""
     ttft: float | None = None
@@ -77,6 +79,8 @@ async def relay_stream(
             return StreamResult(usage_from_sse_tail(tail), ttft)
         if ttft is None:
             ttft = now() - started
+            if on_first is not None:
+                on_first()
         if rename is not None:
             chunk = rename.chunk(chunk)
             if not chunk:

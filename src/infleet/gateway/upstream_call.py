@@ -13,7 +13,7 @@ from infleet.gateway.admission import AdmissionQueue
 from infleet.gateway.config import GatewayConfig
 from infleet.gateway.exchange import Exchange, Failure, Outcome
 from infleet.gateway.outlier import OutlierDetector
-from infleet.gateway.replica import Replica
+from infleet.gateway.replica import PrefillTicket, Replica
 from infleet.gateway.request_body import usage_from_json
 from infleet.gateway.stream_relay import relay_stream
 from infleet.gateway.transport import (
@@ -56,6 +56,7 @@ class UpstreamCall:
     async def attempt(self, exchange: Exchange, replica: Replica, body: Body) -> Outcome | Failure:
         replica.outstanding += 1
         sent_at = self._now()
+        ticket = PrefillTicket(replica, self._now)
         response: UpstreamResponse | None = None
         try:
             try:
@@ -77,10 +78,11 @@ class UpstreamCall:
             self.outlier.success(replica)
             if buffered:
                 return await self._relay_body(exchange, replica, response, data, upstream_time)
-            return await self._relay_stream(exchange, replica, response, sent_at)
+            return await self._relay_stream(exchange, replica, response, sent_at, ticket)
         finally:
             if response is not None:
                 response.close()
+            ticket.close()
             replica.outstanding -= 1
             if len(self.admission):
                 self.admission.notify()
@@ -127,7 +129,12 @@ class UpstreamCall:
         return Outcome(response.status, replica.name, usage, None, overhead)
 
     async def _relay_stream(
-        self, exchange: Exchange, replica: Replica, response: UpstreamResponse, sent_at: float
+        self,
+        exchange: Exchange,
+        replica: Replica,
+        response: UpstreamResponse,
+        sent_at: float,
+        ticket: PrefillTicket,
     ) -> Outcome:
         upstream_wait = self._now() - sent_at
         overhead = self._now() - exchange.started - upstream_wait
@@ -142,6 +149,7 @@ class UpstreamCall:
             self.config.keepalive_interval,
             self._now,
             exchange.rename,
+            ticket.first_byte,
         )
         return Outcome(200, replica.name, relayed.usage, relayed.ttft, overhead)
 

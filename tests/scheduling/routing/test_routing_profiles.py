@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from infleet.scheduling import Environment, Profile
+import pytest
+
+from infleet.scheduling import Environment, PluginRef, Profile, ProfileSpec, RegistryError
 from infleet.scheduling.routing import (
     BUILTIN_PROFILES,
     Endpoint,
@@ -30,6 +32,8 @@ class Rep:
     kv_usage: float = 0.0
     metrics_time: float = 100.0
     cost: float = 1.0
+    prefilling: int = 0
+    prefill_seconds: float = 0.0
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -94,6 +98,70 @@ def test_locality_prefers_request_region_then_home_region() -> None:
     p = profile("load", region="us")
     assert p.schedule(req(), reps).ranked[0].name == "us1"
     assert p.schedule(req(region="eu"), reps).ranked[0].name == "eu1"
+
+
+def expected_ttft(**args: object) -> Profile[RoutingRequest, Endpoint]:
+    spec = ProfileSpec(name="ttft", scorers=[PluginRef(name="expected-ttft", args=args)])
+    return Profile.build(spec, build_routing_registry(), Environment(rng=random.Random(0)))
+
+
+def test_expected_ttft_weighs_speed_against_requests_ahead() -> None:
+    fast, slow = Rep("h100", prefill_seconds=0.3), Rep("l4", prefill_seconds=0.7)
+    p = expected_ttft()
+    assert p.schedule(req(), [slow, fast]).ranked[0].name == "h100"
+    fast.prefilling = 1  # 2 x 0.3 s still beats 0.7 s
+    assert p.schedule(req(), [slow, fast]).ranked[0].name == "h100"
+    fast.prefilling = 2  # 3 x 0.3 s does not
+    assert p.schedule(req(), [slow, fast]).ranked[0].name == "l4"
+
+
+def test_expected_ttft_scores_by_ratio_with_slack_and_tries_unknown_replicas() -> None:
+    scorer = expected_ttft(slack=0.0).scorers[0][0]
+    reps = [Rep("a", prefill_seconds=0.2), Rep("b", prefill_seconds=0.4), Rep("new")]
+    assert scorer.score(req(), reps) == pytest.approx([1.0, 0.5, 2 / 3])  # "new" counts as the mean, 0.3
+    assert scorer.score(req(), [Rep("x"), Rep("y")]) == [1.0, 1.0]
+    # Milliseconds apart: the default slack keeps equal replicas close instead of herding onto one.
+    close = [Rep("c", prefill_seconds=0.005), Rep("d", prefill_seconds=0.008)]
+    assert expected_ttft().scorers[0][0].score(req(), close)[1] > 0.9
+    with pytest.raises(RegistryError, match="slack"):
+        expected_ttft(slack=-1)
+
+
+def test_default_sends_the_home_region_to_a_much_faster_remote_replica() -> None:
+    local = Rep("ap-l4", region="ap", prefill_seconds=0.7)
+    remote = Rep("us-h100", region="us", prefill_seconds=0.25)
+    p = profile("default", region="")
+    assert p.schedule(req(region="ap"), [local, remote]).ranked[0].name == "us-h100"
+    # Alike in speed, the home region wins.
+    remote.prefill_seconds = 0.6
+    assert p.schedule(req(region="ap"), [local, remote]).ranked[0].name == "ap-l4"
+
+
+def nearest_only(home: str = "us", **args: object) -> Profile[RoutingRequest, Endpoint]:
+    spec = ProfileSpec(
+        name="nearest",
+        filters=[PluginRef(name="region-allow", args=args)],
+        scorers=[PluginRef(name="outstanding")],
+    )
+    return Profile.build(spec, build_routing_registry(home), Environment(rng=random.Random(0)))
+
+
+def test_region_filter_keeps_only_the_request_region_when_asked() -> None:
+    reps = [Rep("us1", region="us", outstanding=9), Rep("eu1", region="eu"), Rep("ap1", region="ap")]
+    p = nearest_only(request_region_only=True)
+    assert [r.name for r in p.schedule(req(region="eu"), reps).ranked] == ["eu1"]
+    # No header: the gateway's own region, however busy its replicas are.
+    assert [r.name for r in p.schedule(req(), reps).ranked] == ["us1"]
+    assert p.schedule(req(region="sa"), reps).ranked == []
+    # Without a region anywhere nothing is restricted; the fixed allow-list still applies.
+    assert len(nearest_only(home="").schedule(req(), reps).ranked) == 3
+    both = nearest_only(request_region_only=True, regions=["us", "eu"])
+    assert both.schedule(req(region="ap"), reps).ranked == []
+
+
+def test_region_filter_refuses_unknown_arguments() -> None:
+    with pytest.raises(RegistryError, match="request_region"):
+        nearest_only(request_region=True)
 
 
 def test_cost_profile_prefers_cheaper_replicas() -> None:

@@ -35,6 +35,10 @@ class Endpoint(Protocol):
     def metrics_time(self) -> float: ...  # monotonic time of the last good scrape, 0 if never
     @property
     def cost(self) -> float: ...  # relative cost, e.g. USD per GPU-hour
+    @property
+    def prefilling(self) -> int: ...  # this gateway's requests to it still waiting for their first byte
+    @property
+    def prefill_seconds(self) -> float: ...  # learned seconds per request of prefill, 0 until known
 
 
 @dataclass(slots=True)

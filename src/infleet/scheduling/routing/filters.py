@@ -28,17 +28,28 @@ class ServesModelFilter:
 
 
 class RegionFilter:
-    """Keeps replicas in the allowed regions: the profile's list and the request's, when given."""
+    """Keeps replicas in the allowed regions: the profile's list and the request's, when given. With
+    `request_region_only`, also only the request's region (x-infleet-region, else the gateway's own):
+    data residency or "nearest region only", never spilling to another region."""
 
     name = "region-allow"
 
-    def __init__(self, regions: frozenset[str] | None) -> None:
+    def __init__(
+        self, regions: frozenset[str] | None, request_region_only: bool = False, home_region: str = ""
+    ) -> None:
         self._regions = regions
+        self._request_region_only = request_region_only
+        self._home = home_region
 
     def filter(self, request: RoutingRequest, candidate: Endpoint) -> Status:
         for allowed in (self._regions, request.allowed_regions):
             if allowed is not None and candidate.region not in allowed:
                 return Status(Code.UNSCHEDULABLE, self.name, f"region {candidate.region!r} not allowed")
+        if self._request_region_only:
+            own = request.region or self._home
+            # A request from nowhere in particular is not restricted: there is no region to keep it in.
+            if own and candidate.region != own:
+                return Status(Code.UNSCHEDULABLE, self.name, f"region {candidate.region!r} is not {own!r}")
         return SUCCESS
 
 

@@ -1,6 +1,7 @@
 """The routing plugin registry and the built-in routing profiles. Strategies are only profiles:
-round-robin is a picker with no scorers, least-outstanding one scorer, the default mixes engine load,
-the gateway's in-flight count, prefix affinity and locality. Called by the gateway at config load.
+round-robin is a picker with no scorers, least-outstanding one scorer, the default mixes prefix affinity,
+expected TTFT (learned prefill speed x requests ahead), the gateway's in-flight count, engine load and
+locality. Called by the gateway at config load.
 """
 
 from __future__ import annotations
@@ -8,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import Field
+
 from infleet.scheduling.framework import Environment
 from infleet.scheduling.pickers import register_pickers
 from infleet.scheduling.profile import PluginRef, ProfileSpec
-from infleet.scheduling.registry import Registry
+from infleet.scheduling.registry import PluginArgs, Registry
 from infleet.scheduling.routing.endpoint import SaturationPolicy
 from infleet.scheduling.routing.filters import (
     ConcurrencyCapFilter,
@@ -23,12 +26,26 @@ from infleet.scheduling.routing.filters import (
 from infleet.scheduling.routing.prefix import PrefixIndex
 from infleet.scheduling.routing.scorers import (
     CostScorer,
+    ExpectedTTFTScorer,
     KVCacheScorer,
     LocalityScorer,
     OutstandingScorer,
     PrefixCacheScorer,
     QueueScorer,
 )
+
+
+class RegionArgs(PluginArgs):
+    """Arguments of `region-allow`: a fixed allow-list, and whether to keep only the request's region."""
+
+    regions: list[str] | None = None
+    request_region_only: bool = False
+
+
+class ExpectedTTFTArgs(PluginArgs):
+    """Arguments of `expected-ttft`: seconds added to every estimate, below which differences fade."""
+
+    slack: float = Field(default=0.05, ge=0.0)
 
 
 def build_routing_registry(home_region: str = "", saturation: SaturationPolicy | None = None) -> Registry:
@@ -40,9 +57,9 @@ def build_routing_registry(home_region: str = "", saturation: SaturationPolicy |
     def simple(plugin_type: type) -> Any:
         return lambda args, env: plugin_type()
 
-    def region(args: Mapping[str, Any], env: Environment) -> RegionFilter:
-        regions = args.get("regions")
-        return RegionFilter(frozenset(regions) if regions is not None else None)
+    def region(args: RegionArgs, env: Environment) -> RegionFilter:
+        regions = frozenset(args.regions) if args.regions is not None else None
+        return RegionFilter(regions, args.request_region_only, home_region)
 
     def queue(args: Mapping[str, Any], env: Environment) -> QueueScorer:
         return QueueScorer(float(args.get("stale_after", sat.stale_after)))
@@ -58,10 +75,13 @@ def build_routing_registry(home_region: str = "", saturation: SaturationPolicy |
 
     registry.register(HealthyFilter.name, simple(HealthyFilter))
     registry.register(ServesModelFilter.name, simple(ServesModelFilter))
-    registry.register(RegionFilter.name, region)
+    registry.register_typed(RegionFilter.name, RegionArgs, region)
     registry.register(CooldownFilter.name, simple(CooldownFilter))
     registry.register(ConcurrencyCapFilter.name, simple(ConcurrencyCapFilter))
     registry.register(OutstandingScorer.name, simple(OutstandingScorer))
+    registry.register_typed(
+        ExpectedTTFTScorer.name, ExpectedTTFTArgs, lambda args, env: ExpectedTTFTScorer(args.slack)
+    )
     registry.register(QueueScorer.name, queue)
     registry.register(KVCacheScorer.name, kv)
     registry.register(PrefixCacheScorer.name, prefix)
@@ -90,7 +110,14 @@ BUILTIN_PROFILES: dict[str, ProfileSpec] = {
     for p in (
         _profile(
             "default",
-            {"prefix-cache": 3, "outstanding": 2, "queue": 1, "kv-cache": 1, "locality": 1},
+            {
+                "prefix-cache": 4,
+                "expected-ttft": 2,
+                "outstanding": 1,
+                "queue": 1,
+                "kv-cache": 1,
+                "locality": 1,
+            },
             "max-score",
         ),
         _profile("round-robin", {}, "round-robin"),

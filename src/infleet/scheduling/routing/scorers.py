@@ -1,5 +1,6 @@
-"""Routing scorers, each normalized to [0, 1] (1 is best): outstanding requests, engine queue and
-KV-cache usage from scraped metrics, prefix-cache affinity (sticky until saturated), locality, cost.
+"""Routing scorers, each normalized to [0, 1] (1 is best): outstanding requests, expected time to first
+token (learned prefill speed x requests ahead), engine queue and KV-cache usage from scraped metrics,
+prefix-cache affinity (sticky until saturated), locality, cost.
 """
 
 from __future__ import annotations
@@ -26,6 +27,29 @@ class OutstandingScorer:
 
     def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
         return _lower_is_better([c.outstanding for c in candidates])
+
+
+class ExpectedTTFTScorer:
+    """The time to first token a replica would likely give: its learned prefill time per request times
+    this gateway's requests waiting there for a first byte, plus one. Scored (fastest + slack) / (this +
+    slack): a replica twice as slow scores about half, so speed counts where counts of requests alone miss
+    it on mixed GPUs; `slack` keeps differences of a few milliseconds (noise between equal replicas)
+    from herding traffic onto one. A replica with nothing learned yet counts as the mean of the others."""
+
+    name = "expected-ttft"
+
+    def __init__(self, slack: float) -> None:
+        self._slack = slack
+
+    def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
+        known = [c.prefill_seconds for c in candidates if c.prefill_seconds > 0.0]
+        if not known:
+            return [1.0] * len(candidates)
+        neutral = sum(known) / len(known)
+        slack = self._slack
+        expected = [(c.prefill_seconds or neutral) * (c.prefilling + 1) + slack for c in candidates]
+        best = min(expected)
+        return [best / e if e > 0.0 else 1.0 for e in expected]
 
 
 class QueueScorer:
