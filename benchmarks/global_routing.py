@@ -34,7 +34,7 @@ from infleet.gateway.http_pool import HttpPool  # noqa: E402
 from infleet.gateway.transport import Origin, UpstreamError  # noqa: E402
 from infleet.scheduling.routing import BUILTIN_PROFILES  # noqa: E402
 from load_client import percentile  # noqa: E402
-from routing import stop, words  # noqa: E402
+from routing import start_engine_host, stop, words  # noqa: E402
 
 MODEL = "Qwen/Qwen3-32B"
 SERVED = "qwen3-32b"
@@ -241,20 +241,7 @@ async def drive(url: str, ports: list[int], plan: list[Arrival], seconds: float,
 
 def start_engines(log: Any) -> tuple[subprocess.Popen[bytes], list[int]]:
     """A fresh engine-host process (empty queues, cold caches) running every engine of ``ENGINES``."""
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--serve-engines"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=log,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        raise RuntimeError(f"engine host exited with {proc.wait()}")
-    ports: list[int] = orjson.loads(line)["ports"]
-    for port in ports:
-        wait_ready(port, proc)
-    return proc, ports
+    return start_engine_host(Path(__file__), log)
 
 
 def gateway_config(ports: list[int], profile: str, path: Path) -> None:

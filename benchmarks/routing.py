@@ -183,8 +183,13 @@ async def drive(url: str, workload: Workload, seconds: float, seed: int, warmup:
 
 def start_engines(log: Any) -> tuple[subprocess.Popen[bytes], list[int]]:
     """A fresh engine-host process (cold prefix caches) running every engine of ``ENGINES``."""
+    return start_engine_host(Path(__file__), log)
+
+
+def start_engine_host(script: Path, log: Any) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """``script --serve-engines`` in a process of its own; the ports it prints, once each answers."""
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--serve-engines"],
+        [sys.executable, str(script.resolve()), "--serve-engines"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=log,
