@@ -97,7 +97,7 @@ def _capacity_view(member: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def member_to_placements(
-    kinds: PlacementKinds, placements: Store, unfulfilled: Collection[Request]
+    placements: Store, unfulfilled: Collection[Request]
 ) -> Callable[[InformerEvent], Iterable[Request]]:
     """For the scheduler: which placements a MemberCluster event should re-run."""
 
@@ -115,9 +115,7 @@ def member_to_placements(
     return mapper
 
 
-def member_to_bound_placements(
-    kinds: PlacementKinds, bindings: Store
-) -> Callable[[InformerEvent], Iterable[Request]]:
+def member_to_bound_placements(bindings: Store) -> Callable[[InformerEvent], Iterable[Request]]:
     """For the rollout: placements with a binding on a member whose health or membership changed."""
 
     def mapper(event: InformerEvent) -> Iterable[Request]:

@@ -115,9 +115,7 @@ def _add_scope(
     controller.watch_mapped(informers.placements, unless_status_only())
     controller.watch_mapped(informers.policy_snapshots, unless_status_only(to_parent))
     controller.watch_mapped(informers.resource_snapshots, to_parent)
-    controller.watch_mapped(
-        members, member_to_placements(kinds, informers.placements.store, scheduler.unfulfilled)
-    )
+    controller.watch_mapped(members, member_to_placements(informers.placements.store, scheduler.unfulfilled))
 
     rollout = RolloutController(
         hub, kinds, informers.placements, informers.bindings, informers.resource_snapshots, members
@@ -126,7 +124,7 @@ def _add_scope(
     controller.watch_mapped(informers.placements, unless_status_only())
     controller.watch_mapped(informers.bindings, to_parent)
     controller.watch_mapped(informers.resource_snapshots, to_parent)
-    controller.watch_mapped(members, member_to_bound_placements(kinds, informers.bindings.store))
+    controller.watch_mapped(members, member_to_bound_placements(informers.bindings.store))
 
     generator = WorkGenerator(hub, kinds, informers.bindings, informers.resource_snapshots, works, clock)
     controller = manager.controller(f"hub/{scope}/work-generator", generator, run)
