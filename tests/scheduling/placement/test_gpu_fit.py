@@ -114,3 +114,14 @@ def test_a_long_lived_scheduler_refits_when_the_report_or_the_demands_change() -
     assert scheduler.schedule(smaller, [full]).cluster_names == ("m",)  # other demands, other result
     plain = cluster("m", properties=dict(gpu_properties("H100", 4, 8, 2, 3.0)))
     assert scheduler.schedule(wants, [plain]).cluster_names == ("m",)  # a plain dict: keyed by content
+
+
+def test_a_cluster_left_out_says_what_it_would_have_cost() -> None:
+    cheap = cluster("cheap", properties=gpu_properties("H100", 2, 8, 2, 2.0))
+    dear = cluster("dear", properties=gpu_properties("H100", 2, 8, 2, 4.0))
+    decision = schedule(request(PICK_ONE, workloads=(demand(LLAMA_8B),)), [cheap, dear])
+    assert decision.cluster_names == ("cheap",)
+    [left_out] = decision.unselected
+    assert left_out.cluster == "dear"
+    assert "it would cost $" in left_out.reason
+    assert "H100" in left_out.reason

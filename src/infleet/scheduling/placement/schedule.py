@@ -5,6 +5,7 @@ cluster in a `PlacementDecision`. `PlacementScheduler` holds a built profile for
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -92,6 +93,20 @@ def _rejected(cluster: ClusterCandidate, status: Status, total: float | None) ->
     return ClusterOutcome(cluster.name, False, reason, score=total, plugin=status.plugin, code=code)
 
 
+def _outranked(
+    cycle: PlacementCycle, cluster: ClusterCandidate, status: Status, total: float | None
+) -> ClusterOutcome:
+    """A feasible cluster the picker left out, with what it would have cost, so the choice reads."""
+    outcome = _rejected(cluster, status, total)
+    if not cycle.request.workloads or cycle.pick_fixed or cycle.request.bound(cluster.name):
+        return outcome
+    fit = gpu_fit(cycle, cluster)
+    if not fit.fits:
+        return outcome
+    reason = f"{outcome.reason}; it would cost ${fit.cost_per_hour:.2f}/h ({fit.summary()})"
+    return dataclasses.replace(outcome, reason=reason)
+
+
 def _decision(
     cycle: PlacementCycle,
     evaluation: Evaluation[ClusterCandidate],
@@ -113,7 +128,7 @@ def _decision(
         for c in selection.selected
     )
     unselected = [_rejected(c, s, None) for c, s in evaluation.rejected]
-    unselected += [_rejected(c, s, totals.get(c.name)) for c, s in selection.unselected]
+    unselected += [_outranked(cycle, c, s, totals.get(c.name)) for c, s in selection.unselected]
     missing: tuple[str, ...] = ()
     if cycle.pick_fixed and cycle.request.policy is not None:
         known = {c.name for c in cycle.clusters}
