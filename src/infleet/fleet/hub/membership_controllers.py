@@ -18,6 +18,7 @@ from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import (
 from infleet.api.kubernetes import NAMESPACE
 from infleet.api.labels import MEMBER_NAME_LABEL
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.work import WORK
+from infleet.fleet.hub.event_mapping import unless_status_only
 from infleet.fleet.hub.hub_settings import HubSettings
 from infleet.fleet.hub.membership import Informers, MembershipReconciler
 from infleet.fleet.hub.model_status_mirror import ModelStatusMirror, WorkIndex
@@ -68,7 +69,9 @@ def add_membership_controllers(
         membership,
         ControllerSettings(workers=settings.membership_workers, needs_leader=settings.needs_leader),
     )
-    controller.watch_for(informers.members)
+    # Its own status writes (one per heartbeat) need no second run: the member's report arrives through
+    # the InternalMemberCluster, and staleness is a timed requeue.
+    controller.watch_mapped(informers.members, unless_status_only())
     controller.watch_mapped(informers.imcs, _member_of_namespace)
     controller.watch_mapped(informers.namespaces, _member_of_namespace)
 
