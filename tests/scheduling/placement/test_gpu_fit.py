@@ -125,3 +125,13 @@ def test_a_cluster_left_out_says_what_it_would_have_cost() -> None:
     assert left_out.cluster == "dear"
     assert "it would cost $" in left_out.reason
     assert "H100" in left_out.reason
+
+
+def test_placements_of_the_same_shape_share_one_fit_but_keep_their_own_names() -> None:
+    scheduler = PlacementScheduler()
+    full = [cluster("full", properties=gpu_properties("H100", 4, 8, 0, 3.0, partial=3))]
+    for name in ("team-a/llama", "team-b/llama"):
+        ask = request(PICK_ONE, workloads=(demand(LLAMA_70B, replicas=2, name=name, gpus=4),))
+        reason = scheduler.schedule(ask, full).unselected[0].reason
+        assert reason.startswith(f"GpuFit: {name} needs 2 replicas x 4 x H100")
+        assert "\x00" not in reason

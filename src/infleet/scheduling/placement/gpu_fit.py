@@ -79,16 +79,18 @@ def _fit_one(cycle: PlacementCycle, demand: GpuDemand, capacity: dict[str, SkuCa
 
 
 def gpu_fit(cycle: PlacementCycle, cluster: ClusterCandidate) -> GpuFitResult:
-    """Fits every demand of the cycle on `cluster`: once per distinct report and set of demands while
-    the cycle's capacity cache lives (the result depends on nothing else), else once per cycle."""
+    """Fits every demand of the cycle on `cluster`: once per distinct report and set of demand shapes
+    while the cycle's capacity cache lives (the result depends on nothing else), else once per cycle.
+    Shapes, not names: a thousand placements of the same model share one fit per member."""
+    demands = cycle.request.workloads
+    if not demands:
+        return GpuFitResult()
+    shapes = tuple(GpuDemand(_placeholder(i), d.sizing, d.replicas) for i, d in enumerate(demands))
 
     def compute() -> GpuFitResult:
-        demands = cycle.request.workloads
-        if not demands:
-            return GpuFitResult()
         capacity = cycle.capacity_cache().read(cluster)  # a fresh copy: demands consume it
         placed: list[PlacedDemand] = []
-        for demand in demands:
+        for demand in shapes:
             found = _fit_one(cycle, demand, capacity)
             if isinstance(found, str):
                 after = f" after placing {', '.join(p.demand.name for p in placed)}" if placed else ""
@@ -98,8 +100,21 @@ def gpu_fit(cycle: PlacementCycle, cluster: ClusterCandidate) -> GpuFitResult:
 
     return cycle.state.memo(
         ("GpuFit", cluster.name),
-        lambda: cycle.capacity_cache().derived(cluster, ("GpuFit", cycle.request.workloads), compute),
+        lambda: _named(cycle.capacity_cache().derived(cluster, ("GpuFit", shapes), compute), demands),
     )
+
+
+def _placeholder(index: int) -> str:
+    return f"\x00demand{index}\x00"
+
+
+def _named(shaped: GpuFitResult, demands: tuple[GpuDemand, ...]) -> GpuFitResult:
+    """A fit computed for anonymous demand shapes, told with this placement's own demands."""
+    reason = shaped.reason
+    for index, demand in enumerate(demands):
+        reason = reason.replace(_placeholder(index), demand.name)
+    placed = tuple(PlacedDemand(demands[i], p.plan) for i, p in enumerate(shaped.placed))
+    return GpuFitResult(placed, reason)
 
 
 class GpuFit:
