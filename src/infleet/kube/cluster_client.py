@@ -204,8 +204,16 @@ class ClusterClient:
             "PATCH", kind.path(namespace, name, subresource), body=patch, content_type=content_type
         )
 
-    async def delete(self, kind: ResourceKind, name: str, namespace: str | None = None) -> dict[str, Any]:
-        return await self._request("DELETE", kind.path(namespace, name), body={"kind": "DeleteOptions"})
+    async def delete(
+        self, kind: ResourceKind, name: str, namespace: str | None = None, *, missing_ok: bool = False
+    ) -> dict[str, Any]:
+        """DELETE; with ``missing_ok`` an object already gone (404) is success, for cleanup paths."""
+        try:
+            return await self._request("DELETE", kind.path(namespace, name), body={"kind": "DeleteOptions"})
+        except KubeAPIError as error:
+            if missing_ok and error.not_found:
+                return {}
+            raise
 
 
 class ClientFactory:

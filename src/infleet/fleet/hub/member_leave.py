@@ -35,14 +35,6 @@ _CLEANUP_RECHECK_SECONDS = 0.5
 _STALE_MARGIN = 0.05
 
 
-async def _delete_quietly(client: ClusterClient, kind: Any, name: str, namespace: str | None = None) -> None:
-    try:
-        await client.delete(kind, name, namespace)
-    except KubeAPIError as error:
-        if not error.not_found:
-            raise
-
-
 class LeavePhase:
     """The whole leave flow of one deleted MemberCluster; requeues itself while it waits."""
 
@@ -64,8 +56,8 @@ class LeavePhase:
             return Result(requeue_after=wait)
         if await self._delete_works(run.namespace):
             return Result(requeue_after=_CLEANUP_RECHECK_SECONDS)
-        await _delete_quietly(self.client, INTERNAL_MEMBER_CLUSTER, run.name, run.namespace)
-        await _delete_quietly(self.client, NAMESPACE, run.namespace)
+        await self.client.delete(INTERNAL_MEMBER_CLUSTER, run.name, run.namespace, missing_ok=True)
+        await self.client.delete(NAMESPACE, run.namespace, missing_ok=True)
         await remove_finalizer(self.client, MEMBER_CLUSTER, run.obj, MEMBER_CLUSTER_FINALIZER)
         return Result()
 
@@ -118,7 +110,7 @@ class LeavePhase:
         for work in works:
             metadata = work["metadata"]
             if not metadata.get("deletionTimestamp"):
-                await _delete_quietly(self.client, WORK, metadata["name"], namespace)
+                await self.client.delete(WORK, metadata["name"], namespace, missing_ok=True)
             elif metadata.get("finalizers"):
                 # The agent has left (or is gone): no one else will remove its cleanup finalizer.
                 guard = {

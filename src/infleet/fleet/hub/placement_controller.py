@@ -14,12 +14,12 @@ from pydantic import ValidationError
 
 from infleet.api.labels import PLACEMENT_CLEANUP_FINALIZER
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.placement import SCHEDULED, PlacementSpec
+from infleet.api.resource_kind import ResourceKind
 from infleet.fleet.hub.namespace_contents import NamespaceContents
 from infleet.fleet.hub.placement_kinds import PlacementKinds
 from infleet.fleet.hub.placement_status import StatusInputs, build_status
 from infleet.fleet.hub.resource_selection import InvalidSelectorError, SelectionScope, select_resources
 from infleet.fleet.hub.snapshots import Snapshotter, latest, owned_snapshots
-from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import set_condition
@@ -153,12 +153,9 @@ class PlacementController:
         await remove_finalizer(self._client, self._kinds.placement, placement, PLACEMENT_CLEANUP_FINALIZER)
         return Result()
 
-    async def _delete_quietly(self, kind: Any, obj: dict[str, Any]) -> None:
-        try:
-            await self._client.delete(kind, obj["metadata"]["name"], obj["metadata"].get("namespace"))
-        except KubeAPIError as error:
-            if not error.not_found:
-                raise
+    async def _delete_quietly(self, kind: ResourceKind, obj: dict[str, Any]) -> None:
+        metadata = obj["metadata"]
+        await self._client.delete(kind, metadata["name"], metadata.get("namespace"), missing_ok=True)
 
 
 def latest_first(snapshots: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import CONDI
 from infleet.fleet.hub.placement_kinds import PlacementKinds
 from infleet.fleet.hub.rollout_plan import plan_rollout
 from infleet.fleet.hub.snapshots import latest, owned_snapshots
-from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import is_true
 from infleet.kube.finalizers import is_being_deleted
@@ -83,13 +82,10 @@ class RolloutController:
         }
 
     async def _delete(self, binding: dict[str, Any]) -> None:
-        try:
-            await self._client.delete(
-                self._kinds.binding, binding["metadata"]["name"], binding["metadata"].get("namespace")
-            )
-        except KubeAPIError as error:
-            if not error.not_found:
-                raise
+        metadata = binding["metadata"]
+        await self._client.delete(
+            self._kinds.binding, metadata["name"], metadata.get("namespace"), missing_ok=True
+        )
 
 
 def _target(placement: dict[str, Any], bindings: list[dict[str, Any]]) -> int:

@@ -118,11 +118,7 @@ class WorkGenerator:
 
     async def _delete_work(self, binding: dict[str, Any]) -> None:
         namespace, name = self._work_key(binding)
-        try:
-            await self._client.delete(WORK, name, namespace)
-        except KubeAPIError as error:
-            if not error.not_found:
-                raise
+        await self._client.delete(WORK, name, namespace, missing_ok=True)
 
     async def _write_conditions(
         self, binding: dict[str, Any], work: dict[str, Any] | None, synchronized: bool
