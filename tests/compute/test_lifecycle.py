@@ -28,7 +28,9 @@ class FakeClient:
         self.patches.append((kind.kind, name, patch))
         return {"metadata": {"name": name, "resourceVersion": "2"}, "status": patch.get("status", {})}
 
-    async def delete(self, kind: Any, name: str, namespace: str | None = None) -> Any:
+    async def delete(
+        self, kind: Any, name: str, namespace: str | None = None, *, missing_ok: bool = False
+    ) -> Any:
         self.deleted.append(name)
         return {}
 

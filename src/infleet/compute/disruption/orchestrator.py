@@ -16,7 +16,6 @@ from infleet.compute.disruption.replacement import replacement_claim
 from infleet.compute.disruption.state import Snapshot, StateNode
 from infleet.compute.disruption_settings import DisruptionSettings
 from infleet.compute.termination import taints
-from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.events import NORMAL, WARNING, EventRecorder
@@ -108,9 +107,5 @@ class Orchestrator:
 
 
 async def _delete_claim(client: ClusterClient, name: str) -> None:
-    try:
-        await client.delete(NODE_CLAIM, name)
-    except KubeAPIError as error:
-        if not error.not_found:
-            raise
+    await client.delete(NODE_CLAIM, name, missing_ok=True)
     log.info("disruption: deleted NodeClaim %s", name)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from infleet.api.karpenter_sh.v1.node_claim import NODE_CLAIM
-from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import get_condition, is_true, set_condition
@@ -56,9 +55,5 @@ async def set_claim_condition(
 
 
 async def delete_claim(client: ClusterClient, run: ClaimRun) -> None:
-    try:
-        await client.delete(NODE_CLAIM, run.name)
-    except KubeAPIError as error:
-        if not error.not_found:
-            raise
+    await client.delete(NODE_CLAIM, run.name, missing_ok=True)
     run.deleted = True

@@ -13,7 +13,6 @@ from typing import Any
 from infleet.api.kubernetes import POD
 from infleet.compute import workload_pods
 from infleet.compute.pod_disruption_budgets import DisruptionAllowance, list_budgets
-from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 
 log = logging.getLogger(__name__)
@@ -70,9 +69,5 @@ async def drain(
 
 async def _delete(client: ClusterClient, pod: dict[str, Any]) -> None:
     metadata = pod["metadata"]
-    try:
-        await client.delete(POD, metadata["name"], metadata.get("namespace"))
-    except KubeAPIError as error:
-        if not error.not_found:
-            raise
+    await client.delete(POD, metadata["name"], metadata.get("namespace"), missing_ok=True)
     log.debug("drained pod %s/%s", metadata.get("namespace"), metadata["name"])

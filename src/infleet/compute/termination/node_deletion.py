@@ -9,7 +9,6 @@ from typing import Any
 
 from infleet.api.karpenter_sh.v1.node_claim import NODE_CLAIM
 from infleet.api.labels import NODECLAIM_LABEL
-from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.finalizers import is_being_deleted
 from infleet.kube.informer import DELETED, InformerEvent
@@ -45,9 +44,5 @@ class NodeDeletionReconciler:
         claim = self.claims.get(request.name)
         if claim is None or is_being_deleted(claim) or not self._node_going(claim):
             return Result()
-        try:
-            await self.client.delete(NODE_CLAIM, request.name)
-        except KubeAPIError as error:
-            if not error.not_found:
-                raise
+        await self.client.delete(NODE_CLAIM, request.name, missing_ok=True)
         return Result()
