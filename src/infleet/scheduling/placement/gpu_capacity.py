@@ -157,7 +157,9 @@ class CapacityCache:
         self.provisionable = provisionable_offerings(catalog)
         self._limit = limit
         self._parsed: dict[ReportKey, dict[str, SkuCapacity]] = {}
-        self._derived: dict[tuple[ReportKey, Hashable], object] = {}
+        #: Derived results per ``what``, then per report (no key tuple to build and hash per lookup).
+        self._derived: dict[Hashable, dict[ReportKey, object]] = {}
+        self._tokens: dict[Hashable, int] = {}
         #: Read-only views by identity (kept alive, so an id is never reused while listed).
         self._views: dict[int, tuple[Mapping[str, str], ReportKey]] = {}
 
@@ -183,13 +185,31 @@ class CapacityCache:
             parsed = _bound(self._parsed, self._limit)[key] = read_capacity(self.catalog, cluster)
         return {name: dataclasses.replace(sku, slots=dict(sku.slots)) for name, sku in parsed.items()}
 
+    def token(self, what: Hashable) -> int:
+        """A small stand-in for ``what`` in :meth:`derived` keys, for callers that look up many
+        clusters with one large ``what``. Tokens are forgotten together with every derived result."""
+        found = self._tokens.get(what)
+        if found is None:
+            if len(self._tokens) >= self._limit:
+                self._tokens.clear()
+                self._derived.clear()  # results under a reused token must not outlive it
+            found = self._tokens[what] = len(self._tokens)
+        return found
+
     def derived(self, cluster: ClusterCandidate, what: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, once per distinct report and ``what``: for results that depend on nothing
         but the report, this cache's catalog and ``what`` (GpuFit: the placement's demands)."""
-        key = (self.report_key(cluster), what)
-        if key not in self._derived:
-            _bound(self._derived, self._limit)[key] = compute()
-        return cast(T, self._derived[key])
+        by_report = self._derived.get(what)
+        if by_report is None:
+            by_report = _bound(self._derived, self._limit)[what] = {}
+        key = self.report_key(cluster)
+        found = by_report.get(key, _MISSING)
+        if found is _MISSING:
+            found = _bound(by_report, self._limit)[key] = compute()
+        return cast(T, found)
+
+
+_MISSING = object()
 
 
 def _bound(entries: dict[K, V], limit: int) -> dict[K, V]:

@@ -7,6 +7,7 @@ capacity in turn. The result (plans and $/hour) is kept in the cycle state for t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from infleet.api.sizing import Plan, SizingError, candidates, size
@@ -32,23 +33,53 @@ class PlacedDemand:
         return f"{self.demand.replicas} x {self.plan.gpus} x {self.plan.offering.gpu.name}{nodes}{where}"
 
 
-@dataclass(frozen=True, slots=True)
 class GpuFitResult:
-    """`reason` is empty when every demand fits; `placed` holds the chosen plan per demand."""
+    """`reason` is empty when every demand fits; `placed` holds the chosen plan per demand.
 
-    placed: tuple[PlacedDemand, ...] = ()
-    reason: str = ""
+    One result is computed per member report and demand *shape* and shared by every placement of that
+    shape; each placement's own view only renames it, and only when read (`reason`, `placed`): a
+    1,000-cluster cycle reads the names of about twenty clusters, the cost and the verdict of all."""
+
+    __slots__ = ("_placed", "_reason", "_demands", "cost_per_hour")
+
+    def __init__(
+        self,
+        placed: tuple[PlacedDemand, ...] = (),
+        reason: str = "",
+        demands: tuple[GpuDemand, ...] | None = None,
+        cost_per_hour: float | None = None,
+    ) -> None:
+        self._placed = placed
+        self._reason = reason
+        #: The placement's demands, whose names replace the placeholders (None: names are final).
+        self._demands = demands
+        self.cost_per_hour: float = (
+            cost_per_hour if cost_per_hour is not None else round(sum(p.cost_per_hour for p in placed), 4)
+        )
 
     @property
     def fits(self) -> bool:
-        return not self.reason
+        return not self._reason
 
     @property
-    def cost_per_hour(self) -> float:
-        return round(sum(p.cost_per_hour for p in self.placed), 4)
+    def reason(self) -> str:
+        reason = self._reason
+        for index, demand in enumerate(self._demands or ()):
+            reason = reason.replace(_placeholder(index), demand.name)
+        return reason
+
+    @property
+    def placed(self) -> tuple[PlacedDemand, ...]:
+        if self._demands is None:
+            return self._placed
+        return tuple(PlacedDemand(self._demands[i], p.plan) for i, p in enumerate(self._placed))
 
     def summary(self) -> str:
         return ", ".join(p.summary() for p in self.placed)
+
+    def named(self, demands: tuple[GpuDemand, ...]) -> GpuFitResult:
+        """This result, told with `demands`' names in place of the shapes' placeholders."""
+        return GpuFitResult(self._placed, self._reason, demands, self.cost_per_hour)
 
 
 def _shortfall(demand: GpuDemand, best: Plan, capacity: dict[str, SkuCapacity]) -> str:
@@ -82,15 +113,18 @@ def gpu_fit(cycle: PlacementCycle, cluster: ClusterCandidate) -> GpuFitResult:
     """Fits every demand of the cycle on `cluster`: once per distinct report and set of demand shapes
     while the cycle's capacity cache lives (the result depends on nothing else), else once per cycle.
     Shapes, not names: a thousand placements of the same model share one fit per member."""
+    known = cycle.fits.get(cluster.name)
+    if known is not None:
+        return known
     demands = cycle.request.workloads
     if not demands:
-        return GpuFitResult()
-    shapes = tuple(GpuDemand(_placeholder(i), d.sizing, d.replicas) for i, d in enumerate(demands))
+        return _NOTHING_TO_FIT
+    shapes = _shapes(cycle)
 
     def compute() -> GpuFitResult:
         capacity = cycle.capacity_cache().read(cluster)  # a fresh copy: demands consume it
         placed: list[PlacedDemand] = []
-        for demand in shapes:
+        for demand in shapes.demands:
             found = _fit_one(cycle, demand, capacity)
             if isinstance(found, str):
                 after = f" after placing {', '.join(p.demand.name for p in placed)}" if placed else ""
@@ -98,23 +132,34 @@ def gpu_fit(cycle: PlacementCycle, cluster: ClusterCandidate) -> GpuFitResult:
             placed.append(PlacedDemand(demand, found))
         return GpuFitResult(tuple(placed))
 
-    return cycle.state.memo(
-        ("GpuFit", cluster.name),
-        lambda: _named(cycle.capacity_cache().derived(cluster, ("GpuFit", shapes), compute), demands),
-    )
+    result = cycle.capacity_cache().derived(cluster, shapes.token, compute).named(demands)
+    cycle.fits[cluster.name] = result
+    return result
+
+
+_NOTHING_TO_FIT = GpuFitResult()
+
+
+@dataclass(frozen=True, slots=True)
+class FitShapes:
+    """The cycle's demands with placeholder names, and the capacity cache's small token for them:
+    hashing the demands' nested sizing requests once per cluster was most of a cached lookup."""
+
+    demands: tuple[GpuDemand, ...]
+    token: Hashable
+
+
+def _shapes(cycle: PlacementCycle) -> FitShapes:
+    if cycle.fit_shapes is None:
+        demands = tuple(
+            GpuDemand(_placeholder(i), d.sizing, d.replicas) for i, d in enumerate(cycle.request.workloads)
+        )
+        cycle.fit_shapes = FitShapes(demands, cycle.capacity_cache().token(("GpuFit", demands)))
+    return cycle.fit_shapes
 
 
 def _placeholder(index: int) -> str:
     return f"\x00demand{index}\x00"
-
-
-def _named(shaped: GpuFitResult, demands: tuple[GpuDemand, ...]) -> GpuFitResult:
-    """A fit computed for anonymous demand shapes, told with this placement's own demands."""
-    reason = shaped.reason
-    for index, demand in enumerate(demands):
-        reason = reason.replace(_placeholder(index), demand.name)
-    placed = tuple(PlacedDemand(demands[i], p.plan) for i, p in enumerate(shaped.placed))
-    return GpuFitResult(placed, reason)
 
 
 class GpuFit:

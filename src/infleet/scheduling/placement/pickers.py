@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from infleet.scheduling.framework import Code, Evaluation, Selection, Status
 from infleet.scheduling.placement.cluster import ClusterCandidate
 from infleet.scheduling.placement.cycle import PlacementCycle
+from infleet.scheduling.placement.decision import MAX_UNSELECTED_DECISIONS
 from infleet.scheduling.placement.spread import SpreadTracker
 
 SPREAD_SCORES = "TopologySpread/scores"
@@ -95,6 +96,10 @@ def pick_n(
         tracker.add(cluster)
     kept = {c.name for c in selected}
     pool = [c for c in _by_score(list(evaluation.feasible), totals) if c.name not in kept]
+    if not tracker.constrained:
+        # No spread to weigh: the best of the pool in score order, without a verdict per cluster.
+        taken, pool = pool[: max(0, n - len(selected))], pool[max(0, n - len(selected)) :]
+        selected += taken
     while len(selected) < n:
         best, best_total = None, 0.0
         for cluster in pool:
@@ -117,12 +122,15 @@ def _left_out(
     pool: list[ClusterCandidate], tracker: SpreadTracker, totals: Scored, n: int
 ) -> list[tuple[ClusterCandidate, Status]]:
     out = []
-    for cluster in pool:
-        blocked = tracker.verdict(cluster).blocked
+    plain = f"not among the best {n}"
+    for index, cluster in enumerate(pool):
+        blocked = tracker.verdict(cluster).blocked if tracker.constrained else ""
         if blocked:
             out.append((cluster, Status(Code.UNSCHEDULABLE, "TopologySpread", blocked)))
         else:
-            reason = f"not among the best {n}: score {totals[cluster.name]:.2f}"
+            # The score is quoted where a status can show it; formatting it for 1,000 clusters per
+            # cycle cost more than picking (the outcome keeps every cluster's score anyway).
+            reason = f"{plain}: score {totals[cluster.name]:.2f}" if index < MAX_UNSELECTED_DECISIONS else plain
             out.append((cluster, Status(Code.UNSCHEDULABLE, "PickN", reason)))
     return out
 

@@ -35,6 +35,10 @@ class SpreadTracker:
             for k in self._constraints
         ]
 
+    @property
+    def constrained(self) -> bool:
+        return bool(self._constraints)
+
     def add(self, cluster: ClusterCandidate) -> None:
         for constraint, counts in zip(self._constraints, self._counts, strict=True):
             domain = cluster.labels.get(constraint.topology_key)
