@@ -3,9 +3,10 @@
 Why lightkube (1.0.1): maintained, async, typed models for built-ins, generic resources for CRDs and
 first-class server-side apply, and its kubeconfig loader handles TLS, tokens and exec plugins. It serves
 two ways here: ``ClusterClient.typed`` is the lightkube ``AsyncClient`` for typed work, and the
-``ClusterClient`` methods speak JSON dicts over lightkube's configured HTTP client, because the runtime
-is kind-agnostic (dicts in caches and patches) and informers need control lightkube's ``watch`` does not
-give (``allowWatchBookmarks``, relist on 410 instead of a silent re-watch from "now").
+``ClusterClient`` methods speak JSON dicts (over :mod:`infleet.kube.api_transport`, with lightkube's
+reading of the kubeconfig), because the runtime is kind-agnostic (dicts in caches and patches) and
+informers need control lightkube's ``watch`` does not give (``allowWatchBookmarks``, relist on 410
+instead of a silent re-watch from "now").
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Any
 import httpx2
 import orjson
 from lightkube import AsyncClient
-from lightkube.config import client_adapter
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 
 from infleet.api.resource_kind import ResourceKind
+from infleet.kube.api_transport import APITransport
 from infleet.kube.api_error import KubeAPIError
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -42,8 +43,7 @@ class ClusterClient:
     def __init__(self, name: str, config: SingleConfig, timeout: float = 10.0) -> None:
         self.name = name
         self.config = config
-        params = client_adapter.ConnectionParams(timeout=httpx2.Timeout(timeout))
-        self._http = client_adapter.AsyncClient(config, params)
+        self._http = APITransport(config, timeout)
         self.typed = AsyncClient(config, timeout=httpx2.Timeout(timeout))
 
     @classmethod
@@ -54,7 +54,7 @@ class ClusterClient:
         return cls(name or context, config)
 
     async def close(self) -> None:
-        await self._http.aclose()
+        await self._http.close()
         await self.typed.close()
 
     async def _request(
@@ -68,10 +68,10 @@ class ClusterClient:
     ) -> dict[str, Any]:
         content = orjson.dumps(body) if body is not None else None
         headers = {"Content-Type": content_type, "Accept": "application/json"}
-        response = await self._http.request(method, path, params=params, content=content, headers=headers)
-        data: dict[str, Any] = orjson.loads(response.content) if response.content else {}
-        if response.status_code >= 400:
-            raise KubeAPIError.from_status(data, response.status_code)
+        status, raw = await self._http.request(method, path, params=params, content=content, headers=headers)
+        data: dict[str, Any] = orjson.loads(raw) if raw else {}
+        if status >= 400:
+            raise KubeAPIError.from_status(data, status)
         return data
 
     async def get(self, kind: ResourceKind, name: str, namespace: str | None = None) -> dict[str, Any]:
@@ -83,14 +83,14 @@ class ClusterClient:
 
     async def probe(self, path: str = "/readyz") -> str:
         """GET a health endpoint (plain text); raises :class:`KubeAPIError` unless the answer is 2xx."""
-        response = await self._http.request("GET", path, headers={"Accept": "text/plain, application/json"})
-        text = response.text
-        if response.status_code >= 400:
+        status, raw = await self._http.request("GET", path, headers={"Accept": "text/plain, application/json"})
+        text = raw.decode("utf-8", "replace")
+        if status >= 400:
             try:
-                status = orjson.loads(response.content)
+                answer = orjson.loads(raw)
             except orjson.JSONDecodeError:
-                status = {"message": text.strip()}
-            raise KubeAPIError.from_status(status if isinstance(status, dict) else {}, response.status_code)
+                answer = {"message": text.strip()}
+            raise KubeAPIError.from_status(answer if isinstance(answer, dict) else {}, status)
         return text
 
     async def list(
@@ -145,22 +145,17 @@ class ClusterClient:
             params["labelSelector"] = label_selector
         if field_selector:
             params["fieldSelector"] = field_selector
-        timeout = httpx2.Timeout(10.0, read=timeout_seconds + 30.0)
-        request = self._http.build_request("GET", kind.path(namespace), params=params, timeout=timeout)
-        response = await self._http.send(request, stream=True)
-        try:
-            if response.status_code >= 400:
-                body = await response.aread()
-                raise KubeAPIError.from_status(orjson.loads(body) if body else {}, response.status_code)
-            async for line in response.aiter_lines():
+        async with self._http.stream(kind.path(namespace), params, timeout_seconds + 30.0) as (status, lines):
+            if status >= 400:
+                body = b"".join([line async for line in lines])
+                raise KubeAPIError.from_status(orjson.loads(body) if body else {}, status)
+            async for line in lines:
                 if not line.strip():
                     continue
                 event = orjson.loads(line)
                 if event.get("type") == "ERROR":
                     raise KubeAPIError.from_status(event.get("object") or {})
                 yield event["type"], event["object"]
-        finally:
-            await response.aclose()
 
     async def create(
         self, kind: ResourceKind, obj: dict[str, Any], namespace: str | None = None
