@@ -446,7 +446,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     catalog = load_catalog()
     with tempfile.TemporaryDirectory(prefix="placement-scale-") as directory:
         workdir = Path(directory)
-        server = ServerProcess(workdir, None)
+        server = ServerProcess(workdir, args.profile / "server.prof" if args.profile else None)
         factory = ClientFactory(server.kubeconfig)
         client = factory.client("infleet-hub", "hub")
         meter = Meter(server)

@@ -218,3 +218,19 @@ def test_a_schema_declaring_metadata_as_a_bare_object_does_not_prune_it() -> Non
     obj = {"apiVersion": "x/v1", "kind": "K", "metadata": {"name": "n", "labels": {"a": "b"}}, "spec": {}}
     assert prune(obj, schema) == []
     assert obj["metadata"] == {"name": "n", "labels": {"a": "b"}}
+
+
+def test_validation_ratchets_fields_unchanged_since_the_stored_object() -> None:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "spec": {"type": "object", "properties": {"name": {"type": "string", "maxLength": 3}}},
+            "status": {"type": "object", "properties": {"ready": {"type": "boolean"}}},
+        },
+    }
+    stored = {"spec": {"name": "too-long"}}  # valid under the schema it was written with
+    status_write = {"spec": {"name": "too-long"}, "status": {"ready": True}}
+    assert validate(status_write, schema, stored) == []
+    assert [c.field for c in validate(status_write, schema)] == ["spec.name"]
+    changed = {"spec": {"name": "still-too-long"}, "status": {"ready": "yes"}}
+    assert sorted(c.field for c in validate(changed, schema, stored)) == ["spec.name", "status.ready"]

@@ -76,7 +76,7 @@ def admit(
     elif resource.schema is not None:
         unknown += structural.prune(obj, resource.schema)
         structural.apply_defaults(obj, resource.schema)
-        schema_causes = structural.validate(obj, resource.schema)
+        schema_causes = structural.validate(obj, resource.schema, old)
         outcome = _rule_outcome(resource, obj, old, schema_causes)
         causes += schema_causes + outcome.causes
         warnings += outcome.warnings

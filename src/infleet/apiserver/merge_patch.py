@@ -9,18 +9,38 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
+
 
 def apply_merge_patch(target: Any, patch: Any) -> Any:
     """``target`` with ``patch`` applied: objects merge recursively, ``null`` deletes, the rest replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result: dict[str, Any] = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return _copy(patch)
+    # One copy of the whole target, then merged in place: copying at every level of the recursion
+    # copied each subtree once per level above it (most of the API server's PATCH time).
+    return _merge_into(_copy(target) if isinstance(target, dict) else {}, patch)
+
+
+def _merge_into(result: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
+        elif isinstance(value, dict):
+            current = result.get(key)
+            result[key] = _merge_into(current if isinstance(current, dict) else {}, value)
         else:
-            result[key] = apply_merge_patch(result.get(key), value)
+            result[key] = _copy(value)
     return result
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data; orjson's round trip is several times faster than ``copy.deepcopy``."""
+    if isinstance(value, dict | list):
+        try:
+            return orjson.loads(orjson.dumps(value))
+        except TypeError:  # outside what orjson writes (an integer over 64 bits): validation says so later
+            return copy.deepcopy(value)
+    return value
 
 
 def create_merge_patch(source: Any, target: Any) -> Any:

@@ -237,10 +237,16 @@ def _prune_items(value: list[Any], schema: Mapping[str, Any], path: str, removed
 # ---- validation -------------------------------------------------------------------------------
 
 
-def validate(obj: Mapping[str, Any], schema: Mapping[str, Any]) -> list[Cause]:
-    """Schema violations of ``obj`` as causes with kube-apiserver style field paths and messages."""
+def validate(
+    obj: Mapping[str, Any], schema: Mapping[str, Any], old: Mapping[str, Any] | None = None
+) -> list[Cause]:
+    """Schema violations of ``obj`` as causes with kube-apiserver style field paths and messages.
+
+    With ``old`` (an update), values unchanged from it are not validated again: kube-apiserver's CRD
+    validation ratcheting (GA in 1.33), which lets an object stored under an older schema keep its
+    untouched fields. It also spares a status write re-checking the whole spec it did not change."""
     causes: list[Cause] = []
-    _validate(obj, schema, "", causes, root=True)
+    _validate(obj, schema, "", causes, root=True, old=old)
     return causes
 
 
@@ -285,7 +291,12 @@ def _date_time_ok(text: str) -> bool:
 
 
 def _validate(
-    value: Any, schema: Mapping[str, Any], path: str, causes: list[Cause], root: bool = False
+    value: Any,
+    schema: Mapping[str, Any],
+    path: str,
+    causes: list[Cause],
+    root: bool = False,
+    old: Any = None,
 ) -> None:
     if value is None:
         if not schema.get("nullable") and (schema.get("type") or schema.get(_INT_OR_STRING)):
@@ -302,7 +313,7 @@ def _validate(
     _validate_value(value, schema, path, causes)
     _validate_combinators(value, schema, path, causes)
     if isinstance(value, dict):
-        _validate_object(value, schema, path, causes, root)
+        _validate_object(value, schema, path, causes, root, old if isinstance(old, dict) else None)
     elif isinstance(value, list):
         _validate_array(value, schema, path, causes)
 
@@ -384,7 +395,12 @@ def _validate_combinators(value: Any, schema: Mapping[str, Any], path: str, caus
 
 
 def _validate_object(
-    value: dict[str, Any], schema: Mapping[str, Any], path: str, causes: list[Cause], root: bool
+    value: dict[str, Any],
+    schema: Mapping[str, Any],
+    path: str,
+    causes: list[Cause],
+    root: bool,
+    old: dict[str, Any] | None = None,
 ) -> None:
     _validate_required(value, schema, path, causes, root)
     _validate_property_count(value, schema, path, causes)
@@ -394,11 +410,17 @@ def _validate_object(
     for name, item in value.items():
         if root and name in _ROOT_META and name not in properties:
             continue
+        before = old.get(name, _ABSENT) if old is not None else _ABSENT
+        if before is not _ABSENT and before == item:
+            continue  # ratcheting: unchanged since the stored object
         sub = properties.get(name)
         if isinstance(sub, Mapping):
-            _validate(item, sub, _join(path, name), causes)
+            _validate(item, sub, _join(path, name), causes, old=before)
         elif isinstance(additional, Mapping):
-            _validate(item, additional, _join(path, name), causes)
+            _validate(item, additional, _join(path, name), causes, old=before)
+
+
+_ABSENT = object()
 
 
 def _validate_required(

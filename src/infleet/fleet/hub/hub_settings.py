@@ -22,7 +22,7 @@ class HubSettings:
     failover_after_seconds: float = 60.0
     #: How often a placement re-reads what its Namespace selectors bring (objects change without events).
     placement_resync_seconds: float = 60.0
-    placement_workers: int = 4
+    placement_workers: int = 16
     membership_workers: int = 2
     status_mirror_workers: int = 2
     #: Hub controllers write only while their process leads (several hub replicas may run).

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infleet.api.catalog import Catalog
+from infleet.api.labels import WORK_CLEANUP_FINALIZER
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.placement import SCHEDULED
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.policy import PlacementPolicy
 from infleet.fleet.hub.cluster_candidates import MemberViews, failover_of, next_failover
@@ -160,6 +161,9 @@ class SchedulerController:
             "metadata": {
                 "name": self._kinds.binding_name(metadata["name"], decision["clusterName"]),
                 "labels": self._kinds.owner_labels(namespace, metadata["name"]),
+                # Born with the work generator's finalizer: one write less per binding, and no window
+                # in which a binding exists that could go without its Work being cleaned up.
+                "finalizers": [WORK_CLEANUP_FINALIZER],
             },
             "spec": {
                 "state": "Scheduled",
