@@ -204,6 +204,7 @@ class HubProcess:
 def _stats(manager: Any) -> dict[str, Any]:
     reconciles: dict[str, float] = {}
     depth: dict[str, float] = {}
+    seconds: dict[str, float] = {}
     for metric in manager.metrics.registry.collect():
         for sample in metric.samples:
             if sample.name == "controller_runtime_reconcile_total" and sample.labels["result"] in (
@@ -214,8 +215,17 @@ def _stats(manager: Any) -> dict[str, Any]:
                 reconciles[name] = reconciles.get(name, 0.0) + sample.value
             elif sample.name == "workqueue_depth":
                 depth[sample.labels["name"]] = sample.value
+            elif sample.name == "controller_runtime_reconcile_time_seconds_sum":
+                name = sample.labels["controller"]
+                seconds[name] = seconds.get(name, 0.0) + sample.value
     synced = all(informer.has_synced() for informer in manager.informers)
-    return {"wall": time.time(), "synced": synced, "reconciles": reconciles, "depth": depth}
+    return {
+        "wall": time.time(),
+        "synced": synced,
+        "reconciles": reconciles,
+        "depth": depth,
+        "reconcile_seconds": seconds,
+    }
 
 
 async def _report(manager: Any, path: Path, stop: asyncio.Event) -> None:

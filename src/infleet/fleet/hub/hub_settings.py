@@ -23,8 +23,8 @@ class HubSettings:
     #: How often a placement re-reads what its Namespace selectors bring (objects change without events).
     placement_resync_seconds: float = 60.0
     placement_workers: int = 16
-    membership_workers: int = 2
-    status_mirror_workers: int = 2
+    membership_workers: int = 8
+    status_mirror_workers: int = 8
     #: Hub controllers write only while their process leads (several hub replicas may run).
     needs_leader: bool = True
 

@@ -1,6 +1,6 @@
 """What a selected Namespace brings to a ClusterResourcePlacement, read from the hub's informer caches:
 one informer per placeable namespaced kind (all namespaces), started the first time a placement selects
-a Namespace's contents. Listing every such kind from the API server on each placement reconcile (and
+a Namespace's contents, and one per kind that a selector names an object of. Listing every such kind from the API server on each placement reconcile (and
 each placement's 60 s re-selection) was most of the placement controller's time with 1,000 placements.
 
 Until a kind's cache has synced, that kind is listed from the API server as before. A cache lags the
@@ -65,6 +65,15 @@ class NamespaceContents:
                 contents += (await self._client.list(served.resource, namespace)).items
         return contents
 
+    async def named(self, resource: ResourceKind, name: str, namespace: str | None) -> list[dict[str, Any]]:
+        """The object ``name`` of ``resource`` (none or one), from its cache once synced. A placement
+        names its Namespace; a field-selected LIST per placement run was a scan of every namespace."""
+        informer = self._informer(resource)
+        if informer is not None and informer.has_synced():
+            found = informer.store.get(name, namespace)
+            return [found] if found is not None else []
+        return (await self._client.list(resource, namespace, field_selector=f"metadata.name={name}")).items
+
     def _informer(self, resource: ResourceKind) -> Informer | None:
         informer = self._informers.get(resource)
         if informer is None and self._stop is not None and not self._stop.is_set():
@@ -80,7 +89,10 @@ def placements_selecting(placements: Store) -> Callable[[InformerEvent], list[Re
     those naming the namespace, and (not knowing its labels here) all that select Namespaces by label."""
 
     def mapper(event: InformerEvent) -> list[Request]:
-        namespace = (event.obj.get("metadata") or {}).get("namespace")
+        metadata = event.obj.get("metadata") or {}
+        namespace = metadata.get("namespace")
+        if not namespace and event.obj.get("kind") == NAMESPACE.kind:
+            namespace = metadata.get("name")  # a Namespace that appears after the placement naming it
         if not namespace:
             return []
         return [

@@ -88,7 +88,7 @@ async def select_resources(
         where = f"spec.resourceSelectors[{index}]"
         resource = await _resolve(discovery, selector, where)
         _check_scope(resource, scope, where)
-        for obj in await _matching(client, resource, selector, scope):
+        for obj in await _matching(client, contents, resource, selector, scope):
             await _add(found, obj, resource)
             if resource == NAMESPACE and selector.selection_scope == "NamespaceWithResources":
                 for child in await _namespace_contents(contents, discovery, obj["metadata"]["name"]):
@@ -124,12 +124,15 @@ def _check_scope(resource: ResourceKind, scope: SelectionScope, where: str) -> N
 
 
 async def _matching(
-    client: ClusterClient, resource: ResourceKind, selector: ResourceSelector, scope: SelectionScope
+    client: ClusterClient,
+    contents: NamespaceContents,
+    resource: ResourceKind,
+    selector: ResourceSelector,
+    scope: SelectionScope,
 ) -> list[dict[str, Any]]:
     namespace = scope.namespace or None
     if selector.name:
-        listed = await client.list(resource, namespace, field_selector=f"metadata.name={selector.name}")
-        items = listed.items
+        items = await contents.named(resource, selector.name, namespace)
     else:
         query = selector.label_selector.to_query() if selector.label_selector else None
         items = (await client.list(resource, namespace, label_selector=query or None)).items
