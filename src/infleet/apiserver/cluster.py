@@ -206,7 +206,7 @@ class Cluster:
             raise invalid(resource.kind, name, causes, group=resource.group)
         self._stamp_new(resource, obj)
         apply_builtin_defaults(resource, obj, self)
-        warnings = admit(resource, obj, options.field_validation)
+        warnings = admit(resource, obj, options.field_validation, shape_checked=True)
         if resource.storage_key == crds.CRD_STORAGE_KEY:
             crds.prepare_create(self.index, obj)
         record_manager(obj, options.field_manager, "Update", self.now())

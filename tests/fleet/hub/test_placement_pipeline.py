@@ -336,6 +336,34 @@ async def test_a_resource_placement_places_objects_of_its_own_namespace(fleet_hu
     assert [b["spec"]["targetCluster"] for b in bindings] == ["a"]
 
 
+async def test_a_binding_the_rollout_holds_back_says_so_and_one_bound_at_once_never_waits(
+    fleet_hub: FleetHub,
+) -> None:
+    await join(fleet_hub, "a", {}, {})
+    await namespace_with(fleet_hub, "held", config_map("one"))
+    await namespace_with(fleet_hub, "free", config_map("one"))
+    for name, strategy in (("held", {"type": "External"}), ("free", {})):
+        spec: dict[str, Any] = {
+            "resourceSelectors": [{"group": "", "version": "v1", "kind": "Namespace", "name": name}]
+        }
+        if strategy:
+            spec["strategy"] = strategy
+        crp = {"apiVersion": CLUSTER_RESOURCE_PLACEMENT.api_version, "kind": CLUSTER_RESOURCE_PLACEMENT.kind}
+        await fleet_hub.client.create(CLUSTER_RESOURCE_PLACEMENT, {**crp, "metadata": {"name": name}, "spec": spec})
+
+    async def rollout_started(binding: str) -> dict[str, Any] | None:
+        obj = await fleet_hub.get(CLUSTER_RESOURCE_BINDING, binding) or {}
+        return get_condition((obj.get("status") or {}).get("conditions"), "RolloutStarted")
+
+    held = await until(lambda: rollout_started("held-a"), what="held-a's RolloutStarted")
+    assert (held["status"], held["reason"]) == ("False", "RolloutNotStartedYet")
+    assert "External" in held["message"]
+    await until(lambda: fleet_hub.get(WORK, "free-work", "fleet-member-a"), what="free's Work")
+    free = await until(lambda: rollout_started("free-a"), what="free-a's RolloutStarted")
+    assert free["status"] == "True"
+    assert await fleet_hub.get(WORK, "held-work", "fleet-member-a") is None
+
+
 async def test_the_api_refuses_a_bad_policy_naming_the_field_and_the_fix(fleet_hub: FleetHub) -> None:
     refusals = {
         "fixed-affinity": (

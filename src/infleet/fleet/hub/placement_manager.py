@@ -118,7 +118,7 @@ def _add_scope(
     controller.watch_mapped(members, member_to_placements(informers.placements.store, scheduler.unfulfilled))
 
     rollout = RolloutController(
-        hub, kinds, informers.placements, informers.bindings, informers.resource_snapshots, members
+        hub, kinds, informers.placements, informers.bindings, informers.resource_snapshots, members, clock
     )
     controller = manager.controller(f"hub/{scope}/rollout", rollout, run)
     controller.watch_mapped(informers.placements, unless_status_only())

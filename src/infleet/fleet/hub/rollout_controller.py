@@ -8,14 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import CONDITION_HEALTHY
+from infleet.api.placement_kubernetes_fleet_io.v1beta1.placement import ROLLOUT_STARTED
 from infleet.fleet.hub.placement_kinds import PlacementKinds
 from infleet.fleet.hub.rollout_plan import plan_rollout
 from infleet.fleet.hub.snapshots import latest, owned_snapshots
 from infleet.kube.cluster_client import ClusterClient
-from infleet.kube.conditions import is_true
+from infleet.kube.clock import Clock
+from infleet.kube.conditions import is_true, set_condition
 from infleet.kube.finalizers import is_being_deleted
 from infleet.kube.informer import Informer
 from infleet.kube.reconciler import Request, Result
+from infleet.kube.status_patch import patch_status
 
 
 class RolloutController:
@@ -27,8 +30,10 @@ class RolloutController:
         bindings: Informer,
         resource_snapshots: Informer,
         members: Informer,
+        clock: Clock,
     ) -> None:
         self._client = client
+        self._clock = clock
         self._kinds = kinds
         self._placements = placements
         self._bindings = bindings
@@ -41,6 +46,8 @@ class RolloutController:
             return Result()
         strategy = (placement.get("spec") or {}).get("strategy") or {}
         if strategy.get("type") == "External":
+            bindings = self._kinds.owned(self._bindings.store, request.namespace, request.name)
+            await self._held_back(bindings, "an External strategy rolls this cluster out (staged update run)")
             return Result()
         snapshot = latest(
             owned_snapshots(self._snapshots.store, self._kinds, request.namespace, request.name)
@@ -68,7 +75,27 @@ class RolloutController:
                 {"spec": spec},
                 binding["metadata"].get("namespace"),
             )
+        moving = {b["metadata"]["name"] for b in plan.bind}
+        waiting = [b for b in bindings if _scheduled(b) and b["metadata"]["name"] not in moving]
+        await self._held_back(waiting, "waiting for the rollout to bind this cluster (strategy budgets)")
         return Result()
+
+    async def _held_back(self, bindings: list[dict[str, Any]], why: str) -> None:
+        """RolloutStarted False on Scheduled bindings left unbound (KubeFleet's rollout says the same);
+        written only for those, so a binding bound at once costs no status write for it."""
+        now = self._clock.wall()
+        for binding in bindings:
+            if not _scheduled(binding):
+                continue
+            generation = binding["metadata"].get("generation")
+
+            def mutate(status: dict[str, Any], generation: Any = generation) -> None:
+                conditions = status.setdefault("conditions", [])
+                set_condition(
+                    conditions, ROLLOUT_STARTED, False, "RolloutNotStartedYet", why, generation, now
+                )
+
+            await patch_status(self._client, self._kinds.binding, binding, mutate)
 
     def _healthy(self, bindings: list[dict[str, Any]]) -> set[str]:
         """The healthy ones among the clusters the bindings target: only those matter to the plan, and
@@ -86,6 +113,10 @@ class RolloutController:
         await self._client.delete(
             self._kinds.binding, metadata["name"], metadata.get("namespace"), missing_ok=True
         )
+
+
+def _scheduled(binding: dict[str, Any]) -> bool:
+    return (binding.get("spec") or {}).get("state") == "Scheduled"
 
 
 def _target(placement: dict[str, Any], bindings: list[dict[str, Any]]) -> int:

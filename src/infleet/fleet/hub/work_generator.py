@@ -61,7 +61,8 @@ class WorkGenerator:
         binding = await ensure_finalizer(self._client, self._kinds.binding, binding, BINDING_FINALIZER)
         spec = binding.get("spec") or {}
         if spec.get("state") == "Scheduled" or not spec.get("resourceSnapshotName"):
-            await self._write_conditions(binding, None, synchronized=False)
+            # Nothing to generate yet. A binding the rollout holds back says so itself (the rollout
+            # controller writes RolloutStarted False); one it binds at once needs no status write here.
             return Result()
         snapshot = self._snapshots.store.get(spec["resourceSnapshotName"], request.namespace or None)
         if snapshot is None:
@@ -125,22 +126,10 @@ class WorkGenerator:
     ) -> None:
         generation = binding["metadata"].get("generation")
         now = self._clock.wall()
-        bound = (binding.get("spec") or {}).get("state") != "Scheduled"
         facts = _conditions_from_work(work) if work is not None else {}
 
         def mutate(status: dict[str, Any]) -> None:
             conditions = status.setdefault("conditions", [])
-            if not bound:
-                set_condition(
-                    conditions,
-                    "RolloutStarted",
-                    False,
-                    "RolloutNotStartedYet",
-                    "waiting for the rollout to bind this cluster",
-                    generation,
-                    now,
-                )
-                return
             set_condition(conditions, "RolloutStarted", True, "RolloutStarted", "", generation, now)
             set_condition(conditions, "Overridden", True, "NoOverrideSpecified", "", generation, now)
             set_condition(
