@@ -603,6 +603,44 @@ class TestCustomResourceDefinitions:
         assert eventually(lambda: api.get(f"/apis/{group}/v1alpha1").status_code == 404)
         assert api.get(path).status_code == 404
 
+    def test_an_object_older_than_its_crd_schema_is_pruned_and_defaulted_on_its_next_write(
+        self, api: httpx.Client
+    ) -> None:
+        """Unchanged fields skip prune and defaults only when the object was written under the schema in
+        force; after a CRD update, the next write of any field brings the whole object up to it."""
+        group = f"{uuid.uuid4().hex[:6]}.example.com"
+        crd = json.loads(json.dumps(CRD))
+        crd["metadata"]["name"] = f"widgets.{group}"
+        crd["spec"]["group"] = group
+        crd["spec"]["names"] = {"plural": "widgets", "singular": "widget", "kind": "Widget"}
+        spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        spec_schema["properties"]["colour"] = {"type": "string"}
+        crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        assert api.post(crds, json=crd).status_code == 201
+        path = f"/apis/{group}/v1alpha1/namespaces/default/widgets"
+        widget = {
+            "apiVersion": f"{group}/v1alpha1",
+            "kind": "Widget",
+            "metadata": {"name": "w1"},
+            "spec": {"model": "m", "colour": "blue"},
+        }
+        assert api.post(path, json=widget).status_code == 201
+        current = api.get(f"{crds}/widgets.{group}").json()
+        schema = current["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        del schema["properties"]["colour"]
+        schema["properties"]["shade"] = {"type": "string", "default": "dark"}
+        assert api.put(f"{crds}/widgets.{group}", json=current).status_code == 200
+
+        def relabelled() -> dict[str, Any] | None:
+            patched = api.patch(f"{path}/w1", json={"metadata": {"labels": {"n": "1"}}}, headers=MERGE)
+            body: dict[str, Any] = patched.json()
+            return body if "shade" in body["spec"] else None  # the new schema is served
+
+        assert eventually(lambda: relabelled() is not None)
+        spec = api.get(f"{path}/w1").json()["spec"]
+        assert "colour" not in spec and spec["shade"] == "dark"
+        api.delete(f"{crds}/widgets.{group}")
+
     def test_crd_name_must_match_plural_and_group(self, api: httpx.Client) -> None:
         crd = json.loads(json.dumps(CRD))
         crd["metadata"]["name"] = "wrong.example.com"

@@ -234,3 +234,18 @@ def test_validation_ratchets_fields_unchanged_since_the_stored_object() -> None:
     assert [c.field for c in validate(status_write, schema)] == ["spec.name"]
     changed = {"spec": {"name": "still-too-long"}, "status": {"ready": "yes"}}
     assert sorted(c.field for c in validate(changed, schema, stored)) == ["spec.name", "status.ready"]
+
+
+def test_prune_and_defaults_settle_what_is_unchanged_and_still_walk_what_changed() -> None:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "spec": {"type": "object", "properties": {"size": {"type": "integer", "default": 1}}},
+            "status": {"type": "object", "properties": {"phase": {"type": "string", "default": "Pending"}}},
+        },
+    }
+    stored = {"spec": {"size": 1}, "status": {"phase": "Ready"}}
+    update = {"spec": {"size": 1}, "status": {"extra": True}}
+    assert prune(update, schema, stored) == ["status.extra"]
+    apply_defaults(update, schema, stored)
+    assert update == {"spec": {"size": 1}, "status": {"phase": "Pending"}}

@@ -80,8 +80,9 @@ def admit(
             _remove_path(obj, path)
         unknown += builtin_unknown
     elif resource.schema is not None:
-        unknown += structural.prune(obj, resource.schema)
-        structural.apply_defaults(obj, resource.schema)
+        settled = old if old is not None and _written_under_schema(resource, old) else None
+        unknown += structural.prune(obj, resource.schema, settled)
+        structural.apply_defaults(obj, resource.schema, settled)
         schema_causes = structural.validate(obj, resource.schema, old)
         outcome = _rule_outcome(resource, obj, old, schema_causes)
         causes += schema_causes + outcome.causes
@@ -98,6 +99,15 @@ def admit(
     if field_validation == "Warn":
         warnings += [f'unknown field "{path}"' for path in unknown]
     return warnings
+
+
+def _written_under_schema(resource: ResourceType, stored: dict[str, Any]) -> bool:
+    """Whether ``stored`` was last written after its CRD (one resourceVersion counter orders both), so
+    it was pruned and defaulted under the schema in force now and its unchanged parts need neither."""
+    try:
+        return int(stored["metadata"]["resourceVersion"]) > resource.schema_version
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _rule_outcome(

@@ -211,9 +211,17 @@ def resource_types(crd: Mapping[str, Any]) -> list[ResourceType]:
                 schema=schema,
                 validations=cel_rules.compile_validations(schema) if schema is not None else None,
                 builtin=False,
+                schema_version=_resource_version(crd),
             )
         )
     return found
+
+
+def _resource_version(crd: Mapping[str, Any]) -> int:
+    try:
+        return int((crd.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
 
 
 def register(index: ResourceIndex, crd: Mapping[str, Any]) -> None:

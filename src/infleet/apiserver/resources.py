@@ -49,6 +49,8 @@ class ResourceType:
     # The schema's x-kubernetes-validations, compiled once when the CRD is registered.
     validations: CompiledValidations | None = field(default=None, compare=False, repr=False)
     builtin: bool = True
+    #: The CRD's resourceVersion when this type was registered from it (0 for built-ins).
+    schema_version: int = 0
     # Kinds the server itself derives fields for, or that have extra subresources (pods/log).
     extra_subresources: tuple[str, ...] = ()
 

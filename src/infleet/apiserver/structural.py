@@ -137,18 +137,23 @@ def _check_items(schema: Mapping[str, Any], path: str, causes: list[Cause]) -> N
 # ---- defaulting -------------------------------------------------------------------------------
 
 
-def apply_defaults(obj: dict[str, Any], schema: Mapping[str, Any]) -> None:
-    """Set ``default`` values where fields are absent (or null and not nullable), recursively."""
-    _default(obj, schema)
+def apply_defaults(
+    obj: dict[str, Any], schema: Mapping[str, Any], settled: Mapping[str, Any] | None = None
+) -> None:
+    """Set ``default`` values where fields are absent (or null and not nullable), recursively.
+    ``settled``: the stored object, defaulted under this same schema; values equal to its are skipped."""
+    _default(obj, schema, settled)
 
 
-def _default(value: Any, schema: Mapping[str, Any]) -> None:
+def _default(value: Any, schema: Mapping[str, Any], settled: Any = None) -> None:
     # Objects are handled inline and arrays and maps aside: this runs for every node of every write.
     if isinstance(value, list):
         _default_items(value, schema)
         return
     if not isinstance(value, dict):
         return
+    if not isinstance(settled, dict):
+        settled = None
     properties = schema.get("properties")
     if isinstance(properties, Mapping):
         for name, sub in properties.items():
@@ -158,7 +163,10 @@ def _default(value: Any, schema: Mapping[str, Any]) -> None:
             if missing and "default" in sub:
                 value[name] = copy.deepcopy(sub["default"])
             if name in value:
-                _default(value[name], sub)
+                before = settled.get(name, _ABSENT) if settled is not None else _ABSENT
+                if before is not _ABSENT and before == value[name]:
+                    continue  # as stored, and the stored object was defaulted under this schema
+                _default(value[name], sub, before)
     additional = schema.get("additionalProperties")
     if isinstance(additional, Mapping):
         _default_additional(value, properties if isinstance(properties, Mapping) else {}, additional)
@@ -184,15 +192,23 @@ def _default_additional(
 # ---- pruning ----------------------------------------------------------------------------------
 
 
-def prune(obj: dict[str, Any], schema: Mapping[str, Any]) -> list[str]:
-    """Remove undeclared fields (and nulls of non-nullable ones); top-level apiVersion/kind/metadata stay."""
+def prune(
+    obj: dict[str, Any], schema: Mapping[str, Any], settled: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Remove undeclared fields (and nulls of non-nullable ones); top-level apiVersion/kind/metadata stay.
+    ``settled``: the stored object, pruned under this same schema; values equal to its are skipped."""
     removed: list[str] = []
-    _prune(obj, schema, "", removed, keep=_ROOT_META)
+    _prune(obj, schema, "", removed, keep=_ROOT_META, settled=settled)
     return removed
 
 
 def _prune(
-    value: Any, schema: Mapping[str, Any], path: str, removed: list[str], keep: tuple[str, ...] = ()
+    value: Any,
+    schema: Mapping[str, Any],
+    path: str,
+    removed: list[str],
+    keep: tuple[str, ...] = (),
+    settled: Any = None,
 ) -> None:
     # Objects are handled inline and arrays aside: this runs for every node of every write.
     if isinstance(value, list):
@@ -224,7 +240,10 @@ def _prune(
             del value[name]
             removed.append(where)
             continue
-        _prune(value[name], sub, where, removed)
+        before = settled.get(name, _ABSENT) if isinstance(settled, dict) else _ABSENT
+        if before is not _ABSENT and before == value[name]:
+            continue  # as stored, and the stored object was pruned under this schema
+        _prune(value[name], sub, where, removed, settled=before)
 
 
 def _prune_items(value: list[Any], schema: Mapping[str, Any], path: str, removed: list[str]) -> None:

@@ -12,6 +12,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from infleet.api.resource_kind import ResourceKind
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
@@ -33,6 +35,15 @@ def merge_patch_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]
     return patch
 
 
+def _copy(status: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of JSON data (orjson's round trip: several times faster than ``copy.deepcopy``)."""
+    try:
+        copied: dict[str, Any] = orjson.loads(orjson.dumps(status))
+    except TypeError:  # not plain JSON (a test's object): the general copy
+        copied = copy.deepcopy(status)
+    return copied
+
+
 async def patch_status(
     client: ClusterClient,
     kind: ResourceKind,
@@ -46,7 +57,7 @@ async def patch_status(
     current = obj
     for attempt in range(attempts):
         old_status = current.get("status") or {}
-        new_status = copy.deepcopy(old_status)
+        new_status = _copy(old_status)
         mutate(new_status)
         diff = merge_patch_diff(old_status, new_status)
         if not diff:

@@ -45,8 +45,9 @@ def copy_reported(status: dict[str, Any], imc_status: dict[str, Any] | None) -> 
     """Copy what the agent reported (properties, resourceUsage, agentStatus, its other conditions)."""
     reported = imc_status or {}
     for field in _COPIED_FIELDS:
-        if reported.get(field) is not None:
-            status[field] = copy.deepcopy(reported[field])
+        value = reported.get(field)
+        if value is not None and status.get(field) != value:  # unchanged: nothing to copy
+            status[field] = copy.deepcopy(value)
     conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
     for condition in reported.get("conditions") or []:
         if condition.get("type") in _HUB_CONDITIONS:

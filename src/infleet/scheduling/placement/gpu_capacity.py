@@ -162,6 +162,7 @@ class CapacityCache:
         self._tokens: dict[Hashable, int] = {}
         #: Read-only views by identity (kept alive, so an id is never reused while listed).
         self._views: dict[int, tuple[Mapping[str, str], ReportKey]] = {}
+        self._interned: dict[ReportKey, ReportKey] = {}
 
     def report_key(self, cluster: ClusterCandidate) -> ReportKey:
         """The report's content as a key. A read-only view (``MappingProxyType``, as the hub builds
@@ -174,6 +175,9 @@ class CapacityCache:
         if known is not None and known[0] is properties:
             return known[1]
         key = frozenset(properties.items())
+        # Interned, so a report equal to one seen before (every heartbeat of an unchanged member) is
+        # the very same key object: cache lookups then match by identity instead of comparing sets.
+        key = _bound(self._interned, self._limit).setdefault(key, key)
         _bound(self._views, self._limit)[id(properties)] = (properties, key)
         return key
 
