@@ -20,7 +20,7 @@ from infleet.api.kubernetes import NAMESPACE
 from infleet.api.resource_kind import ResourceKind
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.discovery import Discovery, ServedKind
-from infleet.kube.informer import Informer, InformerEvent
+from infleet.kube.informer import MODIFIED, Informer, InformerEvent
 from infleet.kube.reconciler import Request
 from infleet.kube.store import Store
 
@@ -89,6 +89,8 @@ def placements_selecting(placements: Store) -> Callable[[InformerEvent], list[Re
     those naming the namespace, and (not knowing its labels here) all that select Namespaces by label."""
 
     def mapper(event: InformerEvent) -> list[Request]:
+        if event.type == MODIFIED and event.old is not None and _placed(event.old) == _placed(event.obj):
+            return []  # a status write (a hub ModelDeployment's mirrored status): nothing placed changed
         metadata = event.obj.get("metadata") or {}
         namespace = metadata.get("namespace")
         if not namespace and event.obj.get("kind") == NAMESPACE.kind:
@@ -102,6 +104,16 @@ def placements_selecting(placements: Store) -> Callable[[InformerEvent], list[Re
         ]
 
     return mapper
+
+
+def _placed(obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What of an object a placement carries (``resource_selection.clean`` drops status), plus the
+    metadata that decides whether it is carried at all."""
+    metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _VOLATILE_METADATA}
+    return {k: v for k, v in obj.items() if k not in ("status", "metadata")}, metadata
+
+
+_VOLATILE_METADATA = frozenset({"resourceVersion", "managedFields"})
 
 
 def _may_select(placement: dict[str, Any], namespace: str) -> bool:
