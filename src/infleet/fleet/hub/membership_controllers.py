@@ -29,6 +29,9 @@ from infleet.kube.informer import InformerEvent, InformerSettings
 from infleet.kube.manager import Manager
 from infleet.kube.reconciler import Request
 
+#: How long a ModelDeployment's mirror waits after a Work event, gathering the burst it belongs to.
+MIRROR_BATCH_SECONDS = 0.5
+
 
 @dataclass
 class MembershipControllers:
@@ -85,5 +88,7 @@ def add_membership_controllers(
         ControllerSettings(workers=settings.status_mirror_workers, needs_leader=settings.needs_leader),
     )
     mirror_controller.watch_for(models)
-    mirror_controller.watch_mapped(works, index.requests)
+    # The Works of one placement appear together (one per cluster) and agents report every few
+    # seconds: one status write per burst, not one per Work.
+    mirror_controller.watch_mapped(works, index.requests, batch_seconds=MIRROR_BATCH_SECONDS)
     return MembershipControllers(membership, mirror)
