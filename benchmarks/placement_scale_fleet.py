@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from infleet.cli import event_loop
 from infleet.api.catalog import Catalog
 from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import (
     INTERNAL_MEMBER_CLUSTER,
@@ -262,7 +263,7 @@ def main() -> None:
     parser.add_argument("--kubeconfig", type=Path, required=True)
     parser.add_argument("--stats", type=Path, required=True)
     args = parser.parse_args()
-    asyncio.run(run_hub(args.kubeconfig, args.stats))
+    event_loop.run(run_hub(args.kubeconfig, args.stats))  # as `infleet hub` runs
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
+from infleet.cli import event_loop
 
 
 def infleet_home() -> Path:
@@ -91,10 +92,5 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"infleet apiserver: {exc}", file=sys.stderr)
         return 2
-    try:
-        import uvloop
-
-        uvloop.run(serve(settings))
-    except ImportError:
-        asyncio.run(serve(settings))
+    event_loop.run(serve(settings))
     return 0

@@ -5,13 +5,13 @@ provider exists so far: its nodes join clusters whose simulated kubelet adopts `
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from infleet.api.catalog import load_catalog
+from infleet.cli import event_loop
 from infleet.cli.apiserver_command import infleet_home
 from infleet.compute.cloudprovider.simulated import SimulatedCloudProvider
 from infleet.compute.manager import add_compute_controllers
@@ -51,5 +51,5 @@ async def serve(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(args))
+    event_loop.run(serve(args))
     return 0

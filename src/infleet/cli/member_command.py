@@ -4,12 +4,12 @@ through one kubeconfig context and to its own cluster through another (embedded 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
+from infleet.cli import event_loop
 from infleet.cli.apiserver_command import infleet_home
 from infleet.fleet.member.agent import MemberAgentSettings, add_member_agent
 from infleet.kube.cluster_client import ClientFactory
@@ -50,5 +50,5 @@ async def serve(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(args))
+    event_loop.run(serve(args))
     return 0

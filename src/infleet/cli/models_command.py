@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import socket
 from pathlib import Path
 from typing import Any
 
+from infleet.cli import event_loop
 from infleet.cli.apiserver_command import infleet_home
 from infleet.kube.cluster_client import ClientFactory
 from infleet.kube.leader_election import LeaderElectionSettings
@@ -52,5 +52,5 @@ async def serve(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(args))
+    event_loop.run(serve(args))
     return 0

@@ -22,6 +22,7 @@ from infleet.api.crds import all_crds
 from infleet.api.kubernetes import CONFIGMAP, CUSTOM_RESOURCE_DEFINITION, NAMESPACE
 from infleet.apiserver.private_files import private_directory
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
+from infleet.cli import event_loop
 from infleet.cli.apiserver_command import infleet_home
 from infleet.cli.gateway_process import GatewayProcess, gateway_port, start_gateway
 from infleet.cli.up_compute import add_member_compute, ensure_compute_objects
@@ -282,10 +283,5 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"infleet up: {exc}")
         return 2
-    try:
-        import uvloop
-
-        uvloop.run(serve(args, members))
-    except ImportError:
-        asyncio.run(serve(args, members))
+    event_loop.run(serve(args, members))
     return 0
