@@ -24,7 +24,6 @@ from typing import Any
 
 import orjson
 
-from infleet.cli import event_loop
 from infleet.api.catalog import Catalog
 from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import (
     INTERNAL_MEMBER_CLUSTER,
@@ -32,6 +31,7 @@ from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import (
     member_namespace,
 )
 from infleet.api.labels import CLOUD_LABEL, GPU_COUNT_LABEL, GPU_RESOURCE, GPU_SKU_LABEL, REGION_LABEL
+from infleet.cli import event_loop
 from infleet.fleet.member.imc_status import Report, apply_report
 from infleet.fleet.member.properties import ClusterProperties, cluster_properties
 from infleet.kube.cluster_client import ClusterClient
