@@ -123,15 +123,19 @@ def _left_out(
 ) -> list[tuple[ClusterCandidate, Status]]:
     out = []
     plain = f"not among the best {n}"
+    # The score is quoted where a status can show it; past that, one shared Status: formatting and
+    # allocating one per cluster of a 1,000-cluster fleet cost more than picking (the outcome keeps
+    # every cluster's score anyway).
+    outranked = Status(Code.UNSCHEDULABLE, "PickN", plain)
     for index, cluster in enumerate(pool):
         blocked = tracker.verdict(cluster).blocked if tracker.constrained else ""
         if blocked:
             out.append((cluster, Status(Code.UNSCHEDULABLE, "TopologySpread", blocked)))
-        else:
-            # The score is quoted where a status can show it; formatting it for 1,000 clusters per
-            # cycle cost more than picking (the outcome keeps every cluster's score anyway).
-            reason = f"{plain}: score {totals[cluster.name]:.2f}" if index < MAX_UNSELECTED_DECISIONS else plain
+        elif index < MAX_UNSELECTED_DECISIONS:
+            reason = f"{plain}: score {totals[cluster.name]:.2f}"
             out.append((cluster, Status(Code.UNSCHEDULABLE, "PickN", reason)))
+        else:
+            out.append((cluster, outranked))
     return out
 
 
