@@ -37,6 +37,7 @@ from infleet.api.labels import PARENT_PLACEMENT_LABEL, REGION_LABEL
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.binding import CLUSTER_RESOURCE_BINDING
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.placement import CLUSTER_RESOURCE_PLACEMENT
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.work import WORK
+from infleet.fleet.hub.hub_settings import HubSettings
 from infleet.kube.cluster_client import ClientFactory, ClusterClient
 from infleet.kube.conditions import is_true
 from infleet.kube.informer import Informer, InformerEvent
@@ -55,6 +56,11 @@ SCHEDULED = f"{CLUSTER_RESOURCE_PLACEMENT.kind}Scheduled"
 PLACEMENT_CONTROLLERS = ("placement", "scheduler", "rollout")
 PREFIX = "hub/clusterresourceplacements/"
 CONCURRENCY = 16
+_DEFAULTS = HubSettings()
+_WORKERS = (
+    f"{_DEFAULTS.placement_workers} workers per placement controller, {_DEFAULTS.membership_workers} "
+    f"membership, {_DEFAULTS.status_mirror_workers} status mirror"
+)
 
 
 # -- measuring ----------------------------------------------------------------------------------------
@@ -550,7 +556,7 @@ def report(args: argparse.Namespace, figures: dict[str, Any]) -> str:
         f"Machine: {platform.machine()}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} when",
         f"written), Python {platform.python_version()}. Three processes share the cores: the embedded API",
         "server (one cluster, `hub`, plain HTTP on loopback, SQLite in a temp dir), the hub controllers",
-        "(`add_hub_controllers`, no leader election, default `HubSettings`: 4 placement workers) and the",
+        f"(`add_hub_controllers` on uvloop, no leader election, default `HubSettings`: {_WORKERS}) and the",
         "driver, which creates the objects and writes every member agent's heartbeat.",
         "",
         f"Fleet: {args.members} MemberClusters without kubelets, over {len(REGIONS)} regions, heartbeat",
