@@ -70,20 +70,13 @@ NEAREST_ONLY = {
     "scorers": [ref.model_dump() for ref in BUILTIN_PROFILES["default"].scorers if ref.name != "locality"],
     "picker": BUILTIN_PROFILES["default"].picker.model_dump(),
 }
-# The default profile's previous weights, for a side run (`--only "previous default"`).
+# The default profile before it had expected-ttft, for a side run (`--only "previous default"`).
 PREVIOUS_DEFAULT = {
     "name": "previous-default",
     "filters": [ref.model_dump() for ref in BUILTIN_PROFILES["default"].filters],
     "scorers": [
         {"name": n, "weight": w}
-        for n, w in (
-            ("prefix-cache", 4),
-            ("expected-ttft", 2),
-            ("outstanding", 1),
-            ("queue", 1),
-            ("kv-cache", 1),
-            ("locality", 1),
-        )
+        for n, w in (("prefix-cache", 3), ("outstanding", 2), ("queue", 1), ("kv-cache", 1), ("locality", 1))
     ],
     "picker": {"name": "max-score"},
 }

@@ -177,20 +177,3 @@ def test_prefix_index_counts_leading_matches_and_is_bounded() -> None:
     index.record("r", (5, 6, 7))
     assert index.matched("r", (1, 2, 3)) == 0  # oldest blocks evicted first
     assert index.matched("r", (5, 6, 7)) == 3
-
-
-def test_expected_ttft_counts_what_a_replica_has_cached_of_the_prompt() -> None:
-    spec = ProfileSpec(
-        name="ttft-with-prefix",
-        scorers=[PluginRef(name="prefix-cache"), PluginRef(name="expected-ttft", args={"slack": 0.0})],
-    )
-    p = Profile.build(spec, build_routing_registry(), Environment(rng=random.Random(0)))
-    prefix_scorer, ttft = p.scorers[0][0], p.scorers[1][0]
-    prompt = (11, 12, 13, 14)
-    warm, cold = Rep("warm", prefill_seconds=0.4), Rep("cold", prefill_seconds=0.2)
-    assert ttft.score(req(prefix=prompt), [warm, cold]) == pytest.approx([0.5, 1.0])  # nothing cached yet
-    prefix_scorer.reserve(req(prefix=prompt), warm)  # the warm replica served this prompt before
-    # 0.4 s x 10% left to prefill beats a cold 0.2 s, even behind nothing; behind two cold prompts it loses.
-    assert ttft.score(req(prefix=prompt), [warm, cold]) == pytest.approx([1.0, 0.2])
-    warm.prefilling = 2
-    assert ttft.score(req(prefix=prompt), [warm, cold])[1] == 1.0

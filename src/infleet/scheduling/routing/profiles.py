@@ -1,7 +1,7 @@
 """The routing plugin registry and the built-in routing profiles. Strategies are only profiles:
 round-robin is a picker with no scorers, least-outstanding one scorer, the default mixes prefix affinity,
-expected TTFT (learned prefill speed x requests ahead, less what is cached), engine load and locality.
-Called by the gateway at config load.
+expected TTFT (learned prefill speed x requests ahead), the gateway's in-flight count, engine load and
+locality. Called by the gateway at config load.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from infleet.scheduling.routing.scorers import (
     LocalityScorer,
     OutstandingScorer,
     PrefixCacheScorer,
-    PrefixIndexRef,
     QueueScorer,
 )
 
@@ -68,14 +67,8 @@ def build_routing_registry(home_region: str = "", saturation: SaturationPolicy |
     def kv(args: Mapping[str, Any], env: Environment) -> KVCacheScorer:
         return KVCacheScorer(float(args.get("stale_after", sat.stale_after)))
 
-    # One prefix index per registry (a gateway's routing history), read by expected-ttft too: which
-    # replica has which prompt blocks is a fact about the replicas, not about one profile.
-    prefixes = PrefixIndexRef()
-
     def prefix(args: Mapping[str, Any], env: Environment) -> PrefixCacheScorer:
-        if prefixes.index is None:
-            prefixes.index = PrefixIndex(int(args.get("capacity", 65536)))
-        return PrefixCacheScorer(prefixes.index, sat)
+        return PrefixCacheScorer(PrefixIndex(int(args.get("capacity", 65536))), sat)
 
     def locality(args: Mapping[str, Any], env: Environment) -> LocalityScorer:
         return LocalityScorer(str(args.get("region", home_region)))
@@ -87,7 +80,7 @@ def build_routing_registry(home_region: str = "", saturation: SaturationPolicy |
     registry.register(ConcurrencyCapFilter.name, simple(ConcurrencyCapFilter))
     registry.register(OutstandingScorer.name, simple(OutstandingScorer))
     registry.register_typed(
-        ExpectedTTFTScorer.name, ExpectedTTFTArgs, lambda args, env: ExpectedTTFTScorer(args.slack, prefixes)
+        ExpectedTTFTScorer.name, ExpectedTTFTArgs, lambda args, env: ExpectedTTFTScorer(args.slack)
     )
     registry.register(QueueScorer.name, queue)
     registry.register(KVCacheScorer.name, kv)
@@ -117,12 +110,10 @@ BUILTIN_PROFILES: dict[str, ProfileSpec] = {
     for p in (
         _profile(
             "default",
-            # expected-ttft carries load (this gateway's requests ahead at each replica), speed (learned
-            # prefill) and cache (the prompt blocks a replica holds): the outstanding count would weigh
-            # the requests ahead twice, and made an idle slow GPU beat a busy fast one at any load.
             {
                 "prefix-cache": 4,
-                "expected-ttft": 5,
+                "expected-ttft": 2,
+                "outstanding": 1,
                 "queue": 1,
                 "kv-cache": 1,
                 "locality": 1,

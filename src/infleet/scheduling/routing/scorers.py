@@ -31,18 +31,15 @@ class OutstandingScorer:
 
 class ExpectedTTFTScorer:
     """The time to first token a replica would likely give: its learned prefill time per request times
-    this gateway's requests waiting there for a first byte, plus this request's own prefill, less what
-    the replica likely has cached of its prompt (the prefix index, when the profile keeps one). Scored
-    (fastest + slack) / (this + slack): a replica twice as slow scores about half, so speed counts
-    where counts of requests alone miss it on mixed GPUs; `slack` keeps differences of a few
-    milliseconds (noise between equal replicas) from herding traffic onto one. A replica with nothing
-    learned yet counts as the mean of the others."""
+    this gateway's requests waiting there for a first byte, plus one. Scored (fastest + slack) / (this +
+    slack): a replica twice as slow scores about half, so speed counts where counts of requests alone miss
+    it on mixed GPUs; `slack` keeps differences of a few milliseconds (noise between equal replicas)
+    from herding traffic onto one. A replica with nothing learned yet counts as the mean of the others."""
 
     name = "expected-ttft"
 
-    def __init__(self, slack: float, prefixes: PrefixIndexRef | None = None) -> None:
+    def __init__(self, slack: float) -> None:
         self._slack = slack
-        self._prefixes = prefixes
 
     def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
         known = [c.prefill_seconds for c in candidates if c.prefill_seconds > 0.0]
@@ -50,33 +47,9 @@ class ExpectedTTFTScorer:
             return [1.0] * len(candidates)
         neutral = sum(known) / len(known)
         slack = self._slack
-        own = self._own_prefill(request, candidates)
-        expected = [
-            (c.prefill_seconds or neutral) * (c.prefilling + share) + slack
-            for c, share in zip(candidates, own, strict=True)
-        ]
+        expected = [(c.prefill_seconds or neutral) * (c.prefilling + 1) + slack for c in candidates]
         best = min(expected)
         return [best / e if e > 0.0 else 1.0 for e in expected]
-
-    def _own_prefill(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
-        """This request's prefill on each replica as a share of a cold one."""
-        index = self._prefixes.index if self._prefixes is not None else None
-        n = len(request.prefix)
-        if index is None or n == 0:
-            return [1.0] * len(candidates)
-        return [1.0 - CACHED_PREFILL_SAVING * index.matched(c.name, request.prefix) / n for c in candidates]
-
-
-#: The share of a cached prompt block's prefill a hit saves (the rest: reading it back, attention).
-CACHED_PREFILL_SAVING = 0.9
-
-
-class PrefixIndexRef:
-    """The prefix index a profile's `prefix-cache` scorer keeps, for plugins that read it (None until
-    that scorer is built, and in profiles without one)."""
-
-    def __init__(self) -> None:
-        self.index: PrefixIndex | None = None
 
 
 class QueueScorer:
