@@ -141,8 +141,10 @@ class APITransport:
                     body = await response.read()
             except (aiohttp.ClientError, TimeoutError) as error:
                 raise APIConnectionError(f"{method} {self._base}{path}: {error!r}") from error
-            if response.status != 401 or attempt or not await self._credentials.refresh(
-                sent.get("Authorization")
+            if (
+                response.status != 401
+                or attempt
+                or not await self._credentials.refresh(sent.get("Authorization"))
             ):
                 return response.status, body
         raise AssertionError("unreachable")  # the second attempt always returns

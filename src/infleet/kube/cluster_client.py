@@ -22,8 +22,8 @@ from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 
 from infleet.api.resource_kind import ResourceKind
-from infleet.kube.api_transport import APITransport
 from infleet.kube.api_error import KubeAPIError
+from infleet.kube.api_transport import APITransport
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -83,7 +83,9 @@ class ClusterClient:
 
     async def probe(self, path: str = "/readyz") -> str:
         """GET a health endpoint (plain text); raises :class:`KubeAPIError` unless the answer is 2xx."""
-        status, raw = await self._http.request("GET", path, headers={"Accept": "text/plain, application/json"})
+        status, raw = await self._http.request(
+            "GET", path, headers={"Accept": "text/plain, application/json"}
+        )
         text = raw.decode("utf-8", "replace")
         if status >= 400:
             try:

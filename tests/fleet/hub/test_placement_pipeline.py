@@ -349,7 +349,9 @@ async def test_a_binding_the_rollout_holds_back_says_so_and_one_bound_at_once_ne
         if strategy:
             spec["strategy"] = strategy
         crp = {"apiVersion": CLUSTER_RESOURCE_PLACEMENT.api_version, "kind": CLUSTER_RESOURCE_PLACEMENT.kind}
-        await fleet_hub.client.create(CLUSTER_RESOURCE_PLACEMENT, {**crp, "metadata": {"name": name}, "spec": spec})
+        await fleet_hub.client.create(
+            CLUSTER_RESOURCE_PLACEMENT, {**crp, "metadata": {"name": name}, "spec": spec}
+        )
 
     async def rollout_started(binding: str) -> dict[str, Any] | None:
         obj = await fleet_hub.get(CLUSTER_RESOURCE_BINDING, binding) or {}

@@ -12,8 +12,8 @@ from infleet.api.placement_kubernetes_fleet_io.v1beta1.placement import ROLLOUT_
 from infleet.fleet.hub.placement_kinds import PlacementKinds
 from infleet.fleet.hub.rollout_plan import plan_rollout
 from infleet.fleet.hub.snapshots import latest, owned_snapshots
-from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.clock import Clock
+from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import is_true, set_condition
 from infleet.kube.finalizers import is_being_deleted
 from infleet.kube.informer import Informer

@@ -93,7 +93,8 @@ class SchedulerController:
         now = self._clock.wall()
         failover = failover_of(placement, self._failover_after)
         members = self._members.of(self._informers.members.store.list())
-        candidates = [m.candidate(now, failover, _holds(by_cluster.get(m.name))) for m in members]
+        views = self._members
+        candidates = [views.candidate(m, now, failover, _holds(by_cluster.get(m.name))) for m in members]
         decision = self._schedule(
             self._request(placement, policy_snapshot, resources, by_cluster, failover.enabled), candidates
         )

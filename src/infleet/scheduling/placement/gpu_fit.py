@@ -40,7 +40,7 @@ class GpuFitResult:
     shape; each placement's own view only renames it, and only when read (`reason`, `placed`): a
     1,000-cluster cycle reads the names of about twenty clusters, the cost and the verdict of all."""
 
-    __slots__ = ("_placed", "_reason", "_demands", "cost_per_hour")
+    __slots__ = ("_demands", "_placed", "_reason", "cost_per_hour")
 
     def __init__(
         self,
