@@ -152,8 +152,6 @@ def _default(value: Any, schema: Mapping[str, Any], settled: Any = None) -> None
         return
     if not isinstance(value, dict):
         return
-    if not isinstance(settled, dict):
-        settled = None
     properties = schema.get("properties")
     if isinstance(properties, Mapping):
         for name, sub in properties.items():
@@ -163,10 +161,10 @@ def _default(value: Any, schema: Mapping[str, Any], settled: Any = None) -> None
             if missing and "default" in sub:
                 value[name] = copy.deepcopy(sub["default"])
             if name in value:
-                before = settled.get(name, _ABSENT) if settled is not None else _ABSENT
-                if before is not _ABSENT and before == value[name]:
-                    continue  # as stored, and the stored object was defaulted under this schema
-                _default(value[name], sub, before)
+                # As stored (and the stored object was defaulted under this schema): nothing to do.
+                same, before = _as_stored(settled, name, value[name])
+                if not same:
+                    _default(value[name], sub, before)
     additional = schema.get("additionalProperties")
     if isinstance(additional, Mapping):
         _default_additional(value, properties if isinstance(properties, Mapping) else {}, additional)
@@ -187,6 +185,12 @@ def _default_additional(
     for name, item in value.items():
         if name not in declared:
             _default(item, additional)
+
+
+def _as_stored(settled: Any, name: str, value: Any) -> tuple[bool, Any]:
+    """Whether ``value`` is what the stored object holds under ``name``, and what it holds there."""
+    before = settled.get(name, _ABSENT) if isinstance(settled, dict) else _ABSENT
+    return before is not _ABSENT and before == value, before
 
 
 # ---- pruning ----------------------------------------------------------------------------------
@@ -231,19 +235,24 @@ def _prune(
         sub = properties.get(name)
         if sub is None and isinstance(additional, Mapping):
             sub = additional
-        if not isinstance(sub, Mapping):
-            if not preserve:
-                del value[name]
-                removed.append(where)
-            continue
-        if value[name] is None and not sub.get("nullable") and not sub.get(_PRESERVE):
+        if _dropped(value[name], sub, preserve):
             del value[name]
             removed.append(where)
             continue
-        before = settled.get(name, _ABSENT) if isinstance(settled, dict) else _ABSENT
-        if before is not _ABSENT and before == value[name]:
-            continue  # as stored, and the stored object was pruned under this schema
-        _prune(value[name], sub, where, removed, settled=before)
+        if not isinstance(sub, Mapping):
+            continue  # undeclared but preserved
+        # As stored (and the stored object was pruned under this schema): nothing to do.
+        same, before = _as_stored(settled, name, value[name])
+        if not same:
+            _prune(value[name], sub, where, removed, settled=before)
+
+
+def _dropped(item: Any, sub: Any, preserve: bool) -> bool:
+    """Whether pruning removes a field: undeclared where unknown fields are not preserved, or a null
+    that its schema does not allow."""
+    if not isinstance(sub, Mapping):
+        return not preserve
+    return item is None and not sub.get("nullable") and not sub.get(_PRESERVE)
 
 
 def _prune_items(value: list[Any], schema: Mapping[str, Any], path: str, removed: list[str]) -> None:

@@ -1,7 +1,8 @@
 """What a selected Namespace brings to a ClusterResourcePlacement, read from the hub's informer caches:
 one informer per placeable namespaced kind (all namespaces), started the first time a placement selects
-a Namespace's contents, and one per kind that a selector names an object of. Listing every such kind from the API server on each placement reconcile (and
-each placement's 60 s re-selection) was most of the placement controller's time with 1,000 placements.
+a Namespace's contents, and one per kind that a selector names an object of. Listing every such kind
+from the API server on each placement reconcile (and each placement's 60 s re-selection) was most
+of the placement controller's time with 1,000 placements.
 
 Until a kind's cache has synced, that kind is listed from the API server as before. A cache lags the
 API server by a watch event, so every change it sees re-runs the placements that may select its
