@@ -5,7 +5,9 @@ policy snapshot's ``status.targetClusters`` (``to_api``) and the placement's Sch
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from infleet.api.placement_kubernetes_fleet_io.v1beta1.snapshots import ClusterDecision, ClusterScore
 from infleet.api.sizing import Plan
@@ -50,6 +52,36 @@ class ClusterOutcome:
         )
 
 
+class LazyOutcomes(Sequence[ClusterOutcome]):
+    """Outcomes built on first read, each once: a cycle over 1,000 clusters reports twenty of them."""
+
+    def __init__(self, pending: list[Callable[[], ClusterOutcome]]) -> None:
+        self._pending = pending
+        self._built: dict[int, ClusterOutcome] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    @overload
+    def __getitem__(self, index: int) -> ClusterOutcome: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ClusterOutcome]: ...
+    def __getitem__(self, index: int | slice) -> ClusterOutcome | Sequence[ClusterOutcome]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        if index < 0:
+            index += len(self)
+        found = self._built.get(index)
+        if found is None:
+            found = self._built[index] = self._pending[index]()
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(frozen=True, slots=True)
 class PlacementDecision:
     """`selected` is in preference order (best first); `unselected` lists every other cluster considered,
@@ -58,7 +90,7 @@ class PlacementDecision:
 
     placement: str
     selected: tuple[ClusterOutcome, ...]
-    unselected: tuple[ClusterOutcome, ...]
+    unselected: Sequence[ClusterOutcome]
     fulfilled: bool
     message: str = ""
     missing: tuple[str, ...] = ()

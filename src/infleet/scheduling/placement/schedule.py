@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from infleet.api.catalog import Catalog, load_catalog
@@ -18,6 +18,7 @@ from infleet.scheduling.placement.cycle import PlacementCycle
 from infleet.scheduling.placement.decision import (
     MAX_UNSELECTED_DECISIONS,
     ClusterOutcome,
+    LazyOutcomes,
     PlacementDecision,
 )
 from infleet.scheduling.placement.gpu_capacity import CapacityCache
@@ -97,6 +98,12 @@ def _rejected(cluster: ClusterCandidate, status: Status, total: float | None) ->
     return ClusterOutcome(cluster.name, False, reason, score=total, plugin=status.plugin, code=code)
 
 
+def _plainly_outranked(
+    cycle: PlacementCycle, cluster: ClusterCandidate, status: Status, total: float | None
+) -> ClusterOutcome:
+    return _rejected(cluster, status, total)
+
+
 def _outranked(
     cycle: PlacementCycle, cluster: ClusterCandidate, status: Status, total: float | None
 ) -> ClusterOutcome:
@@ -131,25 +138,27 @@ def _decision(
         )
         for c in selection.selected
     )
-    unselected = [_rejected(c, s, None) for c, s in evaluation.rejected]
+    # Built when read: the status reports twenty, and 1,000 outcomes per cycle were a sixth of it.
+    # Only the reported ones are worth a cost quote (formatting one per outranked cluster was a third).
+    pending: list[Callable[[], ClusterOutcome]] = [
+        functools.partial(_rejected, c, s, None) for c, s in evaluation.rejected
+    ]
     for cluster, status in selection.unselected:
-        # Only the decisions the status reports are worth a cost quote; at 1,000 clusters, formatting
-        # one for every outranked cluster was a third of the cycle.
-        if len(unselected) < MAX_UNSELECTED_DECISIONS:
-            unselected.append(_outranked(cycle, cluster, status, totals.get(cluster.name)))
-        else:
-            unselected.append(_rejected(cluster, status, totals.get(cluster.name)))
+        quote = _outranked if len(pending) < MAX_UNSELECTED_DECISIONS else _plainly_outranked
+        pending.append(functools.partial(quote, cycle, cluster, status, totals.get(cluster.name)))
     missing: tuple[str, ...] = ()
     if cycle.pick_fixed and cycle.request.policy is not None:
         known = {c.name for c in cycle.clusters}
         missing = tuple(n for n in cycle.request.policy.cluster_names or [] if n not in known)
-        unselected += [
-            ClusterOutcome(n, False, "PickFixed: not a member cluster", plugin="PickFixed") for n in missing
+        pending += [
+            functools.partial(ClusterOutcome, n, False, "PickFixed: not a member cluster", plugin="PickFixed")
+            for n in missing
         ]
+    unselected = LazyOutcomes(pending)
     return PlacementDecision(
         placement=cycle.request.name,
         selected=selected,
-        unselected=tuple(unselected),
+        unselected=unselected,
         fulfilled=not selection.unfulfilled,
         message=selection.unfulfilled,
         missing=missing,
