@@ -13,6 +13,7 @@ created is redone when the object's event arrives, as a LIST would have found it
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -66,7 +67,9 @@ class NamespaceContents:
                 contents += (await self._client.list(served.resource, namespace)).items
         return contents
 
-    async def named(self, resource: ResourceKind, name: str, namespace: str | None) -> list[dict[str, Any]]:
+    async def named(
+        self, resource: ResourceKind, name: str, namespace: str | None
+    ) -> builtins.list[dict[str, Any]]:
         """The object ``name`` of ``resource`` (none or one), from its cache once synced. A placement
         names its Namespace; a field-selected LIST per placement run was a scan of every namespace."""
         informer = self._informer(resource)

@@ -174,10 +174,10 @@ class CapacityCache:
         known = self._views.get(id(properties))
         if known is not None and known[0] is properties:
             return known[1]
-        key = frozenset(properties.items())
+        content = frozenset(properties.items())
         # Interned, so a report equal to one seen before (every heartbeat of an unchanged member) is
         # the very same key object: cache lookups then match by identity instead of comparing sets.
-        key = _bound(self._interned, self._limit).setdefault(key, key)
+        key = _bound(self._interned, self._limit).setdefault(content, content)
         _bound(self._views, self._limit)[id(properties)] = (properties, key)
         return key
 
