@@ -73,7 +73,46 @@ def decode_body(raw: bytes, media_type: str, what: str = "the request body") -> 
 
 
 def check_shape(value: Any) -> None:
-    """Raise :class:`ShapeError` unless ``value`` is JSON data within the depth and integer limits."""
+    """Raise :class:`ShapeError` unless ``value`` is JSON data within the depth and integer limits.
+    Every write runs this: a first pass keeps no paths (building one per node was most of its cost),
+    and only a body it refuses is walked again to say where."""
+    if not _well_shaped(value):
+        _locate_shape_error(value)
+
+
+def _well_shaped(value: Any) -> bool:
+    """True when plainly fine; False sends the body to the careful walk (which has the last word)."""
+    if not isinstance(value, dict | list):
+        return value is None or type(value) is str or type(value) is bool or _scalar_ok(value)
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(node, dict):
+            children: Any = node.values()
+            if not all(type(key) is str for key in node):
+                return False
+        else:
+            children = node
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif not (child is None or type(child) is str or type(child) is bool or _scalar_ok(child)):
+                return False
+    return True
+
+
+def _scalar_ok(value: Any) -> bool:
+    if type(value) is int:
+        return INT64_MIN <= value <= INT64_MAX
+    if type(value) is float:
+        return math.isfinite(value)
+    return False
+
+
+def _locate_shape_error(value: Any) -> None:
+    """The refusal of :func:`check_shape`, with the path to the offending node."""
     stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(value, 1, ())]
     while stack:
         node, depth, path = stack.pop()

@@ -4,6 +4,9 @@ CRD registration calls :func:`check_structural`; every custom-resource write run
 :func:`prune` and :func:`validate`. Written by hand because ``jsonschema`` neither defaults nor prunes and
 apiextensions semantics differ (int-or-string, nullable, list types, error paths and messages).
 ``x-kubernetes-validations`` (CEL rules) are compiled and evaluated by ``cel_rules``, not here.
+
+Schemas and objects are decoded JSON, so nodes are tested with ``isinstance(x, dict)``: the ABC check
+(``Mapping``) on every node cost about 8% of a custom-resource write.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ def check_structural(schema: Mapping[str, Any], path: str) -> list[Cause]:
 
 
 def _check_node(schema: Any, path: str, causes: list[Cause], root: bool = False) -> None:
-    if not isinstance(schema, Mapping):
+    if not isinstance(schema, dict):
         causes.append(Cause("FieldValueInvalid", "Invalid value: must be a schema object", path))
         return
     if "$ref" in schema:
@@ -98,12 +101,12 @@ def _check_type(schema: Mapping[str, Any], path: str, causes: list[Cause], root:
 
 def _check_properties(schema: Mapping[str, Any], path: str, causes: list[Cause]) -> None:
     properties = schema.get("properties")
-    if isinstance(properties, Mapping):
+    if isinstance(properties, dict):
         for name, sub in properties.items():
             _check_node(sub, f"{path}.properties[{name}]", causes)
     additional = schema.get("additionalProperties")
-    if isinstance(additional, Mapping):
-        if isinstance(properties, Mapping) and properties:
+    if isinstance(additional, dict):
+        if isinstance(properties, dict) and properties:
             causes.append(
                 Cause(
                     "FieldValueForbidden",
@@ -124,7 +127,7 @@ def _check_properties(schema: Mapping[str, Any], path: str, causes: list[Cause])
 
 def _check_items(schema: Mapping[str, Any], path: str, causes: list[Cause]) -> None:
     items = schema.get("items")
-    if isinstance(items, Mapping):
+    if isinstance(items, dict):
         _check_node(items, f"{path}.items", causes)
     elif items is not None:
         causes.append(
@@ -153,9 +156,9 @@ def _default(value: Any, schema: Mapping[str, Any], settled: Any = None) -> None
     if not isinstance(value, dict):
         return
     properties = schema.get("properties")
-    if isinstance(properties, Mapping):
+    if isinstance(properties, dict):
         for name, sub in properties.items():
-            if not isinstance(sub, Mapping):
+            if not isinstance(sub, dict):
                 continue
             missing = name not in value or (value[name] is None and not sub.get("nullable"))
             if missing and "default" in sub:
@@ -166,13 +169,13 @@ def _default(value: Any, schema: Mapping[str, Any], settled: Any = None) -> None
                 if not same:
                     _default(value[name], sub, before)
     additional = schema.get("additionalProperties")
-    if isinstance(additional, Mapping):
-        _default_additional(value, properties if isinstance(properties, Mapping) else {}, additional)
+    if isinstance(additional, dict):
+        _default_additional(value, properties if isinstance(properties, dict) else {}, additional)
 
 
 def _default_items(value: list[Any], schema: Mapping[str, Any]) -> None:
     items = schema.get("items")
-    if isinstance(items, Mapping):
+    if isinstance(items, dict):
         for i, item in enumerate(value):
             if item is None and "default" in items and not items.get("nullable"):
                 value[i] = copy.deepcopy(items["default"])
@@ -223,7 +226,7 @@ def _prune(
     if schema.get(_EMBEDDED) is True:
         keep = _ROOT_META
     properties = schema.get("properties")
-    properties = properties if isinstance(properties, Mapping) else {}
+    properties = properties if isinstance(properties, dict) else {}
     additional = schema.get("additionalProperties")
     preserve = schema.get(_PRESERVE) is True or additional is True
     for name in list(value):
@@ -233,13 +236,13 @@ def _prune(
             continue
         where = _join(path, name)
         sub = properties.get(name)
-        if sub is None and isinstance(additional, Mapping):
+        if sub is None and isinstance(additional, dict):
             sub = additional
         if _dropped(value[name], sub, preserve):
             del value[name]
             removed.append(where)
             continue
-        if not isinstance(sub, Mapping):
+        if not isinstance(sub, dict):
             continue  # undeclared but preserved
         # As stored (and the stored object was pruned under this schema): nothing to do.
         same, before = _as_stored(settled, name, value[name])
@@ -250,14 +253,14 @@ def _prune(
 def _dropped(item: Any, sub: Any, preserve: bool) -> bool:
     """Whether pruning removes a field: undeclared where unknown fields are not preserved, or a null
     that its schema does not allow."""
-    if not isinstance(sub, Mapping):
+    if not isinstance(sub, dict):
         return not preserve
     return item is None and not sub.get("nullable") and not sub.get(_PRESERVE)
 
 
 def _prune_items(value: list[Any], schema: Mapping[str, Any], path: str, removed: list[str]) -> None:
     items = schema.get("items")
-    if isinstance(items, Mapping):
+    if isinstance(items, dict):
         for i, item in enumerate(value):
             _prune(item, items, f"{path}[{i}]", removed)
 
@@ -404,12 +407,12 @@ def _validate_number(value: float, schema: Mapping[str, Any], path: str, causes:
 def _validate_combinators(value: Any, schema: Mapping[str, Any], path: str, causes: list[Cause]) -> None:
     def passes(sub: Any) -> bool:
         found: list[Cause] = []
-        if isinstance(sub, Mapping):
+        if isinstance(sub, dict):
             _validate(value, sub, path, found)
         return not found
 
     for sub in schema.get("allOf") or []:
-        if isinstance(sub, Mapping):
+        if isinstance(sub, dict):
             _validate(value, sub, path, causes)
     any_of = schema.get("anyOf")
     if isinstance(any_of, list) and any_of and not any(passes(sub) for sub in any_of):
@@ -418,7 +421,7 @@ def _validate_combinators(value: Any, schema: Mapping[str, Any], path: str, caus
     if isinstance(one_of, list) and one_of and sum(passes(sub) for sub in one_of) != 1:
         causes.append(_invalid(value, path, "must match exactly one schema in oneOf"))
     negated = schema.get("not")
-    if isinstance(negated, Mapping) and passes(negated):
+    if isinstance(negated, dict) and passes(negated):
         causes.append(_invalid(value, path, "must not match the schema in not"))
 
 
@@ -433,7 +436,7 @@ def _validate_object(
     _validate_required(value, schema, path, causes, root)
     _validate_property_count(value, schema, path, causes)
     properties = schema.get("properties")
-    properties = properties if isinstance(properties, Mapping) else {}
+    properties = properties if isinstance(properties, dict) else {}
     additional = schema.get("additionalProperties")
     for name, item in value.items():
         if root and name in _ROOT_META and name not in properties:
@@ -442,9 +445,9 @@ def _validate_object(
         if before is not _ABSENT and before == item:
             continue  # ratcheting: unchanged since the stored object
         sub = properties.get(name)
-        if isinstance(sub, Mapping):
+        if isinstance(sub, dict):
             _validate(item, sub, _join(path, name), causes, old=before)
-        elif isinstance(additional, Mapping):
+        elif isinstance(additional, dict):
             _validate(item, additional, _join(path, name), causes, old=before)
 
 
@@ -500,7 +503,7 @@ def _validate_array(value: list[Any], schema: Mapping[str, Any], path: str, caus
             )
         )
     items = schema.get("items")
-    if isinstance(items, Mapping):
+    if isinstance(items, dict):
         for i, item in enumerate(value):
             _validate(item, items, f"{path}[{i}]", causes)
     list_type = schema.get("x-kubernetes-list-type")
