@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from infleet.apiserver.structural import apply_defaults, check_structural, prune, validate
+from infleet.apiserver.structural import apply_defaults, check_structural, prune
+from infleet.apiserver.structural_validation import validate
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from infleet.apiserver import cel_rules, structural
+from infleet.apiserver import cel_rules, structural, structural_validation
 from infleet.apiserver.body_decoding import Decoded, ShapeError, check_shape
 from infleet.apiserver.builtin_schemas import BuiltinSchemas
 from infleet.apiserver.builtin_validation import builtin_causes
@@ -83,7 +83,7 @@ def admit(
         settled = old if old is not None and _written_under_schema(resource, old) else None
         unknown += structural.prune(obj, resource.schema, settled)
         structural.apply_defaults(obj, resource.schema, settled)
-        schema_causes = structural.validate(obj, resource.schema, old)
+        schema_causes = structural_validation.validate(obj, resource.schema, old)
         outcome = _rule_outcome(resource, obj, old, schema_causes)
         causes += schema_causes + outcome.causes
         warnings += outcome.warnings
