@@ -76,7 +76,7 @@ class RolloutController:
                 binding["metadata"].get("namespace"),
             )
         moving = {b["metadata"]["name"] for b in plan.bind}
-        waiting = [b for b in bindings if _scheduled(b) and b["metadata"]["name"] not in moving]
+        waiting = [b for b in bindings if b["metadata"]["name"] not in moving]
         await self._held_back(waiting, "waiting for the rollout to bind this cluster (strategy budgets)")
         return Result()
 

@@ -98,12 +98,6 @@ def _rejected(cluster: ClusterCandidate, status: Status, total: float | None) ->
     return ClusterOutcome(cluster.name, False, reason, score=total, plugin=status.plugin, code=code)
 
 
-def _plainly_outranked(
-    cycle: PlacementCycle, cluster: ClusterCandidate, status: Status, total: float | None
-) -> ClusterOutcome:
-    return _rejected(cluster, status, total)
-
-
 def _outranked(
     cycle: PlacementCycle, cluster: ClusterCandidate, status: Status, total: float | None
 ) -> ClusterOutcome:
@@ -144,8 +138,11 @@ def _decision(
         functools.partial(_rejected, c, s, None) for c, s in evaluation.rejected
     ]
     for cluster, status in selection.unselected:
-        quote = _outranked if len(pending) < MAX_UNSELECTED_DECISIONS else _plainly_outranked
-        pending.append(functools.partial(quote, cycle, cluster, status, totals.get(cluster.name)))
+        total = totals.get(cluster.name)
+        if len(pending) < MAX_UNSELECTED_DECISIONS:
+            pending.append(functools.partial(_outranked, cycle, cluster, status, total))
+        else:
+            pending.append(functools.partial(_rejected, cluster, status, total))
     missing: tuple[str, ...] = ()
     if cycle.pick_fixed and cycle.request.policy is not None:
         known = {c.name for c in cycle.clusters}
