@@ -6,6 +6,7 @@ writes the placement's status from the snapshots and bindings. On deletion it re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -72,9 +73,6 @@ class PlacementController:
             return Result()
         if is_being_deleted(placement):
             return await self._delete(placement)
-        placement = await ensure_finalizer(
-            self._client, self._kinds.placement, placement, PLACEMENT_CLEANUP_FINALIZER
-        )
         try:
             spec = PlacementSpec.model_validate(placement.get("spec") or {})
         except ValidationError as error:
@@ -91,10 +89,14 @@ class PlacementController:
         except InvalidSelectorError as error:
             await self._refuse(placement, "InvalidResourceSelectors", str(error))
             return Result()
-        # Resources first: the scheduler sizes GPU demands from the resource snapshot, and it runs as
-        # soon as a policy snapshot exists.
-        resource_name = await self._snapshotter.resource_snapshot(placement, selected)
-        policy_name = await self._snapshotter.policy_snapshot(placement)
+        # The three writes go together: each is one round trip on the path to Scheduled, and none needs
+        # another. The scheduler waits for both snapshots (either one's creation wakes it), and they are
+        # owned by the placement, so one deleted before its finalizer lands still takes them along.
+        placement, resource_name, policy_name = await asyncio.gather(
+            ensure_finalizer(self._client, self._kinds.placement, placement, PLACEMENT_CLEANUP_FINALIZER),
+            self._snapshotter.resource_snapshot(placement, selected),
+            self._snapshotter.policy_snapshot(placement),
+        )
         await self._write_status(placement, policy_name, resource_name, selected)
         # Objects selected through a Namespace change without any event on the placement: look again.
         return Result(requeue_after=self._resync)
