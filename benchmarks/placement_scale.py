@@ -262,6 +262,8 @@ class Bench:
         usage = self.meter.usage(first, self.meter.sample())
         self.figures.setdefault("usage", {})[name] = usage
         print(f"   {usage}", flush=True)
+        if self.hub is not None:  # the hub's collector pauses so far: generation -> count, seconds, longest
+            print(f"   hub gc {(self.hub.read() or {}).get('gc')}", flush=True)
         return value
 
     async def create_all(self, *batches: list[tuple[Any, dict[str, Any]]]) -> None:

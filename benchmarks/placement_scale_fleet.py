@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import heapq
 import os
 import random
@@ -226,6 +227,7 @@ def _stats(manager: Any) -> dict[str, Any]:
         "reconciles": reconciles,
         "depth": depth,
         "reconcile_seconds": seconds,
+        "gc": GC_PAUSES.by_generation,
     }
 
 
@@ -238,7 +240,29 @@ async def _report(manager: Any, path: Path, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 0.25)
 
 
+class GcPauses:
+    """Garbage-collector pauses per generation (count, seconds in all, longest), from gc.callbacks."""
+
+    def __init__(self) -> None:
+        self.by_generation: dict[str, list[float]] = {}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        took = time.perf_counter() - self._started
+        entry = self.by_generation.setdefault(str(info["generation"]), [0, 0.0, 0.0])
+        entry[0] += 1
+        entry[1] += took
+        entry[2] = max(entry[2], took)
+
+
+GC_PAUSES = GcPauses()
+
+
 async def run_hub(kubeconfig: Path, stats: Path) -> None:
+    gc.callbacks.append(GC_PAUSES)
     from infleet.fleet.hub.hub_manager import add_hub_controllers
     from infleet.fleet.hub.hub_settings import HubSettings
     from infleet.kube.cluster_client import ClientFactory
