@@ -39,6 +39,7 @@ class Exchange:
     tried: set[int] = field(default_factory=set)  # id() of every replica tried
     failure: Failure | None = None  # the last failed attempt, answered if no other succeeds
     rename: ModelRename | None = None  # the current attempt's served name -> the name asked for
+    prefill_work: float = 0.0  # the current attempt's uncached prompt bytes (see prefill_work)
 
 
 @dataclass(slots=True)

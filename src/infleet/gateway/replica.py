@@ -10,7 +10,7 @@ from collections.abc import Callable
 from infleet.gateway.model_rename import model_field
 from infleet.gateway.transport import Origin
 
-# Weight of the newest sample in the prefill-time average: smooths prompt-length noise over ~5 streams.
+# Weight of the newest sample in the prefill-speed average: smooths noise over ~5 streams.
 _PREFILL_EWMA = 0.2
 
 
@@ -36,8 +36,8 @@ class Replica:
         "name",
         "origin",
         "outstanding",
-        "prefill_seconds",
-        "prefilling",
+        "prefill_backlog",
+        "prefill_seconds_per_kb",
         "region",
         "running",
         "unreachable",
@@ -79,8 +79,8 @@ class Replica:
         self.cooldown_until = 0.0
         self.unreachable = False  # cooling down because a connection was refused or timed out
         self.outstanding = 0
-        self.prefilling = 0
-        self.prefill_seconds = 0.0
+        self.prefill_backlog = 0.0
+        self.prefill_seconds_per_kb = 0.0
         self.consecutive_failures = 0
         self.health_failures = 0
         self.health_successes = 0
@@ -89,14 +89,14 @@ class Replica:
         self.kv_usage = 0.0
         self.metrics_time = 0.0
 
-    def first_byte(self, ttft: float, ahead: int) -> None:
-        """A stream's first byte came `ttft` seconds after it was sent, behind `ahead` requests of this
-        gateway still waiting for theirs: learn the replica's time per request of prefill. Dividing by
-        the requests served first keeps queueing out of it, so a slow GPU looks slow and a busy fast one
-        does not (its live `prefilling` count says it is busy)."""
-        sample = ttft / (ahead + 1)
-        old = self.prefill_seconds
-        self.prefill_seconds = sample if old <= 0.0 else old + _PREFILL_EWMA * (sample - old)
+    def first_byte(self, ttft: float, ahead: float, work: float) -> None:
+        """A stream's first byte came `ttft` seconds after it was sent with `work` uncached prompt bytes,
+        behind `ahead` bytes of this gateway's requests still waiting for theirs: learn the replica's
+        prefill seconds per 1,000 bytes. Dividing by all the work served first keeps queueing out of it,
+        so a slow GPU looks slow and a busy fast one does not (its live backlog says it is busy)."""
+        sample = ttft * 1000.0 / (ahead + work)
+        old = self.prefill_seconds_per_kb
+        self.prefill_seconds_per_kb = sample if old <= 0.0 else old + _PREFILL_EWMA * (sample - old)
 
     def routable(self, now: float) -> bool:
         """Whether the router may send this replica a request now."""
@@ -108,8 +108,8 @@ class Replica:
             "cooldown_until",
             "unreachable",
             "outstanding",
-            "prefilling",
-            "prefill_seconds",
+            "prefill_backlog",
+            "prefill_seconds_per_kb",
             "consecutive_failures",
             "health_failures",
             "health_successes",
@@ -127,25 +127,28 @@ class Replica:
 
 
 class PrefillTicket:
-    """One attempt's place among a replica's requests waiting for their first byte: counted in
-    `prefilling` from the send until the first byte (which teaches `prefill_seconds`) or the end."""
+    """One attempt's place among a replica's requests waiting for their first byte: its uncached prompt
+    bytes count in `prefill_backlog` from the send until the first byte (which teaches the replica's
+    prefill speed) or the end."""
 
-    __slots__ = ("_ahead", "_now", "_open", "_replica", "_sent_at")
+    __slots__ = ("_ahead", "_now", "_open", "_replica", "_sent_at", "_work")
 
-    def __init__(self, replica: Replica, now: Callable[[], float]) -> None:
+    def __init__(self, replica: Replica, now: Callable[[], float], work: float) -> None:
         self._replica = replica
         self._now = now
-        self._ahead = replica.prefilling
+        self._work = work
+        self._ahead = replica.prefill_backlog
         self._sent_at = now()
         self._open = True
-        replica.prefilling += 1
+        replica.prefill_backlog += work
 
     def first_byte(self) -> None:
         if self._open:
             self.close()
-            self._replica.first_byte(self._now() - self._sent_at, self._ahead)
+            self._replica.first_byte(self._now() - self._sent_at, self._ahead, self._work)
 
     def close(self) -> None:
         if self._open:
             self._open = False
-            self._replica.prefilling -= 1
+            # Floating-point sums drift; an empty replica must read exactly empty.
+            self._replica.prefill_backlog = max(0.0, self._replica.prefill_backlog - self._work)

@@ -19,7 +19,7 @@ from infleet.gateway.replica import Replica
 from infleet.gateway.retry_budget import RetryBudget
 from infleet.gateway.routing_table import ModelRoute, fallback_chain
 from infleet.gateway.transport import Body
-from infleet.scheduling.routing import Endpoint, RoutingRequest
+from infleet.scheduling.routing import Endpoint, RoutingRequest, uncached_prompt_bytes
 
 Attempt = Callable[[Exchange, Replica, Body], Awaitable[Outcome | Failure]]
 
@@ -72,6 +72,7 @@ class RetryPolicy:
             allowed_regions=allowed_regions(route, exchange.principal),
             prefix=exchange.body.prefix(route.name) if route.capabilities.needs_prompt_hashes else (),
             priority=exchange.priority,
+            prompt_bytes=len(exchange.body.raw),
         )
 
     async def _try_ranked(
@@ -102,6 +103,9 @@ class RetryPolicy:
                 asked = body.model if first else route.name
                 exchange.rename = ModelRename.between(replica.model_field, replica.upstream_model, asked)
             route.profile.reserve(routing, endpoint)
+            exchange.prefill_work = routing.prefill_work.get(replica.name) or uncached_prompt_bytes(
+                routing.prompt_bytes, 0
+            )
             result = await attempt(exchange, replica, upstream_body)
             if isinstance(result, Outcome):
                 return result

@@ -56,7 +56,7 @@ class UpstreamCall:
     async def attempt(self, exchange: Exchange, replica: Replica, body: Body) -> Outcome | Failure:
         replica.outstanding += 1
         sent_at = self._now()
-        ticket = PrefillTicket(replica, self._now)
+        ticket = PrefillTicket(replica, self._now, exchange.prefill_work)
         response: UpstreamResponse | None = None
         try:
             try:

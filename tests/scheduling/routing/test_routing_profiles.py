@@ -15,7 +15,9 @@ from infleet.scheduling.routing import (
     RoutingRequest,
     SaturationPolicy,
     build_routing_registry,
+    prefix_blocks,
 )
+from infleet.scheduling.routing.prefill_work import PREFILL_FLOOR_BYTES
 
 
 @dataclass
@@ -32,8 +34,8 @@ class Rep:
     kv_usage: float = 0.0
     metrics_time: float = 100.0
     cost: float = 1.0
-    prefilling: int = 0
-    prefill_seconds: float = 0.0
+    prefill_backlog: float = 0.0
+    prefill_seconds_per_kb: float = 0.0
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -105,36 +107,51 @@ def expected_ttft(**args: object) -> Profile[RoutingRequest, Endpoint]:
     return Profile.build(spec, build_routing_registry(), Environment(rng=random.Random(0)))
 
 
-def test_expected_ttft_weighs_speed_against_requests_ahead() -> None:
-    fast, slow = Rep("h100", prefill_seconds=0.3), Rep("l4", prefill_seconds=0.7)
+def test_expected_ttft_weighs_speed_against_work_ahead() -> None:
+    fast, slow = Rep("h100", prefill_seconds_per_kb=0.1), Rep("l4", prefill_seconds_per_kb=0.35)
     p = expected_ttft()
-    assert p.schedule(req(), [slow, fast]).ranked[0].name == "h100"
-    fast.prefilling = 1  # 2 x 0.3 s still beats 0.7 s
-    assert p.schedule(req(), [slow, fast]).ranked[0].name == "h100"
-    fast.prefilling = 2  # 3 x 0.3 s does not
-    assert p.schedule(req(), [slow, fast]).ranked[0].name == "l4"
+    four_kb = req(prompt_bytes=4000)
+    assert p.schedule(four_kb, [slow, fast]).ranked[0].name == "h100"
+    fast.prefill_backlog = 8000.0  # 12 kB x 0.1 s still beats 4 kB x 0.35 s
+    assert p.schedule(req(prompt_bytes=4000), [slow, fast]).ranked[0].name == "h100"
+    fast.prefill_backlog = 12000.0  # 16 kB x 0.1 s does not
+    assert p.schedule(req(prompt_bytes=4000), [slow, fast]).ranked[0].name == "l4"
+
+
+def test_expected_ttft_discounts_the_prompt_a_replica_has_cached() -> None:
+    p = profile("default")
+    prompt = b"x" * 8192
+    hashes = prefix_blocks(prompt)
+    holder, cold = Rep("holder", prefill_seconds_per_kb=0.2), Rep("cold", prefill_seconds_per_kb=0.1)
+    p.reserve(req(prefix=hashes, prompt_bytes=len(prompt)), holder)  # the holder served this prompt
+    scorer = dict((s.name, s) for s, _ in p.scorers)["expected-ttft"]
+    request = req(prefix=hashes, prompt_bytes=len(prompt))
+    scores = scorer.score(request, [holder, cold])
+    # The holder prefills only the floor (1 kB at 0.2 s) against 8 kB cold at 0.1 s: it is faster.
+    assert scores[0] == 1.0 > scores[1]
+    assert request.prefill_work == {"holder": PREFILL_FLOOR_BYTES, "cold": 8192.0}
 
 
 def test_expected_ttft_scores_by_ratio_with_slack_and_tries_unknown_replicas() -> None:
     scorer = expected_ttft(slack=0.0).scorers[0][0]
-    reps = [Rep("a", prefill_seconds=0.2), Rep("b", prefill_seconds=0.4), Rep("new")]
+    reps = [Rep("a", prefill_seconds_per_kb=0.2), Rep("b", prefill_seconds_per_kb=0.4), Rep("new")]
     assert scorer.score(req(), reps) == pytest.approx([1.0, 0.5, 2 / 3])  # "new" counts as the mean, 0.3
     assert scorer.score(req(), [Rep("x"), Rep("y")]) == [1.0, 1.0]
     # Milliseconds apart: the default slack keeps equal replicas close instead of herding onto one.
-    close = [Rep("c", prefill_seconds=0.005), Rep("d", prefill_seconds=0.008)]
+    close = [Rep("c", prefill_seconds_per_kb=0.005), Rep("d", prefill_seconds_per_kb=0.008)]
     assert expected_ttft().scorers[0][0].score(req(), close)[1] > 0.9
     with pytest.raises(RegistryError, match="slack"):
         expected_ttft(slack=-1)
 
 
 def test_default_sends_the_home_region_to_a_much_faster_remote_replica() -> None:
-    local = Rep("ap-l4", region="ap", prefill_seconds=0.7)
-    remote = Rep("us-h100", region="us", prefill_seconds=0.25)
+    local = Rep("ap-l4", region="ap", prefill_seconds_per_kb=0.35)
+    remote = Rep("us-h100", region="us", prefill_seconds_per_kb=0.12)
     p = profile("default", region="")
-    assert p.schedule(req(region="ap"), [local, remote]).ranked[0].name == "us-h100"
+    assert p.schedule(req(region="ap", prompt_bytes=4000), [local, remote]).ranked[0].name == "us-h100"
     # Alike in speed, the home region wins.
-    remote.prefill_seconds = 0.6
-    assert p.schedule(req(region="ap"), [local, remote]).ranked[0].name == "ap-l4"
+    remote.prefill_seconds_per_kb = 0.3
+    assert p.schedule(req(region="ap", prompt_bytes=4000), [local, remote]).ranked[0].name == "ap-l4"
 
 
 def nearest_only(home: str = "us", **args: object) -> Profile[RoutingRequest, Endpoint]:

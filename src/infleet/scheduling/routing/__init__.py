@@ -6,6 +6,7 @@
 
 from infleet.scheduling.routing.capabilities import RoutingCapabilities
 from infleet.scheduling.routing.endpoint import Endpoint, RoutingRequest, SaturationPolicy
+from infleet.scheduling.routing.prefill_work import uncached_prompt_bytes
 from infleet.scheduling.routing.prefix import PrefixIndex, prefix_blocks
 from infleet.scheduling.routing.profiles import BUILTIN_PROFILES, build_routing_registry
 
@@ -18,4 +19,5 @@ __all__ = [
     "SaturationPolicy",
     "build_routing_registry",
     "prefix_blocks",
+    "uncached_prompt_bytes",
 ]

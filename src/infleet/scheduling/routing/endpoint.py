@@ -4,7 +4,7 @@ per request by the gateway, and the saturation rule shared by prefix stickiness 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -36,14 +36,19 @@ class Endpoint(Protocol):
     @property
     def cost(self) -> float: ...  # relative cost, e.g. USD per GPU-hour
     @property
-    def prefilling(self) -> int: ...  # this gateway's requests to it still waiting for their first byte
+    def prefill_backlog(self) -> float: ...  # uncached prompt bytes of this gateway's requests to it
+    # still waiting for their first byte (see prefill_work)
     @property
-    def prefill_seconds(self) -> float: ...  # learned seconds per request of prefill, 0 until known
+    def prefill_seconds_per_kb(self) -> float: ...  # learned seconds per 1,000 uncached prompt bytes,
+
+    # 0 until known
 
 
 @dataclass(slots=True)
 class RoutingRequest:
-    """One request as routing plugins see it. `prefix` holds chained block hashes of the prompt."""
+    """One request as routing plugins see it. `prefix` holds chained block hashes of the prompt;
+    `prefill_work` is filled while scoring (by expected-ttft) with the uncached prompt bytes each
+    candidate would prefill, so the gateway charges the chosen replica what was estimated for it."""
 
     model: str
     now: float
@@ -52,6 +57,8 @@ class RoutingRequest:
     allowed_regions: frozenset[str] | None = None
     prefix: tuple[int, ...] = ()
     priority: str = "standard"
+    prompt_bytes: int = 0
+    prefill_work: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

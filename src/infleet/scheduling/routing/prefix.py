@@ -8,9 +8,12 @@ from __future__ import annotations
 import zlib
 from collections import OrderedDict
 
+# Bytes of prompt per hashed block: small enough that a shared system prompt spans several.
+PREFIX_BLOCK_BYTES = 512
+
 
 def prefix_blocks(
-    data: bytes | memoryview, salt: str = "", block_size: int = 512, max_blocks: int = 128
+    data: bytes | memoryview, salt: str = "", block_size: int = PREFIX_BLOCK_BYTES, max_blocks: int = 128
 ) -> tuple[int, ...]:
     """Hashes of the leading `max_blocks` full blocks; each hash covers every byte before it, so a
     match on block i implies a match on all earlier blocks. A trailing partial block is ignored.

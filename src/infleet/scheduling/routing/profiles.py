@@ -67,8 +67,13 @@ def build_routing_registry(home_region: str = "", saturation: SaturationPolicy |
     def kv(args: Mapping[str, Any], env: Environment) -> KVCacheScorer:
         return KVCacheScorer(float(args.get("stale_after", sat.stale_after)))
 
+    # One prefix index per registry, shared by prefix-cache (which records where prompts went) and
+    # expected-ttft (which discounts what a replica holds): both describe the same engines' caches.
+    index = PrefixIndex()
+
     def prefix(args: Mapping[str, Any], env: Environment) -> PrefixCacheScorer:
-        return PrefixCacheScorer(PrefixIndex(int(args.get("capacity", 65536))), sat)
+        index.capacity = max(index.capacity, int(args.get("capacity", index.capacity)))
+        return PrefixCacheScorer(index, sat)
 
     def locality(args: Mapping[str, Any], env: Environment) -> LocalityScorer:
         return LocalityScorer(str(args.get("region", home_region)))
@@ -80,7 +85,7 @@ def build_routing_registry(home_region: str = "", saturation: SaturationPolicy |
     registry.register(ConcurrencyCapFilter.name, simple(ConcurrencyCapFilter))
     registry.register(OutstandingScorer.name, simple(OutstandingScorer))
     registry.register_typed(
-        ExpectedTTFTScorer.name, ExpectedTTFTArgs, lambda args, env: ExpectedTTFTScorer(args.slack)
+        ExpectedTTFTScorer.name, ExpectedTTFTArgs, lambda args, env: ExpectedTTFTScorer(args.slack, index)
     )
     registry.register(QueueScorer.name, queue)
     registry.register(KVCacheScorer.name, kv)

@@ -1,6 +1,6 @@
 """Routing scorers, each normalized to [0, 1] (1 is best): outstanding requests, expected time to first
-token (learned prefill speed x requests ahead), engine queue and KV-cache usage from scraped metrics,
-prefix-cache affinity (sticky until saturated), locality, cost.
+token (learned prefill speed x uncached prompt bytes ahead), engine queue and KV-cache usage from
+scraped metrics, prefix-cache affinity (sticky until saturated), locality, cost.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from infleet.scheduling.routing.endpoint import Endpoint, RoutingRequest, SaturationPolicy
+from infleet.scheduling.routing.prefill_work import uncached_prompt_bytes
 from infleet.scheduling.routing.prefix import PrefixIndex
 
 
@@ -30,24 +31,39 @@ class OutstandingScorer:
 
 
 class ExpectedTTFTScorer:
-    """The time to first token a replica would likely give: its learned prefill time per request times
-    this gateway's requests waiting there for a first byte, plus one. Scored (fastest + slack) / (this +
-    slack): a replica twice as slow scores about half, so speed counts where counts of requests alone miss
-    it on mixed GPUs; `slack` keeps differences of a few milliseconds (noise between equal replicas)
-    from herding traffic onto one. A replica with nothing learned yet counts as the mean of the others."""
+    """The time to first token a replica would likely give: its learned prefill seconds per uncached
+    prompt byte times the bytes it would prefill before this request's first token (this gateway's
+    requests waiting there, plus this one less what the prefix index says the replica has cached).
+    Scored (fastest + slack) / (this + slack): a replica twice as slow scores about half, so speed counts
+    where counts of requests alone miss it on mixed GPUs; `slack` keeps differences of a few milliseconds
+    (noise between equal replicas) from herding traffic onto one. A replica with nothing learned yet
+    counts as the mean of the others.
+
+    Learning per uncached byte, not per request, is what lets a replica that mostly serves cached
+    prompts (fast first tokens) still be judged right for a cold one, and the reverse."""
 
     name = "expected-ttft"
+    needs_prompt_hashes = True
 
-    def __init__(self, slack: float) -> None:
+    def __init__(self, slack: float, index: PrefixIndex | None = None) -> None:
         self._slack = slack
+        self._index = index
 
     def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
-        known = [c.prefill_seconds for c in candidates if c.prefill_seconds > 0.0]
+        index, prefix, size = self._index, request.prefix, request.prompt_bytes
+        work = request.prefill_work
+        for c in candidates:
+            cached = index.matched(c.name, prefix) if index is not None and prefix else 0
+            work[c.name] = uncached_prompt_bytes(size, cached)
+        known = [c.prefill_seconds_per_kb for c in candidates if c.prefill_seconds_per_kb > 0.0]
         if not known:
             return [1.0] * len(candidates)
         neutral = sum(known) / len(known)
         slack = self._slack
-        expected = [(c.prefill_seconds or neutral) * (c.prefilling + 1) + slack for c in candidates]
+        expected = [
+            (c.prefill_seconds_per_kb or neutral) * (c.prefill_backlog + work[c.name]) / 1000.0 + slack
+            for c in candidates
+        ]
         best = min(expected)
         return [best / e if e > 0.0 else 1.0 for e in expected]
 
