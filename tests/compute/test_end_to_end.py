@@ -116,7 +116,10 @@ async def running_member(tmp_path: Path) -> AsyncIterator[tuple[ClusterClient, S
     add_models_controller(manager, client, models)
     provider = SimulatedCloudProvider(client, load_catalog(), time_scale=TIME_SCALE)
     add_compute_controllers(manager, client, provider, ComputeSettings().scaled(0.05), rng=random.Random(7))
-    disruption = DisruptionSettings(poll_interval_seconds=0.2, replacement_timeout_seconds=30.0)
+    # Karpenter's 15 s validation period, scaled like the poll interval.
+    disruption = DisruptionSettings(
+        poll_interval_seconds=0.2, replacement_timeout_seconds=30.0, consolidation_validation_seconds=0.3
+    )
     add_disruption_controllers(manager, client, provider, disruption)
     await simulated.heartbeat.register()
     task = asyncio.ensure_future(manager.run())
