@@ -102,7 +102,11 @@ async def compute_cluster(tmp_path: Path, settings: DisruptionSettings) -> Async
 
 
 #: The loop's own period is out of reach, so each test runs passes itself.
-TEST_SETTINGS = DisruptionSettings(poll_interval_seconds=1e9, drain_retry_seconds=1.0)
+#: Commands are carried out in the pass that computes them; tests/compute/test_validation.py uses the
+#: validation period.
+TEST_SETTINGS = DisruptionSettings(
+    poll_interval_seconds=1e9, drain_retry_seconds=1.0, consolidation_validation_seconds=0.0
+)
 
 
 @pytest.fixture

@@ -69,6 +69,7 @@ async def create_node(
     initialized: bool = True,
     annotations: dict[str, str] | None = None,
     claim_spec: dict[str, Any] | None = None,
+    claim_annotations: dict[str, str] | None = None,
 ) -> None:
     """A NodeClaim with the termination finalizer and its registered, initialized Node."""
     labels = {
@@ -82,7 +83,12 @@ async def create_node(
         "nodeClassRef": {"group": "compute.aitoolchain.io", "kind": "FlexNodeClass", "name": NODE_CLASS}
     }
     claim = {
-        "metadata": {"name": name, "labels": labels, "finalizers": [TERMINATION_FINALIZER]},
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": claim_annotations or {},
+            "finalizers": [TERMINATION_FINALIZER],
+        },
         "spec": spec,
     }
     await client.create(NODE_CLAIM, claim | _kind(NODE_CLAIM))

@@ -60,7 +60,7 @@ async def test_underutilized_node_consolidates_onto_free_capacity(cluster: Compu
     await cluster.settle(2, 7)
     command = await cluster.controllers.loop.run_pass()
     assert command is not None
-    assert command.method == "Consolidation"
+    assert command.method == "SingleNodeConsolidation"
     assert [s.name for s in command.delete] == ["b"]  # fewest pods, and they fit on a's 2 free GPUs
     await cluster.cached(lambda: live_claims(cluster) == {"a"})
 

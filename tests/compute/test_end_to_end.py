@@ -23,7 +23,7 @@ from infleet.api.compute_aitoolchain_io.v1alpha1.flex_node_class import FLEX_NOD
 from infleet.api.karpenter_sh.v1.node_claim import NODE_CLAIM
 from infleet.api.karpenter_sh.v1.node_pool import NODE_POOL
 from infleet.api.kubernetes import NODE, POD
-from infleet.api.labels import CLOUD_LABEL, NODECLAIM_LABEL, PRICE_LABEL
+from infleet.api.labels import CLOUD_LABEL, NODECLAIM_LABEL, NODEPOOL_HASH_ANNOTATION, PRICE_LABEL
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.compute.cloudprovider.simulated import SimulatedCloudProvider
 from infleet.compute.disruption_manager import add_disruption_controllers
@@ -116,7 +116,10 @@ async def running_member(tmp_path: Path) -> AsyncIterator[tuple[ClusterClient, S
     add_models_controller(manager, client, models)
     provider = SimulatedCloudProvider(client, load_catalog(), time_scale=TIME_SCALE)
     add_compute_controllers(manager, client, provider, ComputeSettings().scaled(0.05), rng=random.Random(7))
-    disruption = DisruptionSettings(poll_interval_seconds=0.2, replacement_timeout_seconds=30.0)
+    # Karpenter's 15 s validation period, scaled like the poll interval.
+    disruption = DisruptionSettings(
+        poll_interval_seconds=0.2, replacement_timeout_seconds=30.0, consolidation_validation_seconds=0.3
+    )
     add_disruption_controllers(manager, client, provider, disruption)
     await simulated.heartbeat.register()
     task = asyncio.ensure_future(manager.run())
@@ -179,6 +182,9 @@ async def test_scaling_out_provisions_nodes_across_clouds_until_every_replica_is
     assert not pending
     assert all(is_true((c.get("status") or {}).get("conditions"), "Initialized") for c in claims)
     assert len(clouds) > 1
+    # Stamped for drift detection; nothing changed, so none is Drifted.
+    assert all(NODEPOOL_HASH_ANNOTATION in (c["metadata"].get("annotations") or {}) for c in claims)
+    assert not any(is_true((c.get("status") or {}).get("conditions"), "Drifted") for c in claims)
     pool = await client.get(NODE_POOL, "gpu")
     assert pool["status"]["resources"]["nodes"] == str(len(claims))
 

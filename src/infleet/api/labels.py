@@ -121,6 +121,10 @@ DISRUPTION_TAINT = "karpenter.sh/disruption"
 #: On a pod or node: never disrupt voluntarily.
 DO_NOT_DISRUPT_ANNOTATION = "karpenter.sh/do-not-disrupt"
 NODEPOOL_HASH_ANNOTATION = "karpenter.sh/nodepool-hash"
+#: On a NodeClaim: which way of hashing wrote ``karpenter.sh/nodepool-hash`` (a new way is no drift).
+NODEPOOL_HASH_VERSION_ANNOTATION = "karpenter.sh/nodepool-hash-version"
+#: Infleet: on a NodeClaim, the hash of its FlexNodeClass's spec when it was created (node class drift).
+NODECLASS_HASH_ANNOTATION = "compute.aitoolchain.io/flexnodeclass-hash"
 TERMINATION_FINALIZER = "karpenter.sh/termination"
 #: Infleet: the FlexNodeClass cloud a node came from, and its capacity type's price.
 NODECLASS_LABEL = "compute.aitoolchain.io/flexnodeclass"

@@ -93,6 +93,7 @@ def add_member_compute(manager: Manager, client: ClusterClient, time_scale: floa
         defaults,
         poll_interval_seconds=max(1.0, defaults.poll_interval_seconds * scale * 10),
         replacement_timeout_seconds=defaults.replacement_timeout_seconds * scale,
+        consolidation_validation_seconds=defaults.consolidation_validation_seconds * scale,
     )
     add_disruption_controllers(manager, client, provider, disruption)
     return provider

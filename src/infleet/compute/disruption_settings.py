@@ -1,5 +1,6 @@
 """Settings of the compute layer's disruption side: the disruption loop's period, how long a replacement
-may take, how often a drain is retried and how far ahead of a spot reclaim the drain is forced.
+may take, how often a drain is retried, how far ahead of a spot reclaim the drain is forced, and how
+long a consolidation command waits before it is validated and carried out.
 ``add_disruption_controllers`` takes one; tests shorten the periods.
 """
 
@@ -20,3 +21,6 @@ class DisruptionSettings:
     interruption_drain_margin_seconds: float = 30.0
     #: Karpenter considers at most 100 candidates per multi-node consolidation.
     max_candidates: int = 100
+    #: Karpenter's consolidationValidationPeriod: an Emptiness or consolidation command is checked again
+    #: this long after it was computed, and carried out only if still valid. 0 carries it out at once.
+    consolidation_validation_seconds: float = 15.0

@@ -7,6 +7,7 @@ kind as "no budgets". Karpenter leaves the check to the eviction API; this is th
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -68,6 +69,11 @@ class DisruptionAllowance:
     def allows(self, pods: Iterable[dict[str, Any]]) -> bool:
         """Whether every PDB covering ``pods`` lets all of them go (only Ready ones count against it)."""
         return all(self._needed(index, pods) <= allowed for index, allowed in enumerate(self._allowed))
+
+    def fork(self) -> DisruptionAllowance:
+        copied = copy.copy(self)
+        copied._allowed = list(self._allowed)
+        return copied
 
     def charge(self, pods: Iterable[dict[str, Any]]) -> None:
         pods = list(pods)

@@ -94,3 +94,9 @@ class BudgetLedger:
 
     def charge(self, pool_name: str, nodes: int = 1) -> None:
         self._charged[pool_name] = self._charged.get(pool_name, 0) + nodes
+
+    def fork(self) -> BudgetLedger:
+        """A copy to try charges on without spending this ledger's allowance."""
+        copied = BudgetLedger(self.pools, self.counts, self.now_wall)
+        copied._charged = dict(self._charged)
+        return copied

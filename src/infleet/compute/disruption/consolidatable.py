@@ -1,10 +1,12 @@
 """How long each node has gone without a pod arriving or leaving, and the ``Consolidatable`` condition
 Karpenter derives from it: a node becomes a consolidation candidate once that quiet time reaches its
 pool's ``consolidateAfter`` (``Never``: not at all). The loop observes every pass's snapshot and writes
-the condition only when it flips.
+the condition only when it flips (in one patch with ``Drifted``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from infleet.api.karpenter_sh.v1.node_claim import CONSOLIDATABLE, NODE_CLAIM
 from infleet.api.karpenter_sh.v1.node_pool import NodePoolSpec
@@ -49,15 +51,18 @@ class QuietTimes:
         return after is not None and self.quiet_for(state) >= after
 
 
-async def mark(client: ClusterClient, state: StateNode, consolidatable: bool, now_wall: float) -> None:
-    """Write the ``Consolidatable`` condition on the claim when it differs from what is there."""
-    conditions = [dict(c) for c in (state.claim.get("status") or {}).get("conditions") or []]
+def apply(conditions: list[dict[str, Any]], consolidatable: bool, now_wall: float) -> bool:
+    """Set the ``Consolidatable`` condition in ``conditions``; whether it changed."""
     current = get_condition(conditions, CONSOLIDATABLE)
     wanted = "True" if consolidatable else "False"
     if current is not None and current.get("status") == wanted:
-        return
+        return False
     reason = "Consolidatable" if consolidatable else "NotConsolidatable"
-    set_condition(conditions, CONSOLIDATABLE, consolidatable, reason, now=now_wall)
+    return set_condition(conditions, CONSOLIDATABLE, consolidatable, reason, now=now_wall)
+
+
+async def patch_conditions(client: ClusterClient, state: StateNode, conditions: list[dict[str, Any]]) -> None:
+    """Write the claim's conditions (all at once: a merge patch replaces the whole list)."""
     try:
         await client.patch(
             NODE_CLAIM, state.name, {"status": {"conditions": conditions}}, subresource="status"

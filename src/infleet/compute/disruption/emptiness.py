@@ -1,6 +1,7 @@
 """Emptiness, the first method of each pass: nodes with no pod that would move (daemons aside) for their
 pool's ``consolidateAfter`` are deleted, as many as the pools' Empty budgets allow. Both consolidation
-policies allow it.
+policies allow it. Like Karpenter's, the command is validated after the validation period, keeping the
+nodes still empty (see ``validation``).
 """
 
 from __future__ import annotations

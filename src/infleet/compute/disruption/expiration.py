@@ -1,6 +1,7 @@
 """Expiration: a NodeClaim older than its ``expireAfter`` (default 720h) is deleted so nodes are renewed
 (new images, patched kernels); its pods are rescheduled and the provisioner makes room for any that
-do not fit. Only budgets without ``reasons`` cap it, and the serving guard still applies.
+do not fit. Only budgets without ``reasons`` cap it, and the serving guard still applies. Infleet's
+method, after Drift: Karpenter v1 expires claims outside the disruption loop, forcefully.
 """
 
 from __future__ import annotations

@@ -47,10 +47,12 @@ class InterruptionHandler:
         command = Command(
             INTERRUPTION, notice.reason, message=f"the cloud reclaims it at {notice.deadline:.0f}"
         )
-        await self.orchestrator.replace(state, command, replacement_claim(state.claim, state.pool_name, None))
+        await self.orchestrator.replace(
+            [state], command, replacement_claim(state.claim, state.pool_name, None)
+        )
         # The old node goes now, not once the replacement is up: the deadline will not wait.
         self.orchestrator.pending = {
-            k: v for k, v in self.orchestrator.pending.items() if v.old != state.name
+            k: v for k, v in self.orchestrator.pending.items() if state.name not in v.olds
         }
         patch = {"metadata": {"annotations": {INTERRUPTION_DEADLINE_ANNOTATION: f"{notice.deadline:.3f}"}}}
         try:

@@ -27,17 +27,34 @@ class FreeCapacity:
 
     def place(self, pods: list[dict[str, Any]], excluding: set[str]) -> dict[str, Resources] | None:
         """Book ``pods`` on nodes not in ``excluding``; the rooms after, or None when one does not fit."""
+        room, left = self.place_some(pods, excluding)
+        return None if left else room
+
+    def place_some(
+        self, pods: list[dict[str, Any]], excluding: set[str]
+    ) -> tuple[dict[str, Resources], list[dict[str, Any]]]:
+        """Book what fits of ``pods`` on nodes not in ``excluding``: the rooms after, and the pods left over
+        (what a replacement node would have to hold)."""
         room = {name: free for name, free in self.room.items() if name not in excluding}
         ordered = sorted(pods, key=lambda p: Resources.of_pod(p).sort_key(), reverse=True)
+        left: list[dict[str, Any]] = []
         for pod in ordered:
             need = Resources.of_pod(pod)
             target = next(
                 (n for n, free in room.items() if need.fits_in(free) and _selects(pod, self.targets[n])), None
             )
             if target is None:
-                return None
-            room[target] = room[target] - need
-        return room
+                left.append(pod)
+            else:
+                room[target] = room[target] - need
+        return room, left
+
+    def fork(self) -> FreeCapacity:
+        copied = FreeCapacity([])
+        copied.targets = self.targets
+        copied.room = dict(self.room)
+        copied.received = set(self.received)
+        return copied
 
     def reserve(self, pods: list[dict[str, Any]]) -> None:
         """Book room for pods that must land somewhere already (on disrupting nodes, or pending), one at a

@@ -6,6 +6,7 @@ that are Ready. Replicas on disrupting nodes, and replicas not Ready, already us
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from typing import Any
 
@@ -63,6 +64,12 @@ class ServingGuard:
             if count > self.model_allowance.get(key, 1):
                 return f"ModelDeployment {key} would lose more than one replica at once"
         return None
+
+    def fork(self) -> ServingGuard:
+        copied = copy.copy(self)
+        copied.pdbs = self.pdbs.fork()
+        copied.model_allowance = dict(self.model_allowance)
+        return copied
 
     def charge(self, state: StateNode) -> None:
         self.pdbs.charge(state.reschedulable)

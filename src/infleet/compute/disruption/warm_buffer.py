@@ -6,6 +6,7 @@ fewer spare GPUs than the buffer is refused. Karpenter's CapacityBuffer protects
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 
 from infleet.compute.disruption.state import Snapshot, StateNode
@@ -36,6 +37,11 @@ class WarmBufferGuard:
         if wanted is None or spare + 1e-9 >= wanted:
             return None
         return f"pool {key[0]} keeps {wanted} spare {key[1]} GPUs (warmBuffer); {spare:g} would remain"
+
+    def fork(self) -> WarmBufferGuard:
+        copied = copy.copy(self)
+        copied.spare = defaultdict(float, self.spare)
+        return copied
 
     def charge(self, state: StateNode, replacement_spare: float | None = None) -> None:
         key, spare = self._after(state, replacement_spare)

@@ -1,7 +1,8 @@
 """The NodeClaim the provisioner writes for a packed node: the pool's template (labels, taints, startup
 taints, node class, expiry), requirements listing every instance type that fits its pods cheapest first
 with their capacity types and zones (and the region of a multi-node group), the pods' summed requests,
-the ``karpenter.sh/termination`` finalizer and the NodePool as owner.
+the ``karpenter.sh/termination`` finalizer, the NodePool as owner, and the drift hashes of the pool's
+template and its node class (``karpenter.sh/nodepool-hash``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import random
 import string
 from typing import Any
 
+from infleet.api.compute_aitoolchain_io.v1alpha1.flex_node_class import FlexNodeClassSpec
 from infleet.api.karpenter_sh.v1.group_version import API_VERSION
+from infleet.api.karpenter_sh.v1.node_pool import NodePoolSpec
 from infleet.api.labels import (
     CAPACITY_TYPE_LABEL,
     GPU_COUNT_LABEL,
@@ -23,6 +26,7 @@ from infleet.api.labels import (
     TERMINATION_FINALIZER,
     ZONE_LABEL,
 )
+from infleet.compute.drift_hash import drift_annotations
 from infleet.compute.provisioner.packing import NewClaim
 from infleet.compute.provisioner.requirements import requirement
 
@@ -60,7 +64,9 @@ def _requirements(claim: NewClaim, template: dict[str, Any]) -> list[dict[str, A
     return kept
 
 
-def nodeclaim_manifest(claim: NewClaim, nodepool: dict[str, Any], name: str) -> dict[str, Any]:
+def nodeclaim_manifest(
+    claim: NewClaim, nodepool: dict[str, Any], name: str, node_class: FlexNodeClassSpec | None = None
+) -> dict[str, Any]:
     template = (nodepool.get("spec") or {}).get("template") or {}
     spec = dict(template.get("spec") or {})
     labels = {
@@ -91,6 +97,9 @@ def nodeclaim_manifest(claim: NewClaim, nodepool: dict[str, Any], name: str) -> 
         "metadata": {
             "name": name,
             "labels": labels,
+            "annotations": drift_annotations(
+                NodePoolSpec.model_validate(nodepool.get("spec") or {}), node_class
+            ),
             "finalizers": [TERMINATION_FINALIZER],
             "ownerReferences": [owner],
         },

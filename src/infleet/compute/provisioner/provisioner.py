@@ -15,6 +15,7 @@ from typing import Any
 
 from infleet.api.compute_aitoolchain_io.v1alpha1.flex_node_class import FlexNodeClassSpec
 from infleet.api.karpenter_sh.v1.node_claim import INITIALIZED, NODE_CLAIM
+from infleet.api.karpenter_sh.v1.node_pool import NodePoolSpec
 from infleet.compute.cloudprovider.provider import CloudProvider
 from infleet.compute.provisioner.batcher import Batcher
 from infleet.compute.provisioner.cluster_state import in_flight, pool_options
@@ -156,7 +157,14 @@ class Provisioner:
         return packing
 
     async def _create(self, claim: Any, pools: dict[str, dict[str, Any]], now: float) -> None:
-        manifest = nodeclaim_manifest(claim, pools[claim.pool.name], claim_name(claim.pool.name, self.rng))
+        pool = pools[claim.pool.name]
+        # Stamped with its node class's hash, so a later change to the class shows as drift.
+        class_ref = NodePoolSpec.model_validate(pool.get("spec") or {}).template.spec.node_class_ref
+        raw_class = self.informers.nodeclasses.store.get(class_ref.name)
+        node_class = (
+            None if raw_class is None else FlexNodeClassSpec.model_validate(raw_class.get("spec") or {})
+        )
+        manifest = nodeclaim_manifest(claim, pool, claim_name(claim.pool.name, self.rng), node_class)
         try:
             created = await self.client.create(NODE_CLAIM, manifest)
         except KubeAPIError as error:
