@@ -42,3 +42,40 @@ def test_requirements_narrow_the_skus_and_a_full_or_unlimited_pool_says_so() -> 
     assert provisionable_gpus([pool(4, used=4)], [AZURE_ONLY], CATALOG) == {}
     assert set(provisionable_gpus([pool(None)], [AZURE_ONLY], CATALOG).values()) == {UNBOUNDED}
     assert provisionable_gpus([pool(8)], [], CATALOG) == {}  # its node class is missing
+
+
+def karpenter_pool(requirements: list[dict[str, Any]], limit: int = 32, used: int = 8) -> dict[str, Any]:
+    """A pool of Karpenter's AWS provider, its status written by Karpenter."""
+    template = {
+        "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "azure"},
+        "requirements": requirements,
+    }
+    spec = {"template": {"spec": template}, "limits": {"nvidia.com/gpu": limit}}
+    return {"metadata": {"name": "aws"}, "spec": spec, "status": {"resources": {"nvidia.com/gpu": str(used)}}}
+
+
+def test_karpenter_pools_count_for_the_skus_their_requirements_name() -> None:
+    by_type = karpenter_pool(
+        [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["p5.48xlarge"]}]
+    )
+    assert provisionable_gpus([by_type], [AZURE_ONLY], CATALOG) == {"H100": 24}
+    by_gpu_name = karpenter_pool(
+        [{"key": "karpenter.k8s.aws/instance-gpu-name", "operator": "In", "values": ["l40s", "h200"]}]
+    )
+    assert provisionable_gpus([by_gpu_name], [], CATALOG) == {"L40S": 24, "H200": 24}
+    # Nothing names a GPU: Infleet cannot know what the provider would launch, so it claims nothing,
+    # and a FlexNodeClass of the same name does not make it Infleet's pool.
+    vague = karpenter_pool([{"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]}])
+    assert provisionable_gpus([vague], [AZURE_ONLY], CATALOG) == {}
+
+
+def test_static_pools_and_pools_not_ready_provision_nothing() -> None:
+    static = pool(16)
+    static["spec"]["replicas"] = 2
+    assert provisionable_gpus([static], [AZURE_ONLY], CATALOG) == {}
+    not_ready = pool(16)
+    not_ready["status"]["conditions"] = [{"type": "Ready", "status": "False", "reason": "NotProvisioned"}]
+    assert provisionable_gpus([not_ready], [AZURE_ONLY], CATALOG) == {}
+    ready = pool(16)
+    ready["status"]["conditions"] = [{"type": "Ready", "status": "True", "reason": "Ready"}]
+    assert set(provisionable_gpus([ready], [AZURE_ONLY], CATALOG).values()) == {16}

@@ -1,6 +1,8 @@
 """The ``infleet compute`` sub-command: run the compute controllers (provisioner, NodeClaim lifecycle,
-NodePool and FlexNodeClass status) against one cluster of a kubeconfig. Only the simulated cloud
-provider exists so far: its nodes join clusters whose simulated kubelet adopts ``sim://`` Nodes."""
+NodePool and FlexNodeClass status) against one cluster of a kubeconfig. ``--mode karpenter`` (or ``auto``
+finding a running Karpenter) runs only the status controllers beside Karpenter (:mod:`infleet.compute.mode`).
+Only the simulated cloud provider exists so far: its nodes join clusters whose simulated kubelet adopts
+``sim://`` Nodes."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from infleet.cli import event_loop
 from infleet.cli.apiserver_command import infleet_home
 from infleet.compute.cloudprovider.simulated import SimulatedCloudProvider
 from infleet.compute.manager import add_compute_controllers
+from infleet.compute.mode import ComputeMode, resolve_mode
+from infleet.kube.clock import SystemClock
 from infleet.kube.cluster_client import ClientFactory
 from infleet.kube.manager import Manager, ManagerSettings
 
@@ -31,6 +35,17 @@ def register(commands: Any) -> None:
         default="simulated",
         help="simulated only, for now",
     )
+    parser.add_argument(
+        "--mode",
+        choices=[mode.value for mode in ComputeMode],
+        default=ComputeMode.INFLEET.value,
+        help=(
+            "infleet: Infleet provisions FlexNodeClass pools (default); karpenter: a Karpenter install "
+            "provisions and disrupts, Infleet only writes status; auto: karpenter when a running Karpenter "
+            "is found (an available Deployment labeled app.kubernetes.io/name=karpenter, or a fresh "
+            "karpenter-leader-election Lease in kube-system or karpenter), decided at start"
+        ),
+    )
     parser.add_argument("--time-scale", type=float, default=0.05, help="scales simulated boot delays")
     parser.add_argument("--health-port", type=int, default=None, help="serve /healthz and /metrics here")
     parser.set_defaults(run=run)
@@ -43,7 +58,8 @@ async def serve(args: argparse.Namespace) -> None:
         client = factory.client(args.context)
         manager = Manager(ManagerSettings(name="infleet-compute", health_port=args.health_port))
         provider = SimulatedCloudProvider(client, load_catalog(), time_scale=args.time_scale)
-        add_compute_controllers(manager, client, provider)
+        mode = await resolve_mode(client, args.mode, SystemClock())
+        add_compute_controllers(manager, client, provider, mode=mode)
         await manager.run()
     finally:
         await factory.close()

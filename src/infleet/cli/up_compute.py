@@ -21,6 +21,7 @@ from infleet.compute.cloudprovider.simulated import SimulatedCloudProvider
 from infleet.compute.disruption_manager import add_disruption_controllers
 from infleet.compute.disruption_settings import DisruptionSettings
 from infleet.compute.manager import ComputeSettings, add_compute_controllers
+from infleet.compute.mode import ComputeMode
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.manager import Manager
@@ -83,11 +84,17 @@ async def ensure_compute_objects(client: ClusterClient, member: str, time_scale:
                 raise
 
 
-def add_member_compute(manager: Manager, client: ClusterClient, time_scale: float) -> SimulatedCloudProvider:
-    """Provisioning, lifecycle, termination and disruption over one simulated provider per member."""
+def add_member_compute(
+    manager: Manager, client: ClusterClient, time_scale: float, mode: ComputeMode = ComputeMode.INFLEET
+) -> SimulatedCloudProvider:
+    """Provisioning, lifecycle, termination and disruption over one simulated provider per member; in
+    karpenter mode only the status controllers (the embedded members run no Karpenter, so ``infleet up``
+    keeps the default)."""
     provider = SimulatedCloudProvider(client, load_catalog(), time_scale=time_scale)
     scale = max(time_scale, 0.01)
-    add_compute_controllers(manager, client, provider, ComputeSettings().scaled(scale))
+    add_compute_controllers(manager, client, provider, ComputeSettings().scaled(scale), mode=mode)
+    if mode is not ComputeMode.INFLEET:
+        return provider  # Karpenter terminates and disrupts its own NodeClaims
     defaults = DisruptionSettings()
     disruption = replace(
         defaults,

@@ -1,6 +1,8 @@
 """Entry point of the compute layer for one cluster: :func:`add_compute_controllers` wires the
 provisioner, the NodeClaim lifecycle and the NodePool and FlexNodeClass status controllers, over one
 CloudProvider, into a Manager (``infleet up`` adds them per member; ``infleet compute`` runs them alone).
+In karpenter mode (:mod:`infleet.compute.mode`) only the status controllers run: Karpenter provisions,
+runs NodeClaims and disrupts, and the pools' status still tells the member agent what can be provisioned.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from infleet.api.labels import NODECLAIM_LABEL, NODEPOOL_LABEL
 from infleet.compute.cloudprovider.provider import CloudProvider
 from infleet.compute.lifecycle.nodeclaim_lifecycle import LifecycleSettings, NodeClaimLifecycle
 from infleet.compute.lifecycle.pool_status import NodeClassStatus, NodePoolStatus
+from infleet.compute.mode import ComputeMode
 from infleet.compute.provisioner.provisioner import Provisioner, ProvisionerInformers, ProvisionerSettings
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
@@ -47,8 +50,10 @@ class ComputeSettings:
 
 @dataclass
 class ComputeControllers:
-    provisioner: Provisioner
-    lifecycle: NodeClaimLifecycle
+    mode: ComputeMode
+    #: None in karpenter mode, where Karpenter provisions and runs the NodeClaims.
+    provisioner: Provisioner | None
+    lifecycle: NodeClaimLifecycle | None
 
 
 def _claim_of_node(event: InformerEvent) -> list[Request]:
@@ -68,15 +73,53 @@ def add_compute_controllers(
     settings: ComputeSettings | None = None,
     clock: Clock | None = None,
     rng: random.Random | None = None,
+    mode: ComputeMode = ComputeMode.INFLEET,
 ) -> ComputeControllers:
-    """Add the compute layer of ``client``'s cluster to ``manager``."""
+    """Add the compute layer of ``client``'s cluster to ``manager``, in ``mode`` (already resolved)."""
+    if mode is ComputeMode.AUTO:
+        raise ValueError("compute mode auto must be resolved first (infleet.compute.mode.resolve_mode)")
     settings = settings or ComputeSettings()
     clock = clock or SystemClock()
-    pods, nodes = manager.informer(client, POD), manager.informer(client, NODE)
+    nodes = manager.informer(client, NODE)
     nodepools, nodeclaims = manager.informer(client, NODE_POOL), manager.informer(client, NODE_CLAIM)
     nodeclasses = manager.informer(client, FLEX_NODE_CLASS)
     controller_settings = ControllerSettings(workers=settings.workers, needs_leader=settings.needs_leader)
 
+    provisioner, lifecycle = None, None
+    if mode is ComputeMode.INFLEET:
+        provisioner, lifecycle = _add_provisioning(
+            manager, client, provider, settings, clock, rng, controller_settings
+        )
+
+    pool_status = NodePoolStatus(client, nodepools, nodeclaims, nodeclasses, clock, nodes, mode)
+    controller = manager.controller(f"{client.name}/nodepool-status", pool_status, controller_settings)
+    controller.watch_for(nodepools)
+    controller.watch_mapped(nodeclaims, _pool_of_claim)
+    controller.watch_mapped(nodes, _pool_of_claim)  # a static pool's nodes come and go on their own
+    controller.watch_mapped(
+        nodeclasses,
+        lambda event: [Request(event.cluster, "", p["metadata"]["name"]) for p in nodepools.store.list()],
+    )
+
+    class_status = NodeClassStatus(client, nodeclasses, provider, clock)
+    controller = manager.controller(f"{client.name}/flexnodeclass-status", class_status, controller_settings)
+    controller.watch_for(nodeclasses)
+    return ComputeControllers(mode, provisioner, lifecycle)
+
+
+def _add_provisioning(
+    manager: Manager,
+    client: ClusterClient,
+    provider: CloudProvider,
+    settings: ComputeSettings,
+    clock: Clock,
+    rng: random.Random | None,
+    controller_settings: ControllerSettings,
+) -> tuple[Provisioner, NodeClaimLifecycle]:
+    """Infleet's own provisioner and NodeClaim lifecycle (infleet mode only)."""
+    pods, nodes = manager.informer(client, POD), manager.informer(client, NODE)
+    nodepools, nodeclaims = manager.informer(client, NODE_POOL), manager.informer(client, NODE_CLAIM)
+    nodeclasses = manager.informer(client, FLEX_NODE_CLASS)
     informers = ProvisionerInformers(pods, nodepools, nodeclaims, nodeclasses)
     provisioner = Provisioner(client, provider, informers, clock, settings.provisioner, rng)
     manager.add(provisioner, settings.needs_leader)
@@ -87,17 +130,4 @@ def add_compute_controllers(
     controller = manager.controller(f"{client.name}/nodeclaim-lifecycle", lifecycle, controller_settings)
     controller.watch_for(nodeclaims)
     controller.watch_mapped(nodes, _claim_of_node)
-
-    pool_status = NodePoolStatus(client, nodepools, nodeclaims, nodeclasses, clock)
-    controller = manager.controller(f"{client.name}/nodepool-status", pool_status, controller_settings)
-    controller.watch_for(nodepools)
-    controller.watch_mapped(nodeclaims, _pool_of_claim)
-    controller.watch_mapped(
-        nodeclasses,
-        lambda event: [Request(event.cluster, "", p["metadata"]["name"]) for p in nodepools.store.list()],
-    )
-
-    class_status = NodeClassStatus(client, nodeclasses, provider, clock)
-    controller = manager.controller(f"{client.name}/flexnodeclass-status", class_status, controller_settings)
-    controller.watch_for(nodeclasses)
-    return ComputeControllers(provisioner, lifecycle)
+    return provisioner, lifecycle

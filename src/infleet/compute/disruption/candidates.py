@@ -24,6 +24,8 @@ def refusal(state: StateNode, snapshot: Snapshot) -> str | None:
         return "not initialized" if not state.initialized else "already disrupting"
     if state.pool_name not in snapshot.pools:
         return f"NodePool {state.pool_name!r} not found"
+    if snapshot.pools[state.pool_name].replicas is not None:  # static: its owner, not Infleet, decides
+        return f"NodePool {state.pool_name!r} is static (spec.replicas)"
     if state.node is not None and workload_pods.do_not_disrupt(state.node):
         return "the node carries karpenter.sh/do-not-disrupt"
     for pod in state.reschedulable:

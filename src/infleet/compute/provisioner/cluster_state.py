@@ -1,6 +1,8 @@
 """What the provisioner packs against, read from API objects: each NodePool as a :class:`PoolOption`
 (its node class's instance types through the CloudProvider, narrowed by its requirements, and its limits
-less what its NodeClaims hold) and each NodeClaim not yet initialized as an :class:`InFlight` bin.
+less what its NodeClaims hold) and each NodeClaim not yet initialized as an :class:`InFlight` bin. Pools
+of another node class (Karpenter's) and static pools (``spec.replicas``: nodes brought by their owner) are
+no option: nothing is ever provisioned into them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from infleet.api.compute_aitoolchain_io.v1alpha1.flex_node_class import FlexNode
 from infleet.api.karpenter_sh.v1.node_claim import INITIALIZED
 from infleet.api.karpenter_sh.v1.node_pool import NodePoolSpec
 from infleet.api.labels import GPU_RESOURCE, INSTANCE_TYPE_LABEL, NODEPOOL_LABEL
+from infleet.api.pool_ownership import is_flex_pool, is_static
 from infleet.api.quantity import parse_quantity
 from infleet.compute.cloudprovider.provider import CloudProvider, InstanceType
 from infleet.compute.provisioner.candidates import pool_candidates, type_labels
@@ -70,12 +73,14 @@ def pool_options(
     nodeclasses: Mapping[str, FlexNodeClassSpec],
     claims: list[dict[str, Any]],
 ) -> tuple[list[PoolOption], dict[str, InstanceType]]:
-    """Every usable pool (its node class exists) and the instance types seen, by name."""
+    """Every usable pool (a dynamic FlexNodeClass pool whose class exists) and the instance types seen."""
     options, types = [], {}
     for nodepool in nodepools:
-        if nodepool["metadata"].get("deletionTimestamp"):
+        if nodepool["metadata"].get("deletionTimestamp") or not is_flex_pool(nodepool):
             continue
         spec = NodePoolSpec.model_validate(nodepool.get("spec") or {})
+        if is_static(spec):
+            continue
         template = spec.template.spec
         node_class = nodeclasses.get(template.node_class_ref.name)
         if node_class is None:

@@ -1,7 +1,9 @@
 """``NodePool``: which nodes may be created for pending pods (a template and requirements), within which
 limits, tried in weight order, and when they may be taken away (disruption). Karpenter's fields and
-defaults; Infleet adds ``warmBuffer`` (spare GPUs kept per SKU for bursts). The compute layer's
-provisioner and disruption controller read it.
+defaults; Infleet adds ``warmBuffer`` (spare GPUs kept per SKU for bursts). ``replicas`` marks a static
+pool (Karpenter's alpha StaticCapacity field); with a FlexNodeClass its nodes are brought by their owner and
+Infleet never creates or removes them (``infleet.api.pool_ownership``). The compute layer's provisioner and
+disruption controller read it.
 """
 
 from __future__ import annotations
@@ -67,10 +69,20 @@ class NodePoolSpec(ApiModel):
     warm_buffer: list[WarmBuffer] | None = Field(
         default=None, description="Infleet: spare GPUs kept per SKU."
     )
+    replicas: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Static pool: never provisioned for pending pods nor consolidated. Karpenter launches this "
+            "many nodes; with a FlexNodeClass Infleet expects this many nodes brought by their owner "
+            "(labeled karpenter.sh/nodepool) and never creates or deletes them."
+        ),
+    )
 
 
 class NodePoolStatus(ApiModel):
     resources: dict[str, str] | None = Field(default=None, description="What the pool's nodes add up to now.")
+    nodes: int | None = Field(default=None, description="Nodes the pool has now (static pools: present).")
     conditions: Conditions | None = None
 
 
@@ -85,6 +97,7 @@ NODE_POOL_CRD = CRDInfo(
         PrinterColumn("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
         PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
         PrinterColumn("Weight", "integer", ".spec.weight", priority=1),
+        PrinterColumn("Replicas", "integer", ".spec.replicas", priority=1),
     ),
     description="Which GPU nodes may be created for pending pods, within which limits, and when they go.",
 )
