@@ -35,7 +35,7 @@ from infleet.api.crds import all_crds
 from infleet.api.karpenter_sh.v1.node_claim import NODE_CLAIM
 from infleet.api.karpenter_sh.v1.node_pool import NODE_POOL
 from infleet.api.kubernetes import CUSTOM_RESOURCE_DEFINITION, NODE, POD
-from infleet.api.labels import GPU_SKU_LABEL, NODECLAIM_LABEL, PRICE_LABEL
+from infleet.api.labels import GPU_RESOURCE, GPU_SKU_LABEL, NODECLAIM_LABEL, PRICE_LABEL
 from infleet.compute.cloudprovider.simulated import SimulatedCloudProvider
 from infleet.compute.provisioner.candidates import Candidate, pool_candidates
 from infleet.compute.provisioner.packing import PoolOption, pack
@@ -160,7 +160,7 @@ def run(seed: int) -> dict[str, float]:
 def pod_manifest(pod: PodShape, index: int) -> dict[str, Any]:
     gpus = pod.requests.gpus
     sku = pod.selector[0][1][0]
-    limits = {"nvidia.com/gpu": str(gpus)}
+    limits = {GPU_RESOURCE: str(gpus)}
     requests = {**limits, "cpu": str(4 * gpus), "memory": f"{32 * gpus}Gi"}
     return {
         "apiVersion": "v1",

@@ -36,6 +36,9 @@ GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_COUNT_LABEL = "nvidia.com/gpu.count"
 GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"
+# Karpenter's AWS and Azure providers name an instance type's GPU with these (values such as h100).
+AWS_INSTANCE_GPU_NAME_LABEL = "karpenter.k8s.aws/instance-gpu-name"
+AZURE_SKU_GPU_NAME_LABEL = "karpenter.azure.com/sku-gpu-name"
 
 # -- Karpenter ----------------------------------------------------------------------------------------
 CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"

@@ -22,14 +22,20 @@ from infleet.api.catalog import Catalog, CatalogError
 from infleet.api.clouds import class_offerings
 from infleet.api.compute_aitoolchain_io.v1alpha1.flex_node_class import FlexNodeClassSpec
 from infleet.api.karpenter_sh.v1.node_pool import NodePoolSpec
-from infleet.api.labels import GPU_RESOURCE, GPU_SKU_LABEL, INSTANCE_TYPE_LABEL
+from infleet.api.labels import (
+    AWS_INSTANCE_GPU_NAME_LABEL,
+    AZURE_SKU_GPU_NAME_LABEL,
+    GPU_RESOURCE,
+    GPU_SKU_LABEL,
+    INSTANCE_TYPE_LABEL,
+)
 from infleet.api.pool_ownership import is_static, names_flex_node_class
 from infleet.api.quantity import parse_quantity
 
 #: What a pool without a GPU limit reports: more than any one deployment asks of a cluster.
 UNBOUNDED = 1024
 #: Karpenter providers' labels naming an instance type's GPU (values such as h100 or A100).
-PROVIDER_GPU_NAME_LABELS = ("karpenter.k8s.aws/instance-gpu-name", "karpenter.azure.com/sku-gpu-name")
+PROVIDER_GPU_NAME_LABELS = (AWS_INSTANCE_GPU_NAME_LABEL, AZURE_SKU_GPU_NAME_LABEL)
 
 
 def provisionable_gpus(
