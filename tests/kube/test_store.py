@@ -36,3 +36,32 @@ def test_indexes_follow_updates_and_deletes() -> None:
     assert store.keys() == ["ns1/x"]
     assert len(store.owned_by("o9")) == 1
     assert store.by_label("tier", "cpu") == []
+
+
+def provider_id(obj: Any) -> list[str]:
+    value = (obj.get("spec") or {}).get("providerID")
+    return [value] if value else []
+
+
+def node(name: str, provider: str | None) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"providerID": provider} if provider else {}}
+
+
+def test_named_indexes_cover_objects_present_before_and_after_and_follow_changes() -> None:
+    store = Store()
+    store.upsert(node("early", "sim://a"))
+    store.add_index("providerID", provider_id)
+    store.upsert(node("late", "sim://b"))
+    store.upsert(node("bare", None))
+    assert [n["metadata"]["name"] for n in store.by_index("providerID", "sim://a")] == ["early"]
+    assert [n["metadata"]["name"] for n in store.by_index("providerID", "sim://b")] == ["late"]
+    store.upsert(node("late", "sim://c"))  # an update moves it
+    assert store.by_index("providerID", "sim://b") == []
+    assert len(store.by_index("providerID", "sim://c")) == 1
+    store.add_index("providerID", lambda obj: ["ignored"])  # the first function stays
+    assert store.by_index("providerID", "ignored") == []
+    store.delete("early")
+    assert store.by_index("providerID", "sim://a") == []
+    store.replace([node("fresh", "sim://a")])
+    assert [n["metadata"]["name"] for n in store.by_index("providerID", "sim://a")] == ["fresh"]
+    assert store.by_index("providerID", "sim://c") == []

@@ -27,6 +27,8 @@ from infleet.kube.informer import InformerEvent
 from infleet.kube.manager import Manager
 from infleet.kube.reconciler import Request
 
+POOL_STATUS_BATCH_SECONDS = 1.0
+
 
 @dataclass
 class ComputeSettings:
@@ -94,8 +96,12 @@ def add_compute_controllers(
     pool_status = NodePoolStatus(client, nodepools, nodeclaims, nodeclasses, clock, nodes, mode)
     controller = manager.controller(f"{client.name}/nodepool-status", pool_status, controller_settings)
     controller.watch_for(nodepools)
-    controller.watch_mapped(nodeclaims, _pool_of_claim)
-    controller.watch_mapped(nodes, _pool_of_claim)  # a static pool's nodes come and go on their own
+    # A pool's status adds up all its claims: once a second for a burst of claim events, not once per
+    # event (a thousand claims launching re-added a thousand claims each time). The provisioner reads
+    # the claims themselves for limits, so nothing that decides waits on this sum.
+    controller.watch_mapped(nodeclaims, _pool_of_claim, batch_seconds=POOL_STATUS_BATCH_SECONDS)
+    # A static pool's nodes come and go on their own.
+    controller.watch_mapped(nodes, _pool_of_claim, batch_seconds=POOL_STATUS_BATCH_SECONDS)
     controller.watch_mapped(
         nodeclasses,
         lambda event: [Request(event.cluster, "", p["metadata"]["name"]) for p in nodepools.store.list()],

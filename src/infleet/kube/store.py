@@ -2,13 +2,13 @@
 
 Objects are kept as the API returned them (dicts), keyed ``namespace/name`` (``name`` for cluster-scoped
 kinds). Indexes answer the questions controllers ask on every reconcile without a round trip: objects in
-a namespace, objects carrying a label value, objects owned by a uid.
+a namespace, objects carrying a label value, objects owned by a uid, and named indexes of one's own.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
@@ -25,14 +25,33 @@ def _owner_uids(obj: Mapping[str, Any]) -> list[str]:
     ]
 
 
+IndexFunc = Callable[[Mapping[str, Any]], Iterable[str]]
+
+
 class Store:
-    """Objects by key plus indexes by namespace, by ``label=value`` and by owner uid."""
+    """Objects by key plus indexes by namespace, by ``label=value``, by owner uid and by any named
+    function of an object (client-go's Indexers: ``add_index`` once, then ``by_index``)."""
 
     def __init__(self) -> None:
         self._objects: dict[str, dict[str, Any]] = {}
         self._by_namespace: dict[str, set[str]] = {}
         self._by_label: dict[str, set[str]] = {}
         self._by_owner: dict[str, set[str]] = {}
+        self._custom: dict[str, tuple[IndexFunc, dict[str, set[str]]]] = {}
+
+    def add_index(self, name: str, func: IndexFunc) -> None:
+        """Index every object, present and future, under the values ``func`` returns for it. A name
+        already added keeps its first function: controllers sharing an informer may each ask."""
+        if name in self._custom:
+            return
+        index: dict[str, set[str]] = {}
+        self._custom[name] = (func, index)
+        for key, obj in self._objects.items():
+            for value in func(obj):
+                index.setdefault(value, set()).add(key)
+
+    def by_index(self, name: str, value: str) -> builtins.list[dict[str, Any]]:
+        return self._resolve(self._custom[name][1].get(value, set()))
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -85,6 +104,8 @@ class Store:
         self._by_namespace.clear()
         self._by_label.clear()
         self._by_owner.clear()
+        for _, index in self._custom.values():
+            index.clear()
         for obj in objects:
             self.upsert(obj)
 
@@ -96,6 +117,9 @@ class Store:
             yield self._by_label, f"{label}={value}"
         for uid in _owner_uids(obj):
             yield self._by_owner, uid
+        for func, index in self._custom.values():
+            for value in func(obj):
+                yield index, value
 
     def _index(self, key: str, obj: Mapping[str, Any]) -> None:
         for index, value in self._entries(obj):

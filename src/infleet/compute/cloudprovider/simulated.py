@@ -38,6 +38,9 @@ from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
 
+# Node class specs whose offerings are kept (a cluster has a handful; edits add a new one each).
+_KEPT_NODE_CLASSES = 64
+
 log = logging.getLogger(__name__)
 
 PROVIDER_ID_SCHEME = "sim://"
@@ -86,6 +89,7 @@ class SimulatedCloudProvider:
         self.time_scale = time_scale
         self.clouds = clouds if clouds is not None else load_clouds()
         self.faults = faults or CloudFaults()
+        self._offerings: dict[str, list[tuple[str, list[CloudOffering]]]] = {}
         self.machines: dict[str, _Machine] = {}
         self.notices: dict[str, Interruption] = {}
         self.launches = 0
@@ -95,16 +99,12 @@ class SimulatedCloudProvider:
     # -- catalog ----------------------------------------------------------------------------------
 
     def instance_types(self, node_class: FlexNodeClassSpec) -> list[InstanceType]:
-        offerings = sorted(
-            class_offerings(self.catalog, node_class, self.clouds), key=lambda o: o.instance_type.name
-        )
         types = []
-        for name, group in groupby(offerings, key=lambda o: o.instance_type.name):
-            items = list(group)
+        for name, items in self._offerings_by_type(node_class):
             shape = items[0].instance_type
             priced = tuple(
                 _offering(o, not self.faults.stocked_out(o.cloud, o.region, name, o.capacity_type))
-                for o in sorted(items, key=lambda o: o.price_per_hour)
+                for o in items
             )
             types.append(
                 InstanceType(
@@ -112,6 +112,24 @@ class SimulatedCloudProvider:
                 )
             )
         return types
+
+    def _offerings_by_type(self, node_class: FlexNodeClassSpec) -> list[tuple[str, list[CloudOffering]]]:
+        """The class's offerings per instance type, cheapest first: fixed for one spec (availability is
+        read per call), and working them out was a fifth of the lifecycle's CPU at a thousand claims."""
+        key = node_class.model_dump_json()
+        known = self._offerings.get(key)
+        if known is None:
+            offerings = sorted(
+                class_offerings(self.catalog, node_class, self.clouds), key=lambda o: o.instance_type.name
+            )
+            known = [
+                (name, sorted(group, key=lambda o: o.price_per_hour))
+                for name, group in groupby(offerings, key=lambda o: o.instance_type.name)
+            ]
+            if len(self._offerings) >= _KEPT_NODE_CLASSES:
+                self._offerings.clear()
+            self._offerings[key] = known
+        return known
 
     # -- launch -----------------------------------------------------------------------------------
 
