@@ -37,6 +37,7 @@ from infleet.compute.cloudprovider.simulated_node import node_manifest, node_sta
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
+from infleet.kube.status_patch import patch_status
 
 # Node class specs whose offerings are kept (a cluster has a handful; edits add a new one each).
 _KEPT_NODE_CLASSES = 64
@@ -209,8 +210,9 @@ class SimulatedCloudProvider:
             return
         try:
             node = await self.client.create(NODE, manifest)
-            patch = {"metadata": {"resourceVersion": node["metadata"]["resourceVersion"]}, "status": status}
-            await self.client.patch(NODE, node["metadata"]["name"], patch, subresource="status")
+            # The lifecycle may label the Node between the two writes: on a conflict, re-read and retry,
+            # or the machine would stay without capacity and nothing could ever bind to it.
+            await patch_status(self.client, NODE, node, lambda current: current.update(status))
         except KubeAPIError as error:
             log.warning("simulated machine %s could not register: %s", machine.instance.provider_id, error)
 
