@@ -316,7 +316,10 @@ async def _measure(
         await clock.advance(PASS_SECONDS)
         passes += 1
         command = await harness.controllers.loop.run_pass()
-        idle = idle + 1 if command is None and not harness.controllers.loop.orchestrator.pending else 0
+        loop = harness.controllers.loop
+        # Idle: nothing acted, nothing replacing, and no command held for its validation period.
+        busy = command is not None or loop.orchestrator.pending or loop.validating is not None
+        idle = 0 if busy else idle + 1
         await _until_terminated(harness)
         await harness.reconcile()
         await harness.settle()
