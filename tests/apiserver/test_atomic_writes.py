@@ -100,6 +100,32 @@ async def test_a_failed_commit_is_undone_in_memory_and_others_in_its_batch_commi
         store.close()
 
 
+async def test_a_write_made_on_a_failed_one_fails_even_if_persisted_after_the_failure(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "db", on_commit=lambda changes: None)
+    store.open()
+    disk = FlakyDisk(store, {"a"})
+    try:
+
+        def write_a(version: int) -> Change:
+            obj = {"metadata": {"name": "a"}, "v": version}
+            return store.write("cm", "", "a", obj, store.next_resource_version())
+
+        first = write_a(1)
+        on_top = write_a(2)
+        with pytest.raises(OSError, match="disk I/O error"):
+            await store.persist(first)
+        assert store.get("cm", "", "a") is None, "undone back to what the disk holds"
+        with pytest.raises(OSError, match="disk I/O error"):
+            await store.persist(on_top)  # built on the undone write: it must not resurrect it
+        assert store.get("cm", "", "a") is None
+        disk.failing.clear()  # the disk recovers: a write made now is not built on the failed one
+        await store.persist(write_a(3))
+        assert store.get("cm", "", "a") == {"metadata": {"name": "a"}, "v": 3}
+    finally:
+        store.close()
+    assert disk_state(tmp_path / "db") == {"a": {"metadata": {"name": "a"}, "v": 3}}
+
+
 def disk_state(path: Path) -> dict[str, Any]:
     reloaded = ObjectStore(path, on_commit=lambda changes: None)
     reloaded.open()

@@ -7,8 +7,9 @@ same transaction as the objects, so it never goes backwards across restarts.
 
 Atomic per request: an object is encoded before it touches memory, so one that cannot be stored fails
 its own write and nothing else. Should a batch still fail to commit, its changes are retried one per
-transaction; a change that fails then is undone in memory (with every later write to the same object,
-which was built on it), so memory always holds exactly what the disk holds.
+transaction; a change that fails then is undone in memory, and every write to the same object that was
+built on it fails too (also one whose caller has not asked to persist it yet: each change carries the
+object's undo count at the time it was made), so memory always holds exactly what the disk holds.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Change:
     obj: dict[str, Any] | None
     previous: dict[str, Any] | None
     data: bytes | None = None  # ``obj`` encoded, as written to disk
+    undos: int = 0  # how often a failed commit had undone this object when the change was made
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -94,6 +96,8 @@ class ObjectStore:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._pending: list[tuple[Change, asyncio.Future[None]]] = []
         self._flushing = False
+        # Per object: how many of its changes failed to commit and were undone, and the last error.
+        self._undone: dict[tuple[str, str, str], tuple[int, Exception]] = {}
 
     @property
     def resource_version(self) -> int:
@@ -178,7 +182,9 @@ class ObjectStore:
             bucket[(namespace, name)] = obj
         if (previous is None) != (obj is None):
             self._sorted_keys.pop(resource, None)
-        return Change(resource, namespace, name, rv, obj, previous, data)
+        undone = self._undone.get((resource, namespace, name))
+        undos = undone[0] if undone else 0
+        return Change(resource, namespace, name, rv, obj, previous, data, undos)
 
     def _restore(self, change: Change) -> None:
         """Put the object back as it was before ``change`` (which never reached the disk)."""
@@ -192,12 +198,22 @@ class ObjectStore:
 
     async def persist(self, change: Change) -> None:
         """Return once ``change`` is committed to disk and handed to watchers."""
+        stale = self._built_on_undone(change)
+        if stale is not None:
+            raise stale
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((change, future))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
         await future
+
+    def _built_on_undone(self, change: Change) -> Exception | None:
+        """The error that undid a change ``change`` was built on, if one was undone since it was made."""
+        undone = self._undone.get(change.key)
+        if undone is not None and undone[0] != change.undos:
+            return undone[1]
+        return None
 
     async def _flush(self) -> None:
         try:
@@ -208,40 +224,40 @@ class ObjectStore:
             self._flushing = False
 
     async def _flush_batch(self, batch: list[tuple[Change, asyncio.Future[None]]]) -> None:
-        changes = [change for change, _ in batch]
+        kept = []
+        for change, future in batch:
+            stale = self._built_on_undone(change)
+            if stale is None:
+                kept.append((change, future))
+            else:
+                _settle(future, stale)
+        if not kept:
+            return
+        changes = [change for change, _ in kept]
         try:
             await self._run_commit(changes)
         except Exception:  # retried one by one below, so one change cannot fail another
-            await self._flush_one_by_one(batch)
+            await self._flush_one_by_one(kept)
             return
         self._on_commit(changes)
-        for _, future in batch:
+        for _, future in kept:
             _settle(future, None)
 
     async def _flush_one_by_one(self, batch: list[tuple[Change, asyncio.Future[None]]]) -> None:
-        failed: dict[tuple[str, str, str], Exception] = {}
         for change, future in batch:
-            error = failed.get(change.key)
+            error = self._built_on_undone(change)
             if error is None:
                 try:
                     await self._run_commit([change])
                     self._on_commit([change])
                 except Exception as exc:
-                    error = failed[change.key] = exc
-                    # Before anything else runs: memory back to what the disk holds for this object,
-                    # and the writes already queued on top of the failed state fail with it.
+                    error = exc
+                    # Before anything else runs: memory back to what the disk holds for this object;
+                    # every change made on top of the failed one now fails with it.
                     self._restore(change)
-                    self._fail_queued(change.key, exc)
+                    undos = self._undone.get(change.key, (0, exc))[0]
+                    self._undone[change.key] = (undos + 1, exc)
             _settle(future, error)
-
-    def _fail_queued(self, key: tuple[str, str, str], error: Exception) -> None:
-        kept = []
-        for change, future in self._pending:
-            if change.key == key:
-                _settle(future, error)
-            else:
-                kept.append((change, future))
-        self._pending = kept
 
     async def _run_commit(self, changes: list[Change]) -> None:
         if self._db is not None:
