@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -34,6 +34,18 @@ MERGE = {"content-type": "application/merge-patch+json"}
 
 
 # -- the server process ------------------------------------------------------------------------------
+
+
+def stop_child(process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+    """SIGTERM, 20 s to exit cleanly (profiles and stats get written), then SIGKILL; close its log."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    log.close()
 
 
 class ServerProcess:
@@ -79,14 +91,7 @@ class ServerProcess:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.log.close()
+        stop_child(self.process, self.log)
 
 
 class CpuMeter:

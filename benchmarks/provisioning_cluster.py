@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from apiserver_harness import ROOT
+from apiserver_harness import ROOT, stop_child
 from infleet.cli import event_loop
 from proc_stats import cpu_seconds, rss_mib
 
@@ -43,14 +42,7 @@ class RoleProcess:
         self.peak_mib = max(self.peak_mib, rss_mib(self.process.pid))
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.log.close()
+        stop_child(self.process, self.log)
 
 
 async def _compute(args: argparse.Namespace) -> None:

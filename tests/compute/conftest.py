@@ -13,18 +13,13 @@ from typing import Any
 
 import pytest
 
-from infleet.api.crds import all_crds
-from infleet.api.karpenter_sh.v1.node_pool import NODE_POOL
-from infleet.api.kubernetes import CUSTOM_RESOURCE_DEFINITION
-from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.compute.disruption_manager import DisruptionControllers, add_disruption_controllers
 from infleet.compute.disruption_settings import DisruptionSettings
-from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import ManualClock
-from infleet.kube.cluster_client import ClientFactory, ClusterClient
+from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.manager import Manager, ManagerSettings
 from tests.compute.fake_provider import FakeProvider, shape
-from tests.compute.fleet_objects import create_node_class
+from tests.compute.served_cluster import served_cluster
 
 
 @dataclass
@@ -66,39 +61,21 @@ class ComputeCluster:
 
 @contextlib.asynccontextmanager
 async def compute_cluster(tmp_path: Path, settings: DisruptionSettings) -> AsyncIterator[ComputeCluster]:
-    kubeconfig = tmp_path / "kubeconfig"
-    server = EmbeddedAPIServer(
-        APIServerSettings(
-            port=0, data_dir=tmp_path / "data", clusters=("hub",), kubeconfig_out=kubeconfig, tls=False
+    async with served_cluster(tmp_path, "hub") as client:
+        clock = ManualClock(wall_start=time.time())
+        provider = FakeProvider(
+            [shape("gpu-8x", 8, 80.0), shape("gpu-4x", 4, 40.0), shape("gpu-1x", 1, 10.0)]
         )
-    )
-    await server.start()
-    factory = ClientFactory(kubeconfig)
-    client = factory.client("infleet-hub", "hub")
-    for crd in all_crds():
-        await client.create(CUSTOM_RESOURCE_DEFINITION, crd)
-    async with asyncio.timeout(5):
-        while True:
-            try:
-                await client.list(NODE_POOL)
-                break
-            except KubeAPIError:
-                await asyncio.sleep(0.05)
-    await create_node_class(client)
-    clock = ManualClock(wall_start=time.time())
-    provider = FakeProvider([shape("gpu-8x", 8, 80.0), shape("gpu-4x", 4, 40.0), shape("gpu-1x", 1, 10.0)])
-    manager = Manager(ManagerSettings(handle_signals=False), clock=clock)
-    controllers = add_disruption_controllers(manager, client, provider, settings, clock)
-    task = asyncio.ensure_future(manager.run())
-    try:
-        for informer in controllers.loop.informers.all():
-            await asyncio.wait_for(informer.wait_synced(), 5)
-        yield ComputeCluster(client, clock, provider, controllers)
-    finally:
-        manager.stop()
-        await asyncio.wait_for(task, 15)
-        await factory.close()
-        await server.stop()
+        manager = Manager(ManagerSettings(handle_signals=False), clock=clock)
+        controllers = add_disruption_controllers(manager, client, provider, settings, clock)
+        task = asyncio.ensure_future(manager.run())
+        try:
+            for informer in controllers.loop.informers.all():
+                await asyncio.wait_for(informer.wait_synced(), 5)
+            yield ComputeCluster(client, clock, provider, controllers)
+        finally:
+            manager.stop()
+            await asyncio.wait_for(task, 15)
 
 
 #: The loop's own period is out of reach, so each test runs passes itself.

@@ -12,21 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infleet.api.crds import all_crds
 from infleet.api.karpenter_sh.v1.node_claim import NODE_CLAIM
 from infleet.api.karpenter_sh.v1.node_pool import NODE_POOL
-from infleet.api.kubernetes import CUSTOM_RESOURCE_DEFINITION, NODE, POD
+from infleet.api.kubernetes import NODE, POD
 from infleet.api.labels import GPU_RESOURCE, GPU_SKU_LABEL, INSTANCE_TYPE_LABEL, NODEPOOL_LABEL
-from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.compute.manager import ComputeControllers, ComputeSettings, add_compute_controllers
 from infleet.compute.mode import ComputeMode
 from infleet.compute.provisioner.provisioner import ProvisionerSettings
-from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import SystemClock
-from infleet.kube.cluster_client import ClientFactory, ClusterClient
+from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.manager import Manager, ManagerSettings
 from tests.compute.fake_provider import FakeProvider, shape
-from tests.compute.fleet_objects import NODE_CLASS, create_node_class
+from tests.compute.fleet_objects import NODE_CLASS
+from tests.compute.served_cluster import served_cluster
 
 FLEX_REF = {"group": "compute.aitoolchain.io", "kind": "FlexNodeClass", "name": NODE_CLASS}
 EC2_REF = {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": NODE_CLASS}
@@ -54,36 +52,16 @@ class ModeCluster:
 
 @contextlib.asynccontextmanager
 async def mode_cluster(tmp_path: Path, mode: ComputeMode) -> AsyncIterator[ModeCluster]:
-    kubeconfig = tmp_path / "kubeconfig"
-    server = EmbeddedAPIServer(
-        APIServerSettings(
-            port=0, data_dir=tmp_path / "data", clusters=("member",), kubeconfig_out=kubeconfig, tls=False
-        )
-    )
-    await server.start()
-    factory = ClientFactory(kubeconfig)
-    client = factory.client("infleet-member", "member")
-    for crd in all_crds():
-        await client.create(CUSTOM_RESOURCE_DEFINITION, crd)
-    async with asyncio.timeout(5):
-        while True:
-            try:
-                await client.list(NODE_POOL)
-                break
-            except KubeAPIError:
-                await asyncio.sleep(0.05)
-    await create_node_class(client)
-    provider = FakeProvider([shape("gpu-8x", 8, 80.0), shape("gpu-1x", 1, 10.0)])
-    manager = Manager(ManagerSettings(handle_signals=False))
-    controllers = add_compute_controllers(manager, client, provider, FAST, SystemClock(), mode=mode)
-    task = asyncio.ensure_future(manager.run())
-    try:
-        yield ModeCluster(client, provider, controllers)
-    finally:
-        manager.stop()
-        await asyncio.wait_for(task, 15)
-        await factory.close()
-        await server.stop()
+    async with served_cluster(tmp_path, "member") as client:
+        provider = FakeProvider([shape("gpu-8x", 8, 80.0), shape("gpu-1x", 1, 10.0)])
+        manager = Manager(ManagerSettings(handle_signals=False))
+        controllers = add_compute_controllers(manager, client, provider, FAST, SystemClock(), mode=mode)
+        task = asyncio.ensure_future(manager.run())
+        try:
+            yield ModeCluster(client, provider, controllers)
+        finally:
+            manager.stop()
+            await asyncio.wait_for(task, 15)
 
 
 async def create_pool(
