@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import logging
 import secrets
@@ -127,6 +128,7 @@ class EmbeddedAPIServer:
                 "serving plain http without a token on %s: anyone who reaches it is cluster admin",
                 settings.host,
             )
+        sock = _listening_socket(settings.host, settings.port)  # first: a taken port opens nothing
         if settings.data_dir is not None:
             private_directory(settings.data_dir)
         for name in settings.clusters:
@@ -134,12 +136,6 @@ class EmbeddedAPIServer:
             cluster = Cluster(name, path, watch_window=settings.watch_window)
             await cluster.start()
             self.clusters[name] = cluster
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without
-        # it Nagle and delayed ACKs add ~40 ms to every response written in two parts.
-        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((settings.host, settings.port))
         sock.listen(2048)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
@@ -208,3 +204,20 @@ class EmbeddedAPIServer:
                 await self._task
         for cluster in self.clusters.values():
             await cluster.stop()
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port``; a taken port raises EADDRINUSE naming the address."""
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without
+    # it Nagle and delayed ACKs add ~40 ms to every response written in two parts.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise OSError(error.errno, f"{host}:{port} is already in use") from None
+        raise
+    return sock

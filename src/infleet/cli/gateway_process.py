@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import socket
 import sys
 from dataclasses import dataclass
@@ -28,6 +29,19 @@ def gateway_port(args: argparse.Namespace) -> int:
             probe.bind(("127.0.0.1", 0))
             return int(probe.getsockname()[1])
     return DEFAULT_GATEWAY_PORT
+
+
+def check_port_free(port: int) -> None:
+    """Refuse a taken gateway port before anything starts, rather than after the clusters are up."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                message = f"127.0.0.1:{port}, the global gateway's port (--gateway-port), is already in use"
+                raise OSError(errno.EADDRINUSE, message) from None
+            raise
 
 
 @dataclass

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import sys
 from collections.abc import Sequence
 
 from infleet.cli import (
@@ -36,5 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        # The one failure a user meets on a first run (a second `infleet up`, another server on
+        # 6443 or 8000): a sentence, not a traceback.
+        print(
+            f"infleet {args.command}: {error.strerror}. Another `infleet up` or server may be running: "
+            f"stop it, or choose other ports (see `infleet {args.command} --help`).",
+            file=sys.stderr,
+        )
+        return 2
     return result

@@ -24,7 +24,7 @@ from infleet.apiserver.private_files import private_directory
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.cli import event_loop
 from infleet.cli.apiserver_command import infleet_home
-from infleet.cli.gateway_process import GatewayProcess, gateway_port, start_gateway
+from infleet.cli.gateway_process import GatewayProcess, check_port_free, gateway_port, start_gateway
 from infleet.cli.up_compute import add_member_compute, ensure_compute_objects
 from infleet.fleet.hub.hub_manager import add_hub_controllers
 from infleet.fleet.hub.hub_settings import HubSettings
@@ -216,6 +216,8 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
             bookmark_interval=30.0,
         )
     )
+    port = gateway_port(args)
+    check_port_free(port)
     await server.start()
     factory = ClientFactory(kubeconfig)
     launcher = engine_launcher()
@@ -260,7 +262,7 @@ async def serve(args: argparse.Namespace, members: list[str]) -> None:
             await report_stopped_containers(client, time.time())
             sims.append(sim)
             kubelets[member] = sim.kubelet
-        gateway = await start_gateway(kubeconfig, gateway_port(args))
+        gateway = await start_gateway(kubeconfig, port)
         print(_summary(server, kubeconfig, sims, created, started, state_dir, gateway.url), flush=True)
         await manager.run()
         for sim in sims:
