@@ -29,6 +29,7 @@ from infleet.apiserver.errors import (
     invalid,
     not_found,
 )
+from infleet.apiserver.metrics_resources import METRICS_RESOURCES
 from infleet.apiserver.object_meta import (
     SERVER_OWNED,
     desired_state,
@@ -72,7 +73,7 @@ class Cluster:
         self.name = name
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.index = ResourceIndex()
-        for resource in builtin_resources():
+        for resource in (*builtin_resources(), *METRICS_RESOURCES):
             self.index.add(resource)
         self.hub = WatchHub(window=watch_window)
         self.store = ObjectStore(data_path, on_commit=self._on_commit)

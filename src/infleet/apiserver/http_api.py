@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from infleet.apiserver import discovery
+from infleet.apiserver import discovery, metrics_resources
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.errors import (
     StatusError,
@@ -24,6 +24,7 @@ from infleet.apiserver.errors import (
     unauthorized,
 )
 from infleet.apiserver.http_responses import json_response, status_response
+from infleet.apiserver.metrics_api import MetricsAPI
 from infleet.apiserver.resource_endpoint import ResourceEndpoint
 from infleet.apiserver.routes import parse_resource_path, split_cluster
 
@@ -60,6 +61,7 @@ class APIServerApp:
         self.server_address = server_address
         self.default_cluster = default_cluster
         self.resources = ResourceEndpoint(bookmark_interval)
+        self.metrics = MetricsAPI()
         # Clusters a fault made unreachable (see cluster_reachability); their requests get 503.
         self.unreachable: set[str] = set()
 
@@ -118,9 +120,14 @@ class APIServerApp:
             return json_response(VERSION_INFO)
         if inner.startswith("/openapi/"):
             return self._openapi(cluster, inner)
+        return await self._resource_or_discovery(cluster, inner, request)
+
+    async def _resource_or_discovery(self, cluster: Cluster, inner: str, request: Request) -> Response:
         resource_path = parse_resource_path(inner)
         if resource_path is None:
             return self._discovery(cluster, inner, request)
+        if resource_path.group == metrics_resources.GROUP:
+            return await self.metrics.handle(cluster, resource_path, request)
         return await self.resources.handle(cluster, resource_path, request)
 
     # -- discovery and OpenAPI ------------------------------------------------------------------

@@ -12,7 +12,7 @@ import contextlib
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,10 +90,21 @@ class KubeletLogServer:
         self._socket.bind((host, port))  # bound now so Node objects can publish the port
         self.port: int = self._socket.getsockname()[1]
         self.follow_poll = 0.2
+        self._routes: list[Route] = []
+
+    def add_route(self, path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        """Serve another kubelet endpoint (``/metrics/resource``) behind the same credential check."""
+
+        async def authorized(request: Request) -> Response:
+            if not self._authorized(request):
+                return PlainTextResponse("Unauthorized", status_code=401)
+            return await endpoint(request)
+
+        self._routes.append(Route(path, authorized))
 
     def app(self) -> Starlette:
         route = Route("/containerLogs/{namespace}/{pod}/{container}", self._container_logs)
-        return Starlette(routes=[route])
+        return Starlette(routes=[route, *self._routes])
 
     def _authorized(self, request: Request) -> bool:
         if self.token is None:

@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
 from infleet.api.kubernetes import (
     DEPLOYMENT,
     ENDPOINTS,
@@ -32,6 +35,7 @@ from infleet.sim.node_heartbeat import NodeHeartbeat
 from infleet.sim.node_lifecycle import NodeLifecycleController
 from infleet.sim.node_pools import NodePool
 from infleet.sim.pod_logs import KubeletLogServer, PodLogs
+from infleet.sim.resource_metrics import ResourceMetrics
 from infleet.sim.scheduler import Scheduler
 from infleet.sim.settings import SimSettings
 from infleet.sim.statefulset_controller import StatefulSetController
@@ -72,6 +76,12 @@ def add_simulated_cluster(
     log_server = KubeletLogServer(
         logs, kubelet.uid_of, settings.kubelet_host, settings.kubelet_port, settings.kubelet_token
     )
+    resource_metrics = ResourceMetrics(kubelet)
+
+    async def metrics_resource(request: Request) -> Response:
+        return PlainTextResponse(await resource_metrics.render(), media_type="text/plain; version=0.0.4")
+
+    log_server.add_route("/metrics/resource", metrics_resource)
     manager.add(log_server)
     controller = manager.controller(f"{name}/kubelet", kubelet, workers)
     kubelet.requeue = controller.queue.add
