@@ -35,3 +35,7 @@ CUSTOM_RESOURCE_DEFINITION = ResourceKind(
 
 #: The namespace node heartbeat Leases live in.
 NODE_LEASE_NAMESPACE = "kube-node-lease"
+
+# metrics.k8s.io/v1beta1: read-only, computed from the kubelets (metrics-server's API, behind `kubectl top`)
+NODE_METRICS = ResourceKind("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", namespaced=False)
+POD_METRICS = ResourceKind("metrics.k8s.io", "v1beta1", "PodMetrics", "pods")

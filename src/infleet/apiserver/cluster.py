@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +101,9 @@ class Cluster:
         self.hub.close_all()
         self.store.close()
 
-    def now(self) -> str:
-        return format_timestamp(self.clock())
+    def now(self, after_seconds: float = 0) -> str:
+        moment = self.clock()
+        return format_timestamp(moment + timedelta(seconds=after_seconds) if after_seconds else moment)
 
     def resource(self, group: str, version: str, plural: str) -> ResourceType:
         found = self.index.get(group, version, plural)
@@ -282,7 +283,12 @@ class Cluster:
         record_manager(obj, options.field_manager, "Update", self.now())
         if options.dry_run:
             return WriteResult(obj, warnings=warnings)
-        if metadata.get("deletionTimestamp") and not metadata.get("finalizers"):
+        # Gone once nothing holds it: no finalizer left and (a pod) its containers stopped.
+        if (
+            metadata.get("deletionTimestamp")
+            and not metadata.get("finalizers")
+            and not metadata.get("deletionGracePeriodSeconds")
+        ):
             await self.remove(resource, obj)
             return WriteResult(obj, warnings=warnings)
         stored = await self.commit(resource, obj)

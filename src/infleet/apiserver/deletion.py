@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from infleet.apiserver import pod_termination
 from infleet.apiserver.errors import StatusError, bad_request, conflict
 from infleet.apiserver.storage import Change
 from infleet.apiserver.write_rules import WriteOptions, deep_copy
@@ -40,6 +41,7 @@ class DeleteOptions:
     precondition_uid: str | None = None
     precondition_resource_version: str | None = None
     dry_run: bool = False
+    grace_period_seconds: int | None = None
 
     @classmethod
     def parse(cls, body: Mapping[str, Any] | None, query: Mapping[str, str]) -> DeleteOptions:
@@ -58,34 +60,39 @@ class DeleteOptions:
         if not isinstance(preconditions, Mapping):
             raise bad_request("DeleteOptions.preconditions must be an object with uid and/or resourceVersion")
         dry_run = data.get("dryRun") or query.get("dryRun")
+        grace = data.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
         return cls(
             propagation_policy=policy,
             precondition_uid=preconditions.get("uid"),
             precondition_resource_version=preconditions.get("resourceVersion"),
             dry_run=bool(dry_run),
+            grace_period_seconds=_grace_period(grace),
         )
+
+
+def _grace_period(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise bad_request(
+            f"DeleteOptions.gracePeriodSeconds: {value!r} is not a whole number of seconds"
+        ) from None
 
 
 async def delete_object(
     cluster: Cluster, resource: ResourceType, current: dict[str, Any], options: DeleteOptions
 ) -> tuple[dict[str, Any], bool]:
-    """Delete now, or mark the object deleting while finalizers remain; returns (object, finished)."""
+    """Delete now, or mark the object deleting while finalizers remain or (pods) while its containers
+    stop; returns (object, finished)."""
     metadata = current["metadata"]
     name = metadata["name"]
-    if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
-        raise conflict(
-            resource.plural, name, resource.group, "Precondition failed: UID in precondition does not match"
-        )
-    if options.precondition_resource_version and options.precondition_resource_version != metadata.get(
-        "resourceVersion"
-    ):
-        raise conflict(
-            resource.plural,
-            name,
-            resource.group,
-            "Precondition failed: resourceVersion in precondition does not match",
-        )
+    _check_preconditions(resource, metadata, options)
+    grace = pod_termination.grace_period(current, options.grace_period_seconds) if _is_pod(resource) else 0
     if metadata.get("deletionTimestamp"):
+        if grace < (metadata.get("deletionGracePeriodSeconds") or 0) and not options.dry_run:
+            return await _shorten_grace(cluster, resource, current, grace)
         return current, False
     finalizers = list(metadata.get("finalizers") or [])
     if options.propagation_policy == "Foreground" and FOREGROUND not in finalizers:
@@ -94,20 +101,55 @@ async def delete_object(
         finalizers.append(ORPHAN)
     is_namespace = resource.storage_key == "namespaces"
     if options.dry_run:
-        return current, not finalizers and not is_namespace
-    if not finalizers and not is_namespace:
+        return current, not finalizers and not is_namespace and not grace
+    if not finalizers and not is_namespace and not grace:
         await cluster.remove(resource, current)
         return current, True
     obj = deep_copy(current)
     obj["metadata"]["finalizers"] = finalizers
-    obj["metadata"]["deletionTimestamp"] = cluster.now()
-    obj["metadata"]["deletionGracePeriodSeconds"] = 0
+    if not finalizers:
+        obj["metadata"].pop("finalizers")
+    obj["metadata"]["deletionTimestamp"] = cluster.now(after_seconds=grace)
+    obj["metadata"]["deletionGracePeriodSeconds"] = grace
     obj["metadata"]["generation"] = int(metadata.get("generation", 1)) + 1
     if is_namespace:
         obj.setdefault("status", {})["phase"] = "Terminating"
     stored = await cluster.commit(resource, obj)
     cluster.collector.enqueue((resource.storage_key, metadata.get("namespace", ""), name))
     return stored, False
+
+
+def _check_preconditions(resource: ResourceType, metadata: Mapping[str, Any], options: DeleteOptions) -> None:
+    name = metadata["name"]
+    if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
+        raise conflict(
+            resource.plural, name, resource.group, "Precondition failed: UID in precondition does not match"
+        )
+    expected_version = options.precondition_resource_version
+    if expected_version and expected_version != metadata.get("resourceVersion"):
+        raise conflict(
+            resource.plural,
+            name,
+            resource.group,
+            "Precondition failed: resourceVersion in precondition does not match",
+        )
+
+
+def _is_pod(resource: ResourceType) -> bool:
+    return resource.storage_key == "pods"
+
+
+async def _shorten_grace(
+    cluster: Cluster, resource: ResourceType, current: dict[str, Any], grace: int
+) -> tuple[dict[str, Any], bool]:
+    """A terminating pod deleted again with a shorter period: removed at 0 unless finalizers remain."""
+    if grace == 0 and not current["metadata"].get("finalizers"):
+        await cluster.remove(resource, current)
+        return current, True
+    obj = deep_copy(current)
+    obj["metadata"]["deletionTimestamp"] = cluster.now(after_seconds=grace)
+    obj["metadata"]["deletionGracePeriodSeconds"] = grace
+    return await cluster.commit(resource, obj), False
 
 
 class GarbageCollector:

@@ -6,22 +6,24 @@ request, as metrics-server computes them.
 
 from __future__ import annotations
 
+from infleet.api.kubernetes import NODE_METRICS as NODE_METRICS_KIND
+from infleet.api.kubernetes import POD_METRICS as POD_METRICS_KIND
 from infleet.apiserver.resources import ResourceType
 
-GROUP, VERSION = "metrics.k8s.io", "v1beta1"
-API_VERSION = f"{GROUP}/{VERSION}"
+GROUP, VERSION = NODE_METRICS_KIND.group, NODE_METRICS_KIND.version
+API_VERSION = NODE_METRICS_KIND.api_version
 
 _USAGE_SCHEMA = {
     "type": "object",
     "additionalProperties": {"type": "string", "x-kubernetes-int-or-string": True},
 }
 NODE_METRICS = ResourceType(
-    group=GROUP,
-    version=VERSION,
-    kind="NodeMetrics",
-    plural="nodes",
+    group=NODE_METRICS_KIND.group,
+    version=NODE_METRICS_KIND.version,
+    kind=NODE_METRICS_KIND.kind,
+    plural=NODE_METRICS_KIND.plural,
     singular="",
-    namespaced=False,
+    namespaced=NODE_METRICS_KIND.namespaced,
     verbs=("get", "list"),
     has_status=False,
     builtin=False,
@@ -31,12 +33,12 @@ NODE_METRICS = ResourceType(
     },
 )
 POD_METRICS = ResourceType(
-    group=GROUP,
-    version=VERSION,
-    kind="PodMetrics",
-    plural="pods",
+    group=POD_METRICS_KIND.group,
+    version=POD_METRICS_KIND.version,
+    kind=POD_METRICS_KIND.kind,
+    plural=POD_METRICS_KIND.plural,
     singular="",
-    namespaced=True,
+    namespaced=POD_METRICS_KIND.namespaced,
     verbs=("get", "list"),
     has_status=False,
     builtin=False,

@@ -181,7 +181,9 @@ class ResourceEndpoint:
         assert path.name is not None
         options = DeleteOptions.parse(await self._delete_body(request), request.query_params)
         obj, finished = await cluster.delete(resource, path.namespace, path.name, options)
-        if not finished:
+        # kube-apiserver answers a pod's deletion with the pod (clients decode it as one), others with
+        # a Status once they are gone.
+        if not finished or resource.storage_key == "pods":
             return json_response(cluster.as_version(resource, obj))
         return json_response(
             {

@@ -11,7 +11,7 @@ instead of a silent re-watch from "now").
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,11 +202,19 @@ class ClusterClient:
         )
 
     async def delete(
-        self, kind: ResourceKind, name: str, namespace: str | None = None, *, missing_ok: bool = False
+        self,
+        kind: ResourceKind,
+        name: str,
+        namespace: str | None = None,
+        *,
+        missing_ok: bool = False,
+        options: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """DELETE; with ``missing_ok`` an object already gone (404) is success, for cleanup paths."""
+        """DELETE with ``options`` as DeleteOptions (``gracePeriodSeconds``, ``preconditions``...); with
+        ``missing_ok`` an object already gone (404) is success, for cleanup paths."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", **(options or {})}
         try:
-            return await self._request("DELETE", kind.path(namespace, name), body={"kind": "DeleteOptions"})
+            return await self._request("DELETE", kind.path(namespace, name), body=body)
         except KubeAPIError as error:
             if missing_ok and error.not_found:
                 return {}

@@ -142,9 +142,17 @@ class Kubelet:
             return Result()
         node_name = (pod.get("spec") or {}).get("nodeName")
         node = self.nodes.store.get(node_name) if node_name else None
+        if node is None and node_name and pod["metadata"].get("deletionTimestamp"):
+            # kube-controller-manager's pod GC: a terminating pod whose node is gone has nobody to stop
+            # its containers, so it is removed.
+            await self._remove(pod)
+            return Result()
         if node is None or not is_simulated(node):
             return Result()
         uid = pod["metadata"]["uid"]
+        if pod["metadata"].get("deletionTimestamp") and not faults.is_failed(node):
+            await self._terminate(pod, uid)
+            return Result()
         # A dead node (its processes are gone, nothing on it moves) or a pod that is over.
         if faults.is_failed(node) or _finished(pod):
             await self._stop_engine(uid)
@@ -163,6 +171,25 @@ class Kubelet:
         if old_uid and (pod is None or old_uid != pod["metadata"]["uid"]):
             await self._forget(old_uid, remove_logs=pod is None)
         return pod
+
+    async def _terminate(self, pod: dict[str, Any], uid: str) -> None:
+        """Graceful deletion: stop the pod's containers, then remove the pod (a delete with grace 0)."""
+        runtime = self.runtimes.get(uid)
+        if runtime is not None and runtime.stage not in (FAILED,):
+            names = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
+            self.events.emit(pod, NORMAL, "Killing", f"Stopping container {', '.join(names)}")
+            self._log(runtime, pod, "INFO received SIGTERM; shutting down")
+        await self._stop_engine(uid)
+        await self._remove(pod)
+
+    async def _remove(self, pod: dict[str, Any]) -> None:
+        metadata = pod["metadata"]
+        options = {"gracePeriodSeconds": 0, "preconditions": {"uid": metadata["uid"]}}
+        try:
+            await self.client.delete(POD, metadata["name"], metadata["namespace"], options=options)
+        except KubeAPIError as error:
+            if not (error.not_found or error.code == 409):  # gone, or replaced under its name
+                raise
 
     async def _stop_engine(self, uid: str) -> None:
         runtime = self.runtimes.get(uid)

@@ -83,7 +83,14 @@ class NodeLifecycleController:
             await self.client.patch(NODE, name, {"spec": {"taints": taints}})
             self.events.emit(node, WARNING, "NodeNotReady", f"Node {name} status is now: NodeNotReady")
         for pod in self.pods.store.list():
-            if (pod.get("spec") or {}).get("nodeName") != name or is_terminal(pod):
+            if (pod.get("spec") or {}).get("nodeName") != name:
+                continue
+            if pod["metadata"].get("deletionTimestamp"):
+                # No kubelet will finish its graceful deletion: removed, as kube's pod GC removes the
+                # terminating pods of an out-of-service node.
+                await self._force_delete(pod)
+                continue
+            if is_terminal(pod):
                 continue
             message = f"Node {name} which was running pod {pod['metadata']['name']} is unresponsive"
 
@@ -99,3 +106,12 @@ class NodeLifecycleController:
             except KubeAPIError as error:
                 if not error.not_found:
                     raise
+
+    async def _force_delete(self, pod: dict[str, Any]) -> None:
+        metadata = pod["metadata"]
+        options = {"gracePeriodSeconds": 0, "preconditions": {"uid": metadata["uid"]}}
+        try:
+            await self.client.delete(POD, metadata["name"], metadata["namespace"], options=options)
+        except KubeAPIError as error:
+            if not (error.not_found or error.code == 409):
+                raise

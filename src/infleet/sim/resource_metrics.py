@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from infleet.api.engine_metrics import RUNNING
 from infleet.api.quantity import parse_quantity
 from infleet.sim.kubelet import LOADING, READY, Kubelet, PodRuntime, is_simulated
 
@@ -174,7 +175,7 @@ class ResourceMetrics:
 
 
 async def _engine_sequences(runtimes: Iterable[PodRuntime]) -> dict[str, int]:
-    """Requests each engine is running, from its own ``/metrics`` (``vllm:num_requests_running``)."""
+    """Requests each engine is running, from its own ``/metrics`` (vLLM's or SGLang's running gauge)."""
     sequences: dict[str, int] = {}
     async with httpx.AsyncClient(timeout=0.5) as http:
         for runtime in runtimes:
@@ -192,7 +193,7 @@ async def _engine_sequences(runtimes: Iterable[PodRuntime]) -> dict[str, int]:
 def _running_requests(text: str) -> int:
     try:
         for family in text_string_to_metric_families(text):
-            if family.name in ("vllm:num_requests_running", "sglang:num_running_reqs"):
+            if family.name in RUNNING:
                 return int(sum(sample.value for sample in family.samples))
     except ValueError:
         return 0
