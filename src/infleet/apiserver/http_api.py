@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from infleet.apiserver import discovery
+from infleet.apiserver import access_reviews, discovery
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.errors import (
     StatusError,
@@ -118,9 +118,15 @@ class APIServerApp:
             return json_response(VERSION_INFO)
         if inner.startswith("/openapi/"):
             return self._openapi(cluster, inner)
+        return await self._cluster_path(cluster, inner, request)
+
+    async def _cluster_path(self, cluster: Cluster, inner: str, request: Request) -> Response:
+        """Discovery, a self review (answered, never stored) or a resource of ``cluster``."""
         resource_path = parse_resource_path(inner)
         if resource_path is None:
             return self._discovery(cluster, inner, request)
+        if access_reviews.is_review(resource_path):
+            return await access_reviews.handle(resource_path, request)
         return await self.resources.handle(cluster, resource_path, request)
 
     # -- discovery and OpenAPI ------------------------------------------------------------------
