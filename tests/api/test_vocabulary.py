@@ -123,8 +123,10 @@ def test_builtin_kinds_and_infleet_kinds_do_not_collide() -> None:
         for value in vars(module).values()
         if isinstance(value, ResourceKind)
     ]
-    assert len({(k.group, k.kind) for k in kinds}) == len(kinds)
-    assert len({(k.group, k.plural) for k in kinds}) == len(kinds)
+    # One kind may be served in several versions (autoscaling v1 and v2); no two kinds share a name.
+    assert len({(k.group, k.version, k.kind) for k in kinds}) == len(kinds)
+    assert len({(k.group, k.version, k.plural) for k in kinds}) == len(kinds)
+    assert len({(k.group, k.kind) for k in kinds}) == len({(k.group, k.plural) for k in kinds})
 
 
 def test_instance_shapes_live_only_in_the_catalog() -> None:

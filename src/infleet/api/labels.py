@@ -16,6 +16,16 @@ REGION_LABEL = "topology.kubernetes.io/region"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 #: ``node-role.kubernetes.io/<role>``: the roles ``kubectl get nodes`` shows.
 NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
+#: The older single-label form of a node's role (``kubernetes.io/role=<role>``).
+NODE_ROLE_LABEL = "kubernetes.io/role"
+#: On a Job's pods and in its generated selector: the Job's uid and name.
+JOB_CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+#: The storage class a claim or volume names in the annotation that predates ``storageClassName``.
+STORAGE_CLASS_BETA_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
+#: On an autoscaling/v1 HorizontalPodAutoscaler: what its v2 form says that v1 cannot.
+HPA_METRICS_ANNOTATION = "autoscaling.alpha.kubernetes.io/metrics"
+HPA_BEHAVIOR_ANNOTATION = "autoscaling.alpha.kubernetes.io/behavior"
 #: The taint the node lifecycle controller puts on a node whose heartbeat stopped.
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 POD_TEMPLATE_HASH_LABEL = "pod-template-hash"

@@ -14,6 +14,7 @@ from typing import Any
 from infleet.apiserver import cel_rules, structural, structural_validation
 from infleet.apiserver.body_decoding import Decoded, ShapeError, check_shape
 from infleet.apiserver.builtin_schemas import BuiltinSchemas
+from infleet.apiserver.builtin_update_rules import update_causes
 from infleet.apiserver.builtin_validation import builtin_causes
 from infleet.apiserver.errors import Cause, bad_request, invalid
 from infleet.apiserver.object_meta import KNOWN_METADATA_FIELDS, metadata_causes
@@ -54,8 +55,9 @@ def admit(
 ) -> list[str]:
     """Validate and normalise ``obj`` in place for ``resource``; return warnings for the client.
 
-    ``old`` is the stored object an update replaces (None on create): CEL transition rules compare with
-    it. Raises 400 for unknown fields under Strict and 422 Invalid for schema and rule violations.
+    ``old`` is the stored object an update replaces (None on create): CEL transition rules and the
+    built-in kinds' immutable fields compare with it. Raises 400 for unknown fields under Strict and
+    422 Invalid for schema and rule violations.
     """
     name = str((obj.get("metadata") or {}).get("name", ""))
     try:
@@ -73,11 +75,8 @@ def admit(
     causes = metadata_causes(metadata)
     warnings: list[str] = []
     if resource.builtin:
-        schema_causes, builtin_unknown = BuiltinSchemas.load().validate(obj)
-        causes += schema_causes or builtin_causes(resource.group, resource.kind, obj)
-        builtin_unknown = [path for path in builtin_unknown if not path.startswith("metadata.")]
-        for path in builtin_unknown:
-            _remove_path(obj, path)
+        builtin_problems, builtin_unknown = _builtin_admission(resource, obj, old)
+        causes += builtin_problems
         unknown += builtin_unknown
     elif resource.schema is not None:
         settled = old if old is not None and _written_under_schema(resource, old) else None
@@ -99,6 +98,20 @@ def admit(
     if field_validation == "Warn":
         warnings += [f'unknown field "{path}"' for path in unknown]
     return warnings
+
+
+def _builtin_admission(
+    resource: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
+) -> tuple[list[Cause], list[str]]:
+    """A built-in kind's schema, rule and update violations, and its unknown fields (removed)."""
+    schema_causes, unknown = BuiltinSchemas.load().validate(obj)
+    causes = schema_causes or builtin_causes(resource.group, resource.kind, obj)
+    if old is not None and not schema_causes:
+        causes += update_causes(resource.group, resource.kind, obj, old)
+    unknown = [path for path in unknown if not path.startswith("metadata.")]
+    for path in unknown:
+        _remove_path(obj, path)
+    return causes, unknown
 
 
 def _written_under_schema(resource: ResourceType, stored: dict[str, Any]) -> bool:

@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from infleet.apiserver.controller_defaults import CONTROLLER_DEFAULTS, section
 from infleet.apiserver.resources import ResourceType
 
 if TYPE_CHECKING:
@@ -19,65 +20,51 @@ if TYPE_CHECKING:
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 
 
-def apply_builtin_defaults(resource: ResourceType, obj: dict[str, Any], cluster: Cluster) -> None:
-    """Fill the defaults of a built-in kind; a part of the wrong type is left for validation to report."""
+def apply_builtin_defaults(
+    resource: ResourceType, obj: dict[str, Any], cluster: Cluster, old: dict[str, Any] | None = None
+) -> None:
+    """Fill the defaults of a built-in kind; a part of the wrong type is left for validation to report.
+
+    ``old`` is the stored object an update replaces: what the server allocated (a cluster IP) stays.
+    """
     if not resource.builtin:
         return
     kind = (resource.group, resource.kind)
     if kind == ("", "Service"):
-        _service_defaults(obj, cluster)
+        _service_defaults(obj, cluster, old)
     elif kind in _DEFAULTS:
         _DEFAULTS[kind](obj)
-
-
-def _section(parent: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
-    """``parent[key]``, created empty when absent; None when it is not an object (validation says so)."""
-    if parent is None:
-        return None
-    value = parent.setdefault(key, {})
-    return value if isinstance(value, dict) else None
+    elif kind in CONTROLLER_DEFAULTS:
+        CONTROLLER_DEFAULTS[kind](obj, _pod_spec_defaults)
 
 
 def _namespace_defaults(obj: dict[str, Any]) -> None:
-    if (spec := _section(obj, "spec")) is not None:
+    if (spec := section(obj, "spec")) is not None:
         spec.setdefault("finalizers", ["kubernetes"])
-    if (status := _section(obj, "status")) is not None:
+    if (status := section(obj, "status")) is not None:
         status.setdefault("phase", "Active")
 
 
 def _pod_defaults(obj: dict[str, Any]) -> None:
-    if (spec := _section(obj, "spec")) is not None:
+    if (spec := section(obj, "spec")) is not None:
         _pod_spec_defaults(spec)
-    if (status := _section(obj, "status")) is not None:
+    if (status := section(obj, "status")) is not None:
         status.setdefault("phase", "Pending")
 
 
-def _workload_defaults(spec: dict[str, Any]) -> None:
-    spec.setdefault("replicas", 1)
-    spec.setdefault("revisionHistoryLimit", 10)
-    if (template_spec := _section(_section(spec, "template"), "spec")) is not None:
-        _pod_spec_defaults(template_spec)
+def _claim_defaults(obj: dict[str, Any]) -> None:
+    if (spec := section(obj, "spec")) is not None:
+        spec.setdefault("volumeMode", "Filesystem")
+    if (status := section(obj, "status")) is not None:
+        status.setdefault("phase", "Pending")
 
 
-def _deployment_defaults(obj: dict[str, Any]) -> None:
-    if (spec := _section(obj, "spec")) is None:
-        return
-    _workload_defaults(spec)
-    spec.setdefault("progressDeadlineSeconds", 600)
-    if (strategy := _section(spec, "strategy")) is None:
-        return
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate" and (rolling := _section(strategy, "rollingUpdate")) is not None:
-        rolling.setdefault("maxSurge", "25%")
-        rolling.setdefault("maxUnavailable", "25%")
-
-
-def _statefulset_defaults(obj: dict[str, Any]) -> None:
-    if (spec := _section(obj, "spec")) is None:
-        return
-    _workload_defaults(spec)
-    spec.setdefault("podManagementPolicy", "OrderedReady")
-    spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+def _volume_defaults(obj: dict[str, Any]) -> None:
+    if (spec := section(obj, "spec")) is not None:
+        spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+        spec.setdefault("volumeMode", "Filesystem")
+    if (status := section(obj, "status")) is not None:
+        status.setdefault("phase", "Pending")
 
 
 def _pod_spec_defaults(spec: dict[str, Any]) -> None:
@@ -104,9 +91,14 @@ def _pod_spec_defaults(spec: dict[str, Any]) -> None:
                     requests.setdefault(name, quantity)
 
 
-def _service_defaults(obj: dict[str, Any], cluster: Cluster) -> None:
-    if (spec := _section(obj, "spec")) is None:
+def _service_defaults(obj: dict[str, Any], cluster: Cluster, old: dict[str, Any] | None) -> None:
+    if (spec := section(obj, "spec")) is None:
         return
+    old_spec = (old or {}).get("spec") or {}
+    if spec.get("clusterIP") in (None, "") and old_spec.get("clusterIP") not in (None, "", "None"):
+        # Like kube-apiserver, an update that leaves the allocated address out keeps it.
+        spec["clusterIP"] = old_spec["clusterIP"]
+        spec.setdefault("clusterIPs", old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
     ports = spec.get("ports")
@@ -114,10 +106,11 @@ def _service_defaults(obj: dict[str, Any], cluster: Cluster) -> None:
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
             port.setdefault("targetPort", port.get("port"))
-    if spec.get("clusterIP") is None:
+    if spec.get("type") == "ExternalName":
+        return  # a DNS alias: no address is allocated
+    if spec.get("clusterIP") in (None, ""):
         spec["clusterIP"] = _allocate_cluster_ip(obj, cluster)
-    if spec["clusterIP"] != "None":
-        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    spec.setdefault("clusterIPs", [spec["clusterIP"]])
 
 
 def _allocate_cluster_ip(obj: dict[str, Any], cluster: Cluster) -> str:
@@ -140,6 +133,6 @@ def _allocate_cluster_ip(obj: dict[str, Any], cluster: Cluster) -> str:
 _DEFAULTS: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("", "Namespace"): _namespace_defaults,
     ("", "Pod"): _pod_defaults,
-    ("apps", "Deployment"): _deployment_defaults,
-    ("apps", "StatefulSet"): _statefulset_defaults,
+    ("", "PersistentVolumeClaim"): _claim_defaults,
+    ("", "PersistentVolume"): _volume_defaults,
 }

@@ -126,11 +126,17 @@ def _selector_causes(spec: Mapping[str, Any]) -> list[Cause]:
         return [
             Cause(
                 "FieldValueInvalid",
-                f"Invalid value: {dict(labels)}: `selector` does not match template `labels`",
+                f"Invalid value: {_go_string_map(labels)}: `selector` does not match template `labels`",
                 "spec.template.metadata.labels",
             )
         ]
     return []
+
+
+def _go_string_map(labels: Mapping[str, Any]) -> str:
+    """Labels as kube-apiserver prints them in this message: ``map[string]string{"app":"web"}``."""
+    pairs = ", ".join(f'"{key}":"{value}"' for key, value in sorted(labels.items()))
+    return f"map[string]string{{{pairs}}}"
 
 
 def _deployment(obj: Mapping[str, Any]) -> list[Cause]:
@@ -251,10 +257,89 @@ def _statefulset(obj: Mapping[str, Any]) -> list[Cause]:
     return causes
 
 
+# -- batch ---------------------------------------------------------------------------------------
+
+
+def _job_restart_policy(template: Mapping[str, Any], path: str) -> list[Cause]:
+    policy = _mapping(template.get("spec")).get("restartPolicy")
+    if policy in ("OnFailure", "Never"):
+        return []
+    return [
+        Cause(
+            "FieldValueNotSupported",
+            f'Unsupported value: {_show(policy)}: supported values: "OnFailure", "Never"',
+            f"{path}.spec.restartPolicy",
+        )
+    ]
+
+
+def _job(obj: Mapping[str, Any]) -> list[Cause]:
+    """Counts are not negative, pods restart OnFailure or Never, the selector selects the template."""
+    spec = _mapping(obj.get("spec"))
+    causes: list[Cause] = []
+    for field in (
+        "parallelism",
+        "completions",
+        "activeDeadlineSeconds",
+        "backoffLimit",
+        "ttlSecondsAfterFinished",
+    ):
+        causes += _not_negative(spec, field, "spec")
+    template = _mapping(spec.get("template"))
+    causes += _selector_causes(spec)
+    causes += pod_spec_causes(_mapping(template.get("spec")), "spec.template.spec")
+    return causes + _job_restart_policy(template, "spec.template")
+
+
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,\-]+$")
+_CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def _schedule_causes(schedule: Any) -> list[Cause]:
+    if not isinstance(schedule, str) or not schedule.strip():
+        return [Cause("FieldValueRequired", "Required value", "spec.schedule")]
+    text = schedule.strip()
+    if text.startswith("@"):
+        if text in _CRON_DESCRIPTORS or text.startswith("@every "):
+            return []
+        problem = f"unrecognized descriptor: {text}"
+    else:
+        fields = text.split()
+        if len(fields) != 5:
+            problem = f"expected exactly 5 fields, found {len(fields)}: {text}"
+        elif bad := [field for field in fields if not _CRON_FIELD.match(field)]:
+            problem = f"failed to parse {bad[0]!r}"
+        else:
+            return []
+    return [Cause("FieldValueInvalid", f"Invalid value: {_show(schedule)}: {problem}", "spec.schedule")]
+
+
+def _cronjob(obj: Mapping[str, Any]) -> list[Cause]:
+    spec = _mapping(obj.get("spec"))
+    name = _mapping(obj.get("metadata")).get("name")
+    causes: list[Cause] = []
+    if isinstance(name, str) and len(name) > 52:
+        causes.append(
+            Cause(
+                "FieldValueInvalid",
+                f'Invalid value: "{name}": must be no more than 52 characters',
+                "metadata.name",
+            )
+        )
+    causes += _schedule_causes(spec.get("schedule"))
+    for field in ("startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
+        causes += _not_negative(spec, field, "spec")
+    template = _mapping(_mapping(_mapping(spec.get("jobTemplate")).get("spec")).get("template"))
+    causes += pod_spec_causes(_mapping(template.get("spec")), "spec.jobTemplate.spec.template.spec")
+    return causes + _job_restart_policy(template, "spec.jobTemplate.spec.template")
+
+
 _RULES: dict[tuple[str, str], Rule] = {
     ("", "Pod"): _pod,
     ("apps", "Deployment"): _deployment,
     ("apps", "StatefulSet"): _statefulset,
     ("apps", "ReplicaSet"): _workload,
     ("apps", "DaemonSet"): _workload,
+    ("batch", "Job"): _job,
+    ("batch", "CronJob"): _cronjob,
 }

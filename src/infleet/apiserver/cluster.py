@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from infleet.apiserver import crds, deletion
+from infleet.apiserver import builtin_conversion, crds, deletion
 from infleet.apiserver.admission import admit
 from infleet.apiserver.builtin_defaults import apply_builtin_defaults
 from infleet.apiserver.builtin_kinds import builtin_resources
@@ -131,7 +131,7 @@ class Cluster:
         """Serve an object stored under another version of the same CRD with this apiVersion."""
         if obj.get("apiVersion") == resource.api_version:
             return obj
-        return {**obj, "apiVersion": resource.api_version}
+        return builtin_conversion.convert(obj, resource.api_version)
 
     def list(
         self, resource: ResourceType, selection: Selection, limit: int = 0, continue_token: str | None = None
@@ -199,6 +199,7 @@ class Cluster:
     ) -> WriteResult:
         ns = self._check_namespace(resource, namespace, creating=True)
         obj = checked_body(resource, deep_copy(body) if isinstance(body, dict) else body, ns, None)
+        obj = builtin_conversion.to_storage(obj)
         metadata = obj["metadata"]
         if metadata.get("resourceVersion"):
             raise bad_request(f"{resource.kind}: resourceVersion should not be set on objects to be created")
@@ -269,10 +270,10 @@ class Cluster:
         subresource: str | None,
     ) -> WriteResult:
         """Turn ``desired`` into the next stored version of ``current`` and commit it."""
-        obj = _next_version(resource, current, desired, subresource)
+        obj = _next_version(resource, current, builtin_conversion.to_storage(desired), subresource)
         metadata = obj["metadata"]
         check_deleting_finalizers(resource, current, obj)
-        apply_builtin_defaults(resource, obj, self)
+        apply_builtin_defaults(resource, obj, self, old=current)
         warnings = admit(resource, obj, options.field_validation, old=current)
         if resource.storage_key == crds.CRD_STORAGE_KEY and subresource != "status":
             crds.prepare_update(self.index, current, obj)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from infleet.apiserver import discovery, metrics_resources
+from infleet.apiserver import access_reviews, discovery, metrics_resources
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.errors import (
     StatusError,
@@ -120,12 +120,15 @@ class APIServerApp:
             return json_response(VERSION_INFO)
         if inner.startswith("/openapi/"):
             return self._openapi(cluster, inner)
-        return await self._resource_or_discovery(cluster, inner, request)
+        return await self._cluster_path(cluster, inner, request)
 
-    async def _resource_or_discovery(self, cluster: Cluster, inner: str, request: Request) -> Response:
+    async def _cluster_path(self, cluster: Cluster, inner: str, request: Request) -> Response:
+        """Discovery, a self review (answered, never stored), metrics or a resource of ``cluster``."""
         resource_path = parse_resource_path(inner)
         if resource_path is None:
             return self._discovery(cluster, inner, request)
+        if access_reviews.is_review(resource_path):
+            return await access_reviews.handle(resource_path, request)
         if resource_path.group == metrics_resources.GROUP:
             return await self.metrics.handle(cluster, resource_path, request)
         return await self.resources.handle(cluster, resource_path, request)

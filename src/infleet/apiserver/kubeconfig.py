@@ -14,6 +14,9 @@ import yaml
 
 from infleet.apiserver.private_files import write_private
 
+#: The one user of the embedded clusters, holder of the bearer token (a cluster admin).
+ADMIN_USER = "infleet-admin"
+
 
 def context_name(cluster: str) -> str:
     return f"infleet-{cluster}"
@@ -34,11 +37,11 @@ def build_kubeconfig(
         "kind": "Config",
         "preferences": {},
         "clusters": entries,
-        "users": [{"name": "infleet-admin", "user": user}],
+        "users": [{"name": ADMIN_USER, "user": user}],
         "contexts": [
             {
                 "name": context_name(name),
-                "context": {"cluster": context_name(name), "user": "infleet-admin", "namespace": "default"},
+                "context": {"cluster": context_name(name), "user": ADMIN_USER, "namespace": "default"},
             }
             for name in clusters
         ],
