@@ -49,6 +49,8 @@ def decode_protobuf_body(raw: bytes, api_version: str, kind: str) -> Decoded:
         obj = _Decoder(field_table()).envelope(raw, api_version, kind, depth=0)
     except WireError as exc:
         raise bad_request(f"the request body is not a valid Kubernetes protobuf message: {exc}") from None
+    except RecursionError:  # JSON in a RawExtension nested past what the parser follows
+        raise bad_request("the request body nests too deeply: flatten the object") from None
     try:
         check_shape(obj)
     except ShapeError as exc:
