@@ -118,6 +118,17 @@ def _imports(lines: list[str], keys_by_path: dict[str, str]) -> dict[str, str]:
     return aliases
 
 
+def _parse_field(line: str) -> GoField | None:
+    """A struct field line (``Name Type `tags```, or an embedded ``pkg.Type `tags```)."""
+    code = line.split("//", 1)[0] if "`" not in line else line
+    match = _FIELD.match(code)
+    if not match:
+        return None
+    go_type = match.group(2)
+    name = match.group(1) or go_type.rsplit(".", 1)[-1].lstrip("*")
+    return GoField(name, go_type, dict(_TAG.findall(match.group(3))))
+
+
 def read_package(folder: Path, key: str, keys_by_path: dict[str, str]) -> GoPackage:
     package = GoPackage(key)
     for path in _source_files(folder):
@@ -136,22 +147,12 @@ def read_package(folder: Path, key: str, keys_by_path: dict[str, str]) -> GoPack
                 elif decl and not decl.group(4) and not decl.group(3).startswith(("interface", "func")):
                     package.named[decl.group(1)] = decl.group(3)
                     package.imports[decl.group(1)] = aliases
-                continue
-            if line.startswith("}"):
+            elif line.startswith("}"):
                 struct = None
-                continue
-            code = line.split("//", 1)[0] if "`" not in line else line
-            match = _FIELD.match(code)
-            if not match:
-                continue
-            tags = dict(_TAG.findall(match.group(3)))
-            name = match.group(1) or ""
-            go_type = match.group(2)
-            if not name:  # an embedded field: its type names it
-                name = go_type.rsplit(".", 1)[-1].lstrip("*")
-            if go_type.endswith("TypeMeta") and not tags.get("protobuf"):
-                package.kinds.append(struct)
-            package.structs[struct].append(GoField(name, go_type, tags))
+            elif go_field := _parse_field(line):
+                if go_field.go_type.endswith("TypeMeta") and not go_field.tags.get("protobuf"):
+                    package.kinds.append(struct)
+                package.structs[struct].append(go_field)
     return package
 
 
@@ -180,17 +181,10 @@ class TableBuilder:
             element, _ = self.resolve(go_type[2:].lstrip("*"), package, owner, "opt")
             return element, True
         if go_type.startswith("map["):
-            key_type, value_type = re.fullmatch(r"map\[([^\]]+)\](.+)", go_type).groups()  # type: ignore[union-attr]
-            key, _ = self.resolve(key_type, package, owner, "opt")
-            value, value_repeated = self.resolve(value_type, package, owner, "opt")
-            if value_repeated:  # gogo wraps a named slice used as a map value in a message
-                value = ["items", value]
-            return ["map", key, value], True
+            return self._map(go_type, package, owner), True
         qualified = self.qualify(go_type, package, owner)
-        if qualified in SCALARS:
-            return qualified, False
-        if qualified in SPECIAL:
-            return SPECIAL[qualified], False
+        if qualified in SCALARS or qualified in SPECIAL:
+            return SPECIAL.get(qualified, qualified), False
         type_package, name = qualified.rsplit(".", 1)
         source = self.packages.get(type_package)
         if source is None:
@@ -207,6 +201,13 @@ class TableBuilder:
             # A named slice sent as one optional field is a message whose field 1 holds the items.
             return ["items", resolved], False
         return resolved, repeated
+
+    def _map(self, go_type: str, package: str, owner: str) -> list[object]:
+        key_type, value_type = re.fullmatch(r"map\[([^\]]+)\](.+)", go_type).groups()  # type: ignore[union-attr]
+        key, _ = self.resolve(key_type, package, owner, "opt")
+        # A named slice as a map value resolves to its "items" message, as gogo wraps it.
+        value, _ = self.resolve(value_type, package, owner, "opt")
+        return ["map", key, value]
 
     def describe(self, qualified: str) -> None:
         package, name = qualified.rsplit(".", 1)
@@ -246,10 +247,17 @@ class TableBuilder:
 
 
 def _commit(folder: Path) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    )
-    return result.stdout.strip() or "unknown"
+    """The checkout's tag (when HEAD is one) and commit, so the table says which release it describes."""
+
+    def git(*args: str) -> str:
+        result = subprocess.run(
+            ["git", "-C", str(folder), *args], capture_output=True, text=True, check=False
+        )
+        return result.stdout.strip()
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    tag = git("describe", "--tags", "--exact-match")
+    return f"{tag} ({commit})" if tag else commit
 
 
 def _render(table: dict[str, dict[str, object]]) -> str:
