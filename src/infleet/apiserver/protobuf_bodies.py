@@ -88,6 +88,7 @@ class _Decoder:
             raise WireError(f"messages nest deeper than {MAX_MESSAGE_DEPTH} levels")
         specs = self.table.messages[name]
         out: dict[str, Any] = {}
+        singular: list[FieldSpec] = []
         for number, wire_type, value in fields(data):
             spec = specs.get(number)
             if spec is None:
@@ -98,7 +99,8 @@ class _Decoder:
                 self._add_repeated(out, spec, wire_type, value, depth)
             else:
                 out[spec.json_name] = self.value(spec.type, wire_type, value, spec, depth)
-        for spec in specs.values():
+                singular.append(spec)
+        for spec in singular:
             if spec.json_name in out and _omitted(spec, out[spec.json_name]):
                 del out[spec.json_name]
         return out

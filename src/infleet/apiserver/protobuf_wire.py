@@ -21,6 +21,8 @@ class WireError(ValueError):
 
 def read_varint(data: bytes, pos: int) -> tuple[int, int]:
     """The unsigned varint at ``pos`` and the position after it."""
+    if pos < len(data) and data[pos] < 0x80:  # most keys, lengths and small numbers: one byte
+        return data[pos], pos + 1
     result = 0
     shift = 0
     while True:
