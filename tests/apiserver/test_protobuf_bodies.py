@@ -334,6 +334,44 @@ def test_protobuf_delete_options_are_honoured(api: httpx.Client) -> None:
     assert api.get("/api/v1/namespaces/default/configmaps/pb-kept").status_code == 200
 
 
+def test_raw_extensions_hold_json_or_a_nested_envelope() -> None:
+    metadata = _field(1, b"web-7d9f") + _field(8, _field(1, 1_700_000_000))  # creationTimestamp
+    as_json = _field(1, b'{"spec":{"replicas":2}}')
+    pod = _envelope("v1", "Pod", _field(1, _field(1, b"inner")))
+    for raw, data in (
+        (as_json, {"spec": {"replicas": 2}}),
+        (_field(1, pod), {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "inner"}}),
+    ):
+        revision = _field(1, metadata) + _field(2, raw) + _field(3, 4)
+        decoded = decode_protobuf_body(_envelope("apps/v1", "ControllerRevision", revision), "", "").value
+        assert decoded == {
+            "kind": "ControllerRevision",
+            "apiVersion": "apps/v1",
+            "metadata": {"name": "web-7d9f", "creationTimestamp": "2023-11-14T22:13:20Z"},
+            "data": data,
+            "revision": 4,
+        }
+
+
+def test_protobuf_updates_replace_the_object(api: httpx.Client) -> None:
+    created = _post(
+        api,
+        "/api/v1/namespaces/default/configmaps",
+        _envelope("v1", "ConfigMap", _field(1, _field(1, b"pb-upd"))),
+    )
+    assert created.status_code == 201, created.text
+    version = created.json()["metadata"]["resourceVersion"]
+    metadata = _field(1, b"pb-upd") + _field(6, version.encode())
+    data = _field(2, _field(1, b"mode") + _field(2, b"slow"))  # a map entry: key 1, value 2
+    response = api.put(
+        "/api/v1/namespaces/default/configmaps/pb-upd",
+        content=_envelope("v1", "ConfigMap", _field(1, metadata) + data),
+        headers={"Content-Type": PROTOBUF_MEDIA_TYPE},
+    )
+    assert response.status_code == 200, response.text
+    assert api.get("/api/v1/namespaces/default/configmaps/pb-upd").json()["data"] == {"mode": "slow"}
+
+
 def test_times_durations_and_signed_numbers_read_as_go_writes_them() -> None:
     renew = _field(1, 1_700_000_000) + _field(2, 123_456_789)  # MicroTime seconds, nanos
     spec = (
