@@ -8,7 +8,6 @@ answered with 500 InternalError instead of dropping the connection.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 
 from starlette.requests import Request
@@ -17,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from infleet.apiserver import access_reviews, discovery, metrics_resources
 from infleet.apiserver.cluster import Cluster
+from infleet.apiserver.cluster_tokens import Credentials
 from infleet.apiserver.errors import (
     StatusError,
     internal_error,
@@ -58,6 +58,7 @@ class APIServerApp:
     ) -> None:
         self.clusters = clusters
         self.token = token
+        self.credentials = Credentials(token, clusters)
         self.server_address = server_address
         self.default_cluster = default_cluster
         self.resources = ResourceEndpoint(bookmark_interval)
@@ -86,18 +87,13 @@ class APIServerApp:
             response = status_response(internal_error("an internal error occurred; see the server log"))
         await response(scope, receive, send)
 
-    def _authorized(self, request: Request) -> bool:
-        if self.token is None:
-            return True
-        header = request.headers.get("authorization", "")
-        scheme, _, credential = header.partition(" ")
-        return scheme.lower() == "bearer" and secrets.compare_digest(credential.strip(), self.token)
-
     async def dispatch(self, request: Request) -> Response:
         path = request.url.path
         if path in ("/healthz", "/livez", "/readyz"):
             return PlainTextResponse("ok")
-        cluster_name, inner = split_cluster(path, self.default_cluster)
+        authorized, token_cluster = self.credentials.check(request.headers.get("authorization", ""))
+        # A path without /clusters/<name> (kubectl proxy strips it) goes to the cluster the token names.
+        cluster_name, inner = split_cluster(path, self.default_cluster or token_cluster)
         if inner in ("/healthz", "/livez", "/readyz"):
             # An unreachable cluster (a fault) fails its health checks too, as a lost cluster's would.
             if cluster_name in self.unreachable:
@@ -105,7 +101,7 @@ class APIServerApp:
                     503, "ServiceUnavailable", f'cluster "{cluster_name}" is unreachable (a fault)'
                 )
             return PlainTextResponse("ok")
-        if inner not in _PUBLIC_PATHS and not self._authorized(request):
+        if inner not in _PUBLIC_PATHS and not authorized:
             raise unauthorized()
         cluster = self.clusters.get(cluster_name)
         if cluster is None:

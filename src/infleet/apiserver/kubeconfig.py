@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from infleet.apiserver.cluster_tokens import cluster_token
 from infleet.apiserver.private_files import write_private
 
 #: The one user of the embedded clusters, holder of the bearer token (a cluster admin).
@@ -31,17 +32,26 @@ def build_kubeconfig(
         if ca_pem is not None:
             server["certificate-authority-data"] = base64.b64encode(ca_pem).decode("ascii")
         entries.append({"name": context_name(name), "cluster": server})
-    user: dict[str, Any] = {"token": token} if token else {}
+    # Each context's user holds its cluster's token, which also routes requests whose path names no
+    # cluster (kubectl proxy drops the server URL's path); see cluster_tokens.
+    users = [
+        {"name": context_name(name), "user": {"token": cluster_token(token, name)} if token else {}}
+        for name in clusters
+    ]
     return {
         "apiVersion": "v1",
         "kind": "Config",
         "preferences": {},
         "clusters": entries,
-        "users": [{"name": ADMIN_USER, "user": user}],
+        "users": users,
         "contexts": [
             {
                 "name": context_name(name),
-                "context": {"cluster": context_name(name), "user": ADMIN_USER, "namespace": "default"},
+                "context": {
+                    "cluster": context_name(name),
+                    "user": context_name(name),
+                    "namespace": "default",
+                },
             }
             for name in clusters
         ],

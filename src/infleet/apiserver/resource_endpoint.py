@@ -20,6 +20,7 @@ from infleet.apiserver.deletion import DeleteOptions
 from infleet.apiserver.errors import StatusError, bad_request, method_not_allowed, unsupported_media_type
 from infleet.apiserver.http_responses import TABLE_MEDIA_TYPE, add_warnings, json_response, wants_table
 from infleet.apiserver.patches import APPLY_PATCH, apply_patch, decode_patch, patch_type
+from infleet.apiserver.protobuf_bodies import PROTOBUF_MEDIA_TYPE, decode_protobuf_body
 from infleet.apiserver.resources import ResourceType
 from infleet.apiserver.routes import ResourcePath
 from infleet.apiserver.selection import Selection
@@ -30,6 +31,10 @@ from infleet.apiserver.write_rules import WriteOptions, WriteResult
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 _OBJECT_MEDIA_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
 
 
 class ResourceEndpoint:
@@ -64,22 +69,27 @@ class ResourceEndpoint:
         raw = await self._body(request)
         if not raw.strip():
             raise bad_request("the request body is empty: send a JSON or YAML object")
-        content_type = request.headers.get("content-type", "application/json").split(";", 1)[0].strip()
+        content_type = _media_type(request)
+        if content_type == PROTOBUF_MEDIA_TYPE:
+            # kubectl's create generators and client-go's typed clients send built-in kinds as protobuf.
+            return decode_protobuf_body(raw, resource.api_version, resource.kind).value, []
         if content_type not in _OBJECT_MEDIA_TYPES:
-            # kubectl sends protobuf for some built-in kinds and switches to JSON on a 415.
             raise unsupported_media_type(
                 f"the body of the request was in an unknown format - accepted media types include: "
-                f"{', '.join(_OBJECT_MEDIA_TYPES)}"
+                f"{', '.join((*_OBJECT_MEDIA_TYPES, PROTOBUF_MEDIA_TYPE))}"
             )
         decoded = decode_body(raw, content_type)
         return decoded.value, duplicate_field_warnings(resource, decoded, options.field_validation)
 
     async def _delete_body(self, request: Request) -> dict[str, Any] | None:
-        """DeleteOptions are optional on DELETE; when sent they must be a JSON object."""
+        """DeleteOptions are optional on DELETE; when sent they must be a JSON (or protobuf) object."""
         raw = await self._body(request)
         if not raw.strip():
             return None
-        body = decode_body(raw, "application/json", what="DeleteOptions: the request body").value
+        if _media_type(request) == PROTOBUF_MEDIA_TYPE:
+            body = decode_protobuf_body(raw, "meta.k8s.io/v1", "DeleteOptions").value
+        else:
+            body = decode_body(raw, "application/json", what="DeleteOptions: the request body").value
         if not isinstance(body, dict):
             raise bad_request("DeleteOptions: the request body must be a JSON object")
         return body

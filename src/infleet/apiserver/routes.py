@@ -31,7 +31,12 @@ def split_cluster(path: str, default_cluster: str | None) -> tuple[str, str]:
         cluster, _, inner = rest.partition("/")
         return cluster, "/" + inner
     if default_cluster is None:
-        raise StatusError(404, "NotFound", f"no cluster in path {path!r}: use /clusters/<name>/...")
+        raise StatusError(
+            404,
+            "NotFound",
+            f"no cluster in path {path!r}: use /clusters/<name>/..., or the token of a cluster's "
+            f"kubeconfig context (kubectl proxy --context infleet-<name>)",
+        )
     return default_cluster, path
 
 
