@@ -169,7 +169,7 @@ def builtin_resources() -> list[ResourceType]:
                 _column("Node", "string", ".spec.nodeName", 1),
             ),
             selectable_fields={"spec.nodeName": ".spec.nodeName", "status.phase": ".status.phase"},
-            extra_subresources=("binding", "log"),
+            extra_subresources=("binding", "log", "exec", "attach", "portforward"),
         ),
         _served(
             SERVICE,

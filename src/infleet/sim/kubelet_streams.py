@@ -1,0 +1,276 @@
+"""The simulated kubelet's streaming endpoints: ``/exec``, ``/attach`` and ``/portForward`` over WebSocket.
+
+The API server relays ``pods/exec``, ``pods/attach`` and ``pods/portforward`` here (the real kubelet's
+paths). Exec and attach speak the channel protocols ``v5.channel.k8s.io`` and ``v4.channel.k8s.io``:
+every binary message starts with its channel (0 stdin, 1 stdout, 2 stderr, 3 the closing ``Status``,
+4 terminal resize; in v5, 255 closes a channel, as the client does for stdin). Port-forward speaks
+SPDY/3.1 inside the WebSocket (``SPDY/3.1+portforward.k8s.io``), what kubectl uses since 1.30.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import HTTPConnection
+from starlette.responses import PlainTextResponse
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from infleet.sim.container_shell import ContainerShell, ShellIO
+from infleet.sim.container_view import ContainerView, ObjectLookup, container_env, container_files
+from infleet.sim.pod_logs import PodLogs
+from infleet.sim.spdy_frames import SpdyProtocolError
+from infleet.sim.spdy_port_forward import PortForwardError, SpdyPortForward
+
+CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+PORT_FORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
+STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+
+@dataclass(frozen=True)
+class PodProcess:
+    """What the kubelet runs for one pod now."""
+
+    pod: dict[str, Any]
+    uid: str
+    node: str
+    ip: str
+    running: bool
+    # container port -> (host, port) where the simulated engine really listens
+    ports: dict[int, tuple[str, int]]
+    model: str | None
+
+
+ProcessLookup = Callable[[str, str], PodProcess | None]
+
+
+def exit_status(code: int, command: list[str]) -> dict[str, Any]:
+    """The ``Status`` a kubelet writes on the error channel when a command ends."""
+    if code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "message": f"command terminated with non-zero exit code: error executing command {command}, "
+        f"exit code {code}",
+        "reason": "NonZeroExitCode",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+    }
+
+
+class KubeletStreams:
+    """Serves the streaming endpoints of one simulated cluster's kubelet."""
+
+    def __init__(
+        self, processes: ProcessLookup, logs: PodLogs, lookup: ObjectLookup, token: str | None = None
+    ) -> None:
+        self.processes, self.logs, self.lookup, self.token = processes, logs, lookup, token
+        self.follow_poll = 0.2
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            WebSocketRoute("/exec/{namespace}/{pod}/{container}", self._exec),
+            WebSocketRoute("/attach/{namespace}/{pod}/{container}", self._attach),
+            WebSocketRoute("/portForward/{namespace}/{pod}", self._port_forward),
+        ]
+
+    # -- admission --------------------------------------------------------------------------------
+
+    def _authorized(self, connection: HTTPConnection) -> bool:
+        if self.token is None:
+            return True
+        scheme, _, credential = connection.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and secrets.compare_digest(credential.strip(), self.token)
+
+    async def _admit(
+        self, websocket: WebSocket, protocols: tuple[str, ...], container: str | None
+    ) -> tuple[PodProcess, str] | None:
+        """The pod's process and the chosen subprotocol, or None after answering an HTTP error."""
+        namespace, name = websocket.path_params["namespace"], websocket.path_params["pod"]
+        if not self._authorized(websocket):
+            await websocket.send_denial_response(PlainTextResponse("Unauthorized", status_code=401))
+            return None
+        process = self.processes(namespace, name)
+        spec = (process.pod.get("spec") or {}) if process else {}
+        containers = [str(c.get("name")) for c in spec.get("containers") or []]
+        if process is None or not process.running or (container is not None and container not in containers):
+            what = (
+                f'container not found ("{container}")'
+                if container
+                else f"pod {namespace}/{name} is not running"
+            )
+            await websocket.send_denial_response(PlainTextResponse(what, status_code=404))
+            return None
+        offered = list(websocket.scope.get("subprotocols") or [])
+        chosen = next((p for p in offered if p in protocols), None)
+        if chosen is None:
+            message = f"none of the offered protocols {offered} is supported; use one of {list(protocols)}"
+            await websocket.send_denial_response(PlainTextResponse(message, status_code=400))
+            return None
+        return process, chosen
+
+    # -- exec and attach ---------------------------------------------------------------------------
+
+    async def _view(self, process: PodProcess, container_name: str) -> ContainerView:
+        pod = process.pod
+        container = next(c for c in pod["spec"]["containers"] if c.get("name") == container_name)
+        hostname = str((pod.get("spec") or {}).get("hostname") or pod["metadata"]["name"])
+        return ContainerView(
+            namespace=pod["metadata"]["namespace"],
+            pod=hostname,
+            container=container_name,
+            node=process.node,
+            pod_ip=process.ip,
+            env=await container_env(pod, container, hostname, self.lookup),
+            files=container_files(pod, hostname, process.ip, process.model),
+            ports=process.ports,
+            working_dir=str(container.get("workingDir") or "/"),
+        )
+
+    async def _exec(self, websocket: WebSocket) -> None:
+        container = websocket.path_params["container"]
+        admitted = await self._admit(websocket, CHANNEL_PROTOCOLS, container)
+        if admitted is None:
+            return
+        process, protocol = admitted
+        query = websocket.query_params
+        command = query.getlist("command")
+        wants = {
+            key: query.get(key, "").lower() in ("1", "true") for key in ("stdin", "stdout", "stderr", "tty")
+        }
+        view = await self._view(process, container)
+        await websocket.accept(subprotocol=protocol)
+        session = _ChannelSession(websocket, tty=wants["tty"], stdin=wants["stdin"])
+        loop = asyncio.get_running_loop()
+        reader = loop.create_task(session.read_client())
+        stderr = session.writer(STDERR) if wants["stderr"] and not wants["tty"] else session.writer(STDOUT)
+        io = ShellIO(session.writer(STDOUT), stderr, session.stdin, wants["tty"])
+        shell = loop.create_task(ContainerShell(view).run(command, io))
+        try:
+            await asyncio.wait({shell, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not shell.done():
+                return  # the client went away while the command ran
+            code = shell.result()
+            await session.send(ERROR, orjson.dumps(exit_status(code, command)))
+            await websocket.close(1000)
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        finally:
+            shell.cancel()
+            reader.cancel()
+
+    async def _attach(self, websocket: WebSocket) -> None:
+        container = websocket.path_params["container"]
+        admitted = await self._admit(websocket, CHANNEL_PROTOCOLS, container)
+        if admitted is None:
+            return
+        process, protocol = admitted
+        await websocket.accept(subprotocol=protocol)
+        tty = websocket.query_params.get("tty", "").lower() in ("1", "true")
+        session = _ChannelSession(websocket, tty=tty, stdin=False)
+        reader = asyncio.get_running_loop().create_task(session.read_client())
+        namespace, pod = process.pod["metadata"]["namespace"], process.pod["metadata"]["name"]
+        path = self.logs.path(namespace, pod, process.uid, container)
+        offset = path.stat().st_size if path.exists() else 0  # attach shows output from now on
+        stdout = session.writer(STDOUT)
+        try:
+            while not reader.done() and self._still_running(namespace, pod, process.uid):
+                await asyncio.sleep(self.follow_poll)
+                if path.exists() and path.stat().st_size > offset:
+                    with path.open("rb") as handle:
+                        handle.seek(offset)
+                        chunk = handle.read()
+                    offset += len(chunk)
+                    await stdout(chunk)
+            if not reader.done():
+                await session.send(ERROR, orjson.dumps(exit_status(0, [])))
+                await websocket.close(1000)
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        finally:
+            reader.cancel()
+
+    def _still_running(self, namespace: str, pod: str, uid: str) -> bool:
+        process = self.processes(namespace, pod)
+        return process is not None and process.uid == uid and process.running
+
+    # -- port-forward --------------------------------------------------------------------------------
+
+    async def _port_forward(self, websocket: WebSocket) -> None:
+        admitted = await self._admit(websocket, (PORT_FORWARD_PROTOCOL,), None)
+        if admitted is None:
+            return
+        process, protocol = admitted
+        await websocket.accept(subprotocol=protocol)
+        name = f"{process.pod['metadata']['namespace']}/{process.pod['metadata']['name']}"
+
+        async def dial(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            target = process.ports.get(port)
+            if target is None:
+                listening = ", ".join(str(p) for p in sorted(process.ports)) or "none"
+                raise PortForwardError(
+                    f"failed to connect to localhost:{port} inside the pod: connection refused "
+                    f"(ports the simulated container listens on: {listening})"
+                )
+            try:
+                return await asyncio.open_connection(*target)
+            except OSError as error:
+                raise PortForwardError(
+                    f"failed to connect to localhost:{port} inside the pod: {error}"
+                ) from None
+
+        session = SpdyPortForward(websocket.send_bytes, dial, name)
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                await session.receive(message.get("bytes") or (message.get("text") or "").encode())
+        except SpdyProtocolError as error:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await websocket.close(1002, str(error)[:120])
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            await session.close()
+
+
+class _ChannelSession:
+    """The channel framing of one exec or attach WebSocket."""
+
+    def __init__(self, websocket: WebSocket, tty: bool, stdin: bool) -> None:
+        self.websocket, self.tty = websocket, tty
+        self.stdin: asyncio.Queue[bytes | None] | None = asyncio.Queue() if stdin else None
+
+    async def send(self, channel: int, data: bytes) -> None:
+        await self.websocket.send_bytes(bytes([channel]) + data)
+
+    def writer(self, channel: int) -> Callable[[bytes], Any]:
+        async def write(data: bytes) -> None:
+            if data:
+                # A terminal's line discipline turns "\n" into "\r\n"; a raw-mode client expects it.
+                await self.send(channel, data.replace(b"\n", b"\r\n") if self.tty else data)
+
+        return write
+
+    async def read_client(self) -> None:
+        """Client messages: stdin until its close (v5 channel 255) or the end of the connection."""
+        try:
+            while True:
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                data = message.get("bytes") or b""
+                if data[:1] == bytes([STDIN]) and self.stdin is not None and len(data) > 1:
+                    self.stdin.put_nowait(data[1:])
+                elif data[:2] == bytes([CLOSE, STDIN]) and self.stdin is not None:
+                    self.stdin.put_nowait(None)
+        finally:
+            if self.stdin is not None:
+                self.stdin.put_nowait(None)

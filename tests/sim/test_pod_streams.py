@@ -1,0 +1,269 @@
+"""kubectl exec, attach and port-forward against a simulated cluster, through the API server's WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from infleet.api.catalog import load_catalog
+from infleet.api.kubernetes import CONFIGMAP, DEPLOYMENT, SERVICE
+from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
+from infleet.kube.cluster_client import ClientFactory
+from infleet.kube.manager import Manager, ManagerSettings
+from infleet.sim.engine import EngineHost
+from infleet.sim.engine_pods import SimulatedEngineLauncher
+from infleet.sim.mini_engine import MiniEngineLauncher
+from infleet.sim.settings import SimSettings
+from infleet.sim.simulated_cluster import add_simulated_cluster
+from tests.apiserver_harness import Kubectl, kubectl_binaries
+from tests.sim.conftest import POOLS, RunningSim, deployment, eventually
+
+pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(180)]
+MODEL = "Qwen/Qwen2.5-7B-Instruct"
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[RunningSim]:
+    """A member cluster over TLS with a token (as ``infleet up``), running simulated vLLM engines."""
+    kubeconfig = tmp_path / "kubeconfig"
+    server = EmbeddedAPIServer(
+        APIServerSettings(
+            port=0, data_dir=tmp_path / "data", clusters=("hub", "member"), kubeconfig_out=kubeconfig
+        )
+    )
+    await server.start()
+    factory = ClientFactory(kubeconfig)
+    client = factory.client("infleet-member", "member")
+    settings = SimSettings(
+        time_scale=0.001, log_dir=tmp_path / "logs", heartbeat_interval=0.5, kubelet_token=server.token
+    )
+    launcher = SimulatedEngineLauncher(MiniEngineLauncher(), EngineHost(catalog=load_catalog()))
+    manager = Manager(ManagerSettings(handle_signals=False))
+    simulated = add_simulated_cluster(manager, client, POOLS, settings, launcher)
+    await simulated.heartbeat.register()
+    task = asyncio.ensure_future(manager.run())
+    yield RunningSim(server, client, factory.client("infleet-hub", "hub"), manager, simulated, launcher)  # type: ignore[arg-type]
+    manager.stop()
+    await asyncio.wait_for(task, 15)
+    await launcher.close()
+    await factory.close()
+    await server.stop()
+
+
+@pytest.fixture
+def kubectl(cluster: RunningSim, tmp_path: Path) -> Kubectl:
+    binaries = kubectl_binaries()
+    if not binaries:
+        pytest.skip("no kubectl binary")
+    kubeconfig = cluster.server.settings.kubeconfig_out
+    assert kubeconfig is not None
+    return Kubectl(binaries[0], kubeconfig, tmp_path / "kube-cache", context="infleet-member")
+
+
+async def run(kubectl: Kubectl, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(kubectl.run, *args, input=stdin, check=False, timeout=60)
+
+
+async def running_pod(cluster: RunningSim, app: str) -> str:
+    def ready() -> bool:
+        return any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for p in cluster.pods(f"app={app}")
+            for c in p["status"].get("conditions") or []
+        )
+
+    await eventually(ready, within=60, message=f"no Ready pod for app={app}")
+    return str(cluster.pods(f"app={app}")[0]["metadata"]["name"])
+
+
+async def forward(
+    kubectl: Kubectl, target: str, remote: int, pod_port: int | None = None
+) -> tuple[asyncio.subprocess.Process, int]:
+    """Start ``kubectl port-forward`` on a free local port; returns the process and that port.
+
+    kubectl prints the pod's port: a Service's port is resolved to its target port by kubectl.
+    """
+    process = await asyncio.create_subprocess_exec(
+        *kubectl.command("port-forward", target, f":{remote}"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+    match = re.search(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)", line)
+    if match is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        _, err = await process.communicate()
+        raise AssertionError(f"port-forward did not start: {line!r} {err.decode()!r}")
+    assert int(match[2]) == (pod_port or remote)
+    return process, int(match[1])
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 10)
+
+
+def engine_deployment() -> dict[str, Any]:
+    container = {
+        "args": ["--model", MODEL, "--served-model-name", "qwen"],
+        "ports": [{"containerPort": 8000, "name": "http"}],
+        "env": [
+            {"name": "HF_HOME", "value": "/root/.cache/huggingface"},
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {
+                "name": "GREETING",
+                "valueFrom": {"configMapKeyRef": {"name": "engine-settings", "key": "greeting"}},
+            },
+        ],
+    }
+    return deployment("qwen", image="vllm/vllm-openai:v0.11.0", gpus=1, container=container)
+
+
+async def test_exec_runs_the_commands_a_user_tries_first(cluster: RunningSim, kubectl: Kubectl) -> None:
+    settings = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "engine-settings", "namespace": "default"},
+    }
+    await cluster.client.create(CONFIGMAP, {**settings, "data": {"greeting": "hello"}})
+    await cluster.client.create(DEPLOYMENT, engine_deployment())
+    pod = await running_pod(cluster, "qwen")
+
+    env = await run(kubectl, "exec", pod, "--", "env")
+    assert env.returncode == 0, env.stderr
+    variables = dict(line.split("=", 1) for line in env.stdout.splitlines())
+    assert variables["HOSTNAME"] == pod
+    assert variables["HF_HOME"] == "/root/.cache/huggingface"
+    assert variables["GREETING"] == "hello"
+    assert variables["POD_IP"] == cluster.pods("app=qwen")[0]["status"]["podIP"]
+
+    hostname = await run(kubectl, "exec", pod, "--", "cat", "/etc/hostname")
+    assert hostname.stdout == f"{pod}\n"
+    listing = await run(kubectl, "exec", pod, "--", "ls", "/root/.cache/huggingface/hub")
+    assert listing.stdout.split() == ["models--Qwen--Qwen2.5-7B-Instruct"]
+    config_path = "/root/.cache/huggingface/hub/models--Qwen--Qwen2.5-7B-Instruct/snapshots/main/config.json"
+    config = await run(kubectl, "exec", pod, "--", "cat", config_path)
+    assert '"num_hidden_layers": 28' in config.stdout
+
+    models = await run(kubectl, "exec", pod, "--", "curl", "-s", "http://localhost:8000/v1/models")
+    assert models.returncode == 0, models.stderr
+    assert '"qwen"' in models.stdout
+
+    script = await run(kubectl, "exec", pod, "--", "sh", "-c", "echo $HOSTNAME && cat /nope || echo fallback")
+    assert script.stdout == f"{pod}\nfallback\n"
+    assert "cat: /nope: No such file or directory" in script.stderr
+
+    exit_three = await run(kubectl, "exec", pod, "--", "sh", "-c", "exit 3")
+    assert exit_three.returncode == 3
+    assert "command terminated with exit code 3" in exit_three.stderr
+
+    unknown = await run(kubectl, "exec", pod, "--", "python3", "-V")
+    assert unknown.returncode == 127
+    assert (
+        "command 'python3' is not available in a simulated container; available: cat, curl" in unknown.stderr
+    )
+
+    piped = await run(kubectl, "exec", "-i", pod, "--", "cat", stdin="from stdin\n")
+    assert piped.stdout == "from stdin\n"
+    shell = await run(kubectl, "exec", "-i", pod, "--", "sh", stdin="echo one\nexit 4\necho never\n")
+    assert (shell.stdout, shell.returncode) == ("one\n", 4)
+
+
+async def test_exec_errors_read_as_kube_apiserver_s(cluster: RunningSim, kubectl: Kubectl) -> None:
+    missing = await run(kubectl, "exec", "nope", "--", "env")
+    assert missing.returncode == 1
+    assert 'Error from server (NotFound): pods "nope" not found' in missing.stderr
+    await cluster.client.create(DEPLOYMENT, deployment("web"))
+    pod = await running_pod(cluster, "web")
+    wrong = await run(kubectl, "exec", pod, "-c", "sidecar", "--", "env")
+    assert f"container sidecar is not valid for pod {pod}" in wrong.stderr
+
+
+async def test_port_forward_tunnels_to_the_engine_of_a_pod_and_a_service(
+    cluster: RunningSim, kubectl: Kubectl
+) -> None:
+    await cluster.client.create(DEPLOYMENT, engine_deployment())
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "qwen", "namespace": "default"},
+        "spec": {"selector": {"app": "qwen"}, "ports": [{"port": 80, "targetPort": "http"}]},
+    }
+    await cluster.client.create(SERVICE, service)
+    pod = await running_pod(cluster, "qwen")
+
+    process, port = await forward(kubectl, f"pod/{pod}", 8000)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            for _ in range(3):  # each request a new connection through the same tunnel
+                response = await http.get("/v1/models", headers={"Connection": "close"})
+                assert response.status_code == 200
+                assert response.json()["data"][0]["id"] == "qwen"
+    finally:
+        await stop(process)
+
+    process, port = await forward(kubectl, "svc/qwen", 80, pod_port=8000)
+    try:
+        client = openai.AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", timeout=20)
+        completion = await client.chat.completions.create(
+            model="qwen", messages=[{"role": "user", "content": "Say hi"}], max_tokens=8
+        )
+        assert completion.choices[0].message.content
+        assert completion.usage is not None
+        assert completion.usage.completion_tokens > 0
+        await client.close()
+    finally:
+        await stop(process)
+
+
+async def test_port_forward_to_a_port_nothing_serves_reports_the_error(
+    cluster: RunningSim, kubectl: Kubectl
+) -> None:
+    await cluster.client.create(DEPLOYMENT, engine_deployment())
+    pod = await running_pod(cluster, "qwen")
+    process, port = await forward(kubectl, f"pod/{pod}", 9999)
+    try:
+        with pytest.raises(httpx.HTTPError):
+            async with httpx.AsyncClient(timeout=5) as http:
+                await http.get(f"http://127.0.0.1:{port}/")
+        assert process.stderr is not None
+        error = (await asyncio.wait_for(process.stderr.read(), 15)).decode()
+        assert "error forwarding port 9999" in error
+        assert "ports the simulated container listens on: 8000" in error
+    finally:
+        await stop(process)
+
+
+async def test_attach_streams_the_container_output(cluster: RunningSim, kubectl: Kubectl) -> None:
+    await cluster.client.create(DEPLOYMENT, deployment("web"))
+    pod = await running_pod(cluster, "web")
+    process = await asyncio.create_subprocess_exec(
+        *kubectl.command("attach", pod), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        uid = cluster.sim.kubelet.uid_of("default", pod)
+        assert uid is not None
+        assert process.stdout is not None
+        seen = ""
+        async with asyncio.timeout(30):
+            while "GET /healthz 200" not in seen:
+                cluster.sim.kubelet.logs.write("default", pod, uid, "main", "GET /healthz 200")
+                try:
+                    seen += (await asyncio.wait_for(process.stdout.readline(), 1)).decode()
+                except TimeoutError:
+                    continue  # attach shows output from its start on: write again
+    finally:
+        await stop(process)
+    assert "GET /healthz 200" in seen
