@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import openai
 import pytest
@@ -267,3 +268,59 @@ async def test_attach_streams_the_container_output(cluster: RunningSim, kubectl:
     finally:
         await stop(process)
     assert "GET /healthz 200" in seen
+
+
+async def test_port_forward_on_the_channel_protocol_other_clients_use(cluster: RunningSim) -> None:
+    await cluster.client.create(DEPLOYMENT, engine_deployment())
+    pod = await running_pod(cluster, "qwen")
+    url = f"{cluster.server.cluster_url('member')}/api/v1/namespaces/default/pods/{pod}/portforward"
+    headers = {"Authorization": f"Bearer {cluster.server.token}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            f"{url}?ports=8000", protocols=["v4.channel.k8s.io"], headers=headers, ssl=False
+        ) as websocket,
+    ):
+        assert websocket.protocol == "v4.channel.k8s.io"
+        # Each channel opens with its port, little-endian: 8000 = 0x1f40.
+        assert [(await websocket.receive_bytes()) for _ in range(2)] == [b"\x00\x40\x1f", b"\x01\x40\x1f"]
+        request = b"GET /v1/models HTTP/1.1\r\nHost: engine\r\nConnection: close\r\n\r\n"
+        await websocket.send_bytes(b"\x00" + request)
+        received = b""
+        async for message in websocket:
+            assert message.data[:1] == b"\x00"
+            received += message.data[1:]
+        assert received.startswith(b"HTTP/1.1 200")
+        assert b'"qwen"' in received
+
+
+async def test_streams_need_a_websocket_and_are_listed_in_discovery(cluster: RunningSim) -> None:
+    await cluster.client.create(DEPLOYMENT, engine_deployment())
+    pod = await running_pod(cluster, "qwen")
+    base = f"{cluster.server.cluster_url('member')}/api/v1"
+    headers = {"Authorization": f"Bearer {cluster.server.token}"}
+    async with httpx.AsyncClient(verify=False, headers=headers, timeout=10) as http:
+        resources = {r["name"]: r for r in (await http.get(base)).json()["resources"]}
+        assert resources["pods/exec"]["kind"] == "PodExecOptions"
+        assert resources["pods/portforward"]["verbs"] == ["create", "get"]
+        plain = await http.post(
+            f"{base}/namespaces/default/pods/{pod}/exec", params={"command": "env", "stdout": "1"}
+        )
+        assert (plain.status_code, plain.json()["message"]) == (400, "Upgrade request required")
+        spdy = await http.post(
+            f"{base}/namespaces/default/pods/{pod}/portforward",
+            headers={"Upgrade": "SPDY/3.1", "Connection": "Upgrade"},
+        )
+        assert spdy.status_code == 400
+        assert "streams over WebSocket" in spdy.json()["message"]
+        no_stream = await http.post(f"{base}/namespaces/default/pods/{pod}/exec", params={"command": "env"})
+        assert no_stream.json()["message"] == "you must specify at least 1 of stdin, stdout, stderr"
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(
+                f"{base}/namespaces/default/pods/nope/exec?command=env&stdout=1",
+                protocols=["v5.channel.k8s.io"],
+                headers=headers,
+                ssl=False,
+            )
+        assert refused.value.status == 404

@@ -4,7 +4,8 @@ The API server relays ``pods/exec``, ``pods/attach`` and ``pods/portforward`` he
 paths). Exec and attach speak the channel protocols ``v5.channel.k8s.io`` and ``v4.channel.k8s.io``:
 every binary message starts with its channel (0 stdin, 1 stdout, 2 stderr, 3 the closing ``Status``,
 4 terminal resize; in v5, 255 closes a channel, as the client does for stdin). Port-forward speaks
-SPDY/3.1 inside the WebSocket (``SPDY/3.1+portforward.k8s.io``), what kubectl uses since 1.30.
+SPDY/3.1 inside the WebSocket (``SPDY/3.1+portforward.k8s.io``), what kubectl uses since 1.30, or the
+channel protocol (``v4.channel.k8s.io``) that other clients use.
 """
 
 from __future__ import annotations
@@ -22,14 +23,17 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from infleet.sim.channel_port_forward import ChannelPortForward, parse_ports
 from infleet.sim.container_shell import ContainerShell, ShellIO
 from infleet.sim.container_view import ContainerView, ObjectLookup, container_env, container_files
 from infleet.sim.pod_logs import PodLogs
 from infleet.sim.spdy_frames import SpdyProtocolError
-from infleet.sim.spdy_port_forward import PortForwardError, SpdyPortForward
+from infleet.sim.spdy_port_forward import Dial, PortForwardError, SpdyPortForward
 
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 PORT_FORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
+# Port-forward's channel protocol; "" is a client that offers no subprotocol, which the kubelet also takes.
+CHANNEL_PORT_FORWARD_PROTOCOLS = ("v4.channel.k8s.io", "")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
 
@@ -108,7 +112,7 @@ class KubeletStreams:
             await websocket.send_denial_response(PlainTextResponse(what, status_code=404))
             return None
         offered = list(websocket.scope.get("subprotocols") or [])
-        chosen = next((p for p in offered if p in protocols), None)
+        chosen = next((p for p in offered if p in protocols), None if offered or "" not in protocols else "")
         if chosen is None:
             message = f"none of the offered protocols {offered} is supported; use one of {list(protocols)}"
             await websocket.send_denial_response(PlainTextResponse(message, status_code=400))
@@ -203,29 +207,34 @@ class KubeletStreams:
     # -- port-forward --------------------------------------------------------------------------------
 
     async def _port_forward(self, websocket: WebSocket) -> None:
-        admitted = await self._admit(websocket, (PORT_FORWARD_PROTOCOL,), None)
+        protocols = (PORT_FORWARD_PROTOCOL, *CHANNEL_PORT_FORWARD_PROTOCOLS)
+        admitted = await self._admit(websocket, protocols, None)
         if admitted is None:
             return
         process, protocol = admitted
-        await websocket.accept(subprotocol=protocol)
         name = f"{process.pod['metadata']['namespace']}/{process.pod['metadata']['name']}"
+        if protocol == PORT_FORWARD_PROTOCOL:
+            await websocket.accept(subprotocol=protocol)
+            await self._spdy_port_forward(
+                websocket, SpdyPortForward(websocket.send_bytes, _dialer(process), name)
+            )
+            return
+        try:
+            ports = parse_ports(websocket.query_params.getlist("ports"))
+        except ValueError as error:
+            await websocket.send_denial_response(PlainTextResponse(str(error), status_code=400))
+            return
+        if not ports:
+            message = "port-forward on the channel protocol needs the ports to forward: ?ports=8000"
+            await websocket.send_denial_response(PlainTextResponse(message, status_code=400))
+            return
+        await websocket.accept(subprotocol=protocol or None)
+        await self._channel_port_forward(
+            websocket, ChannelPortForward(websocket.send_bytes, _dialer(process), name, ports)
+        )
 
-        async def dial(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-            target = process.ports.get(port)
-            if target is None:
-                listening = ", ".join(str(p) for p in sorted(process.ports)) or "none"
-                raise PortForwardError(
-                    f"failed to connect to localhost:{port} inside the pod: connection refused "
-                    f"(ports the simulated container listens on: {listening})"
-                )
-            try:
-                return await asyncio.open_connection(*target)
-            except OSError as error:
-                raise PortForwardError(
-                    f"failed to connect to localhost:{port} inside the pod: {error}"
-                ) from None
-
-        session = SpdyPortForward(websocket.send_bytes, dial, name)
+    @staticmethod
+    async def _spdy_port_forward(websocket: WebSocket, session: SpdyPortForward) -> None:
         try:
             while True:
                 message = await websocket.receive()
@@ -239,6 +248,46 @@ class KubeletStreams:
             pass
         finally:
             await session.close()
+
+    @staticmethod
+    async def _channel_port_forward(websocket: WebSocket, session: ChannelPortForward) -> None:
+        async def read_client() -> None:
+            try:
+                while (message := await websocket.receive())["type"] != "websocket.disconnect":
+                    session.receive(message.get("bytes") or b"")
+            finally:
+                session.end_of_input()
+
+        loop = asyncio.get_running_loop()
+        reader, forwarding = loop.create_task(read_client()), loop.create_task(session.run())
+        try:
+            await asyncio.wait({reader, forwarding}, return_when=asyncio.FIRST_COMPLETED)
+            if forwarding.done() and not reader.done():
+                await websocket.close(1000)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            reader.cancel()
+            forwarding.cancel()
+
+
+def _dialer(process: PodProcess) -> Dial:
+    """Connections to the pod's ports: the simulated engine's, or a refusal that lists them."""
+
+    async def dial(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        target = process.ports.get(port)
+        if target is None:
+            listening = ", ".join(str(p) for p in sorted(process.ports)) or "none"
+            raise PortForwardError(
+                f"failed to connect to localhost:{port} inside the pod: connection refused "
+                f"(ports the simulated container listens on: {listening})"
+            )
+        try:
+            return await asyncio.open_connection(*target)
+        except OSError as error:
+            raise PortForwardError(f"failed to connect to localhost:{port} inside the pod: {error}") from None
+
+    return dial
 
 
 class _ChannelSession:
