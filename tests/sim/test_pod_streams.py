@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import pty
 import re
+import select
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -324,3 +328,39 @@ async def test_streams_need_a_websocket_and_are_listed_in_discovery(cluster: Run
                 ssl=False,
             )
         assert refused.value.status == 404
+
+
+def interactive_session(command: list[str], keystrokes: list[bytes]) -> tuple[int, str]:
+    """Run ``command`` on a pseudo-terminal, typing ``keystrokes`` one group at a time."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True)
+    os.close(terminal)
+    output = b""
+
+    def drain(seconds: float) -> None:
+        nonlocal output
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if select.select([controller], [], [], 0.05)[0]:
+                try:
+                    output += os.read(controller, 4096)
+                except OSError:
+                    return  # the terminal closed: kubectl exited
+
+    drain(3)
+    for keys in keystrokes:
+        os.write(controller, keys)
+        drain(1)
+    code = process.wait(10)
+    drain(0.2)
+    os.close(controller)
+    return code, output.decode("utf-8", "replace")
+
+
+async def test_exec_with_a_terminal_gives_an_interactive_shell(cluster: RunningSim, kubectl: Kubectl) -> None:
+    await cluster.client.create(DEPLOYMENT, deployment("web"))
+    pod = await running_pod(cluster, "web")
+    command = kubectl.command("exec", "-it", pod, "--", "sh")
+    code, output = await asyncio.to_thread(interactive_session, command, [b"echo hx\x7fi\r", b"exit 5\r"])
+    assert f"root@{pod}:/# echo hx\b \bi\r\nhi\r\nroot@{pod}:/# exit 5\r\n" in output
+    assert code == 5
