@@ -186,6 +186,25 @@ async def test_exec_runs_the_commands_a_user_tries_first(cluster: RunningSim, ku
     assert (shell.stdout, shell.returncode) == ("one\n", 4)
 
 
+async def test_kubectl_cp_copies_out_of_a_pod(cluster: RunningSim, kubectl: Kubectl, tmp_path: Path) -> None:
+    await cluster.client.create(DEPLOYMENT, deployment("web"))
+    pod = await running_pod(cluster, "web")
+    single = await run(kubectl, "cp", f"{pod}:/etc/hostname", str(tmp_path / "hostname"))
+    assert single.returncode == 0, single.stderr
+    assert (tmp_path / "hostname").read_text() == f"{pod}\n"
+    folder = await run(kubectl, "cp", f"{pod}:/etc", str(tmp_path / "etc"))
+    assert folder.returncode == 0, folder.stderr
+    assert sorted(p.name for p in (tmp_path / "etc").iterdir()) == [
+        "hostname",
+        "hosts",
+        "os-release",
+        "resolv.conf",
+    ]
+    upload = await run(kubectl, "cp", str(tmp_path / "hostname"), f"{pod}:/tmp/hostname")
+    assert upload.returncode != 0
+    assert "read-only" in upload.stderr
+
+
 async def test_exec_errors_read_as_kube_apiserver_s(cluster: RunningSim, kubectl: Kubectl) -> None:
     missing = await run(kubectl, "exec", "nope", "--", "env")
     assert missing.returncode == 1

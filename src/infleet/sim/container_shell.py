@@ -2,8 +2,9 @@
 
 A simulated container has no processes, so exec runs what a user tries first in an engine container:
 ``env``, ``printenv``, ``cat``, ``ls``, ``echo``, ``hostname``, ``pwd``, ``whoami``, ``id``, ``date``,
-``sleep``, ``true``, ``false`` and ``curl`` to the pod's own ports (which reach its simulated engine), and
-``sh -c`` / ``bash -c`` scripts of those joined by ``;``, ``&&``, ``||`` with ``$VAR`` and ``exit N``.
+``sleep``, ``true``, ``false``, ``tar cf -`` (what ``kubectl cp`` runs to copy out of a pod), ``curl`` to
+the pod's own ports (which reach its simulated engine), and ``sh -c`` / ``bash -c`` scripts of those
+joined by ``;``, ``&&``, ``||`` with ``$VAR`` and ``exit N``.
 ``sh`` without ``-c`` reads commands from stdin, as an interactive shell with a prompt under ``-t``.
 Anything else ends with a message on stderr naming what is available, and exit code 127.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from infleet.sim.container_curl import curl
+from infleet.sim.container_tar import tar
 from infleet.sim.container_view import ContainerView
 
 Write = Callable[[bytes], Awaitable[None]]
@@ -96,6 +98,7 @@ class ContainerShell:
             "printenv": self._printenv,
             "pwd": self._pwd,
             "sleep": self._sleep,
+            "tar": self._tar,
             "true": self._true,
             "whoami": self._whoami,
         }
@@ -318,3 +321,6 @@ class ContainerShell:
 
     async def _curl(self, args: list[str], io: ShellIO) -> int:
         return await curl(self.view, args, io.stdout, io.stderr)
+
+    async def _tar(self, args: list[str], io: ShellIO) -> int:
+        return await tar(self.view, args, io.stdout, io.stderr)
