@@ -317,6 +317,19 @@ async def test_port_forward_on_the_channel_protocol_other_clients_use(cluster: R
         assert b'"qwen"' in received
 
 
+async def refused_handshake(url: str, protocol: str, headers: dict[str, str]) -> httpx.Response:
+    """A WebSocket handshake the server answers with an HTTP error (it closes the connection after)."""
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Protocol": protocol,
+    }
+    async with httpx.AsyncClient(verify=False, timeout=10) as http:
+        return await http.get(url, headers={**headers, **upgrade})
+
+
 async def test_streams_need_a_websocket_and_are_listed_in_discovery(cluster: RunningSim) -> None:
     await cluster.client.create(DEPLOYMENT, engine_deployment())
     pod = await running_pod(cluster, "qwen")
@@ -338,6 +351,16 @@ async def test_streams_need_a_websocket_and_are_listed_in_discovery(cluster: Run
         assert "streams over WebSocket" in spdy.json()["message"]
         no_stream = await http.post(f"{base}/namespaces/default/pods/{pod}/exec", params={"command": "env"})
         assert no_stream.json()["message"] == "you must specify at least 1 of stdin, stdout, stderr"
+    # A WebSocket handshake refused before it completes: the body is the Status, as kube-apiserver's.
+    base64 = await refused_handshake(
+        f"{base}/namespaces/default/pods/{pod}/exec?command=env&stdout=1", "base64.channel.k8s.io", headers
+    )
+    assert base64.status_code == 400
+    assert "use v5.channel.k8s.io, v4.channel.k8s.io" in base64.json()["message"]
+    portless = await refused_handshake(
+        f"{base}/namespaces/default/pods/{pod}/portforward", "v4.channel.k8s.io", headers
+    )
+    assert "needs the ports to forward" in portless.json()["message"]
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await session.ws_connect(

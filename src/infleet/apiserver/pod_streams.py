@@ -27,6 +27,13 @@ from infleet.apiserver.pod_location import container_name, kubelet_address
 STREAM_SUBRESOURCES = ("exec", "attach", "portforward")
 _KUBELET_PATHS = {"exec": "exec", "attach": "attach", "portforward": "portForward"}
 _FORWARDED_PARAMS = ("command", "stdin", "stdout", "stderr", "tty", "ports")
+_CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+# The WebSocket subprotocols the kubelet speaks, per subresource ("" for a client that offers none).
+SUBPROTOCOLS = {
+    "exec": _CHANNEL_PROTOCOLS,
+    "attach": _CHANNEL_PROTOCOLS,
+    "portforward": ("SPDY/3.1+portforward.k8s.io", "v4.channel.k8s.io", ""),
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class KubeletTarget:
     url: str
     node: str
     pod: str
+    subresource: str
 
 
 def _truthy(params: QueryParams, key: str) -> bool:
@@ -78,7 +86,22 @@ def kubelet_target(
             503, "ServiceUnavailable", f"node {node_name!r} of pod {name!r} publishes no kubelet endpoint"
         )
     query = urlencode([(k, v) for k, v in params.multi_items() if k in _FORWARDED_PARAMS])
-    return KubeletTarget(f"ws://{address}{path}{'?' + query if query else ''}", node_name, name)
+    return KubeletTarget(f"ws://{address}{path}{'?' + query if query else ''}", node_name, name, subresource)
+
+
+def check_subprotocols(subresource: str, offered: list[str], params: QueryParams) -> None:
+    """Refuse, before reaching the kubelet, a WebSocket whose protocols it cannot speak."""
+    supported = SUBPROTOCOLS[subresource]
+    chosen = next((p for p in offered if p in supported), None if offered or "" not in supported else "")
+    if chosen is None:
+        names = ", ".join(p for p in supported if p)
+        raise bad_request(
+            f"pods/{subresource}: none of the offered subprotocols {offered} is served; use {names}"
+        )
+    if subresource == "portforward" and chosen != supported[0] and not params.get("ports"):
+        raise bad_request(
+            "pods/portforward on the channel protocol needs the ports to forward, e.g. ?ports=8000"
+        )
 
 
 def refuse_without_upgrade(
@@ -122,6 +145,9 @@ async def relay(websocket: WebSocket, target: KubeletTarget, token: str | None) 
 
     Raises StatusError before accepting when the kubelet refuses or does not answer.
     """
+    check_subprotocols(
+        target.subresource, list(websocket.scope.get("subprotocols") or []), websocket.query_params
+    )
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)) as session:
         upstream = await _connect(target, websocket, token, session)
         await websocket.accept(subprotocol=upstream.protocol)
