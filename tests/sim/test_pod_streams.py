@@ -247,6 +247,12 @@ async def test_port_forward_tunnels_to_the_engine_of_a_pod_and_a_service(
         assert completion.choices[0].message.content
         assert completion.usage is not None
         assert completion.usage.completion_tokens > 0
+        stream = await client.chat.completions.create(
+            model="qwen", messages=[{"role": "user", "content": "Count"}], max_tokens=16, stream=True
+        )
+        chunks = [chunk async for chunk in stream]
+        assert len(chunks) > 1
+        assert chunks[-1].choices == [] or chunks[-1].choices[0].finish_reason is not None
         await client.close()
     finally:
         await stop(process)
