@@ -412,3 +412,14 @@ async def test_exec_with_a_terminal_gives_an_interactive_shell(cluster: RunningS
     code, output = await asyncio.to_thread(interactive_session, command, [b"echo hx\x7fi\r", b"exit 5\r"])
     assert f"root@{pod}:/# echo hx\b \bi\r\nhi\r\nroot@{pod}:/# exit 5\r\n" in output
     assert code == 5
+
+
+async def test_the_kubelet_streams_only_for_the_api_server(cluster: RunningSim) -> None:
+    await cluster.client.create(DEPLOYMENT, deployment("web"))
+    pod = await running_pod(cluster, "web")
+    kubelet = f"http://127.0.0.1:{cluster.sim.log_server.port}"
+    async with aiohttp.ClientSession() as session:
+        for path in (f"/exec/default/{pod}/main?command=env&stdout=1", f"/portForward/default/{pod}"):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(kubelet + path, protocols=["v5.channel.k8s.io"])
+            assert refused.value.status == 401
