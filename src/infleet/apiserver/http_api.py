@@ -121,7 +121,10 @@ class APIServerApp:
             raise unauthorized()
         cluster = self.clusters.get(cluster_name)
         if cluster is None:
-            raise StatusError(404, "NotFound", f'cluster "{cluster_name}" not found')
+            known = ", ".join(sorted(self.clusters))
+            raise StatusError(
+                404, "NotFound", f'cluster "{cluster_name}" not found: known clusters are {known}'
+            )
         if cluster_name in self.unreachable:
             raise StatusError(503, "ServiceUnavailable", f'cluster "{cluster_name}" is unreachable (a fault)')
         return cluster, parse_resource_path(inner)

@@ -2,7 +2,8 @@
 
 Files follow the kubelet's layout, ``<log_dir>/<namespace>_<pod>_<uid>/<container>.log``. The API server
 proxies ``pods/log`` to :class:`KubeletLogServer` at ``/containerLogs/<ns>/<pod>/<container>`` (the real
-kubelet's path), with ``tailLines`` and ``follow``. One server serves every node of a simulated cluster.
+kubelet's path), with ``tailLines`` and ``follow``. One server serves every node of a simulated cluster;
+it also carries the streaming endpoints (exec, attach, port-forward) of :mod:`~infleet.sim.kubelet_streams`.
 """
 
 from __future__ import annotations
