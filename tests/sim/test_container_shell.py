@@ -68,11 +68,15 @@ async def test_sh_sequences_expands_and_exits() -> None:
 
 
 async def test_unknown_commands_say_what_is_available() -> None:
-    code, out, err = await run("nvidia-smi")
+    code, out, err = await run("python3", "-c", "print(1)")
     assert (code, out) == (127, "")
-    assert err.startswith(
-        "command 'nvidia-smi' is not available in a simulated container; available: cat, curl"
-    )
+    assert err.startswith("command 'python3' is not available in a simulated container; available: cat, curl")
+
+
+async def test_nvidia_smi_shows_no_gpu_to_a_container_that_requests_none() -> None:
+    code, _, err = await run("nvidia-smi")
+    assert code == 9
+    assert "requests no nvidia.com/gpu" in err
 
 
 async def test_curl_reaches_only_the_pod_itself() -> None:

@@ -20,7 +20,7 @@ import openai
 import pytest
 
 from infleet.api.catalog import load_catalog
-from infleet.api.kubernetes import CONFIGMAP, DEPLOYMENT, SERVICE
+from infleet.api.kubernetes import CONFIGMAP, DEPLOYMENT, NODE, SERVICE
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.kube.cluster_client import ClientFactory
 from infleet.kube.manager import Manager, ManagerSettings
@@ -161,6 +161,14 @@ async def test_exec_runs_the_commands_a_user_tries_first(cluster: RunningSim, ku
     config_path = "/root/.cache/huggingface/hub/models--Qwen--Qwen2.5-7B-Instruct/snapshots/main/config.json"
     config = await run(kubectl, "exec", pod, "--", "cat", config_path)
     assert '"num_hidden_layers": 28' in config.stdout
+
+    gpus = await run(
+        kubectl, "exec", pod, "--", "nvidia-smi", "--query-gpu=name,memory.total", "--format=csv"
+    )
+    node = await cluster.client.get(NODE, cluster.pods("app=qwen")[0]["spec"]["nodeName"])
+    labels = node["metadata"]["labels"]
+    product, memory = labels["nvidia.com/gpu.product"].replace("-", " "), labels["nvidia.com/gpu.memory"]
+    assert gpus.stdout.splitlines() == ["name, memory.total", f"{product}, {memory} MiB"]
 
     models = await run(kubectl, "exec", pod, "--", "curl", "-s", "http://localhost:8000/v1/models")
     assert models.returncode == 0, models.stderr

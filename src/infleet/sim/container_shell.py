@@ -2,9 +2,9 @@
 
 A simulated container has no processes, so exec runs what a user tries first in an engine container:
 ``env``, ``printenv``, ``cat``, ``ls``, ``echo``, ``hostname``, ``pwd``, ``whoami``, ``id``, ``date``,
-``sleep``, ``true``, ``false``, ``tar cf -`` (what ``kubectl cp`` runs to copy out of a pod), ``curl`` to
-the pod's own ports (which reach its simulated engine), and ``sh -c`` / ``bash -c`` scripts of those
-joined by ``;``, ``&&``, ``||`` with ``$VAR`` and ``exit N``.
+``sleep``, ``true``, ``false``, ``nvidia-smi`` (the pod's GPUs), ``tar cf -`` (what ``kubectl cp`` runs
+to copy out of a pod), ``curl`` to the pod's own ports (which reach its simulated engine), and
+``sh -c`` / ``bash -c`` scripts of those joined by ``;``, ``&&``, ``||`` with ``$VAR`` and ``exit N``.
 ``sh`` without ``-c`` reads commands from stdin, as an interactive shell with a prompt under ``-t``.
 Anything else ends with a message on stderr naming what is available, and exit code 127.
 """
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from infleet.sim.container_curl import curl
+from infleet.sim.container_gpus import nvidia_smi
 from infleet.sim.container_tar import tar
 from infleet.sim.container_view import ContainerView
 
@@ -95,6 +96,7 @@ class ContainerShell:
             "hostname": self._hostname,
             "id": self._id,
             "ls": self._ls,
+            "nvidia-smi": self._nvidia_smi,
             "printenv": self._printenv,
             "pwd": self._pwd,
             "sleep": self._sleep,
@@ -321,6 +323,9 @@ class ContainerShell:
 
     async def _curl(self, args: list[str], io: ShellIO) -> int:
         return await curl(self.view, args, io.stdout, io.stderr)
+
+    async def _nvidia_smi(self, args: list[str], io: ShellIO) -> int:
+        return await nvidia_smi(self.view.gpus, args, io.stdout, io.stderr)
 
     async def _tar(self, args: list[str], io: ShellIO) -> int:
         return await tar(self.view, args, io.stdout, io.stderr)

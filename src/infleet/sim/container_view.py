@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from infleet.api.catalog import CatalogError, load_catalog
+from infleet.sim.container_gpus import ContainerGpus
 
 # (kind "ConfigMap" or "Secret", namespace, name) -> the object, or None when it does not exist
 ObjectLookup = Callable[[str, str, str], Awaitable[dict[str, Any] | None]]
@@ -40,6 +41,7 @@ class ContainerView:
     # port a process in the container listens on -> (host, port) where the simulator really serves it
     ports: dict[int, tuple[str, int]] = field(default_factory=dict)
     working_dir: str = "/"
+    gpus: ContainerGpus = field(default_factory=ContainerGpus)
 
     def is_dir(self, path: str) -> bool:
         prefix = path.rstrip("/") + "/"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infleet.api.kubernetes import POD
-from infleet.api.labels import ENGINE_PORT_ANNOTATION, GPU_PRODUCT_LABEL, GPU_RESOURCE
+from infleet.api.labels import ENGINE_PORT_ANNOTATION, GPU_MEMORY_LABEL, GPU_PRODUCT_LABEL, GPU_RESOURCE
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
@@ -122,7 +122,19 @@ class Kubelet:
             ports[container_port(container)] = (runtime.endpoint.host, runtime.endpoint.port)
         running = runtime.stage in (LOADING, READY) and self.powered
         model = engine_model(pod) if runtime.engine else None
-        return PodProcess(pod, runtime.uid, runtime.node, runtime.ip, running, ports, model)
+        labels = ((self.nodes.store.get(runtime.node) or {}).get("metadata") or {}).get("labels") or {}
+        memory = str(labels.get(GPU_MEMORY_LABEL, ""))
+        return PodProcess(
+            pod,
+            runtime.uid,
+            runtime.node,
+            runtime.ip,
+            running,
+            ports,
+            model,
+            gpu_product=str(labels.get(GPU_PRODUCT_LABEL, "")),
+            gpu_memory_mib=int(memory) if memory.isdigit() else 0,
+        )
 
     # -- reconcile --------------------------------------------------------------------------------
 

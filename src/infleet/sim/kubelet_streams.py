@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from infleet.sim.channel_port_forward import ChannelPortForward, parse_ports
+from infleet.sim.container_gpus import ContainerGpus
 from infleet.sim.container_shell import ContainerShell, ShellIO
 from infleet.sim.container_view import ContainerView, ObjectLookup, container_env, container_files
 from infleet.sim.pod_logs import PodLogs
@@ -49,6 +50,9 @@ class PodProcess:
     # container port -> (host, port) where the simulated engine really listens
     ports: dict[int, tuple[str, int]]
     model: str | None
+    # the node's nvidia.com/gpu.product and nvidia.com/gpu.memory (MiB) labels
+    gpu_product: str = ""
+    gpu_memory_mib: int = 0
 
 
 ProcessLookup = Callable[[str, str], PodProcess | None]
@@ -135,6 +139,13 @@ class KubeletStreams:
             files=container_files(pod, hostname, process.ip, process.model),
             ports=process.ports,
             working_dir=str(container.get("workingDir") or "/"),
+            gpus=ContainerGpus(
+                count=_gpu_count(container),
+                product=process.gpu_product,
+                memory_mib=process.gpu_memory_mib,
+                engine_running=bool(process.ports),
+                node=process.node,
+            ),
         )
 
     async def _exec(self, websocket: WebSocket) -> None:
@@ -269,6 +280,15 @@ class KubeletStreams:
         finally:
             reader.cancel()
             forwarding.cancel()
+
+
+def _gpu_count(container: dict[str, Any]) -> int:
+    resources = container.get("resources") or {}
+    for kind in ("limits", "requests"):
+        value = str((resources.get(kind) or {}).get("nvidia.com/gpu", "")).strip()
+        if value.isdigit():
+            return int(value)
+    return 0
 
 
 def _dialer(process: PodProcess) -> Dial:
