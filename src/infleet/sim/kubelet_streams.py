@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from infleet.sim.pod_logs import PodLogs
 from infleet.sim.spdy_frames import SpdyProtocolError
 from infleet.sim.spdy_port_forward import Dial, PortForwardError, SpdyPortForward
 
+log = logging.getLogger(__name__)
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 PORT_FORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 # Port-forward's channel protocol; "" is a client that offers no subprotocol, which the kubelet also takes.
@@ -171,7 +173,14 @@ class KubeletStreams:
             await asyncio.wait({shell, reader}, return_when=asyncio.FIRST_COMPLETED)
             if not shell.done():
                 return  # the client went away while the command ran
-            code = shell.result()
+            try:
+                code = shell.result()
+            except (WebSocketDisconnect, RuntimeError):
+                raise
+            except Exception:
+                log.exception("exec %s in pod %s failed", command, process.pod["metadata"]["name"])
+                await stderr(b"the simulated container failed to run the command; see the kubelet's log\n")
+                code = 126
             await session.send(ERROR, orjson.dumps(exit_status(code, command)))
             await websocket.close(1000)
         except (WebSocketDisconnect, RuntimeError):
