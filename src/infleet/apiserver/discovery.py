@@ -50,8 +50,7 @@ def _subresource_entries(resource: ResourceType) -> list[dict[str, Any]]:
             }
         )
     for sub in resource.extra_subresources:
-        verbs = ["get"] if sub == "log" else ["create"]
-        kind = "Pod" if sub == "log" else "Binding"
+        kind, verbs = _EXTRA_SUBRESOURCES.get(sub, ("Binding", ["create"]))
         entries.append(
             {
                 "name": f"{resource.plural}/{sub}",
@@ -62,6 +61,16 @@ def _subresource_entries(resource: ResourceType) -> list[dict[str, Any]]:
             }
         )
     return entries
+
+
+# kube-apiserver's kinds and verbs for the pod subresources served besides status.
+_EXTRA_SUBRESOURCES = {
+    "log": ("Pod", ["get"]),
+    "binding": ("Binding", ["create"]),
+    "exec": ("PodExecOptions", ["create", "get"]),
+    "attach": ("PodAttachOptions", ["create", "get"]),
+    "portforward": ("PodPortForwardOptions", ["create", "get"]),
+}
 
 
 def resource_list(index: ResourceIndex, group: str, version: str) -> dict[str, Any]:

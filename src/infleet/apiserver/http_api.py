@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketState
 
-from infleet.apiserver import access_reviews, discovery, metrics_resources
+from infleet.apiserver import access_reviews, discovery, metrics_resources, pod_streams
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.cluster_tokens import Credentials
 from infleet.apiserver.errors import (
@@ -26,7 +27,7 @@ from infleet.apiserver.errors import (
 from infleet.apiserver.http_responses import json_response, status_response
 from infleet.apiserver.metrics_api import MetricsAPI
 from infleet.apiserver.resource_endpoint import ResourceEndpoint
-from infleet.apiserver.routes import parse_resource_path, split_cluster
+from infleet.apiserver.routes import ResourcePath, parse_resource_path, split_cluster
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,9 @@ class APIServerApp:
         self.resources.stopping = value
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(WebSocket(scope, receive, send))
+            return
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
@@ -86,6 +90,48 @@ class APIServerApp:
             log.exception("%s %s failed", request.method, request.url.path)
             response = status_response(internal_error("an internal error occurred; see the server log"))
         await response(scope, receive, send)
+
+    async def _websocket(self, websocket: WebSocket) -> None:
+        """Pod streams (exec, attach, port-forward); anything else is refused as an HTTP error."""
+        try:
+            cluster, path = self._resolve(websocket.url.path, websocket.headers.get("authorization", ""))
+            if (
+                path is None
+                or (path.group, path.plural) != ("", "pods")
+                or path.name is None
+                or path.subresource not in pod_streams.STREAM_SUBRESOURCES
+            ):
+                raise StatusError(
+                    400, "BadRequest", "WebSocket is served for pods/exec, pods/attach and pods/portforward"
+                )
+            namespace = path.namespace or "default"
+            params = websocket.query_params
+            target = pod_streams.kubelet_target(cluster, namespace, path.name, path.subresource, params)
+            await pod_streams.relay(websocket, target, cluster.kubelet_token)
+        except StatusError as error:
+            if websocket.application_state == WebSocketState.CONNECTING:
+                await websocket.send_denial_response(status_response(error))
+        except Exception:
+            log.exception("WebSocket %s failed", websocket.url.path)
+            if websocket.application_state == WebSocketState.CONNECTING:
+                failure = internal_error("an internal error occurred; see the server log")
+                await websocket.send_denial_response(status_response(failure))
+
+    def _resolve(self, path: str, authorization: str) -> tuple[Cluster, ResourcePath | None]:
+        """The cluster a resource path names and the path inside it, checking the caller's token."""
+        authorized, token_cluster = self.credentials.check(authorization)
+        cluster_name, inner = split_cluster(path, self.default_cluster or token_cluster)
+        if not authorized:
+            raise unauthorized()
+        cluster = self.clusters.get(cluster_name)
+        if cluster is None:
+            known = ", ".join(sorted(self.clusters))
+            raise StatusError(
+                404, "NotFound", f'cluster "{cluster_name}" not found: known clusters are {known}'
+            )
+        if cluster_name in self.unreachable:
+            raise StatusError(503, "ServiceUnavailable", f'cluster "{cluster_name}" is unreachable (a fault)')
+        return cluster, parse_resource_path(inner)
 
     async def dispatch(self, request: Request) -> Response:
         path = request.url.path

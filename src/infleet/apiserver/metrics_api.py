@@ -27,7 +27,7 @@ from infleet.apiserver.errors import StatusError, method_not_allowed, not_found
 from infleet.apiserver.http_responses import json_response
 from infleet.apiserver.metrics_resources import API_VERSION, GROUP, VERSION
 from infleet.apiserver.object_meta import format_timestamp
-from infleet.apiserver.pod_subresources import kubelet_address
+from infleet.apiserver.pod_location import kubelet_address
 from infleet.apiserver.routes import ResourcePath
 from infleet.apiserver.selectors import LabelSelector
 

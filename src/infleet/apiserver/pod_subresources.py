@@ -1,5 +1,8 @@
 """The Pod subresources a scheduler and ``kubectl logs`` need: ``pods/binding`` and ``pods/log``.
 
+``exec``, ``attach`` and ``portforward`` are WebSockets (see :mod:`~infleet.apiserver.pod_streams`); a
+plain request for them is checked and refused here.
+
 ``binding`` (POST a ``Binding``) sets ``spec.nodeName`` once, as kube-apiserver does; a second binding is
 a 409. ``log`` is proxied to the kubelet of the pod's node, found the way kube-apiserver finds it: the
 node's ``InternalIP`` address and ``status.daemonEndpoints.kubeletEndpoint.Port``, path
@@ -16,19 +19,28 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from infleet.apiserver import pod_streams
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.errors import StatusError, bad_request, conflict, method_not_allowed
+from infleet.apiserver.pod_location import container_name, kubelet_address
 from infleet.apiserver.write_rules import WriteOptions
 
 _LOG_PARAMS = ("tailLines", "follow", "previous", "timestamps", "sinceSeconds", "limitBytes")
 
 
 async def handle(cluster: Cluster, namespace: str, name: str, subresource: str, request: Request) -> Response:
-    """Serve ``pods/<name>/<subresource>`` for binding and log."""
+    """Serve ``pods/<name>/<subresource>`` for binding and log; streams arrive as WebSockets elsewhere."""
     if subresource == "binding":
         if request.method != "POST":
             raise method_not_allowed(f"{request.method} is not supported on pods/binding; POST a Binding")
         return await _bind(cluster, namespace, name, await request.json())
+    if subresource in pod_streams.STREAM_SUBRESOURCES:
+        if request.method not in ("GET", "POST"):
+            raise method_not_allowed(f"{request.method} is not supported on pods/{subresource}")
+        upgrade = request.headers.get("upgrade", "")
+        raise pod_streams.refuse_without_upgrade(
+            cluster, namespace, name, subresource, request.query_params, upgrade
+        )
     if request.method != "GET":
         raise method_not_allowed(f"{request.method} is not supported on pods/log")
     return await _log(cluster, namespace, name, request)
@@ -55,33 +67,9 @@ async def _bind(cluster: Cluster, namespace: str, name: str, body: Any) -> Respo
     return Response(orjson.dumps(status), status_code=201, media_type="application/json")
 
 
-def _container(pod: dict[str, Any], wanted: str | None) -> str:
-    names = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
-    pod_name = pod["metadata"]["name"]
-    if wanted:
-        if wanted not in names:
-            raise bad_request(f"container {wanted} is not valid for pod {pod_name}")
-        return wanted
-    if len(names) != 1:
-        raise bad_request(
-            f"a container name must be specified for pod {pod_name}, choose one of: [{' '.join(names)}]"
-        )
-    return names[0]
-
-
-def kubelet_address(node: dict[str, Any]) -> str | None:
-    """``host:port`` of a node's kubelet, or None when the node publishes none."""
-    status = node.get("status") or {}
-    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
-    host = next(
-        (a.get("address") for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), None
-    )
-    return f"{host}:{port}" if host and port else None
-
-
 async def _log(cluster: Cluster, namespace: str, name: str, request: Request) -> Response:
     pod = cluster.get(cluster.resource("", "v1", "pods"), namespace, name)
-    container = _container(pod, request.query_params.get("container"))
+    container = container_name(pod, request.query_params.get("container"))
     node_name = (pod.get("spec") or {}).get("nodeName")
     if not node_name:
         raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: not yet scheduled')

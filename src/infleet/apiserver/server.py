@@ -165,6 +165,9 @@ class EmbeddedAPIServer:
             access_log=False,
             timeout_graceful_shutdown=3,
             http=CoalescingHttpToolsProtocol,
+            # wsproto, not websockets: kubectl's port-forward offers the subprotocol
+            # "SPDY/3.1+portforward.k8s.io", which websockets refuses as an invalid header token.
+            ws="wsproto",
             **ssl_options,  # type: ignore[arg-type]
         )
         self._server = _QuietServer(config)

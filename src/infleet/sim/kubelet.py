@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infleet.api.kubernetes import POD
-from infleet.api.labels import ENGINE_PORT_ANNOTATION, GPU_PRODUCT_LABEL, GPU_RESOURCE
+from infleet.api.labels import ENGINE_PORT_ANNOTATION, GPU_MEMORY_LABEL, GPU_PRODUCT_LABEL, GPU_RESOURCE
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
@@ -31,6 +31,7 @@ from infleet.sim.engine_launcher import (
     is_engine_pod,
 )
 from infleet.sim.event_sink import EventSink
+from infleet.sim.kubelet_streams import PodProcess
 from infleet.sim.pod_logs import PodLogs
 from infleet.sim.scheduler_filters import pod_requests
 from infleet.sim.settings import SimSettings
@@ -107,6 +108,33 @@ class Kubelet:
 
     def uid_of(self, namespace: str, name: str) -> str | None:
         return self._by_key.get(f"{namespace}/{name}")
+
+    def process_of(self, namespace: str, name: str) -> PodProcess | None:
+        """What runs for a pod on this kubelet now (for exec, attach and port-forward), or None."""
+        uid = self._by_key.get(f"{namespace}/{name}")
+        runtime = self.runtimes.get(uid) if uid else None
+        pod = self.pods.store.get(name, namespace)
+        if runtime is None or pod is None or pod["metadata"]["uid"] != uid:
+            return None
+        ports: dict[int, tuple[str, int]] = {}
+        if runtime.endpoint is not None:
+            container = ((pod.get("spec") or {}).get("containers") or [{}])[0]
+            ports[container_port(container)] = (runtime.endpoint.host, runtime.endpoint.port)
+        running = runtime.stage in (LOADING, READY) and self.powered
+        model = engine_model(pod) if runtime.engine else None
+        labels = ((self.nodes.store.get(runtime.node) or {}).get("metadata") or {}).get("labels") or {}
+        memory = str(labels.get(GPU_MEMORY_LABEL, ""))
+        return PodProcess(
+            pod,
+            runtime.uid,
+            runtime.node,
+            runtime.ip,
+            running,
+            ports,
+            model,
+            gpu_product=str(labels.get(GPU_PRODUCT_LABEL, "")),
+            gpu_memory_mib=int(memory) if memory.isdigit() else 0,
+        )
 
     # -- reconcile --------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Files follow the kubelet's layout, ``<log_dir>/<namespace>_<pod>_<uid>/<container>.log``. The API server
 proxies ``pods/log`` to :class:`KubeletLogServer` at ``/containerLogs/<ns>/<pod>/<container>`` (the real
-kubelet's path), with ``tailLines`` and ``follow``. One server serves every node of a simulated cluster.
+kubelet's path), with ``tailLines`` and ``follow``. One server serves every node of a simulated cluster;
+it also carries the streaming endpoints (exec, attach, port-forward) of :mod:`~infleet.sim.kubelet_streams`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import contextlib
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 # (namespace, pod) -> uid of the pod running now, or None
 UidLookup = Callable[[str, str], str | None]
@@ -80,8 +81,10 @@ class KubeletLogServer:
         host: str = "127.0.0.1",
         port: int = 0,
         token: str | None = None,
+        extra_routes: Sequence[BaseRoute] = (),
     ) -> None:
         self.logs = logs
+        self.extra_routes = list(extra_routes)  # the streaming endpoints (exec, attach, port-forward)
         self.token = token
         self.uid_of = uid_of
         self.host = host
@@ -104,7 +107,7 @@ class KubeletLogServer:
 
     def app(self) -> Starlette:
         route = Route("/containerLogs/{namespace}/{pod}/{container}", self._container_logs)
-        return Starlette(routes=[route, *self._routes])
+        return Starlette(routes=[route, *self.extra_routes, *self._routes])
 
     def _authorized(self, request: Request) -> bool:
         if self.token is None:
@@ -146,7 +149,10 @@ class KubeletLogServer:
     async def run(self, stop: asyncio.Event) -> None:
         self._socket.listen(128)
         self._socket.setblocking(False)
-        config = uvicorn.Config(self.app(), log_level="warning", access_log=False, lifespan="off")
+        # wsproto: it accepts port-forward's subprotocol "SPDY/3.1+portforward.k8s.io"; websockets does not.
+        config = uvicorn.Config(
+            self.app(), log_level="warning", access_log=False, lifespan="off", ws="wsproto"
+        )
         server = _Server(config)
         task = asyncio.get_running_loop().create_task(server.serve(sockets=[self._socket]))
         await stop.wait()

@@ -9,20 +9,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from infleet.api.kubernetes import (
+    CONFIGMAP,
     DEPLOYMENT,
     ENDPOINTS,
     LEASE,
     NODE,
     NODE_LEASE_NAMESPACE,
     POD,
+    SECRET,
     SERVICE,
     STATEFULSET,
 )
+from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.controller import ControllerSettings
 from infleet.kube.informer import InformerSettings
@@ -31,6 +35,7 @@ from infleet.sim.deployment_controller import DeploymentController
 from infleet.sim.endpoints_controller import EndpointsController
 from infleet.sim.engine_launcher import EngineLauncher
 from infleet.sim.kubelet import Kubelet
+from infleet.sim.kubelet_streams import KubeletStreams
 from infleet.sim.node_heartbeat import NodeHeartbeat
 from infleet.sim.node_lifecycle import NodeLifecycleController
 from infleet.sim.node_pools import NodePool
@@ -73,8 +78,23 @@ def add_simulated_cluster(
 
     logs = PodLogs(settings.log_dir / name)
     kubelet = Kubelet(client, pods, nodes, settings, launcher, logs)
+
+    async def lookup(kind: str, namespace: str, object_name: str) -> dict[str, Any] | None:
+        try:
+            return await client.get(SECRET if kind == "Secret" else CONFIGMAP, object_name, namespace)
+        except KubeAPIError as error:
+            if error.not_found:
+                return None
+            raise
+
+    streams = KubeletStreams(kubelet.process_of, logs, lookup, settings.kubelet_token)
     log_server = KubeletLogServer(
-        logs, kubelet.uid_of, settings.kubelet_host, settings.kubelet_port, settings.kubelet_token
+        logs,
+        kubelet.uid_of,
+        settings.kubelet_host,
+        settings.kubelet_port,
+        settings.kubelet_token,
+        extra_routes=streams.routes(),
     )
     resource_metrics = ResourceMetrics(kubelet)
 
