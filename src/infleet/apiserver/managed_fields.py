@@ -1,0 +1,316 @@
+"""``metadata.managedFields``: who owns which fields of an object, kept on every write.
+
+Each entry is a manager (``fieldManager``, or the client's User-Agent up to its first ``/``), an
+operation (``Apply`` or ``Update``), the subresource written through and a FieldsV1 set. A write that is
+not an apply (create, PUT, JSON/merge/strategic patch) gives its manager the fields it added or changed
+and takes them from every other manager, as kube-apiserver does; ``server_side_apply`` handles applies.
+``cluster`` calls :func:`track_update` on each write.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from infleet.apiserver.builtin_schemas import BuiltinSchemas
+from infleet.apiserver.field_set import FieldSet
+from infleet.apiserver.resources import ResourceType
+from infleet.apiserver.schema_node import SchemaNode
+from infleet.apiserver.typed_values import Comparison, compare
+
+APPLY = "Apply"
+UPDATE = "Update"
+MAX_UPDATE_MANAGERS = 10  # older Update entries are merged into one, as kube-apiserver caps them
+ANCIENT_MANAGER = "ancient-changes"
+_FIELD_MANAGER_MAX_LENGTH = 128
+_OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+
+# What no manager ever owns: the type and the server's own metadata (kube-apiserver's stripped fields).
+_STRIPPED = FieldSet(
+    {"f:apiVersion", "f:kind", "f:metadata"},
+    {
+        "f:metadata": FieldSet(
+            {
+                "f:name",
+                "f:namespace",
+                "f:creationTimestamp",
+                "f:selfLink",
+                "f:uid",
+                "f:generation",
+                "f:managedFields",
+                "f:resourceVersion",
+                "f:deletionTimestamp",
+                "f:deletionGracePeriodSeconds",
+            }
+        )
+    },
+)
+_STATUS = FieldSet({"f:status"})
+
+ManagerKey = tuple[str, str, str, str]
+
+
+@dataclass
+class ManagerEntry:
+    """One managedFields entry; ``raw`` is the stored FieldsV1, reused while ``fields`` is unchanged."""
+
+    manager: str
+    operation: str
+    api_version: str
+    time: str | None
+    subresource: str
+    fields: FieldSet
+    raw: Mapping[str, Any] | None = None
+    raw_fields: FieldSet | None = None
+
+    @property
+    def key(self) -> ManagerKey:
+        # Appliers keep one entry whatever version they apply; updaters get one per version.
+        version = "" if self.operation == APPLY else self.api_version
+        return (self.manager, self.operation, version, self.subresource)
+
+    def described(self) -> str:
+        """The manager as kube-apiserver names it in conflicts: ``"kubectl-edit" using apps/v1``."""
+        text = f'"{self.manager}"'
+        if self.subresource:
+            text += f' with subresource "{self.subresource}"'
+        if self.operation == UPDATE:
+            text += f" using {self.api_version}"
+        return text
+
+    def encode(self) -> dict[str, Any]:
+        fields = (
+            self.raw
+            if self.raw is not None and self.fields is self.raw_fields
+            else self.fields.to_fields_v1()
+        )
+        entry: dict[str, Any] = {
+            "manager": self.manager,
+            "operation": self.operation,
+            "apiVersion": self.api_version,
+        }
+        if self.time is not None:
+            entry["time"] = self.time
+        entry["fieldsType"] = "FieldsV1"
+        entry["fieldsV1"] = fields
+        if self.subresource:
+            entry["subresource"] = self.subresource
+        return entry
+
+
+Managers = dict[ManagerKey, ManagerEntry]
+
+
+def decode(entries: Any) -> Managers:
+    """Parse managedFields; raises ``ValueError`` on entries kube-apiserver would not decode."""
+    if not isinstance(entries, list):
+        raise ValueError("managedFields must be a list")
+    managers: Managers = {}
+    for index, raw in enumerate(entries):
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"managedFields[{index}] must be an object")
+        operation = raw.get("operation")
+        if operation not in (APPLY, UPDATE):
+            raise ValueError(f"managedFields[{index}]: operation must be `Apply` or `Update`")
+        if not raw.get("apiVersion"):
+            raise ValueError(f"managedFields[{index}]: apiVersion must not be empty")
+        if raw.get("fieldsType") != "FieldsV1":
+            raise ValueError(f"managedFields[{index}]: fieldsType must be FieldsV1")
+        fields_raw = raw.get("fieldsV1") or {}
+        fields = FieldSet.from_fields_v1(fields_raw)
+        time = raw.get("time")
+        entry = ManagerEntry(
+            manager=str(raw.get("manager") or ""),
+            operation=str(operation),
+            api_version=str(raw["apiVersion"]),
+            time=time if isinstance(time, str) else None,
+            subresource=str(raw.get("subresource") or ""),
+            fields=fields,
+            raw=fields_raw,
+            raw_fields=fields,
+        )
+        if entry.key in managers:
+            raise ValueError(f"managedFields[{index}]: duplicate entry for manager {entry.manager!r}")
+        managers[entry.key] = entry
+    return managers
+
+
+def decode_or_empty(obj: Mapping[str, Any] | None) -> Managers:
+    """The managers of a stored object; an undecodable record counts as none (the object stays writable)."""
+    entries = ((obj or {}).get("metadata") or {}).get("managedFields")
+    if not entries:
+        return {}
+    try:
+        return decode(entries)
+    except ValueError:
+        return {}
+
+
+def _sort_key(entry: ManagerEntry) -> tuple[str, str, str, str, str]:
+    # kube-apiserver's order: appliers first, then by time, manager, version and subresource.
+    return (entry.operation, entry.time or "", entry.manager, entry.api_version, entry.subresource)
+
+
+def encode(managers: Managers) -> list[dict[str, Any]]:
+    return [entry.encode() for entry in sorted(managers.values(), key=_sort_key)]
+
+
+def store(obj: dict[str, Any], managers: Managers) -> None:
+    metadata = obj.setdefault("metadata", {})
+    if managers:
+        metadata["managedFields"] = encode(managers)
+    else:
+        metadata.pop("managedFields", None)
+
+
+def manager_from_user_agent(user_agent: str) -> str:
+    """kube-apiserver's default manager: the User-Agent before its first ``/``, printable, <= 128 chars."""
+    prefix = user_agent.split("/", 1)[0]
+    printable = "".join(c for c in prefix if c == " " or unicodedata.category(c)[0] not in "CZ")
+    return printable[:_FIELD_MANAGER_MAX_LENGTH]
+
+
+# -- schemas and ignored fields --------------------------------------------------------------------------
+
+_SCHEMAS: dict[int, tuple[Any, SchemaNode | None]] = {}
+
+
+def schema_of(resource: ResourceType) -> SchemaNode | None:
+    """The schema of ``resource``'s objects, ``metadata`` typed as ObjectMeta for custom resources too."""
+    builtins = BuiltinSchemas.load()
+    if resource.builtin:
+        return builtins.node(resource.group, resource.version, resource.kind)
+    source = resource.schema
+    cached = _SCHEMAS.get(id(source))
+    if cached is not None and cached[0] is source:
+        return cached[1]
+    node: SchemaNode | None = None
+    if source is not None:
+        properties = dict(source.get("properties") or {})
+        properties["metadata"] = {"$ref": f"#/$defs/{_OBJECT_META}"}
+        node = SchemaNode({**source, "properties": properties}, builtins.definitions)
+    if len(_SCHEMAS) > 512:
+        _SCHEMAS.clear()
+    _SCHEMAS[id(source)] = (source, node)
+    return node
+
+
+def reset_fields(resource: ResourceType, subresource: str | None, obj: Mapping[str, Any]) -> FieldSet:
+    """What a write through ``subresource`` cannot own, with everything below: the status through the
+    main resource, everything but the status through the status subresource (kube's reset fields)."""
+    if subresource == "status":
+        return FieldSet({f"f:{name}" for name in obj if name not in ("status", "metadata")})
+    return _STATUS if resource.has_status else FieldSet()
+
+
+def without_ignored(fields: FieldSet, reset: FieldSet) -> FieldSet:
+    """``fields`` without the server's own metadata and without the reset fields."""
+    return fields.difference(_STRIPPED).recursive_difference(reset)
+
+
+def comparison(
+    resource: ResourceType,
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any],
+    schema: SchemaNode | None,
+    reset: FieldSet,
+) -> Comparison:
+    """What a write changed, without managedFields and without the fields it cannot own."""
+    found = compare(_without_managed(old), _without_managed(new), schema, struct_members=not resource.builtin)
+    return Comparison(
+        added=without_ignored(found.added, reset),
+        modified=without_ignored(found.modified, reset),
+        removed=without_ignored(found.removed, reset),
+    )
+
+
+def _without_managed(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if obj is None:
+        return {}
+    metadata = obj.get("metadata")
+    if isinstance(metadata, Mapping) and "managedFields" in metadata:
+        return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+    return obj
+
+
+# -- updates -----------------------------------------------------------------------------------------
+
+
+def take_away(managers: Managers, changes: Comparison, keep: ManagerKey | None) -> None:
+    """Every manager but ``keep`` loses the fields a write changed or removed; empty entries go."""
+    lost = changes.changed().union(changes.removed)
+    if lost.empty():
+        return
+    for key in list(managers):
+        entry = managers[key]
+        if key == keep:
+            continue
+        taken = entry.fields.intersection(lost)
+        if taken.empty():
+            continue
+        remaining = entry.fields.difference(taken)
+        if remaining.empty():
+            del managers[key]
+        else:
+            managers[key] = replace(entry, fields=remaining)
+
+
+def cap_update_managers(managers: Managers, now: str, api_version: str) -> None:
+    """Merge the oldest Update entries into ``ancient-changes`` once there are more than ten."""
+    updaters = sorted(
+        (e for e in managers.values() if e.operation == UPDATE and e.manager != ANCIENT_MANAGER),
+        key=lambda e: e.time or "",
+    )
+    ancient_key: ManagerKey = (ANCIENT_MANAGER, UPDATE, api_version, "")
+    excess = len(updaters) + (1 if ancient_key in managers else 0) - MAX_UPDATE_MANAGERS
+    if excess <= 0:
+        return
+    merged = managers.get(ancient_key)
+    fields = merged.fields if merged is not None else FieldSet()
+    for entry in updaters[: excess + (0 if merged is not None else 1)]:
+        fields = fields.union(entry.fields)
+        del managers[entry.key]
+    managers[ancient_key] = ManagerEntry(ANCIENT_MANAGER, UPDATE, api_version, now, "", fields)
+
+
+def track_update(
+    resource: ResourceType,
+    live: Mapping[str, Any] | None,
+    obj: dict[str, Any],
+    manager: str,
+    subresource: str | None,
+    now: str,
+) -> None:
+    """Record a non-apply write of ``obj`` (``live`` before it, None on create) in its managedFields.
+
+    The managedFields the client sent win when they differ from the stored ones (that is how a client
+    rewrites ownership); ``[{}]`` clears them. The manager gets the fields the write added or changed,
+    merged into its earlier Update entry; every other manager loses them, and loses removed fields.
+    """
+    metadata = obj.setdefault("metadata", {})
+    sent = metadata.get("managedFields")
+    if isinstance(sent, list) and len(sent) == 1 and sent[0] == {}:
+        metadata.pop("managedFields", None)
+        return
+    live_entries = ((live or {}).get("metadata") or {}).get("managedFields")
+    managers: Managers | None = None
+    if sent and not subresource and sent != live_entries:
+        try:
+            managers = decode(sent)
+        except ValueError:
+            managers = None
+    if managers is None:
+        managers = decode_or_empty(live)
+    schema = schema_of(resource)
+    changes = comparison(resource, live, obj, schema, reset_fields(resource, subresource, obj))
+    take_away(managers, changes, None)
+    owned = changes.changed()
+    if manager and not owned.empty():
+        key: ManagerKey = (manager, UPDATE, resource.api_version, subresource or "")
+        previous = managers.get(key)
+        fields = owned if previous is None else previous.fields.union(owned)
+        managers[key] = ManagerEntry(manager, UPDATE, resource.api_version, now, subresource or "", fields)
+        cap_update_managers(managers, now, resource.api_version)
+    store(obj, managers)
