@@ -23,7 +23,10 @@ def _order(element: str) -> tuple[int, str]:
 
 
 class FieldSet:
-    """An immutable-by-convention trie of field paths; operations return new sets."""
+    """An immutable-by-convention trie of field paths; operations return new sets.
+
+    Invariant: no child is empty, so emptiness is a constant-time check.
+    """
 
     __slots__ = ("children", "members")
 
@@ -46,17 +49,22 @@ class FieldSet:
         if path:
             node.members.add(path[-1])
 
-    def child(self, element: str) -> FieldSet:
-        """The subtrie under ``element``, created empty when missing (building only)."""
-        found = self.children.get(element)
-        if found is None:
-            found = self.children[element] = FieldSet()
-        return found
-
     # -- queries -----------------------------------------------------------------------------------
 
     def empty(self) -> bool:
-        return not self.members and all(child.empty() for child in self.children.values())
+        return not self.members and not self.children
+
+    def overlaps_fields_v1(self, encoded: Mapping[str, Any]) -> bool:
+        """Whether this set shares a path with a FieldsV1 trie, read without decoding the trie."""
+        for element in self.members:
+            below = encoded.get(element)
+            if isinstance(below, Mapping) and (not below or "." in below):
+                return True
+        for element, child in self.children.items():
+            below = encoded.get(element)
+            if isinstance(below, Mapping) and below and child.overlaps_fields_v1(below):
+                return True
+        return False
 
     def has(self, path: Path) -> bool:
         node = self
@@ -66,6 +74,18 @@ class FieldSet:
                 return False
             node = found
         return bool(path) and path[-1] in node.members
+
+    def within_fields_v1(self, encoded: Mapping[str, Any]) -> bool:
+        """Whether every path of this set is in a FieldsV1 trie, read without decoding the trie."""
+        for element in self.members:
+            below = encoded.get(element)
+            if not isinstance(below, Mapping) or (below and "." not in below):
+                return False
+        for element, child in self.children.items():
+            below = encoded.get(element)
+            if not isinstance(below, Mapping) or not child.within_fields_v1(below):
+                return False
+        return True
 
     def paths(self, prefix: Path = ()) -> Iterator[Path]:
         """Every member path: this level's members first, then each child's, in sorted order."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
 from infleet.apiserver.builtin_schemas import BuiltinSchemas
@@ -52,18 +51,50 @@ _STATUS = FieldSet({"f:status"})
 ManagerKey = tuple[str, str, str, str]
 
 
-@dataclass
 class ManagerEntry:
-    """One managedFields entry; ``raw`` is the stored FieldsV1, reused while ``fields`` is unchanged."""
+    """One managedFields entry. A stored entry's FieldsV1 is decoded only when a write touches its
+    fields, and written back as it was while its set is unchanged."""
 
-    manager: str
-    operation: str
-    api_version: str
-    time: str | None
-    subresource: str
-    fields: FieldSet
-    raw: Mapping[str, Any] | None = None
-    raw_fields: FieldSet | None = None
+    __slots__ = ("_fields", "api_version", "manager", "operation", "raw", "subresource", "time")
+
+    def __init__(
+        self,
+        manager: str,
+        operation: str,
+        api_version: str,
+        time: str | None,
+        subresource: str,
+        fields: FieldSet | None = None,
+        raw: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.manager = manager
+        self.operation = operation
+        self.api_version = api_version
+        self.time = time
+        self.subresource = subresource
+        self._fields = fields
+        self.raw = raw
+
+    @property
+    def fields(self) -> FieldSet:
+        if self._fields is None:
+            self._fields = FieldSet.from_fields_v1(self.raw or {})
+        return self._fields
+
+    def with_fields(self, fields: FieldSet) -> ManagerEntry:
+        return ManagerEntry(
+            self.manager, self.operation, self.api_version, self.time, self.subresource, fields
+        )
+
+    def covers(self, fields: FieldSet) -> bool:
+        if self._fields is None and self.raw is not None:
+            return fields.within_fields_v1(self.raw)
+        return fields.difference(self.fields).empty()
+
+    def overlaps(self, fields: FieldSet) -> bool:
+        if self._fields is None and self.raw is not None:
+            return fields.overlaps_fields_v1(self.raw)
+        return not self.fields.intersection(fields).empty()
 
     @property
     def key(self) -> ManagerKey:
@@ -81,11 +112,7 @@ class ManagerEntry:
         return text
 
     def encode(self) -> dict[str, Any]:
-        fields = (
-            self.raw
-            if self.raw is not None and self.fields is self.raw_fields
-            else self.fields.to_fields_v1()
-        )
+        fields = self.raw if self.raw is not None else self.fields.to_fields_v1()
         entry: dict[str, Any] = {
             "manager": self.manager,
             "operation": self.operation,
@@ -103,8 +130,11 @@ class ManagerEntry:
 Managers = dict[ManagerKey, ManagerEntry]
 
 
-def decode(entries: Any) -> Managers:
-    """Parse managedFields; raises ``ValueError`` on entries kube-apiserver would not decode."""
+def decode(entries: Any, lazy: bool = False) -> Managers:
+    """Parse managedFields; raises ``ValueError`` on entries kube-apiserver would not decode.
+
+    ``lazy`` leaves the field sets of stored entries (written by this server) to be decoded on use.
+    """
     if not isinstance(entries, list):
         raise ValueError("managedFields must be a list")
     managers: Managers = {}
@@ -119,7 +149,8 @@ def decode(entries: Any) -> Managers:
         if raw.get("fieldsType") != "FieldsV1":
             raise ValueError(f"managedFields[{index}]: fieldsType must be FieldsV1")
         fields_raw = raw.get("fieldsV1") or {}
-        fields = FieldSet.from_fields_v1(fields_raw)
+        if not isinstance(fields_raw, Mapping):
+            raise ValueError(f"managedFields[{index}]: fieldsV1 must be an object")
         time = raw.get("time")
         entry = ManagerEntry(
             manager=str(raw.get("manager") or ""),
@@ -127,9 +158,8 @@ def decode(entries: Any) -> Managers:
             api_version=str(raw["apiVersion"]),
             time=time if isinstance(time, str) else None,
             subresource=str(raw.get("subresource") or ""),
-            fields=fields,
+            fields=None if lazy else FieldSet.from_fields_v1(fields_raw),
             raw=fields_raw,
-            raw_fields=fields,
         )
         if entry.key in managers:
             raise ValueError(f"managedFields[{index}]: duplicate entry for manager {entry.manager!r}")
@@ -143,7 +173,7 @@ def decode_or_empty(obj: Mapping[str, Any] | None) -> Managers:
     if not entries:
         return {}
     try:
-        return decode(entries)
+        return decode(entries, lazy=True)
     except ValueError:
         return {}
 
@@ -247,14 +277,13 @@ def take_away(managers: Managers, changes: Comparison, keep: ManagerKey | None) 
         entry = managers[key]
         if key == keep:
             continue
-        taken = entry.fields.intersection(lost)
-        if taken.empty():
+        if not entry.overlaps(lost):
             continue
-        remaining = entry.fields.difference(taken)
+        remaining = entry.fields.difference(lost)
         if remaining.empty():
             del managers[key]
         else:
-            managers[key] = replace(entry, fields=remaining)
+            managers[key] = entry.with_fields(remaining)
 
 
 def cap_update_managers(managers: Managers, now: str, api_version: str) -> None:
@@ -273,6 +302,26 @@ def cap_update_managers(managers: Managers, now: str, api_version: str) -> None:
         fields = fields.union(entry.fields)
         del managers[entry.key]
     managers[ancient_key] = ManagerEntry(ANCIENT_MANAGER, UPDATE, api_version, now, "", fields)
+
+
+def _record_update(managers: Managers, key: ManagerKey, changes: Comparison, now: str) -> None:
+    """The updater keeps its earlier fields less the removed ones, plus what it added or changed."""
+    previous = managers.get(key)
+    if previous is not None and previous.overlaps(changes.removed):
+        previous = managers[key] = previous.with_fields(previous.fields.difference(changes.removed))
+    owned = changes.changed()
+    if owned.empty():
+        if previous is not None and previous.fields.empty():
+            del managers[key]
+        return
+    if previous is None:
+        manager, _, api_version, subresource = key
+        managers[key] = ManagerEntry(manager, UPDATE, api_version, now, subresource, owned)
+    elif previous.covers(owned):
+        previous.time = now  # the common rewrite of fields it already owns keeps the stored set
+    else:
+        managers[key] = previous.with_fields(previous.fields.union(owned))
+        managers[key].time = now
 
 
 def track_update(
@@ -305,12 +354,9 @@ def track_update(
         managers = decode_or_empty(live)
     schema = schema_of(resource)
     changes = comparison(resource, live, obj, schema, reset_fields(resource, subresource, obj))
-    take_away(managers, changes, None)
-    owned = changes.changed()
-    if manager and not owned.empty():
-        key: ManagerKey = (manager, UPDATE, resource.api_version, subresource or "")
-        previous = managers.get(key)
-        fields = owned if previous is None else previous.fields.union(owned)
-        managers[key] = ManagerEntry(manager, UPDATE, resource.api_version, now, subresource or "", fields)
+    key: ManagerKey = (manager, UPDATE, resource.api_version, subresource or "")
+    take_away(managers, changes, key if manager else None)
+    if manager:
+        _record_update(managers, key, changes, now)
         cap_update_managers(managers, now, resource.api_version)
     store(obj, managers)

@@ -144,7 +144,7 @@ def _prune(
 def _conflicts(managers: Managers, changed: FieldSet, applier: ManagerKey) -> dict[ManagerKey, FieldSet]:
     found: dict[ManagerKey, FieldSet] = {}
     for key, entry in managers.items():
-        if key == applier:
+        if key == applier or not entry.overlaps(changed):
             continue
         overlap = entry.fields.intersection(changed)
         if not overlap.empty():

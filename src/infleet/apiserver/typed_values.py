@@ -75,7 +75,7 @@ def item_element(item: Any, shape: ListShape, items: SchemaNode | None, strict: 
     """
     if shape.kind == "set":
         return value_element(item)
-    if not isinstance(item, Mapping):
+    if not isinstance(item, dict):
         if strict:
             raise TypedValueError("an element of a keyed list must be an object")
         return value_element(item)
@@ -119,7 +119,7 @@ def to_field_set(value: Any, schema: SchemaNode | None) -> FieldSet:
 
 
 def _collect(value: Any, schema: SchemaNode | None, out: FieldSet, path: Path) -> None:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         if atomic_map(schema):
             out.insert(path)
             return
@@ -128,7 +128,7 @@ def _collect(value: Any, schema: SchemaNode | None, out: FieldSet, path: Path) -
             _collect(child_value, _child(schema, name), out, child_path)
             if (
                 child_value is None
-                or (isinstance(child_value, Mapping) and not child_value)
+                or (isinstance(child_value, dict) and not child_value)
                 or not _declared(schema, name)
             ):
                 out.insert(child_path)
@@ -180,7 +180,9 @@ def compare(old: Any, new: Any, schema: SchemaNode | None, struct_members: bool 
 def _compare(
     old: Any, new: Any, schema: SchemaNode | None, result: Comparison, path: Path, struct_members: bool
 ) -> None:
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
+    if type(old) is type(new) and old == new:
+        return  # one C-level comparison spares walking what a write left alone
+    if isinstance(old, dict) and isinstance(new, dict):
         if atomic_map(schema) or (not old and not new):
             if old != new and path:
                 result.modified.insert(path)
@@ -199,12 +201,13 @@ def _compare(
 
 def _replaced(old: Any, new: Any, schema: SchemaNode | None, result: Comparison, path: Path) -> None:
     """A scalar changed, or a value changed its type: the path is modified, nested nodes come and go."""
-    if isinstance(old, Mapping | list):
-        _subtree(old, schema, result.removed, path, False)
-    if isinstance(new, Mapping | list):
-        _subtree(new, schema, result.added, path, False)
-    if path:
-        result.modified.insert(path)
+    if not path:
+        return
+    if isinstance(old, dict | list):
+        _subtree(old, schema, _parent(result.removed, path), path[-1], False)
+    if isinstance(new, dict | list):
+        _subtree(new, schema, _parent(result.added, path), path[-1], False)
+    result.modified.insert(path)
 
 
 def _compare_maps(
@@ -216,17 +219,21 @@ def _compare_maps(
     struct_members: bool,
 ) -> None:
     for name in {**old, **new}:
-        child_path = (*path, field_element(name))
-        child_schema = _child(schema, name)
         before, after = old.get(name, _MISSING), new.get(name, _MISSING)
+        if type(before) is type(after) and before == after:
+            continue
+        element = "f:" + name
+        child_schema = _child(schema, name)
         if before is _MISSING:
-            member = _node(schema, name, after, struct_members)
-            _subtree(after, child_schema, result.added, child_path, member, struct_members)
+            member = _node(schema, name, after, struct_members, child_schema)
+            parent = _parent(result.added, (*path, element))
+            _subtree(after, child_schema, parent, element, member, struct_members)
         elif after is _MISSING:
-            member = _node(schema, name, before, struct_members)
-            _subtree(before, child_schema, result.removed, child_path, member, struct_members)
+            member = _node(schema, name, before, struct_members, child_schema)
+            parent = _parent(result.removed, (*path, element))
+            _subtree(before, child_schema, parent, element, member, struct_members)
         else:
-            _compare(before, after, child_schema, result, child_path, struct_members)
+            _compare(before, after, child_schema, result, (*path, element), struct_members)
 
 
 def _compare_lists(
@@ -245,53 +252,71 @@ def _compare_lists(
         item_path = (*path, element)
         previous = before_items.get(element, _MISSING)
         if previous is _MISSING:
-            _subtree(item, items, result.added, item_path, True, struct_members)
+            _subtree(item, items, _parent(result.added, item_path), element, True, struct_members)
         else:
             _compare(previous, item, items, result, item_path, struct_members)
     for element, item in before_items.items():
         if element not in after_items:
-            _subtree(item, items, result.removed, (*path, element), True, struct_members)
+            item_path = (*path, element)
+            _subtree(item, items, _parent(result.removed, item_path), element, True, struct_members)
 
 
-def _node(schema: SchemaNode | None, name: str, value: Any, struct_members: bool) -> bool:
+def _node(
+    schema: SchemaNode | None, name: str, value: Any, struct_members: bool, child: SchemaNode | None
+) -> bool:
     """Whether a field appearing or going counts as a node of its own (see :func:`compare`)."""
-    if struct_members or not isinstance(value, Mapping) or not value:
+    if struct_members or not isinstance(value, dict) or not value or child is None:
         return True
-    child = _child(schema, name)
-    is_struct = _declared(schema, name) and child is not None and "properties" in child.raw
+    is_struct = "properties" in child.raw and _declared(schema, name)
     return not is_struct or atomic_map(child)
+
+
+def _parent(root: FieldSet, path: Path) -> FieldSet:
+    """The trie node holding the last element of ``path``, created on the way (it gets filled)."""
+    node = root
+    for element in path[:-1]:
+        found = node.children.get(element)
+        if found is None:
+            found = node.children[element] = FieldSet()
+        node = found
+    return node
 
 
 def _subtree(
     value: Any,
     schema: SchemaNode | None,
-    out: FieldSet,
-    path: Path,
+    parent: FieldSet,
+    element: str,
     member: bool,
     struct_members: bool = True,
 ) -> None:
-    """Every node of ``value`` at ``path`` into ``out``: the path itself, its fields and items."""
-    if member and path:
-        out.insert(path)
-    if isinstance(value, Mapping):
-        if atomic_map(schema) or not value:
-            out.insert(path)
+    """Every node of ``value`` (at ``element`` under ``parent``): itself, its fields and its items."""
+    if member:
+        parent.members.add(element)
+    if isinstance(value, dict):
+        if not value or atomic_map(schema):
+            parent.members.add(element)
             return
+        node = parent.children.get(element)
+        if node is None:
+            node = parent.children[element] = FieldSet()
         for name, child_value in value.items():
-            child_member = _node(schema, name, child_value, struct_members)
-            child_path = (*path, field_element(name))
-            _subtree(child_value, _child(schema, name), out, child_path, child_member, struct_members)
+            child = _child(schema, name)
+            child_member = _node(schema, name, child_value, struct_members, child)
+            _subtree(child_value, child, node, "f:" + name, child_member, struct_members)
     elif isinstance(value, list):
         shape = list_shape(schema)
-        if shape.kind == "atomic" or not value:
-            out.insert(path)
+        if not value or shape.kind == "atomic":
+            parent.members.add(element)
             return
+        node = parent.children.get(element)
+        if node is None:
+            node = parent.children[element] = FieldSet()
         items = _items(schema)
         for item in value:
-            item_path = (*path, item_element(item, shape, items, strict=False))
-            _subtree(item, items, out, item_path, True, struct_members)
-    elif path:
-        out.insert(path)
+            _subtree(item, items, node, item_element(item, shape, items, strict=False), True, struct_members)
+    else:
+        parent.members.add(element)
 
 
 # -- merge and removal -------------------------------------------------------------------------------
@@ -302,8 +327,8 @@ def merge(live: Any, applied: Any, schema: SchemaNode | None) -> Any:
 
     A null in ``applied`` removes the field (kube-apiserver drops nulls when decoding the result).
     """
-    if isinstance(applied, Mapping):
-        if not isinstance(live, Mapping) or atomic_map(schema):
+    if isinstance(applied, dict):
+        if not isinstance(live, dict) or atomic_map(schema):
             return _without_nulls(applied)
         result = dict(live)
         for name, value in applied.items():
@@ -321,7 +346,7 @@ def merge(live: Any, applied: Any, schema: SchemaNode | None) -> Any:
 
 
 def _without_nulls(value: Any) -> Any:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return {k: _without_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [_without_nulls(v) for v in value]
@@ -371,7 +396,7 @@ def remove_fields(value: Any, fields: FieldSet, schema: SchemaNode | None) -> An
     """``value`` without the members of ``fields`` (each with everything under it)."""
     if fields.empty():
         return value
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         if atomic_map(schema):
             return value
         result: dict[str, Any] = {}
