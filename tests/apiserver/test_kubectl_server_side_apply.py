@@ -94,20 +94,32 @@ def test_an_update_takes_the_field_and_the_next_apply_conflicts_with_it(kubectl:
     assert ("kubectl-patch", "Update") not in entries  # it owns nothing any more
 
 
-def test_custom_resource_field_conflict_and_force(kubectl: Kubectl) -> None:
+@pytest.fixture
+def crd(kubectl: Kubectl) -> Kubectl:
     kubectl.run("apply", "-f", str(EXAMPLES / "crd-modelserver.yaml"))
     kubectl.run("wait", "--for=condition=Established", "crd/modelservers.llm.example.com", "--timeout=20s")
+    return kubectl
+
+
+def model_server(name: str, spec: dict[str, Any] | None = None, status: dict[str, Any] | None = None) -> str:
+    obj: dict[str, Any] = {
+        "apiVersion": "llm.example.com/v1alpha1",
+        "kind": "ModelServer",
+        "metadata": {"name": name},
+    }
+    if spec is not None:
+        obj["spec"] = spec
+    if status is not None:
+        obj["status"] = status
+    return yaml.safe_dump(obj)
+
+
+def test_custom_resource_field_conflict_and_force(crd: Kubectl) -> None:
+    kubectl = crd
     name = unique("ms")
 
     def server(model: str) -> str:
-        return yaml.safe_dump(
-            {
-                "apiVersion": "llm.example.com/v1alpha1",
-                "kind": "ModelServer",
-                "metadata": {"name": name},
-                "spec": {"model": model},
-            }
-        )
+        return model_server(name, {"model": model})
 
     apply(kubectl, server("qwen2-7b"), "platform")
     refused = apply(kubectl, server("llama3-8b"), "team", check=False)
@@ -176,3 +188,25 @@ def test_server_side_apply_takes_over_an_object_applied_client_side(kubectl: Kub
         obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
     )
     assert last_applied["spec"]["replicas"] == 3
+
+
+def test_dropped_field_returns_to_its_default_and_status_is_owned_through_its_subresource(
+    crd: Kubectl,
+) -> None:
+    name = unique("ms")
+    apply(crd, model_server(name, {"model": "qwen2-7b", "replicas": 3}), "platform")
+    apply(crd, model_server(name, {"model": "qwen2-7b"}), "platform")
+    obj, _ = managed(crd, "modelserver", name)
+    assert obj["spec"]["replicas"] == 1  # removed, then defaulted again by the schema
+
+    # Status in a main-resource apply is not owned; through /status only the status is.
+    apply(crd, model_server(name, {"model": "qwen2-7b"}, {"replicas": 7}), "platform")
+    status = model_server(name, {"model": "other"}, {"replicas": 2})
+    apply(crd, status, "model-controller", "--subresource=status")
+    obj, entries = managed(crd, "modelserver", name)
+    assert obj["status"]["replicas"] == 2
+    assert obj["spec"]["model"] == "qwen2-7b"
+    assert entries["platform", "Apply"]["fieldsV1"] == {"f:spec": {"f:model": {}}}
+    controller = entries["model-controller", "Apply"]
+    assert controller["subresource"] == "status"
+    assert controller["fieldsV1"] == {"f:status": {"f:replicas": {}}}

@@ -376,6 +376,10 @@ def _next_version(
             obj["status"] = desired["status"]
         else:
             obj.pop("status", None)
+        # An apply through /status computed the new ownership; an update's is recomputed from current.
+        managed = (desired.get("metadata") or {}).get("managedFields")
+        if managed is not None:
+            obj["metadata"]["managedFields"] = managed
         obj["apiVersion"] = current.get("apiVersion", resource.api_version)
         return obj
     obj = desired
