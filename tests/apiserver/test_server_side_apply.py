@@ -357,3 +357,14 @@ def test_more_than_ten_updaters_fold_the_oldest_into_ancient_changes() -> None:
     assert "ancient-changes" in managers
     assert "m11" in managers
     assert "m00" not in managers
+
+
+def test_keyed_list_order_follows_the_applied_order_and_keeps_live_only_items_in_place() -> None:
+    def ports(*names: str) -> dict[str, Any]:
+        return widget(ports=[{"name": n, "port": i} for i, n in enumerate(names)])
+
+    live = apply(WIDGET, None, ports("a", "b"), "alice")
+    live = apply(WIDGET, live, widget(ports=[{"name": "x", "port": 9}]), "bob")
+    live["spec"]["ports"] = [live["spec"]["ports"][i] for i in (0, 2, 1)]  # a, x, b
+    reordered = apply(WIDGET, live, ports("b", "a"), "alice")
+    assert [p["name"] for p in reordered["spec"]["ports"]] == ["x", "b", "a"]

@@ -33,7 +33,8 @@ class FieldSet:
     def __init__(
         self, members: frozenset[str] | set[str] | None = None, children: dict[str, FieldSet] | None = None
     ) -> None:
-        self.members: set[str] = set(members) if members else set()
+        # A set passed in is taken over, not copied: callers pass sets they just built.
+        self.members: set[str] = members if isinstance(members, set) else set(members or ())
         self.children: dict[str, FieldSet] = children if children is not None else {}
 
     # -- building ----------------------------------------------------------------------------------

@@ -26,27 +26,22 @@ ANCIENT_MANAGER = "ancient-changes"
 _FIELD_MANAGER_MAX_LENGTH = 128
 _OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
-# What no manager ever owns: the type and the server's own metadata (kube-apiserver's stripped fields).
-_STRIPPED = FieldSet(
-    {"f:apiVersion", "f:kind", "f:metadata"},
+# What no manager ever owns besides apiVersion and kind: the server's own metadata (kube-apiserver
+# strips these from every field set).
+_STRIPPED_METADATA = frozenset(
     {
-        "f:metadata": FieldSet(
-            {
-                "f:name",
-                "f:namespace",
-                "f:creationTimestamp",
-                "f:selfLink",
-                "f:uid",
-                "f:generation",
-                "f:managedFields",
-                "f:resourceVersion",
-                "f:deletionTimestamp",
-                "f:deletionGracePeriodSeconds",
-            }
-        )
-    },
+        "name",
+        "namespace",
+        "creationTimestamp",
+        "selfLink",
+        "uid",
+        "generation",
+        "managedFields",
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+    }
 )
-_STATUS = FieldSet({"f:status"})
 
 ManagerKey = tuple[str, str, str, str]
 
@@ -227,17 +222,31 @@ def schema_of(resource: ResourceType) -> SchemaNode | None:
     return node
 
 
-def reset_fields(resource: ResourceType, subresource: str | None, obj: Mapping[str, Any]) -> FieldSet:
-    """What a write through ``subresource`` cannot own, with everything below: the status through the
-    main resource, everything but the status through the status subresource (kube's reset fields)."""
+def ownable(resource: ResourceType, subresource: str | None, obj: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The part of ``obj`` a write through ``subresource`` can own (a shallow view).
+
+    Never apiVersion, kind or the server's metadata; through the main resource not the status of a kind
+    with a status subresource, through ``/status`` only the status (kube-apiserver's reset fields).
+    ``metadata`` is always there, so that it never counts as a field of its own.
+    """
+    if obj is None:
+        return {"metadata": {}}
     if subresource == "status":
-        return FieldSet({f"f:{name}" for name in obj if name not in ("status", "metadata")})
-    return _STATUS if resource.has_status else FieldSet()
-
-
-def without_ignored(fields: FieldSet, reset: FieldSet) -> FieldSet:
-    """``fields`` without the server's own metadata and without the reset fields."""
-    return fields.difference(_STRIPPED).recursive_difference(reset)
+        view = {"status": obj["status"]} if "status" in obj else {}
+    else:
+        skip_status = resource.has_status
+        view = {
+            k: v
+            for k, v in obj.items()
+            if k not in ("apiVersion", "kind", "metadata") and not (skip_status and k == "status")
+        }
+    metadata = obj.get("metadata")
+    view["metadata"] = (
+        {k: v for k, v in metadata.items() if k not in _STRIPPED_METADATA}
+        if isinstance(metadata, Mapping)
+        else {}
+    )
+    return view
 
 
 def comparison(
@@ -245,24 +254,15 @@ def comparison(
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any],
     schema: SchemaNode | None,
-    reset: FieldSet,
+    subresource: str | None,
 ) -> Comparison:
-    """What a write changed, without managedFields and without the fields it cannot own."""
-    found = compare(_without_managed(old), _without_managed(new), schema, struct_members=not resource.builtin)
-    return Comparison(
-        added=without_ignored(found.added, reset),
-        modified=without_ignored(found.modified, reset),
-        removed=without_ignored(found.removed, reset),
+    """What a write changed among the fields it can own."""
+    return compare(
+        ownable(resource, subresource, old),
+        ownable(resource, subresource, new),
+        schema,
+        struct_members=not resource.builtin,
     )
-
-
-def _without_managed(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if obj is None:
-        return {}
-    metadata = obj.get("metadata")
-    if isinstance(metadata, Mapping) and "managedFields" in metadata:
-        return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
-    return obj
 
 
 # -- updates -----------------------------------------------------------------------------------------
@@ -353,7 +353,7 @@ def track_update(
     if managers is None:
         managers = decode_or_empty(live)
     schema = schema_of(resource)
-    changes = comparison(resource, live, obj, schema, reset_fields(resource, subresource, obj))
+    changes = comparison(resource, live, obj, schema, subresource)
     key: ManagerKey = (manager, UPDATE, resource.api_version, subresource or "")
     take_away(managers, changes, key if manager else None)
     if manager:

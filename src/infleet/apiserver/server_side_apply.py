@@ -24,11 +24,10 @@ from infleet.apiserver.managed_fields import (
     Managers,
     comparison,
     decode_or_empty,
-    reset_fields,
+    ownable,
     schema_of,
     store,
     take_away,
-    without_ignored,
 )
 from infleet.apiserver.resources import ResourceType
 from infleet.apiserver.schema_node import SchemaNode
@@ -63,9 +62,9 @@ def apply_configuration(
             "metadata.managedFields must be nil: remove managedFields from the applied configuration"
         )
     schema = schema_of(resource)
-    reset = reset_fields(resource, subresource, applied)
     try:
-        config_fields = without_ignored(to_field_set(applied, schema), reset)
+        config_fields = to_field_set(ownable(resource, subresource, applied), schema)
+        config_fields.members.discard("f:metadata")  # a fresh set; metadata is never a field of its own
         merged: dict[str, Any] = merge(live if live is not None else {}, applied, schema)
     except TypedValueError as error:
         raise _typed_error(resource, applied, error) from None
@@ -84,7 +83,7 @@ def apply_configuration(
     )
     if previous is not None:
         merged = _prune(merged, managers, previous.fields, schema)
-    changes = comparison(resource, live, merged, schema, reset)
+    changes = comparison(resource, live, merged, schema, subresource)
     conflicts = _conflicts(managers, changes.changed(), key)
     if conflicts and not force:
         conflicts = _beyond_last_applied(conflicts, manager, live, resource, schema)
@@ -118,7 +117,7 @@ def _adopt_unmanaged(
     schema: SchemaNode | None,
 ) -> None:
     """An object nobody manages yet is owned by ``before-first-apply`` for its first apply."""
-    owned = comparison(resource, None, live, schema, reset_fields(resource, subresource, live)).changed()
+    owned = comparison(resource, None, live, schema, subresource).changed()
     if not owned.empty():
         key: ManagerKey = (BEFORE_FIRST_APPLY, UPDATE, resource.api_version, subresource or "")
         managers[key] = ManagerEntry(
@@ -174,10 +173,10 @@ def _beyond_last_applied(
         last_applied = json.loads(text)
         if not isinstance(last_applied, dict):
             return conflicts
-        allowed = to_field_set(last_applied, schema)
+        allowed = to_field_set(ownable(resource, None, last_applied), schema)
     except (ValueError, TypedValueError):
         return conflicts
-    differs = comparison(resource, last_applied, live, schema, FieldSet())
+    differs = comparison(resource, last_applied, live, schema, None)
     allowed = allowed.difference(differs.modified).difference(differs.added).difference(differs.removed)
     remaining = {key: fields.difference(allowed) for key, fields in conflicts.items()}
     return {key: fields for key, fields in remaining.items() if not fields.empty()}

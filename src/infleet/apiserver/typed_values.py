@@ -223,6 +223,15 @@ def _compare_maps(
         if type(before) is type(after) and before == after:
             continue
         element = "f:" + name
+        if not isinstance(before, dict | list) and not isinstance(after, dict | list):
+            # Two scalars (or one and nothing): no schema needed to tell what changed.
+            if before is _MISSING:
+                _parent(result.added, (*path, element)).members.add(element)
+            elif after is _MISSING:
+                _parent(result.removed, (*path, element)).members.add(element)
+            else:
+                result.modified.insert((*path, element))
+            continue
         child_schema = _child(schema, name)
         if before is _MISSING:
             member = _node(schema, name, after, struct_members, child_schema)
@@ -282,6 +291,14 @@ def _parent(root: FieldSet, path: Path) -> FieldSet:
     return node
 
 
+def _below(parent: FieldSet, element: str) -> FieldSet:
+    """The child node of ``parent`` at ``element``, created empty (the caller fills it)."""
+    node = parent.children.get(element)
+    if node is None:
+        node = parent.children[element] = FieldSet()
+    return node
+
+
 def _subtree(
     value: Any,
     schema: SchemaNode | None,
@@ -297,10 +314,11 @@ def _subtree(
         if not value or atomic_map(schema):
             parent.members.add(element)
             return
-        node = parent.children.get(element)
-        if node is None:
-            node = parent.children[element] = FieldSet()
+        node = _below(parent, element)
         for name, child_value in value.items():
+            if not isinstance(child_value, dict | list):
+                node.members.add("f:" + name)  # a scalar leaf needs no schema
+                continue
             child = _child(schema, name)
             child_member = _node(schema, name, child_value, struct_members, child)
             _subtree(child_value, child, node, "f:" + name, child_member, struct_members)
@@ -309,9 +327,7 @@ def _subtree(
         if not value or shape.kind == "atomic":
             parent.members.add(element)
             return
-        node = parent.children.get(element)
-        if node is None:
-            node = parent.children[element] = FieldSet()
+        node = _below(parent, element)
         items = _items(schema)
         for item in value:
             _subtree(item, items, node, item_element(item, shape, items, strict=False), True, struct_members)
@@ -356,10 +372,10 @@ def _without_nulls(value: Any) -> Any:
 def _merge_items(
     live: list[Any], applied: list[Any], shape: ListShape, items: SchemaNode | None
 ) -> list[Any]:
-    """Merge two keyed lists or sets: shared and new items in applied order, live-only items in place.
+    """Merge two keyed lists or sets as structured-merge-diff orders them.
 
-    As structured-merge-diff does: an item in both lists is emitted where the applied list puts it,
-    and an item only in the live list stays right after the items that preceded it there.
+    Items in both lists come in the applied order, new items where the applied list puts them, and an
+    item only in the live list stays ahead of the shared items that followed it there.
     """
     live_keys = [item_element(item, shape, items, strict=False) for item in live]
     applied_keys = [item_element(item, shape, items, strict=True) for item in applied]
@@ -367,28 +383,38 @@ def _merge_items(
     for element, item in zip(live_keys, live, strict=True):
         live_by_key.setdefault(element, item)
     applied_by_key = dict(zip(applied_keys, applied, strict=True))
+    shared = [element for element in dict.fromkeys(applied_keys) if element in live_by_key]
     out: list[Any] = []
     emitted: set[str] = set()
+    next_shared = 0
 
     def emit(element: str) -> None:
+        nonlocal next_shared
         if element not in emitted:
             emitted.add(element)
             out.append(merge(live_by_key.get(element, _MISSING), applied_by_key[element], items))
+        if next_shared < len(shared) and shared[next_shared] == element:
+            next_shared += 1
 
-    # Each live-only item is emitted after the applied items up to the next shared item it follows.
-    j = 0
-    for i, element in enumerate(live_keys):
-        if element in applied_by_key:
-            while j < len(applied_keys) and applied_keys[j] != element:
-                emit(applied_keys[j])
-                j += 1
-            emit(element)
-            continue
-        if element not in emitted:
-            emitted.add(element)
-            out.append(live[i])
-    for element in applied_keys[j:]:
-        emit(element)
+    i = j = 0
+    while i < len(live_keys) or j < len(applied_keys):
+        if i < len(live_keys):
+            element = live_keys[i]
+            if j < len(applied_keys) and element == applied_keys[j]:
+                emit(element)
+                i, j = i + 1, j + 1
+                continue
+            if element not in applied_by_key:
+                out.append(live[i])
+                i += 1
+                continue
+            # A shared item waits for its turn in the applied order.
+            waiting = next_shared < len(shared) and shared[next_shared] != element
+            if element in emitted or (waiting and j < len(applied_keys)):
+                i += 1
+                continue
+        emit(applied_keys[j])
+        j += 1
     return out
 
 
