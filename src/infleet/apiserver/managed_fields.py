@@ -9,6 +9,7 @@ and takes them from every other manager, as kube-apiserver does; ``server_side_a
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -190,6 +191,7 @@ def store(obj: dict[str, Any], managers: Managers) -> None:
         metadata.pop("managedFields", None)
 
 
+@functools.lru_cache(maxsize=256)  # a server sees few distinct User-Agents
 def manager_from_user_agent(user_agent: str) -> str:
     """kube-apiserver's default manager: the User-Agent before its first ``/``, printable, <= 128 chars."""
     prefix = user_agent.split("/", 1)[0]
@@ -199,26 +201,25 @@ def manager_from_user_agent(user_agent: str) -> str:
 
 # -- schemas and ignored fields --------------------------------------------------------------------------
 
-_SCHEMAS: dict[int, tuple[Any, SchemaNode | None]] = {}
+_SCHEMAS: dict[int, tuple[ResourceType, SchemaNode | None]] = {}
 
 
 def schema_of(resource: ResourceType) -> SchemaNode | None:
     """The schema of ``resource``'s objects, ``metadata`` typed as ObjectMeta for custom resources too."""
-    builtins = BuiltinSchemas.load()
-    if resource.builtin:
-        return builtins.node(resource.group, resource.version, resource.kind)
-    source = resource.schema
-    cached = _SCHEMAS.get(id(source))
-    if cached is not None and cached[0] is source:
+    cached = _SCHEMAS.get(id(resource))
+    if cached is not None and cached[0] is resource:
         return cached[1]
+    builtins = BuiltinSchemas.load()
     node: SchemaNode | None = None
-    if source is not None:
-        properties = dict(source.get("properties") or {})
+    if resource.builtin:
+        node = builtins.node(resource.group, resource.version, resource.kind)
+    elif resource.schema is not None:
+        properties = dict(resource.schema.get("properties") or {})
         properties["metadata"] = {"$ref": f"#/$defs/{_OBJECT_META}"}
-        node = SchemaNode({**source, "properties": properties}, builtins.definitions)
-    if len(_SCHEMAS) > 512:
+        node = SchemaNode({**resource.schema, "properties": properties}, builtins.definitions)
+    if len(_SCHEMAS) > 1024:  # resource types come and go with CRDs; the cache never grows unbounded
         _SCHEMAS.clear()
-    _SCHEMAS[id(source)] = (source, node)
+    _SCHEMAS[id(resource)] = (resource, node)
     return node
 
 
@@ -288,6 +289,8 @@ def take_away(managers: Managers, changes: Comparison, keep: ManagerKey | None) 
 
 def cap_update_managers(managers: Managers, now: str, api_version: str) -> None:
     """Merge the oldest Update entries into ``ancient-changes`` once there are more than ten."""
+    if len(managers) <= MAX_UPDATE_MANAGERS:
+        return
     updaters = sorted(
         (e for e in managers.values() if e.operation == UPDATE and e.manager != ANCIENT_MANAGER),
         key=lambda e: e.time or "",
