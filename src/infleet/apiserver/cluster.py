@@ -29,6 +29,7 @@ from infleet.apiserver.errors import (
     invalid,
     not_found,
 )
+from infleet.apiserver.managed_fields import track_update
 from infleet.apiserver.metrics_resources import METRICS_RESOURCES
 from infleet.apiserver.object_meta import (
     SERVER_OWNED,
@@ -48,7 +49,6 @@ from infleet.apiserver.write_rules import (
     check_deleting_finalizers,
     checked_body,
     deep_copy,
-    record_manager,
     unchanged,
 )
 
@@ -93,7 +93,8 @@ class Cluster:
         for namespace in DEFAULT_NAMESPACES:
             if self.store.get("namespaces", "", namespace) is None:
                 body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-                await self.create(self.resource("", "v1", "namespaces"), None, body, WriteOptions())
+                options = WriteOptions(field_manager="kube-apiserver")
+                await self.create(self.resource("", "v1", "namespaces"), None, body, options)
         self.collector.start()
 
     async def stop(self) -> None:
@@ -212,7 +213,8 @@ class Cluster:
         warnings = admit(resource, obj, options.field_validation, shape_checked=True)
         if resource.storage_key == crds.CRD_STORAGE_KEY:
             crds.prepare_create(self.index, obj)
-        record_manager(obj, options.field_manager, "Update", self.now())
+        if not options.applied:
+            track_update(resource, None, obj, options.field_manager, None, self.now())
         if self.store.get(resource.storage_key, ns, name) is not None:
             raise already_exists(resource.plural, name, resource.group)
         if options.dry_run:
@@ -279,9 +281,10 @@ class Cluster:
             crds.prepare_update(self.index, current, obj)
         if desired_state(obj, resource.has_status) != desired_state(current, resource.has_status):
             metadata["generation"] = int(current["metadata"].get("generation", 1)) + 1
+        if not options.applied:
+            track_update(resource, current, obj, options.field_manager, subresource, self.now())
         if unchanged(current, obj):
             return WriteResult(current, warnings=warnings)
-        record_manager(obj, options.field_manager, "Update", self.now())
         if options.dry_run:
             return WriteResult(obj, warnings=warnings)
         # Gone once nothing holds it: no finalizer left and (a pod) its containers stopped.
@@ -373,13 +376,18 @@ def _next_version(
     resource: ResourceType, current: dict[str, Any], desired: dict[str, Any], subresource: str | None
 ) -> dict[str, Any]:
     """``desired`` with what the request may not change taken from ``current``: the status on the main
-    resource, everything but the status on the status subresource, and server-owned metadata."""
+    resource (and through ``scale``), everything but the status on the status subresource, and
+    server-owned metadata."""
     if subresource == "status":
         obj = deep_copy(current)
         if "status" in desired:
             obj["status"] = desired["status"]
         else:
             obj.pop("status", None)
+        # An apply through /status computed the new ownership; an update's is recomputed from current.
+        managed = (desired.get("metadata") or {}).get("managedFields")
+        if managed is not None:
+            obj["metadata"]["managedFields"] = managed
         obj["apiVersion"] = current.get("apiVersion", resource.api_version)
         return obj
     obj = desired

@@ -6,6 +6,7 @@ Tables and watch streams. ``http_api`` routes requests here once the URL names a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.deletion import DeleteOptions
 from infleet.apiserver.errors import StatusError, bad_request, method_not_allowed, unsupported_media_type
 from infleet.apiserver.http_responses import TABLE_MEDIA_TYPE, add_warnings, json_response, wants_table
+from infleet.apiserver.managed_fields import manager_from_user_agent
 from infleet.apiserver.patches import APPLY_PATCH, apply_patch, decode_patch, patch_type
 from infleet.apiserver.protobuf_bodies import PROTOBUF_MEDIA_TYPE, decode_protobuf_body
 from infleet.apiserver.resources import ResourceType
@@ -95,9 +97,11 @@ class ResourceEndpoint:
         return body
 
     def _write_options(self, request: Request) -> WriteOptions:
+        """Options of a write; without ``fieldManager`` the manager comes from the User-Agent."""
         query = request.query_params
+        manager = query.get("fieldManager") or manager_from_user_agent(request.headers.get("user-agent", ""))
         return WriteOptions(
-            field_manager=query.get("fieldManager", ""),
+            field_manager=manager,
             field_validation=parse_field_validation(query.get("fieldValidation")),
             dry_run=request_params.dry_run(query),
         )
@@ -219,39 +223,12 @@ class ResourceEndpoint:
         decoded = decode_patch(media, await self._body(request))
         patch_body = decoded.value
         warnings = duplicate_field_warnings(resource, decoded, options.field_validation)
+        force = request_params.go_bool(request.query_params, "force")
         if media == APPLY_PATCH:
-            if not options.field_manager:
-                raise bad_request(
-                    "fieldManager is required for apply requests: add ?fieldManager=<your-name>"
-                )
-            if not isinstance(patch_body, dict):
-                raise bad_request(f"{resource.kind} {path.name!r}: an apply body must be an object")
-            now = cluster.now()
-
-            def applier(live: dict[str, Any] | None) -> dict[str, Any]:
-                schema = None
-                from infleet.apiserver.patches import schema_for
-
-                schema = schema_for(resource)
-                return apply_configuration(
-                    live,
-                    patch_body,
-                    schema,
-                    manager=options.field_manager,
-                    api_version=resource.api_version,
-                    now=now,
-                )
-
-            result = await cluster.patch(
-                resource,
-                path.namespace,
-                path.name,
-                applier,
-                options,
-                path.subresource,
-                create_if_missing=path.subresource is None,
-            )
+            result = await self._apply(cluster, resource, path, request, patch_body, options, force)
         else:
+            if force:
+                raise bad_request("force: Forbidden: may not be specified for non-apply patch")
             result = await cluster.patch(
                 resource,
                 path.namespace,
@@ -261,6 +238,46 @@ class ResourceEndpoint:
                 path.subresource,
             )
         return self._written(request, cluster, resource, result, warnings)
+
+    async def _apply(
+        self,
+        cluster: Cluster,
+        resource: ResourceType,
+        path: ResourcePath,
+        request: Request,
+        patch_body: Any,
+        options: WriteOptions,
+        force: bool,
+    ) -> WriteResult:
+        """Server-side apply: creates the object when missing (not through a subresource)."""
+        assert path.name is not None
+        manager = request.query_params.get("fieldManager")
+        if not manager:
+            raise bad_request("fieldManager is required for apply requests: add ?fieldManager=<your-name>")
+        if not isinstance(patch_body, dict):
+            raise bad_request(f"{resource.kind} {path.name!r}: an apply body must be an object")
+        now = cluster.now()
+
+        def applier(live: dict[str, Any] | None) -> dict[str, Any]:
+            return apply_configuration(
+                resource,
+                live,
+                patch_body,
+                manager=manager,
+                subresource=path.subresource,
+                force=force,
+                now=now,
+            )
+
+        return await cluster.patch(
+            resource,
+            path.namespace,
+            path.name,
+            applier,
+            replace(options, field_manager=manager, applied=True),
+            path.subresource,
+            create_if_missing=path.subresource is None,
+        )
 
     async def _scale(
         self, cluster: Cluster, resource: ResourceType, path: ResourcePath, request: Request
@@ -277,6 +294,7 @@ class ResourceEndpoint:
                 path.name,
                 lambda current: scale.with_replicas(resource, current or {}, wanted),
                 options,
+                "scale",
             )
         elif request.method == "PATCH":
             media = patch_type(request.headers.get("content-type", ""), resource)
@@ -292,7 +310,7 @@ class ResourceEndpoint:
                 )
                 return scale.with_replicas(resource, current, patched_scale)
 
-            result = await cluster.patch(resource, path.namespace, path.name, rescale, options)
+            result = await cluster.patch(resource, path.namespace, path.name, rescale, options, "scale")
         else:
             raise method_not_allowed(f"{request.method} is not supported on {resource.plural}/scale")
         return json_response(scale.to_scale(resource, result.obj))

@@ -1,5 +1,5 @@
-"""Rules every write follows before it reaches admission: body shape, deletion-time finalizers,
-no-op detection and the field-manager record. Pure functions over plain dicts, called by ``cluster``.
+"""Rules every write follows before it reaches admission: body shape, deletion-time finalizers and
+no-op detection. Pure functions over plain dicts, called by ``cluster``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ class WriteOptions:
     field_manager: str = ""
     field_validation: str = "Warn"
     dry_run: bool = False
+    # True for server-side apply, whose managedFields the applier already computed.
+    applied: bool = False
 
 
 @dataclass
@@ -102,10 +104,10 @@ def _place(resource: ResourceType, metadata: dict[str, Any], namespace: str) -> 
 
 
 def unchanged(current: dict[str, Any], new: dict[str, Any]) -> bool:
-    """True when an update would not change anything but managedFields bookkeeping."""
+    """True when an update would change nothing, field ownership included."""
 
     def strip(obj: dict[str, Any]) -> dict[str, Any]:
-        metadata = {k: v for k, v in obj["metadata"].items() if k not in ("managedFields", "resourceVersion")}
+        metadata = {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}
         return {**obj, "metadata": metadata}
 
     return strip(current) == strip(new)
@@ -131,24 +133,3 @@ def check_deleting_finalizers(resource: ResourceType, current: dict[str, Any], n
             ],
             group=resource.group,
         )
-
-
-def record_manager(obj: dict[str, Any], manager: str, operation: str, now: str) -> None:
-    if not manager:
-        return
-    entries = [
-        e
-        for e in obj["metadata"].get("managedFields") or []
-        if not (e.get("manager") == manager and e.get("operation") == operation)
-    ]
-    entries.append(
-        {
-            "manager": manager,
-            "operation": operation,
-            "apiVersion": obj.get("apiVersion", ""),
-            "time": now,
-            "fieldsType": "FieldsV1",
-            "fieldsV1": {},
-        }
-    )
-    obj["metadata"]["managedFields"] = entries
