@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from infleet.api.labels import KUBECTL_LAST_APPLIED_ANNOTATION
 from infleet.apiserver.errors import Cause, StatusError, bad_request
 from infleet.apiserver.field_set import FieldSet, path_string
 from infleet.apiserver.managed_fields import (
@@ -39,7 +40,7 @@ from infleet.apiserver.typed_values import (
     with_named_fields,
 )
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+LAST_APPLIED = KUBECTL_LAST_APPLIED_ANNOTATION
 BEFORE_FIRST_APPLY = "before-first-apply"
 # kubectl's own manager: only its applies upgrade from, and keep in step with, client-side apply.
 KUBECTL_MANAGER = "kubectl"
