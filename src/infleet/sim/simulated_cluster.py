@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from infleet.api.kubernetes import (
     CONFIGMAP,
     DEPLOYMENT,
+    ENDPOINT_SLICE,
     ENDPOINTS,
     LEASE,
     NODE,
@@ -32,6 +33,7 @@ from infleet.kube.controller import ControllerSettings
 from infleet.kube.informer import InformerSettings
 from infleet.kube.manager import Manager
 from infleet.sim.deployment_controller import DeploymentController
+from infleet.sim.endpoint_slices import EndpointSliceController
 from infleet.sim.endpoints_controller import EndpointsController
 from infleet.sim.engine_launcher import EngineLauncher
 from infleet.sim.kubelet import Kubelet
@@ -73,6 +75,7 @@ def add_simulated_cluster(
     statefulsets = manager.informer(client, STATEFULSET)
     services = manager.informer(client, SERVICE)
     endpoints = manager.informer(client, ENDPOINTS)
+    endpoint_slices = manager.informer(client, ENDPOINT_SLICE)
     workers = ControllerSettings(workers=8, needs_leader=False)
     single = ControllerSettings(workers=1, needs_leader=False)
 
@@ -128,6 +131,12 @@ def add_simulated_cluster(
     controller = manager.controller(f"{name}/endpoints", endpoints_controller, workers)
     controller.watch_for(services)
     controller.watch_mapped(pods, endpoints_controller.services_of_pod)
+
+    slice_controller = EndpointSliceController(client, services, pods, endpoint_slices)
+    controller = manager.controller(f"{name}/endpointslice", slice_controller, workers)
+    controller.watch_for(services)
+    controller.watch_mapped(pods, endpoints_controller.services_of_pod)
+    controller.watch_owned(endpoint_slices, "Service")
 
     lifecycle = NodeLifecycleController(client, nodes, leases, pods, settings)
     controller = manager.controller(f"{name}/node-lifecycle", lifecycle, single)
