@@ -93,6 +93,41 @@ async def test_a_budget_refuses_then_allows_an_eviction(sim: RunningSim) -> None
         assert await gone(sim, name)
 
 
+async def budget_status(sim: RunningSim, name: str, **wanted: int) -> dict[str, Any]:
+    """The budget's status once the simulated disruption controller has written ``wanted``."""
+    async with asyncio.timeout(30):
+        while True:
+            status = (await sim.client.get(POD_DISRUPTION_BUDGET, name, "default")).get("status") or {}
+            if all(status.get(key) == value for key, value in wanted.items()):
+                return dict(status)
+            await asyncio.sleep(0.05)
+
+
+async def test_the_disruption_controller_keeps_budget_status(sim: RunningSim) -> None:
+    await running(sim, "svc", 3)
+    await sim.client.create(POD_DISRUPTION_BUDGET, budget("svc", maxUnavailable="34%"))
+    status = await budget_status(sim, "svc", observedGeneration=1)
+    assert {k: status[k] for k in ("expectedPods", "currentHealthy", "desiredHealthy")} == {
+        "expectedPods": 3,
+        "currentHealthy": 3,
+        "desiredHealthy": 1,
+    }
+    assert status["disruptionsAllowed"] == 2
+    (condition,) = status["conditions"]
+    assert (condition["type"], condition["status"], condition["reason"]) == (
+        "DisruptionAllowed",
+        "True",
+        "SufficientPods",
+    )
+    await sim.client.patch(POD_DISRUPTION_BUDGET, "svc", {"spec": {"maxUnavailable": 0}}, "default")
+    status = await budget_status(sim, "svc", observedGeneration=2)
+    assert (status["desiredHealthy"], status["disruptionsAllowed"]) == (3, 0)
+    assert status["conditions"][0]["reason"] == "InsufficientPods"
+    # Scaling the Deployment up raises the expected pods before the new ones are healthy.
+    await sim.client.patch(DEPLOYMENT, "svc", {"spec": {"replicas": 4}}, "default")
+    await budget_status(sim, "svc", expectedPods=4, desiredHealthy=4)
+
+
 async def test_eviction_requests_kube_refuses(sim: RunningSim) -> None:
     (pod,) = await running(sim, "api", 1)
     name = pod["metadata"]["name"]

@@ -13,7 +13,7 @@ simulated disruption controller, so both answer the same.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +87,7 @@ class BudgetStatus:
         }
 
 
-def _expected_scale(pods: list[Mapping[str, Any]], replicas_of: ReplicasOf) -> int:
+def _expected_scale(pods: Sequence[Mapping[str, Any]], replicas_of: ReplicasOf) -> int:
     counted: set[str] = set()
     total = 0
     for pod in pods:
@@ -103,7 +103,7 @@ def _expected_scale(pods: list[Mapping[str, Any]], replicas_of: ReplicasOf) -> i
 
 
 def budget_status(
-    pdb: Mapping[str, Any], pods: list[Mapping[str, Any]], replicas_of: ReplicasOf
+    pdb: Mapping[str, Any], pods: Sequence[Mapping[str, Any]], replicas_of: ReplicasOf
 ) -> BudgetStatus:
     """The status of ``pdb`` over ``pods`` (any pods of the cluster; the budget picks its own)."""
     selected = [p for p in pods if selects(pdb, p) and not is_terminal(p)]

@@ -23,6 +23,7 @@ from infleet.api.kubernetes import (
     NODE,
     NODE_LEASE_NAMESPACE,
     POD,
+    POD_DISRUPTION_BUDGET,
     SECRET,
     SERVICE,
     STATEFULSET,
@@ -33,6 +34,7 @@ from infleet.kube.controller import ControllerSettings
 from infleet.kube.informer import InformerSettings
 from infleet.kube.manager import Manager
 from infleet.sim.deployment_controller import DeploymentController
+from infleet.sim.disruption_controller import DisruptionController
 from infleet.sim.endpoint_slices import EndpointSliceController
 from infleet.sim.endpoints_controller import EndpointsController
 from infleet.sim.engine_launcher import EngineLauncher
@@ -76,6 +78,7 @@ def add_simulated_cluster(
     services = manager.informer(client, SERVICE)
     endpoints = manager.informer(client, ENDPOINTS)
     endpoint_slices = manager.informer(client, ENDPOINT_SLICE)
+    budgets = manager.informer(client, POD_DISRUPTION_BUDGET)
     workers = ControllerSettings(workers=8, needs_leader=False)
     single = ControllerSettings(workers=1, needs_leader=False)
 
@@ -137,6 +140,14 @@ def add_simulated_cluster(
     controller.watch_for(services)
     controller.watch_mapped(pods, endpoints_controller.services_of_pod)
     controller.watch_owned(endpoint_slices, "Service")
+
+    scaled = {"Deployment": deployments, "StatefulSet": statefulsets}
+    disruption_controller = DisruptionController(client, budgets, pods, scaled)
+    controller = manager.controller(f"{name}/disruption", disruption_controller, workers)
+    controller.watch_for(budgets)
+    controller.watch_mapped(pods, disruption_controller.budgets_of_pod)
+    for informer in scaled.values():
+        controller.watch_mapped(informer, disruption_controller.budgets_of_namespace)
 
     lifecycle = NodeLifecycleController(client, nodes, leases, pods, settings)
     controller = manager.controller(f"{name}/node-lifecycle", lifecycle, single)
