@@ -19,6 +19,7 @@ from infleet.api.kubernetes import (
     DEPLOYMENT,
     ENDPOINT_SLICE,
     ENDPOINTS,
+    JOB,
     LEASE,
     NODE,
     NODE_LEASE_NAMESPACE,
@@ -38,6 +39,7 @@ from infleet.sim.disruption_controller import DisruptionController
 from infleet.sim.endpoint_slices import EndpointSliceController
 from infleet.sim.endpoints_controller import EndpointsController
 from infleet.sim.engine_launcher import EngineLauncher
+from infleet.sim.job_controller import JobController
 from infleet.sim.kubelet import Kubelet
 from infleet.sim.kubelet_streams import KubeletStreams
 from infleet.sim.node_heartbeat import NodeHeartbeat
@@ -75,6 +77,7 @@ def add_simulated_cluster(
     leases = manager.informer(client, LEASE, InformerSettings(namespace=NODE_LEASE_NAMESPACE))
     deployments = manager.informer(client, DEPLOYMENT)
     statefulsets = manager.informer(client, STATEFULSET)
+    jobs = manager.informer(client, JOB)
     services = manager.informer(client, SERVICE)
     endpoints = manager.informer(client, ENDPOINTS)
     endpoint_slices = manager.informer(client, ENDPOINT_SLICE)
@@ -129,6 +132,11 @@ def add_simulated_cluster(
     controller = manager.controller(f"{name}/statefulset", statefulset_controller, workers)
     controller.watch_for(statefulsets)
     controller.watch_owned(pods, "StatefulSet", "apps")
+
+    job_controller = JobController(client, jobs, pods)
+    controller = manager.controller(f"{name}/job", job_controller, workers)
+    controller.watch_for(jobs)
+    controller.watch_owned(pods, "Job", "batch")
 
     endpoints_controller = EndpointsController(client, services, pods, endpoints)
     controller = manager.controller(f"{name}/endpoints", endpoints_controller, workers)
