@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import kubernetes
 import pytest
 
 from infleet.api.kubernetes import DEPLOYMENT, NODE, POD, POD_DISRUPTION_BUDGET
@@ -247,3 +248,29 @@ async def test_kubectl_drain_waits_for_the_budget(sim: RunningSim, tmp_path: Pat
     # The Deployment's replacement runs on another node.
     await eventually(lambda: len(ready_pods(sim, "db")) == 1, 30)
     assert ready_pods(sim, "db")[0]["spec"]["nodeName"] != node
+
+
+async def test_the_official_python_client_evicts(sim: RunningSim) -> None:
+    (pod,) = await running(sim, "client", 1)
+    name = pod["metadata"]["name"]
+    await sim.client.create(POD_DISRUPTION_BUDGET, budget("client", minAvailable=1))
+    configuration = kubernetes.client.Configuration()
+    configuration.host = sim.server.cluster_url("member")
+
+    def evict() -> kubernetes.client.ApiException:
+        with kubernetes.client.ApiClient(configuration) as client:
+            core = kubernetes.client.CoreV1Api(client)
+            body = kubernetes.client.V1Eviction(
+                metadata=kubernetes.client.V1ObjectMeta(name=name, namespace="default")
+            )
+            with pytest.raises(kubernetes.client.ApiException) as refused:
+                core.create_namespaced_pod_eviction(name, "default", body)
+            policy = kubernetes.client.PolicyV1Api(client)
+            policy.patch_namespaced_pod_disruption_budget("client", "default", {"spec": {"minAvailable": 0}})
+            core.create_namespaced_pod_eviction(name, "default", body)
+            return refused.value
+
+    refused = await asyncio.to_thread(evict)
+    assert refused.status == 429
+    assert REFUSED in str(refused.body)
+    assert await gone(sim, name)
