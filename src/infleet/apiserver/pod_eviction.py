@@ -25,7 +25,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from infleet.api.disruption_budgets import budget_status, is_ready, is_terminal, selects
+from infleet.api.disruption_budgets import ReplicasOf, budget_status, is_ready, is_terminal, selects
 from infleet.apiserver.body_decoding import decode_body
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.deletion import DeleteOptions
@@ -136,7 +136,7 @@ def _check_budget(cluster: Cluster, pod: dict[str, Any]) -> None:
     raise StatusError(429, "TooManyRequests", REFUSED, causes=[Cause("DisruptionBudget", message)])
 
 
-def _replicas_lookup(cluster: Cluster) -> Any:
+def _replicas_lookup(cluster: Cluster) -> ReplicasOf:
     def replicas_of(namespace: str, owner: Mapping[str, Any]) -> int | None:
         storage_key = _SCALED_KINDS.get(str(owner.get("kind")))
         controller = (

@@ -58,7 +58,7 @@ class JobController:
         if self._waiting_for_cache(request.key, request.namespace):
             return Result(requeue_after=0.2)
         spec = job.get("spec") or {}
-        pods = [p for p in self.pods.store.owned_by(job["metadata"]["uid"])]
+        pods = self.pods.store.owned_by(job["metadata"]["uid"])
         active = [p for p in pods if not is_terminal(p) and not p["metadata"].get("deletionTimestamp")]
         succeeded = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Succeeded")
         failed = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Failed")
