@@ -88,6 +88,8 @@ ENGINE_MODEL_ANNOTATION = "sim.infleet.io/model"
 IMAGE_PULL_SECONDS_ANNOTATION = "sim.infleet.io/image-pull-seconds"
 MODEL_LOAD_SECONDS_ANNOTATION = "sim.infleet.io/model-load-seconds"
 READY_SECONDS_ANNOTATION = "sim.infleet.io/ready-seconds"
+RUN_SECONDS_ANNOTATION = "sim.infleet.io/run-seconds"
+EXIT_CODE_ANNOTATION = "sim.infleet.io/exit-code"
 FAIL_ANNOTATION = "sim.infleet.io/fail"
 IMAGE_PULL_FACTOR_ANNOTATION = "sim.infleet.io/image-pull-factor"
 

@@ -134,7 +134,7 @@ BUILTIN_KINDS: tuple[BuiltinKind, ...] = (
             _cell("Readiness Gates", "string", wp.pod_readiness_gates, WIDE),
         ),
         selectable_fields={"spec.nodeName": ".spec.nodeName", "status.phase": ".status.phase"},
-        extra_subresources=("binding", "log", "exec", "attach", "portforward"),
+        extra_subresources=("binding", "log", "exec", "attach", "portforward", "eviction"),
     ),
     BuiltinKind(
         k8s.SERVICE,

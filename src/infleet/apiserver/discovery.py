@@ -51,15 +51,17 @@ def _subresource_entries(resource: ResourceType) -> list[dict[str, Any]]:
         )
     for sub in resource.extra_subresources:
         kind, verbs = _EXTRA_SUBRESOURCES.get(sub, ("Binding", ["create"]))
-        entries.append(
-            {
-                "name": f"{resource.plural}/{sub}",
-                "singularName": "",
-                "namespaced": resource.namespaced,
-                "kind": kind,
-                "verbs": verbs,
-            }
-        )
+        entry: dict[str, Any] = {
+            "name": f"{resource.plural}/{sub}",
+            "singularName": "",
+            "namespaced": resource.namespaced,
+            "kind": kind,
+            "verbs": verbs,
+        }
+        if sub in _OTHER_GROUP_SUBRESOURCES:
+            # kubectl drain evicts only where pods/eviction names its group and version.
+            entry["group"], entry["version"] = _OTHER_GROUP_SUBRESOURCES[sub]
+        entries.append(entry)
     return entries
 
 
@@ -70,7 +72,9 @@ _EXTRA_SUBRESOURCES = {
     "exec": ("PodExecOptions", ["create", "get"]),
     "attach": ("PodAttachOptions", ["create", "get"]),
     "portforward": ("PodPortForwardOptions", ["create", "get"]),
+    "eviction": ("Eviction", ["create"]),
 }
+_OTHER_GROUP_SUBRESOURCES = {"eviction": ("policy", "v1")}
 
 
 def resource_list(index: ResourceIndex, group: str, version: str) -> dict[str, Any]:
@@ -153,6 +157,16 @@ def _aggregated_resource(resource: ResourceType) -> dict[str, Any]:
                 "subresource": "scale",
                 "verbs": ["get", "patch", "update"],
                 "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+            }
+        )
+    for sub in resource.extra_subresources:
+        kind, verbs = _EXTRA_SUBRESOURCES.get(sub, ("Binding", ["create"]))
+        group, version = _OTHER_GROUP_SUBRESOURCES.get(sub, (resource.group, resource.version))
+        subresources.append(
+            {
+                "subresource": sub,
+                "verbs": verbs,
+                "responseKind": {"group": group, "version": version, "kind": kind},
             }
         )
     if subresources:

@@ -1,4 +1,5 @@
-"""The Pod subresources a scheduler and ``kubectl logs`` need: ``pods/binding`` and ``pods/log``.
+"""The Pod subresources a scheduler and ``kubectl logs`` need: ``pods/binding`` and ``pods/log``;
+``pods/eviction`` is served by :mod:`~infleet.apiserver.pod_eviction`.
 
 ``exec``, ``attach`` and ``portforward`` are WebSockets (see :mod:`~infleet.apiserver.pod_streams`); a
 plain request for them is checked and refused here.
@@ -19,7 +20,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from infleet.apiserver import pod_streams
+from infleet.apiserver import pod_eviction, pod_streams
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.errors import StatusError, bad_request, conflict, method_not_allowed
 from infleet.apiserver.pod_location import container_name, kubelet_address
@@ -30,6 +31,8 @@ _LOG_PARAMS = ("tailLines", "follow", "previous", "timestamps", "sinceSeconds", 
 
 async def handle(cluster: Cluster, namespace: str, name: str, subresource: str, request: Request) -> Response:
     """Serve ``pods/<name>/<subresource>`` for binding and log; streams arrive as WebSockets elsewhere."""
+    if subresource == "eviction":
+        return await pod_eviction.handle(cluster, namespace, name, request)
     if subresource == "binding":
         if request.method != "POST":
             raise method_not_allowed(f"{request.method} is not supported on pods/binding; POST a Binding")

@@ -1,8 +1,9 @@
 """PodDisruptionBudgets as the compute layer honours them: how many of a budget's pods may go now.
 
-Eviction through the API server would enforce them; the embedded API server has no eviction subresource
-and may not serve ``policy/v1`` at all, so drain and disruption check them here and treat an unserved
-kind as "no budgets". Karpenter leaves the check to the eviction API; this is the same arithmetic.
+Eviction through the API server enforces them (the embedded API server serves ``pods/eviction`` too), but
+a member cluster may not serve ``policy/v1`` at all, so drain and disruption check them here and treat
+an unserved kind as "no budgets". Karpenter leaves the check to the eviction API; this is the same
+arithmetic.
 """
 
 from __future__ import annotations

@@ -19,12 +19,12 @@ from infleet.kube.reconciler import Request, Result
 from infleet.sim.workload_pods import is_ready, is_terminal
 
 
-def _selects(selector: dict[str, str], pod: dict[str, Any]) -> bool:
+def selects(selector: dict[str, str], pod: dict[str, Any]) -> bool:
     labels = (pod.get("metadata") or {}).get("labels") or {}
     return all(labels.get(key) == value for key, value in selector.items())
 
 
-def _target_port(service_port: dict[str, Any], pod: dict[str, Any]) -> int | None:
+def target_port(service_port: dict[str, Any], pod: dict[str, Any]) -> int | None:
     target = service_port.get("targetPort", service_port.get("port"))
     if isinstance(target, int) or str(target).isdigit():
         return int(str(target))
@@ -41,14 +41,14 @@ def endpoint_subsets(service: dict[str, Any], pods: list[dict[str, Any]]) -> lis
     groups: dict[tuple[tuple[str, int, str], ...], dict[str, list[dict[str, Any]]]] = {}
     for pod in pods:
         status = pod.get("status") or {}
-        if not _selects(selector, pod) or is_terminal(pod) or not status.get("podIP"):
+        if not selects(selector, pod) or is_terminal(pod) or not status.get("podIP"):
             continue
         if pod["metadata"].get("deletionTimestamp"):
             continue
         engine_port = (pod["metadata"].get("annotations") or {}).get(ENGINE_PORT_ANNOTATION)
         ports = []
         for service_port in (service.get("spec") or {}).get("ports") or []:
-            port = int(engine_port) if engine_port else _target_port(service_port, pod)
+            port = int(engine_port) if engine_port else target_port(service_port, pod)
             if port is not None:
                 ports.append(
                     (str(service_port.get("name", "")), port, str(service_port.get("protocol", "TCP")))
@@ -92,8 +92,8 @@ class EndpointsController:
             for service in self.services.store.list(namespace)
             if (service.get("spec") or {}).get("selector")
             and (
-                _selects(service["spec"]["selector"], event.obj)
-                or (event.old is not None and _selects(service["spec"]["selector"], event.old))
+                selects(service["spec"]["selector"], event.obj)
+                or (event.old is not None and selects(service["spec"]["selector"], event.old))
             )
         ]
 

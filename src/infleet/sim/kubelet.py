@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infleet.api.kubernetes import POD
-from infleet.api.labels import ENGINE_PORT_ANNOTATION, GPU_MEMORY_LABEL, GPU_PRODUCT_LABEL, GPU_RESOURCE
+from infleet.api.labels import (
+    ENGINE_PORT_ANNOTATION,
+    EXIT_CODE_ANNOTATION,
+    GPU_MEMORY_LABEL,
+    GPU_PRODUCT_LABEL,
+    GPU_RESOURCE,
+)
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
@@ -39,6 +45,7 @@ from infleet.sim.settings import SimSettings
 log = logging.getLogger(__name__)
 
 PULLING, LOADING, READY, BACKOFF, FAILED = "pulling", "loading", "ready", "backoff", "failed"
+SUCCEEDED = "succeeded"
 
 
 @dataclass
@@ -58,6 +65,7 @@ class PodRuntime:
     start_time: str = field(default_factory=timestamp)
     endpoint: EngineEndpoint | None = None
     last_termination: dict[str, Any] | None = None
+    exits_at: float | None = None  # when a container with a finite command exits (run-seconds)
 
 
 def _finished(pod: dict[str, Any]) -> bool:
@@ -190,6 +198,8 @@ class Kubelet:
         await self._write_status(pod, runtime)
         if runtime.stage in (PULLING, LOADING, BACKOFF):
             return Result(requeue_after=max(0.001, runtime.until - self.clock.now()))
+        if runtime.stage == READY and runtime.exits_at is not None:
+            return Result(requeue_after=max(0.001, runtime.exits_at - self.clock.now()))
         return Result()
 
     async def _current(self, request: Request) -> dict[str, Any] | None:
@@ -275,6 +285,12 @@ class Kubelet:
                 self._log(runtime, pod, "INFO Application startup complete.")
         if faults.is_failed(pod) and runtime.stage in (LOADING, READY):
             await self._crash(pod, runtime)
+        elif (
+            runtime.stage in (LOADING, READY)
+            and runtime.exits_at is not None
+            and self.clock.now() >= runtime.exits_at
+        ):
+            self._exit(pod, runtime)
 
     async def _start_container(self, pod: dict[str, Any], node: dict[str, Any], runtime: PodRuntime) -> None:
         container = ((pod.get("spec") or {}).get("containers") or [{}])[0]
@@ -284,6 +300,8 @@ class Kubelet:
         if not runtime.engine:
             self._log(runtime, pod, f"container {container.get('name')} started (image {self._image(pod)})")
             runtime.until = self.clock.now() + self.settings.scaled(pod_timing.ready_seconds(pod))
+            run = pod_timing.run_seconds(pod)
+            runtime.exits_at = None if run is None else self.clock.now() + self.settings.scaled(run)
             return
         model = engine_model(pod)
         gpus = int(pod_requests(pod).get(GPU_RESOURCE, 0))
@@ -342,6 +360,31 @@ class Kubelet:
         runtime.until = self.clock.now() + self.settings.scaled(backoff)
         self.events.emit(pod, WARNING, "BackOff", "Back-off restarting failed container")
 
+    def _exit(self, pod: dict[str, Any], runtime: PodRuntime) -> None:
+        """The container's command ended (run-seconds): the pod succeeds or fails, or it restarts."""
+        annotations = (pod.get("metadata") or {}).get("annotations") or {}
+        text = str(annotations.get(EXIT_CODE_ANNOTATION, "0"))
+        code = int(text) if text.lstrip("-").isdigit() else 1
+        self._log(runtime, pod, f"container exited with code {code}")
+        runtime.last_termination = {
+            "terminated": {
+                "exitCode": code,
+                "reason": "Completed" if code == 0 else "Error",
+                "startedAt": runtime.started_at,
+                "finishedAt": timestamp(self.clock.wall()),
+            }
+        }
+        runtime.exits_at = None
+        policy = (pod.get("spec") or {}).get("restartPolicy", "Always")
+        if policy == "Never" or (policy == "OnFailure" and code == 0):
+            runtime.stage = SUCCEEDED if code == 0 else FAILED
+            return
+        runtime.restarts += 1
+        runtime.stage = BACKOFF
+        backoff = pod_timing.restart_backoff(runtime.restarts, self.settings)
+        runtime.until = self.clock.now() + self.settings.scaled(backoff)
+        self.events.emit(pod, WARNING, "BackOff", "Back-off restarting failed container")
+
     async def _forget(self, uid: str, remove_logs: bool) -> None:
         runtime = self.runtimes.pop(uid, None)
         if runtime is None:
@@ -368,19 +411,20 @@ class Kubelet:
             pod = f"{runtime.name}_{runtime.namespace}"
             message = f"back-off {seconds}s restarting failed container={name} pod={pod}"
             return {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
-        if runtime.stage == FAILED:
+        if runtime.stage in (FAILED, SUCCEEDED):
             return runtime.last_termination or {"terminated": {"exitCode": 1, "reason": "Error"}}
         return {"running": {"startedAt": runtime.started_at}}
 
     async def _write_status(self, pod: dict[str, Any], runtime: PodRuntime) -> None:
         ready = runtime.stage == READY
+        ended = runtime.stage in (FAILED, SUCCEEDED)
         now = self.clock.wall()
 
         def mutate(status: dict[str, Any]) -> None:
             conditions = status.setdefault("conditions", [])
             set_condition(conditions, "PodReadyToStartContainers", True, "", now=now)
             set_condition(conditions, "Initialized", True, "", now=now)
-            reason = "" if ready else "ContainersNotReady"
+            reason = "" if ready else ("PodCompleted" if ended else "ContainersNotReady")
             set_condition(conditions, "Ready", ready, reason, now=now)
             set_condition(conditions, "ContainersReady", ready, reason, now=now)
             set_condition(conditions, "PodScheduled", True, "", now=now)
@@ -398,11 +442,13 @@ class Kubelet:
                 }
                 if runtime.stage != PULLING:
                     entry["containerID"] = f"sim://{runtime.uid[:12]}-{runtime.restarts}"
-                if runtime.last_termination is not None:
+                if runtime.last_termination is not None and not ended:
                     entry["lastState"] = runtime.last_termination
                 statuses.append(entry)
             status["containerStatuses"] = statuses
-            status["phase"] = {PULLING: "Pending", FAILED: "Failed"}.get(runtime.stage, "Running")
+            status["phase"] = {PULLING: "Pending", FAILED: "Failed", SUCCEEDED: "Succeeded"}.get(
+                runtime.stage, "Running"
+            )
             status["hostIP"] = "127.0.0.1"
             status["hostIPs"] = [{"ip": "127.0.0.1"}]
             status["podIP"] = runtime.ip

@@ -1,8 +1,10 @@
-"""How long a simulated container takes to pull, start and become ready.
+"""How long a simulated container takes to pull, start and become ready, and how long it runs.
 
 Engine pods: image pull (vLLM-size images), weight download on a node's first load of a model, then
-streaming load at ~1.92 GiB/s per GPU (inference-engines.md §6.5) plus engine start-up. Pod annotations
-override each phase; a node's ``image-pull-factor`` fault slows its pulls. All in unscaled seconds.
+streaming load at ~1.92 GiB/s per GPU (inference-engines.md §6.5) plus engine start-up. Plain
+containers run until deleted, unless ``sim.infleet.io/run-seconds`` says how long their command runs;
+a Job's pods run :data:`JOB_RUN_SECONDS` by default. Pod annotations override each phase; a node's
+``image-pull-factor`` fault slows its pulls. All in unscaled seconds.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from infleet.api.labels import (
     IMAGE_PULL_SECONDS_ANNOTATION,
     MODEL_LOAD_SECONDS_ANNOTATION,
     READY_SECONDS_ANNOTATION,
+    RUN_SECONDS_ANNOTATION,
 )
 from infleet.sim.settings import SimSettings
 
@@ -66,6 +69,20 @@ def ready_seconds(pod: dict[str, Any]) -> float:
     containers = (pod.get("spec") or {}).get("containers") or [{}]
     probe = containers[0].get("readinessProbe") or {}
     return float(probe.get("initialDelaySeconds", 0))
+
+
+JOB_RUN_SECONDS = 10.0  # how long a Job's container runs when its pod does not say
+
+
+def run_seconds(pod: dict[str, Any]) -> float | None:
+    """How long a plain container runs before its command exits, or None when it runs until stopped."""
+    explicit = _annotation_seconds(pod, RUN_SECONDS_ANNOTATION)
+    if explicit is not None:
+        return explicit
+    owners = (pod.get("metadata") or {}).get("ownerReferences") or []
+    if any(ref.get("kind") == "Job" and ref.get("controller") for ref in owners):
+        return JOB_RUN_SECONDS
+    return None
 
 
 def restart_backoff(restarts: int, settings: SimSettings) -> float:

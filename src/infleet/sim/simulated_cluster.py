@@ -17,11 +17,14 @@ from starlette.responses import PlainTextResponse, Response
 from infleet.api.kubernetes import (
     CONFIGMAP,
     DEPLOYMENT,
+    ENDPOINT_SLICE,
     ENDPOINTS,
+    JOB,
     LEASE,
     NODE,
     NODE_LEASE_NAMESPACE,
     POD,
+    POD_DISRUPTION_BUDGET,
     SECRET,
     SERVICE,
     STATEFULSET,
@@ -32,8 +35,11 @@ from infleet.kube.controller import ControllerSettings
 from infleet.kube.informer import InformerSettings
 from infleet.kube.manager import Manager
 from infleet.sim.deployment_controller import DeploymentController
+from infleet.sim.disruption_controller import DisruptionController
+from infleet.sim.endpoint_slices import EndpointSliceController
 from infleet.sim.endpoints_controller import EndpointsController
 from infleet.sim.engine_launcher import EngineLauncher
+from infleet.sim.job_controller import JobController
 from infleet.sim.kubelet import Kubelet
 from infleet.sim.kubelet_streams import KubeletStreams
 from infleet.sim.node_heartbeat import NodeHeartbeat
@@ -71,8 +77,11 @@ def add_simulated_cluster(
     leases = manager.informer(client, LEASE, InformerSettings(namespace=NODE_LEASE_NAMESPACE))
     deployments = manager.informer(client, DEPLOYMENT)
     statefulsets = manager.informer(client, STATEFULSET)
+    jobs = manager.informer(client, JOB)
     services = manager.informer(client, SERVICE)
     endpoints = manager.informer(client, ENDPOINTS)
+    endpoint_slices = manager.informer(client, ENDPOINT_SLICE)
+    budgets = manager.informer(client, POD_DISRUPTION_BUDGET)
     workers = ControllerSettings(workers=8, needs_leader=False)
     single = ControllerSettings(workers=1, needs_leader=False)
 
@@ -124,10 +133,29 @@ def add_simulated_cluster(
     controller.watch_for(statefulsets)
     controller.watch_owned(pods, "StatefulSet", "apps")
 
+    job_controller = JobController(client, jobs, pods)
+    controller = manager.controller(f"{name}/job", job_controller, workers)
+    controller.watch_for(jobs)
+    controller.watch_owned(pods, "Job", "batch")
+
     endpoints_controller = EndpointsController(client, services, pods, endpoints)
     controller = manager.controller(f"{name}/endpoints", endpoints_controller, workers)
     controller.watch_for(services)
     controller.watch_mapped(pods, endpoints_controller.services_of_pod)
+
+    slice_controller = EndpointSliceController(client, services, pods, endpoint_slices)
+    controller = manager.controller(f"{name}/endpointslice", slice_controller, workers)
+    controller.watch_for(services)
+    controller.watch_mapped(pods, endpoints_controller.services_of_pod)
+    controller.watch_owned(endpoint_slices, "Service")
+
+    scaled = {"Deployment": deployments, "StatefulSet": statefulsets}
+    disruption_controller = DisruptionController(client, budgets, pods, scaled)
+    controller = manager.controller(f"{name}/disruption", disruption_controller, workers)
+    controller.watch_for(budgets)
+    controller.watch_mapped(pods, disruption_controller.budgets_of_pod)
+    for informer in scaled.values():
+        controller.watch_mapped(informer, disruption_controller.budgets_of_namespace)
 
     lifecycle = NodeLifecycleController(client, nodes, leases, pods, settings)
     controller = manager.controller(f"{name}/node-lifecycle", lifecycle, single)
