@@ -39,6 +39,9 @@ APP_NAME_LABEL = "app.kubernetes.io/name"
 APP_INSTANCE_LABEL = "app.kubernetes.io/instance"
 APP_COMPONENT_LABEL = "app.kubernetes.io/component"
 APP_MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+# An EndpointSlice's Service and the controller that writes it (discovery.k8s.io/v1).
+ENDPOINT_SLICE_SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+ENDPOINT_SLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 
 # -- GPUs: the extended resource and GPU Feature Discovery's node labels ---------------------------
 GPU_RESOURCE = "nvidia.com/gpu"

@@ -16,6 +16,8 @@ import hashlib
 from typing import Any
 
 from infleet.api.kubernetes import ENDPOINT_SLICE
+from infleet.api.labels import ENDPOINT_SLICE_MANAGED_BY_LABEL as MANAGED_BY_LABEL
+from infleet.api.labels import ENDPOINT_SLICE_SERVICE_NAME_LABEL as SERVICE_NAME_LABEL
 from infleet.api.labels import ENGINE_PORT_ANNOTATION
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
@@ -24,8 +26,6 @@ from infleet.kube.reconciler import Request, Result
 from infleet.sim.endpoints_controller import selects, target_port
 from infleet.sim.workload_pods import is_ready, is_terminal
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"
 
 PortsKey = tuple[tuple[str, int, str, str], ...]
