@@ -118,11 +118,7 @@ class JobController:
         return active
 
     async def _delete(self, pod: dict[str, Any]) -> None:
-        try:
-            await self.client.delete(POD, pod["metadata"]["name"], pod["metadata"]["namespace"])
-        except KubeAPIError as error:
-            if not error.not_found:
-                raise
+        await self.client.delete(POD, pod["metadata"]["name"], pod["metadata"]["namespace"], missing_ok=True)
 
     async def _write_status(
         self, job: dict[str, Any], active: list[dict[str, Any]], succeeded: int, failed: int, outcome: str

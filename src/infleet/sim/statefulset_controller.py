@@ -106,11 +106,7 @@ class StatefulSetController:
                 raise
 
     async def _delete(self, pod: dict[str, Any]) -> None:
-        try:
-            await self.client.delete(POD, pod["metadata"]["name"], pod["metadata"]["namespace"])
-        except KubeAPIError as error:
-            if not error.not_found:
-                raise
+        await self.client.delete(POD, pod["metadata"]["name"], pod["metadata"]["namespace"], missing_ok=True)
 
     async def _write_status(
         self, sts: dict[str, Any], pods: dict[int, dict[str, Any]], revision: str, replicas: int
