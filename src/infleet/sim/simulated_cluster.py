@@ -22,6 +22,7 @@ from infleet.api.kubernetes import (
     NODE,
     NODE_LEASE_NAMESPACE,
     POD,
+    REPLICASET,
     SECRET,
     SERVICE,
     STATEFULSET,
@@ -40,6 +41,7 @@ from infleet.sim.node_heartbeat import NodeHeartbeat
 from infleet.sim.node_lifecycle import NodeLifecycleController
 from infleet.sim.node_pools import NodePool
 from infleet.sim.pod_logs import KubeletLogServer, PodLogs
+from infleet.sim.replicaset_controller import ReplicaSetController
 from infleet.sim.resource_metrics import ResourceMetrics
 from infleet.sim.scheduler import Scheduler
 from infleet.sim.settings import SimSettings
@@ -70,6 +72,7 @@ def add_simulated_cluster(
     nodes = manager.informer(client, NODE)
     leases = manager.informer(client, LEASE, InformerSettings(namespace=NODE_LEASE_NAMESPACE))
     deployments = manager.informer(client, DEPLOYMENT)
+    replicasets = manager.informer(client, REPLICASET)
     statefulsets = manager.informer(client, STATEFULSET)
     services = manager.informer(client, SERVICE)
     endpoints = manager.informer(client, ENDPOINTS)
@@ -114,10 +117,15 @@ def add_simulated_cluster(
     controller.watch_mapped(pods, scheduler.on_pod)
     controller.watch_mapped(nodes, scheduler.on_node)
 
-    deployment_controller = DeploymentController(client, deployments, pods)
+    deployment_controller = DeploymentController(client, deployments, replicasets, pods)
     controller = manager.controller(f"{name}/deployment", deployment_controller, workers)
     controller.watch_for(deployments)
-    controller.watch_owned(pods, "Deployment", "apps")
+    controller.watch_owned(replicasets, "Deployment", "apps")
+
+    replicaset_controller = ReplicaSetController(client, replicasets, pods)
+    controller = manager.controller(f"{name}/replicaset", replicaset_controller, workers)
+    controller.watch_for(replicasets)
+    controller.watch_owned(pods, "ReplicaSet", "apps")
 
     statefulset_controller = StatefulSetController(client, statefulsets, pods)
     controller = manager.controller(f"{name}/statefulset", statefulset_controller, workers)
