@@ -64,7 +64,7 @@ class ReplicaSetController:
         if len(active) < replicas:
             await self._create(replicaset, replicas - len(active), created)
         elif len(active) > replicas:
-            for pod in sorted(active, key=_deletion_rank)[: len(active) - replicas]:
+            for pod in surplus_first(active)[: len(active) - replicas]:
                 await self._delete(replicaset, pod, deleted)
         if created or deleted:
             self._expect[request.key] = (created, deleted, time.monotonic() + EXPECTATION_TIMEOUT)
@@ -151,8 +151,13 @@ def _gone_or_going(pod: dict[str, Any] | None) -> bool:
     return pod is None or bool(pod["metadata"].get("deletionTimestamp"))
 
 
+def surplus_first(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``pods`` in the order a scale-down removes them: unscheduled before scheduled, unready before
+    ready, newest first (the ones that cost least to lose)."""
+    return sorted(pods, key=_deletion_rank)
+
+
 def _deletion_rank(pod: dict[str, Any]) -> tuple[bool, bool, float]:
-    """Which surplus pod goes first: unscheduled before scheduled, unready before ready, newest first."""
     created = str(pod["metadata"].get("creationTimestamp", ""))
     newest_first = -_timestamp(created)
     return (bool((pod.get("spec") or {}).get("nodeName")), is_ready(pod), newest_first)
