@@ -89,6 +89,10 @@ async def test_rollout_history_set_image_and_undo_back_to_the_first_image(sim: R
     history = await kubectl(sim, "rollout", "history", "deployment/web")
     revisions = [line.split()[0] for line in history.splitlines()[2:] if line.strip()]
     assert revisions == ["2", "3"]
+    described = await kubectl(sim, "describe", "deployment/web")
+    name = first["metadata"]["name"]
+    assert f"NewReplicaSet:   {name} (2/2 replicas created)" in described
+    assert f"OldReplicaSets:  {second['metadata']['name']} (0/0 replicas created)" in described
 
 
 async def test_a_paused_deployment_makes_no_new_replicaset_until_resumed(sim: RunningSim) -> None:

@@ -193,3 +193,34 @@ async def test_deleting_a_deployment_collects_its_replicasets_and_their_pods(sim
     async with asyncio.timeout(30):
         while await remaining():  # noqa: ASYNC110 (polls the API)
             await asyncio.sleep(0.05)
+
+
+async def test_a_pod_the_deployment_controls_directly_is_replaced_by_one_of_its_replicaset(
+    sim: RunningSim,
+) -> None:
+    created = await sim.client.create(DEPLOYMENT, deployment("legacy"))
+    await eventually(lambda: len(live(sim, "legacy")) == 1)
+    stray = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "legacy-direct",
+            "namespace": "default",
+            "labels": {"app": "legacy"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": "legacy",
+                    "uid": created["metadata"]["uid"],
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]},
+    }
+    await sim.client.create(POD, stray)
+    await sim.client.patch(DEPLOYMENT, "legacy", {"metadata": {"labels": {"touched": "yes"}}}, "default")
+    await eventually(lambda: "legacy-direct" not in {p["metadata"]["name"] for p in live(sim, "legacy")}, 30)
+    owners = {(controller_of(p) or {}).get("kind") for p in live(sim, "legacy")}
+    assert owners == {"ReplicaSet"}

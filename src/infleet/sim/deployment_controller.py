@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from infleet.api.kubernetes import DEPLOYMENT, REPLICASET
+from infleet.api.kubernetes import DEPLOYMENT, POD, REPLICASET
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import set_condition
 from infleet.kube.events import NORMAL, EventRecorder
 from infleet.kube.informer import Informer
+from infleet.kube.owner_references import controller_of
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
 from infleet.sim.deployment_replicasets import (
@@ -81,6 +82,7 @@ class DeploymentController:
             new = await self._reconcile_new(deployment, new, old, replicas, replicas + surge)
             old = await self._reconcile_old(deployment, new, old, replicas - unavailable)
         await self._record_revision(deployment, new)
+        await self._delete_pods_owned_directly(deployment)
         await self._clean_up_history(deployment, old)
         await self._write_status(deployment, new, old, replicas, 0 if recreate else unavailable)
         return Result(requeue_after=requeue)
@@ -267,6 +269,17 @@ class DeploymentController:
         except KubeAPIError as error:
             if not error.not_found:
                 raise
+
+    async def _delete_pods_owned_directly(self, deployment: dict[str, Any]) -> None:
+        """Pods whose controller is the Deployment itself (made before Deployments owned ReplicaSets,
+        kept in a cluster's data directory) belong to no ReplicaSet: they go, and the sets replace them."""
+        uid = deployment["metadata"]["uid"]
+        for pod in self.pods.store.owned_by(uid):
+            owner = controller_of(pod)
+            if pod["metadata"].get("deletionTimestamp") or owner is None or owner.get("uid") != uid:
+                continue
+            metadata = pod["metadata"]
+            await self.client.delete(POD, metadata["name"], metadata["namespace"], missing_ok=True)
 
     async def _clean_up_history(self, deployment: dict[str, Any], old: list[ReplicaSet]) -> None:
         limit = int((deployment.get("spec") or {}).get("revisionHistoryLimit", 10))
