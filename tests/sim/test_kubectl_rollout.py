@@ -13,6 +13,7 @@ from infleet.kube.conditions import get_condition, is_true
 from tests.sim.conftest import RunningSim, deployment, eventually
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
+REVISION = "deployment.kubernetes.io/revision"
 
 
 async def kubectl(sim: RunningSim, *args: str) -> str:
@@ -133,3 +134,32 @@ async def test_a_paused_deployment_makes_no_new_replicaset_until_resumed(sim: Ru
     assert sorted(rs["spec"]["replicas"] for rs in sets) == [0, 3]
     history = await kubectl(sim, "rollout", "history", "deployment/api")
     assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+
+
+async def test_scaling_a_deployment_paused_mid_rollout_grows_both_replicasets_in_proportion(
+    sim: RunningSim,
+) -> None:
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    await sim.client.create(DEPLOYMENT, deployment("stuck", replicas=2, strategy=strategy))
+    await kubectl(sim, "rollout", "status", "deployment/stuck", "--timeout=60s")
+    # The new template's pods crash, so the rollout stops with one new pod beside the two old ones.
+    patch = {"spec": {"template": {"metadata": {"annotations": {"sim.infleet.io/fail": "true"}}}}}
+    await sim.client.patch(DEPLOYMENT, "stuck", patch, "default")
+
+    async def sizes() -> list[int]:
+        sets = await replicasets(sim, "stuck")
+        by_revision = sorted(sets, key=lambda rs: int(rs["metadata"]["annotations"][REVISION]))
+        return [rs["spec"]["replicas"] for rs in by_revision]
+
+    async with asyncio.timeout(30):
+        while await sizes() != [2, 1]:  # noqa: ASYNC110 (polls the API)
+            await asyncio.sleep(0.05)
+    await kubectl(sim, "rollout", "pause", "deployment/stuck")
+    await kubectl(sim, "scale", "deployment/stuck", "--replicas=4")
+    async with asyncio.timeout(30):
+        while await sizes() != [3, 2]:  # noqa: ASYNC110 (polls the API)
+            await asyncio.sleep(0.05)
+    await kubectl(sim, "scale", "deployment/stuck", "--replicas=2")
+    async with asyncio.timeout(30):
+        while await sizes() != [2, 1]:  # noqa: ASYNC110 (polls the API)
+            await asyncio.sleep(0.05)

@@ -16,6 +16,7 @@ from infleet.sim.deployment_replicasets import (
     pod_template_hash,
     split_new_and_old,
 )
+from infleet.sim.proportional_scaling import is_scaling_event, proportional_sizes
 from infleet.sim.replicaset_controller import surplus_first
 from tests.sim.conftest import RunningSim, deployment, eventually
 
@@ -224,3 +225,23 @@ async def test_a_pod_the_deployment_controls_directly_is_replaced_by_one_of_its_
     await eventually(lambda: "legacy-direct" not in {p["metadata"]["name"] for p in live(sim, "legacy")}, 30)
     owners = {(controller_of(p) or {}).get("kind") for p in live(sim, "legacy")}
     assert owners == {"ReplicaSet"}
+
+
+def test_a_scale_mid_rollout_is_shared_in_proportion() -> None:
+    def rs(name: str, created: str, replicas: int, max_replicas: int) -> dict[str, Any]:
+        annotations = {
+            "deployment.kubernetes.io/desired-replicas": "2",
+            "deployment.kubernetes.io/max-replicas": str(max_replicas),
+        }
+        return {
+            "metadata": {"name": name, "creationTimestamp": created, "annotations": annotations},
+            "spec": {"replicas": replicas},
+        }
+
+    old, new = rs("old", "2026-01-01T00:00:00Z", 2, 3), rs("new", "2026-01-02T00:00:00Z", 1, 3)
+    assert is_scaling_event([old, new], 4)
+    assert not is_scaling_event([old, new], 2)
+    assert proportional_sizes([old, new], 5, 3) == {"old": 3, "new": 2}
+    grown_old, grown_new = rs("old", "2026-01-01T00:00:00Z", 3, 5), rs("new", "2026-01-02T00:00:00Z", 2, 5)
+    assert proportional_sizes([grown_old, grown_new], 3, 5) == {"old": 2, "new": 1}
+    assert proportional_sizes([grown_old, grown_new], 0, 5) == {"old": 0, "new": 0}

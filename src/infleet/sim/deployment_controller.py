@@ -4,7 +4,8 @@ The ReplicaSet whose template is the Deployment's is the new one (created when m
 revision); RollingUpdate scales it up within ``maxSurge`` and the old ones down as far as
 ``maxUnavailable`` allows, counting the sets' available replicas; Recreate scales the old ones to zero,
 waits for their pods to be gone, then scales up the new one. A paused Deployment (``spec.paused``) makes
-no new ReplicaSet and rolls nothing, but a change of ``replicas`` still applies. Old sets scaled to zero
+no new ReplicaSet and rolls nothing, but a change of ``replicas`` still applies (shared among the active
+sets in proportion, :mod:`infleet.sim.proportional_scaling`). Old sets scaled to zero
 beyond ``revisionHistoryLimit`` are deleted. The status is what ``kubectl rollout status`` reads
 (observedGeneration, replicas, updated, ready, available, Progressing/Available). The ReplicaSet
 controller (:mod:`infleet.sim.replicaset_controller`) makes the pods. minReadySeconds and progress
@@ -38,6 +39,7 @@ from infleet.sim.deployment_replicasets import (
     status_count,
 )
 from infleet.sim.event_sink import EventSink
+from infleet.sim.proportional_scaling import is_scaling_event, proportional_sizes
 from infleet.sim.workload_pods import is_terminal, resolve_int_or_percent
 
 PAUSED_REASON = "DeploymentPaused"
@@ -69,9 +71,11 @@ class DeploymentController:
         recreate = strategy.get("type") == "Recreate"
         surge, unavailable = _surge_and_unavailable(strategy, replicas)
         requeue: float | None = None
-        if spec.get("paused"):
+        active = [rs for rs in [*old, *([new] if new else [])] if replicas_of(rs) > 0]
+        if spec.get("paused") or is_scaling_event(active, replicas):
+            # A scale while paused or mid-rollout is applied alone; the rollout goes on next pass.
             new = await self._sync_new(deployment, new, old, None)
-            new, old = await self._scale_paused(deployment, new, old, replicas + surge)
+            new, old = await self._scale_only(deployment, new, old, replicas + surge)
         elif recreate:
             new, old, waiting = await self._recreate(deployment, new, old, replicas)
             requeue = OLD_PODS_POLL if waiting else None
@@ -221,38 +225,28 @@ class DeploymentController:
             new = await self._scale(deployment, new, replicas, replicas)
         return new, result, False
 
-    async def _scale_paused(
-        self, deployment: dict[str, Any], new: ReplicaSet | None, old: list[ReplicaSet], max_total: int
+    async def _scale_only(
+        self,
+        deployment: dict[str, Any],
+        new: ReplicaSet | None,
+        old: list[ReplicaSet],
+        max_total: int,
     ) -> tuple[ReplicaSet | None, list[ReplicaSet]]:
-        """Paused: no rollout, but a change of ``replicas`` applies. One active set takes the whole
-        count; several (paused mid-rollout) keep their sum within ``max_total``: growth goes to the newest,
-        shrinking starts at the oldest."""
+        """No rollout, but a change of ``replicas`` applies: one active set takes the whole count;
+        several (caught mid-rollout) share ``max_total`` in proportion to their sizes."""
         replicas = int((deployment.get("spec") or {}).get("replicas", 1))
-        every = [*old, *([new] if new else [])]  # oldest first, the new one last
+        every = [*old, *([new] if new else [])]
         active = [rs for rs in every if replicas_of(rs) > 0]
         if len(active) <= 1:
             target = active[0] if active else (new or (max(old, key=revision) if old else None))
             if target is None:
                 return new, old
-            scaled = await self._scale(deployment, target, replicas, max_total)
-            return _replace(new, old, target, scaled)
-        delta = max_total - sum(replicas_of(rs) for rs in active)
-        if delta > 0:
-            newest = active[-1]
-            return _replace(
-                new,
-                old,
-                newest,
-                await self._scale(deployment, newest, replicas_of(newest) + delta, max_total),
-            )
+            return _replace(new, old, target, await self._scale(deployment, target, replicas, max_total))
+        fallback = int((deployment.get("status") or {}).get("replicas") or 0)
+        sizes = proportional_sizes(active, max_total, fallback)
         for rs in active:
-            if delta >= 0:
-                break
-            step = min(replicas_of(rs), -delta)
-            new, old = _replace(
-                new, old, rs, await self._scale(deployment, rs, replicas_of(rs) - step, max_total)
-            )
-            delta += step
+            scaled = await self._scale(deployment, rs, sizes[rs["metadata"]["name"]], max_total)
+            new, old = _replace(new, old, rs, scaled)
         return new, old
 
     async def _record_revision(self, deployment: dict[str, Any], new: ReplicaSet | None) -> None:

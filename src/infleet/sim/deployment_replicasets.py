@@ -81,14 +81,18 @@ def equal_ignoring_hash(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return _without_hash(a) == _without_hash(b)
 
 
+def age(replicaset: ReplicaSet) -> tuple[str, int, str]:
+    """Sorts ReplicaSets oldest first: timestamps have whole seconds, so the revision breaks ties."""
+    metadata = replicaset["metadata"]
+    return (str(metadata.get("creationTimestamp", "")), revision(replicaset), str(metadata["name"]))
+
+
 def split_new_and_old(
     deployment: dict[str, Any], replicasets: list[ReplicaSet]
 ) -> tuple[ReplicaSet | None, list[ReplicaSet]]:
     """The new ReplicaSet (the oldest whose template matches, as kube picks) and all the others."""
     template = (deployment.get("spec") or {}).get("template") or {}
-    ordered = sorted(
-        replicasets, key=lambda rs: (rs["metadata"].get("creationTimestamp", ""), rs["metadata"]["name"])
-    )
+    ordered = sorted(replicasets, key=age)
     new = next(
         (rs for rs in ordered if equal_ignoring_hash((rs.get("spec") or {}).get("template") or {}, template)),
         None,
