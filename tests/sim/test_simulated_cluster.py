@@ -44,7 +44,12 @@ async def test_gpu_deployment_runs_and_an_oversized_one_stays_pending(sim: Runni
         EVENT, "default", field_selector=f"involvedObject.name={huge['metadata']['name']}"
     )
     assert [e["reason"] for e in events.items] == ["FailedScheduling"]
-    status = (await sim.client.get(DEPLOYMENT, "two", "default"))["status"]
+    status: dict[str, Any] = {}
+    for _ in range(200):  # the pod's readiness reaches the Deployment through its ReplicaSet's status
+        status = (await sim.client.get(DEPLOYMENT, "two", "default"))["status"]
+        if status.get("availableReplicas"):
+            break
+        await asyncio.sleep(0.05)
     assert status["readyReplicas"] == status["availableReplicas"] == 1
 
 
@@ -79,7 +84,7 @@ async def test_rolling_update_respects_max_surge_and_max_unavailable(sim: Runnin
         return dict((await sim.client.get(DEPLOYMENT, "web", "default")).get("status") or {})
 
     final: dict[str, Any] = {}
-    for _ in range(100):
+    for _ in range(300):
         final = await status()
         if (
             final.get("updatedReplicas") == 3

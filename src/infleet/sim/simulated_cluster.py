@@ -25,6 +25,7 @@ from infleet.api.kubernetes import (
     NODE_LEASE_NAMESPACE,
     POD,
     POD_DISRUPTION_BUDGET,
+    REPLICASET,
     SECRET,
     SERVICE,
     STATEFULSET,
@@ -46,6 +47,7 @@ from infleet.sim.node_heartbeat import NodeHeartbeat
 from infleet.sim.node_lifecycle import NodeLifecycleController
 from infleet.sim.node_pools import NodePool
 from infleet.sim.pod_logs import KubeletLogServer, PodLogs
+from infleet.sim.replicaset_controller import ReplicaSetController
 from infleet.sim.resource_metrics import ResourceMetrics
 from infleet.sim.scheduler import Scheduler
 from infleet.sim.settings import SimSettings
@@ -76,6 +78,7 @@ def add_simulated_cluster(
     nodes = manager.informer(client, NODE)
     leases = manager.informer(client, LEASE, InformerSettings(namespace=NODE_LEASE_NAMESPACE))
     deployments = manager.informer(client, DEPLOYMENT)
+    replicasets = manager.informer(client, REPLICASET)
     statefulsets = manager.informer(client, STATEFULSET)
     jobs = manager.informer(client, JOB)
     services = manager.informer(client, SERVICE)
@@ -123,10 +126,15 @@ def add_simulated_cluster(
     controller.watch_mapped(pods, scheduler.on_pod)
     controller.watch_mapped(nodes, scheduler.on_node)
 
-    deployment_controller = DeploymentController(client, deployments, pods)
+    deployment_controller = DeploymentController(client, deployments, replicasets, pods)
     controller = manager.controller(f"{name}/deployment", deployment_controller, workers)
     controller.watch_for(deployments)
-    controller.watch_owned(pods, "Deployment", "apps")
+    controller.watch_owned(replicasets, "Deployment", "apps")
+
+    replicaset_controller = ReplicaSetController(client, replicasets, pods)
+    controller = manager.controller(f"{name}/replicaset", replicaset_controller, workers)
+    controller.watch_for(replicasets)
+    controller.watch_owned(pods, "ReplicaSet", "apps")
 
     statefulset_controller = StatefulSetController(client, statefulsets, pods)
     controller = manager.controller(f"{name}/statefulset", statefulset_controller, workers)

@@ -1,7 +1,7 @@
 """Pods made from a workload's template: the template hash, readiness, and the Pod body to create.
 
-Shared by the Deployment and StatefulSet controllers. The hash is stable across processes (FNV-1a of
-the canonical JSON), as ``pod-template-hash`` and ``controller-revision-hash`` must be.
+Shared by the Deployment, ReplicaSet and StatefulSet controllers. The hash is stable across processes
+(FNV-1a of the canonical JSON), as ``pod-template-hash`` and ``controller-revision-hash`` must be.
 """
 
 from __future__ import annotations
