@@ -42,6 +42,12 @@ APP_MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 # An EndpointSlice's Service and the controller that writes it (discovery.k8s.io/v1).
 ENDPOINT_SLICE_SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 ENDPOINT_SLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+# What kube's Deployment controller writes on Deployments and their ReplicaSets (rollout history, undo).
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
+DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
+MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"
+CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
 
 # -- GPUs: the extended resource and GPU Feature Discovery's node labels ---------------------------
 GPU_RESOURCE = "nvidia.com/gpu"

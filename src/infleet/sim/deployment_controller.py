@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from infleet.api.kubernetes import DEPLOYMENT, POD, REPLICASET
+from infleet.api.labels import REVISION_ANNOTATION
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.conditions import set_condition
@@ -26,7 +27,6 @@ from infleet.kube.owner_references import controller_of
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
 from infleet.sim.deployment_replicasets import (
-    REVISION_ANNOTATION,
     ReplicaSet,
     copied_annotations,
     history_to_delete,

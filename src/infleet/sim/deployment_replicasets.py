@@ -13,19 +13,21 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from infleet.api.labels import POD_TEMPLATE_HASH_LABEL
+from infleet.api.labels import (
+    DESIRED_REPLICAS_ANNOTATION,
+    KUBECTL_LAST_APPLIED_ANNOTATION,
+    MAX_REPLICAS_ANNOTATION,
+    POD_TEMPLATE_HASH_LABEL,
+    REVISION_ANNOTATION,
+    REVISION_HISTORY_ANNOTATION,
+)
 from infleet.kube.owner_references import set_controller_reference
 from infleet.sim.workload_pods import template_hash
 
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
-DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
-MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"
-CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
 # Never copied from a Deployment to its ReplicaSets (kubectl skips the same ones on undo).
 _NOT_COPIED = frozenset(
     {
-        "kubectl.kubernetes.io/last-applied-configuration",
+        KUBECTL_LAST_APPLIED_ANNOTATION,
         REVISION_ANNOTATION,
         REVISION_HISTORY_ANNOTATION,
         DESIRED_REPLICAS_ANNOTATION,

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import math
 
+from infleet.api.labels import DESIRED_REPLICAS_ANNOTATION, MAX_REPLICAS_ANNOTATION
 from infleet.sim.deployment_replicasets import (
-    DESIRED_REPLICAS_ANNOTATION,
-    MAX_REPLICAS_ANNOTATION,
     ReplicaSet,
     age,
     replicas_of,
