@@ -26,7 +26,7 @@ from infleet.apiserver.errors import StatusError, bad_request, conflict, method_
 from infleet.apiserver.pod_location import container_name, kubelet_address
 from infleet.apiserver.write_rules import WriteOptions
 
-_LOG_PARAMS = ("tailLines", "follow", "previous", "timestamps", "sinceSeconds", "limitBytes")
+_LOG_PARAMS = ("tailLines", "follow", "previous", "timestamps", "sinceSeconds", "sinceTime", "limitBytes")
 
 
 async def handle(cluster: Cluster, namespace: str, name: str, subresource: str, request: Request) -> Response:

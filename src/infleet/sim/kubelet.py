@@ -294,8 +294,12 @@ class Kubelet:
 
     async def _start_container(self, pod: dict[str, Any], node: dict[str, Any], runtime: PodRuntime) -> None:
         container = ((pod.get("spec") or {}).get("containers") or [{}])[0]
+        if runtime.restarts:  # what the last run wrote is now `kubectl logs --previous`
+            names = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
+            self.logs.rotate(runtime.namespace, runtime.name, runtime.uid, names)
         runtime.started_at = timestamp(self.clock.wall())
         runtime.stage = LOADING
+        self._log_sidecars_started(runtime, pod)
         self.events.emit(pod, NORMAL, "Started", f"Started container {container.get('name')}")
         if not runtime.engine:
             self._log(runtime, pod, f"container {container.get('name')} started (image {self._image(pod)})")
@@ -400,8 +404,15 @@ class Kubelet:
         return str(((pod.get("spec") or {}).get("containers") or [{}])[0].get("image", ""))
 
     def _log(self, runtime: PodRuntime, pod: dict[str, Any], *lines: str) -> None:
-        for container in (pod.get("spec") or {}).get("containers") or []:
-            self.logs.write(runtime.namespace, runtime.name, runtime.uid, str(container.get("name")), *lines)
+        """Lines of the pod's main container (the first: the engine of an engine pod)."""
+        containers = (pod.get("spec") or {}).get("containers") or [{}]
+        self.logs.write(runtime.namespace, runtime.name, runtime.uid, str(containers[0].get("name")), *lines)
+
+    def _log_sidecars_started(self, runtime: PodRuntime, pod: dict[str, Any]) -> None:
+        for container in ((pod.get("spec") or {}).get("containers") or [])[1:]:
+            name = str(container.get("name"))
+            line = f"container {name} started (image {container.get('image', '')})"
+            self.logs.write(runtime.namespace, runtime.name, runtime.uid, name, line)
 
     def _container_state(self, runtime: PodRuntime, name: str) -> dict[str, Any]:
         if runtime.stage == PULLING:

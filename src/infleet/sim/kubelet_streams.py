@@ -29,7 +29,7 @@ from infleet.sim.channel_port_forward import ChannelPortForward, parse_ports
 from infleet.sim.container_gpus import ContainerGpus
 from infleet.sim.container_shell import ContainerShell, ShellIO
 from infleet.sim.container_view import ContainerView, ObjectLookup, container_env, container_files
-from infleet.sim.pod_logs import PodLogs
+from infleet.sim.pod_logs import PodLogs, strip_stamp
 from infleet.sim.spdy_frames import SpdyProtocolError
 from infleet.sim.spdy_port_forward import Dial, PortForwardError, SpdyPortForward
 
@@ -212,7 +212,8 @@ class KubeletStreams:
                         handle.seek(offset)
                         chunk = handle.read()
                     offset += len(chunk)
-                    await stdout(chunk)
+                    lines = chunk.decode("utf-8", "replace").splitlines(keepends=True)
+                    await stdout("".join(map(strip_stamp, lines)).encode())
             if not reader.done():
                 await session.send(ERROR, orjson.dumps(exit_status(0, [])))
                 await websocket.close(1000)

@@ -13,8 +13,9 @@ import contextlib
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
@@ -27,6 +28,59 @@ from starlette.routing import BaseRoute, Route
 UidLookup = Callable[[str, str], str | None]
 
 
+# Each stored line starts with the time it was written, as the CRI's log files do; ``kubectl logs`` shows
+# it only with ``--timestamps``.
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """The kubelet's log query (``sinceSeconds``/``sinceTime``, ``timestamps``, ``previous``...)."""
+
+    since: datetime | None = None
+    timestamps: bool = False
+    previous: bool = False
+    limit_bytes: int | None = None
+
+
+def _stamp(line: str) -> datetime | None:
+    head = line.split(" ", 1)[0]
+    try:
+        moment = datetime.fromisoformat(head)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def strip_stamp(line: str) -> str:
+    """The line as the container wrote it."""
+    head, space, rest = line.partition(" ")
+    return rest if space and _stamp(head) is not None else line
+
+
+def log_options(params: Mapping[str, str]) -> LogOptions:
+    """Read the log query parameters; a ValueError names the one that is wrong."""
+    since = None
+    if params.get("sinceSeconds"):
+        seconds = params["sinceSeconds"]
+        if not seconds.isdigit() or int(seconds) < 1:
+            raise ValueError(f"sinceSeconds: {seconds!r} must be a positive whole number of seconds")
+        since = datetime.now(UTC) - timedelta(seconds=int(seconds))
+    elif params.get("sinceTime"):
+        since = _stamp(params["sinceTime"])
+        if since is None:
+            raise ValueError(f"sinceTime: {params['sinceTime']!r} is not an RFC 3339 time")
+    limit = params.get("limitBytes")
+    if limit is not None and (not limit.isdigit() or int(limit) < 1):
+        raise ValueError(f"limitBytes: {limit!r} must be a positive number of bytes")
+    return LogOptions(
+        since=since,
+        timestamps=params.get("timestamps", "").lower() in ("true", "1"),
+        previous=params.get("previous", "").lower() in ("true", "1"),
+        limit_bytes=int(limit) if limit else None,
+    )
+
+
 def _private_opener(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
 
@@ -37,24 +91,49 @@ class PodLogs:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
 
-    def path(self, namespace: str, pod: str, uid: str, container: str) -> Path:
-        return self.log_dir / f"{namespace}_{pod}_{uid}" / f"{container}.log"
+    def path(self, namespace: str, pod: str, uid: str, container: str, previous: bool = False) -> Path:
+        name = f"{container}.previous.log" if previous else f"{container}.log"
+        return self.log_dir / f"{namespace}_{pod}_{uid}" / name
 
     def write(self, namespace: str, pod: str, uid: str, container: str, *lines: str) -> None:
         path = self.path(namespace, pod, uid, container)
         # Owner-only, as the rest of the state: engine logs can carry prompts and errors with data.
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        stamp = datetime.now(UTC).strftime(STAMP_FORMAT)
         with open(path, "a", encoding="utf-8", opener=_private_opener) as handle:
             for line in lines:
                 handle.write(f"{stamp} {line}\n")
 
-    def read(self, namespace: str, pod: str, uid: str, container: str, tail: int | None = None) -> str:
-        path = self.path(namespace, pod, uid, container)
+    def rotate(self, namespace: str, pod: str, uid: str, containers: list[str]) -> None:
+        """A container restarts: its log so far becomes what ``kubectl logs --previous`` shows."""
+        for container in containers:
+            current = self.path(namespace, pod, uid, container)
+            if current.exists():
+                current.replace(self.path(namespace, pod, uid, container, previous=True))
+
+    def read(
+        self,
+        namespace: str,
+        pod: str,
+        uid: str,
+        container: str,
+        tail: int | None = None,
+        options: LogOptions | None = None,
+    ) -> str | None:
+        """The container's log as ``kubectl logs`` shows it; None when ``--previous`` has none."""
+        options = options or LogOptions()
+        path = self.path(namespace, pod, uid, container, options.previous)
         if not path.exists():
-            return ""
+            return None if options.previous else ""
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        return "".join(lines[-tail:] if tail is not None and tail >= 0 else lines)
+        if options.since is not None:
+            lines = [line for line in lines if (_stamp(line) or options.since) >= options.since]
+        if tail is not None and tail >= 0:
+            lines = lines[-tail:] if tail else []
+        text = "".join(line if options.timestamps else strip_stamp(line) for line in lines)
+        if options.limit_bytes is not None:
+            text = text.encode()[: options.limit_bytes].decode("utf-8", "ignore")
+        return text
 
     def remove(self, namespace: str, pod: str, uid: str) -> None:
         folder = self.log_dir / f"{namespace}_{pod}_{uid}"
@@ -124,15 +203,24 @@ class KubeletLogServer:
         uid = self.uid_of(namespace, pod)
         if uid is None:
             return PlainTextResponse(f"pod {namespace}/{pod} does not run on this node", status_code=404)
-        tail_text = request.query_params.get("tailLines")
+        params = request.query_params
+        tail_text = params.get("tailLines")
         tail = int(tail_text) if tail_text and tail_text.lstrip("-").isdigit() else None
-        text = self.logs.read(namespace, pod, uid, container, tail)
-        if request.query_params.get("follow", "").lower() not in ("true", "1"):
+        try:
+            options = log_options(params)
+        except ValueError as error:
+            return PlainTextResponse(str(error), status_code=400)
+        text = self.logs.read(namespace, pod, uid, container, tail, options)
+        if text is None:
+            message = f'previous terminated container "{container}" in pod "{pod}" not found'
+            return PlainTextResponse(message, status_code=400)
+        if options.previous or params.get("follow", "").lower() not in ("true", "1"):
             return PlainTextResponse(text)
-        return StreamingResponse(self._follow(namespace, pod, uid, container, text), media_type="text/plain")
+        follow = self._follow(namespace, pod, uid, container, text, options.timestamps)
+        return StreamingResponse(follow, media_type="text/plain")
 
     async def _follow(
-        self, namespace: str, pod: str, uid: str, container: str, first: str
+        self, namespace: str, pod: str, uid: str, container: str, first: str, timestamps: bool
     ) -> AsyncIterator[bytes]:
         yield first.encode()
         path = self.logs.path(namespace, pod, uid, container)
@@ -144,7 +232,8 @@ class KubeletLogServer:
                     handle.seek(offset)
                     chunk = handle.read()
                 offset += len(chunk)
-                yield chunk
+                text = chunk.decode("utf-8", "replace")
+                yield (text if timestamps else "".join(map(strip_stamp, text.splitlines(True)))).encode()
 
     async def run(self, stop: asyncio.Event) -> None:
         self._socket.listen(128)
