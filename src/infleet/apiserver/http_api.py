@@ -123,15 +123,17 @@ class APIServerApp:
         cluster_name, inner = split_cluster(path, self.default_cluster or token_cluster)
         if not authorized:
             raise unauthorized()
-        cluster = self.clusters.get(cluster_name)
+        return self._reachable_cluster(cluster_name), parse_resource_path(inner)
+
+    def _reachable_cluster(self, name: str) -> Cluster:
+        """The cluster called ``name``: 404 when there is none, 503 while a fault makes it unreachable."""
+        cluster = self.clusters.get(name)
         if cluster is None:
             known = ", ".join(sorted(self.clusters))
-            raise StatusError(
-                404, "NotFound", f'cluster "{cluster_name}" not found: known clusters are {known}'
-            )
-        if cluster_name in self.unreachable:
-            raise StatusError(503, "ServiceUnavailable", f'cluster "{cluster_name}" is unreachable (a fault)')
-        return cluster, parse_resource_path(inner)
+            raise StatusError(404, "NotFound", f'cluster "{name}" not found: known clusters are {known}')
+        if name in self.unreachable:
+            raise StatusError(503, "ServiceUnavailable", f'cluster "{name}" is unreachable (a fault)')
+        return cluster
 
     async def dispatch(self, request: Request) -> Response:
         path = request.url.path
@@ -149,15 +151,7 @@ class APIServerApp:
             return PlainTextResponse("ok")
         if inner not in _PUBLIC_PATHS and not authorized:
             raise unauthorized()
-        cluster = self.clusters.get(cluster_name)
-        if cluster is None:
-            raise StatusError(
-                404,
-                "NotFound",
-                f'cluster "{cluster_name}" not found: known clusters are {", ".join(sorted(self.clusters))}',
-            )
-        if cluster_name in self.unreachable:
-            raise StatusError(503, "ServiceUnavailable", f'cluster "{cluster_name}" is unreachable (a fault)')
+        cluster = self._reachable_cluster(cluster_name)
         if inner == "/version":
             return json_response(VERSION_INFO)
         if inner.startswith("/openapi/"):

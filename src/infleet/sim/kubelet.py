@@ -74,6 +74,18 @@ def _finished(pod: dict[str, Any]) -> bool:
     return bool(pod["metadata"].get("deletionTimestamp")) or phase in ("Succeeded", "Failed")
 
 
+async def remove_pod(client: ClusterClient, pod: dict[str, Any]) -> None:
+    """Finish a pod's deletion (grace period 0, this very pod by uid): what a kubelet does once its
+    containers stopped, and kube's pod GC for pods no kubelet will finish."""
+    metadata = pod["metadata"]
+    options = {"gracePeriodSeconds": 0, "preconditions": {"uid": metadata["uid"]}}
+    try:
+        await client.delete(POD, metadata["name"], metadata["namespace"], options=options)
+    except KubeAPIError as error:
+        if not (error.not_found or error.code == 409):  # gone, or replaced under its name
+            raise
+
+
 def is_simulated(node: dict[str, Any] | None) -> bool:
     return str(((node or {}).get("spec") or {}).get("providerID", "")).startswith("sim://")
 
@@ -181,7 +193,7 @@ class Kubelet:
         if node is None and node_name and pod["metadata"].get("deletionTimestamp"):
             # kube-controller-manager's pod GC: a terminating pod whose node is gone has nobody to stop
             # its containers, so it is removed.
-            await self._remove(pod)
+            await remove_pod(self.client, pod)
             return Result()
         if node is None or not is_simulated(node):
             return Result()
@@ -213,21 +225,12 @@ class Kubelet:
     async def _terminate(self, pod: dict[str, Any], uid: str) -> None:
         """Graceful deletion: stop the pod's containers, then remove the pod (a delete with grace 0)."""
         runtime = self.runtimes.get(uid)
-        if runtime is not None and runtime.stage not in (FAILED,):
+        if runtime is not None and runtime.stage != FAILED:
             names = [str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []]
             self.events.emit(pod, NORMAL, "Killing", f"Stopping container {', '.join(names)}")
             self._log(runtime, pod, "INFO received SIGTERM; shutting down")
         await self._stop_engine(uid)
-        await self._remove(pod)
-
-    async def _remove(self, pod: dict[str, Any]) -> None:
-        metadata = pod["metadata"]
-        options = {"gracePeriodSeconds": 0, "preconditions": {"uid": metadata["uid"]}}
-        try:
-            await self.client.delete(POD, metadata["name"], metadata["namespace"], options=options)
-        except KubeAPIError as error:
-            if not (error.not_found or error.code == 409):  # gone, or replaced under its name
-                raise
+        await remove_pod(self.client, pod)
 
     async def _stop_engine(self, uid: str) -> None:
         runtime = self.runtimes.get(uid)

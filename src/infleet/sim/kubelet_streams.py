@@ -29,7 +29,7 @@ from infleet.sim.channel_port_forward import ChannelPortForward, parse_ports
 from infleet.sim.container_gpus import ContainerGpus
 from infleet.sim.container_shell import ContainerShell, ShellIO
 from infleet.sim.container_view import ContainerView, ObjectLookup, container_env, container_files
-from infleet.sim.pod_logs import PodLogs, strip_stamp
+from infleet.sim.pod_logs import LogTail, PodLogs
 from infleet.sim.spdy_frames import SpdyProtocolError
 from infleet.sim.spdy_port_forward import Dial, PortForwardError, SpdyPortForward
 
@@ -201,19 +201,13 @@ class KubeletStreams:
         session = _ChannelSession(websocket, tty=tty, stdin=False)
         reader = asyncio.get_running_loop().create_task(session.read_client())
         namespace, pod = process.pod["metadata"]["namespace"], process.pod["metadata"]["name"]
-        path = self.logs.path(namespace, pod, process.uid, container)
-        offset = path.stat().st_size if path.exists() else 0  # attach shows output from now on
+        tail = LogTail(self.logs.path(namespace, pod, process.uid, container))  # output from now on
         stdout = session.writer(STDOUT)
         try:
             while not reader.done() and self._still_running(namespace, pod, process.uid):
                 await asyncio.sleep(self.follow_poll)
-                if path.exists() and path.stat().st_size > offset:
-                    with path.open("rb") as handle:
-                        handle.seek(offset)
-                        chunk = handle.read()
-                    offset += len(chunk)
-                    lines = chunk.decode("utf-8", "replace").splitlines(keepends=True)
-                    await stdout("".join(map(strip_stamp, lines)).encode())
+                if chunk := tail.read():
+                    await stdout(chunk)
             if not reader.done():
                 await session.send(ERROR, orjson.dumps(exit_status(0, [])))
                 await websocket.close(1000)

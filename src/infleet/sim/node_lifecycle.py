@@ -20,7 +20,7 @@ from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
 from infleet.sim import faults
 from infleet.sim.event_sink import EventSink
-from infleet.sim.kubelet import is_simulated
+from infleet.sim.kubelet import is_simulated, remove_pod
 from infleet.sim.settings import SimSettings
 from infleet.sim.workload_pods import is_terminal
 
@@ -88,7 +88,7 @@ class NodeLifecycleController:
             if pod["metadata"].get("deletionTimestamp"):
                 # No kubelet will finish its graceful deletion: removed, as kube's pod GC removes the
                 # terminating pods of an out-of-service node.
-                await self._force_delete(pod)
+                await remove_pod(self.client, pod)
                 continue
             if is_terminal(pod):
                 continue
@@ -106,12 +106,3 @@ class NodeLifecycleController:
             except KubeAPIError as error:
                 if not error.not_found:
                     raise
-
-    async def _force_delete(self, pod: dict[str, Any]) -> None:
-        metadata = pod["metadata"]
-        options = {"gracePeriodSeconds": 0, "preconditions": {"uid": metadata["uid"]}}
-        try:
-            await self.client.delete(POD, metadata["name"], metadata["namespace"], options=options)
-        except KubeAPIError as error:
-            if not (error.not_found or error.code == 409):
-                raise

@@ -81,6 +81,28 @@ def log_options(params: Mapping[str, str]) -> LogOptions:
     )
 
 
+class LogTail:
+    """What a container writes from now on (``kubectl logs -f``, ``kubectl attach``)."""
+
+    def __init__(self, path: Path, timestamps: bool = False) -> None:
+        self.path = path
+        self.timestamps = timestamps
+        self._offset = path.stat().st_size if path.exists() else 0
+
+    def read(self) -> bytes:
+        """The lines written since the last read (empty when none), stamps dropped unless asked for."""
+        if not self.path.exists() or self.path.stat().st_size <= self._offset:
+            return b""
+        with self.path.open("rb") as handle:
+            handle.seek(self._offset)
+            chunk = handle.read()
+        self._offset += len(chunk)
+        if self.timestamps:
+            return chunk
+        lines = chunk.decode("utf-8", "replace").splitlines(keepends=True)
+        return "".join(map(strip_stamp, lines)).encode()
+
+
 def _private_opener(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
 
@@ -223,17 +245,11 @@ class KubeletLogServer:
         self, namespace: str, pod: str, uid: str, container: str, first: str, timestamps: bool
     ) -> AsyncIterator[bytes]:
         yield first.encode()
-        path = self.logs.path(namespace, pod, uid, container)
-        offset = path.stat().st_size if path.exists() else 0
+        tail = LogTail(self.logs.path(namespace, pod, uid, container), timestamps)
         while self.uid_of(namespace, pod) == uid:  # ends when the pod goes away
             await asyncio.sleep(self.follow_poll)
-            if path.exists() and path.stat().st_size > offset:
-                with path.open("rb") as handle:
-                    handle.seek(offset)
-                    chunk = handle.read()
-                offset += len(chunk)
-                text = chunk.decode("utf-8", "replace")
-                yield (text if timestamps else "".join(map(strip_stamp, text.splitlines(True)))).encode()
+            if chunk := tail.read():
+                yield chunk
 
     async def run(self, stop: asyncio.Event) -> None:
         self._socket.listen(128)

@@ -19,6 +19,7 @@ every sample carries the scrape's timestamp, as a kubelet's do.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -175,19 +176,22 @@ class ResourceMetrics:
 
 
 async def _engine_sequences(runtimes: Iterable[PodRuntime]) -> dict[str, int]:
-    """Requests each engine is running, from its own ``/metrics`` (vLLM's or SGLang's running gauge)."""
-    sequences: dict[str, int] = {}
+    """Requests each engine is running, from its own ``/metrics`` (vLLM's or SGLang's running gauge);
+    every engine asked at once, so one scrape costs one engine's answer time, not all of theirs."""
+
+    async def running(http: httpx.AsyncClient, runtime: PodRuntime) -> int | None:
+        endpoint = runtime.endpoint
+        assert endpoint is not None
+        try:
+            response = await http.get(f"http://{endpoint.host}:{endpoint.port}/metrics")
+        except httpx.HTTPError:
+            return None  # an engine that does not answer counts as idle
+        return _running_requests(response.text) if response.status_code == 200 else None
+
+    engines = list(runtimes)
     async with httpx.AsyncClient(timeout=0.5) as http:
-        for runtime in runtimes:
-            endpoint = runtime.endpoint
-            assert endpoint is not None
-            try:
-                response = await http.get(f"http://{endpoint.host}:{endpoint.port}/metrics")
-            except httpx.HTTPError:
-                continue  # an engine that does not answer counts as idle
-            if response.status_code == 200:
-                sequences[runtime.uid] = _running_requests(response.text)
-    return sequences
+        counts = await asyncio.gather(*(running(http, runtime) for runtime in engines))
+    return {runtime.uid: count for runtime, count in zip(engines, counts, strict=True) if count is not None}
 
 
 def _running_requests(text: str) -> int:
