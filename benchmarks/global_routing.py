@@ -108,7 +108,14 @@ class Arrival:
     body: bytes
 
 
-def arrivals(seed: int, seconds: float, rate: float) -> list[Arrival]:
+def arrivals(seed: int, seconds: float, rate: float, workload: str = "unique") -> list[Arrival]:
+    """The requests of ``workload`` at ``rate`` req/s in all, in arrival order."""
+    if workload == "conversations":
+        return conversations(seed, seconds, rate)
+    return unique_prompts(seed, seconds, rate)
+
+
+def unique_prompts(seed: int, seconds: float, rate: float) -> list[Arrival]:
     """One Poisson stream per client region, merged: unique 1,000-3,000-token prompts, 16-32 tokens out."""
     rng = random.Random(seed)
     out: list[Arrival] = []
@@ -124,6 +131,44 @@ def arrivals(seed: int, seconds: float, rate: float) -> list[Arrival]:
                 ],
             }
             out.append(Arrival(at, region, orjson.dumps(body)))
+    return sorted(out, key=lambda a: a.at)
+
+
+# Conversations: tenants' system prompts, sessions of several turns that resend the whole history.
+TENANTS = 12
+SYSTEM_TOKENS = 1500
+TURNS = (3, 8)
+USER_TOKENS = (50, 200)
+ASSISTANT_TOKENS = 24  # the history carries a fixed answer: the client's text, not the engine's
+THINK_S = 4.0  # mean pause between a turn and the next, from the turn's arrival
+
+
+def conversations(seed: int, seconds: float, rate: float) -> list[Arrival]:
+    """Multi-turn chat: sessions start Poisson per region, pick one of the tenants' 1,500-token system
+    prompts, and send 3-8 turns, each the whole history so far plus a 50-200-token question, 16-32 tokens
+    out; turns follow each other after an exponential pause (mean 4 s) from the previous turn's arrival;
+    sessions begin before the run so it opens in steady state.
+    Prompts grow from about 1,600 to 2,800 tokens: the unique workload's sizes, with a cacheable prefix."""
+    rng = random.Random(seed)
+    tenants = [f"Tenant {t} assistant policy. " + words(rng, SYSTEM_TOKENS) for t in range(TENANTS)]
+    mean_turns = (TURNS[0] + TURNS[1]) / 2
+    out: list[Arrival] = []
+    for region in REGIONS:
+        # Sessions start before the run too, so it opens in steady state: turns before 0 are not sent.
+        start = -THINK_S * TURNS[1]
+        while (start := start + rng.expovariate(rate * SHARES[region] / mean_turns)) < seconds:
+            messages: list[dict[str, str]] = [{"role": "system", "content": rng.choice(tenants)}]
+            at = start
+            for turn in range(rng.randint(*TURNS)):
+                if at >= seconds:
+                    break
+                question = f"{region} {start:.6f} turn {turn} " + words(rng, rng.randint(*USER_TOKENS))
+                messages.append({"role": "user", "content": question})
+                body = {"model": "qwen", "stream": True, "max_tokens": rng.randint(16, 32)}
+                if at >= 0:
+                    out.append(Arrival(at, region, orjson.dumps({**body, "messages": messages})))
+                messages.append({"role": "assistant", "content": words(rng, ASSISTANT_TOKENS)})
+                at += rng.expovariate(1 / THINK_S)
     return sorted(out, key=lambda a: a.at)
 
 
@@ -498,6 +543,12 @@ def main() -> None:
         "--rates", default="7,10", help="total requests/s over the three regions, comma-separated"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--workload",
+        choices=("unique", "conversations"),
+        default="unique",
+        help="unique prompts (no reuse) or multi-turn conversations over tenants' system prompts",
+    )
     parser.add_argument("--only", default="", help="comma-separated strategies to run")
     parser.add_argument("--serve-engines", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "global_routing.md"))
@@ -514,7 +565,7 @@ def main() -> None:
     rows = []
     with open(work / "global_routing.log", "wb") as log:
         for rate in (float(x) for x in args.rates.split(",")):
-            plan = arrivals(args.seed, total, rate)
+            plan = arrivals(args.seed, total, rate, args.workload)
             for name in chosen:
                 res = run_one(everything[name], plan, total, args.warmup, work, log)
                 row = {"rate": rate, **row_of(name, res, args)}
