@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cel
-from cel.stdlib import STDLIB_FUNCTIONS
 
+from infleet.apiserver.cel_library import FUNCTIONS, NAMESPACES, error_text, undeclared_functions
 from infleet.apiserver.cel_values import node_count, root_value, to_cel
 from infleet.apiserver.errors import Cause
 
@@ -30,10 +30,10 @@ OBJECT_COST_BUDGET = 10_000_000
 _MESSAGE_EXPRESSION_MAX = 5 * 1024
 _REASONS = ("FieldValueDuplicate", "FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired")
 _MACROS = r"(?:all|exists|exists_one|map|filter|transformList|transformMap|transformMapEntry)"
-# Names that compile without being variables: type names for type() and the extension namespaces.
-_KNOWN_NAMES = frozenset(
+# Names that compile without being variables: type names for type() and the library namespaces.
+_KNOWN_NAMES = NAMESPACES | frozenset(
     {"self", "oldSelf", "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type",
-     "type", "math", "strings", "sets", "lists", "base64", "optional"}
+     "type"}
 )  # fmt: skip
 _BOUND = re.compile(rf"\.\s*{_MACROS}\s*\(\s*([A-Za-z_]\w*)\s*,(?:\s*([A-Za-z_]\w*)\s*,)?")
 _DEPTH_TOKENS = re.compile(
@@ -190,6 +190,12 @@ def _compile_expression(source: str, where: str, causes: list[Cause]) -> cel.Pro
     if undeclared:
         # cel-rust has no type checker; kube-apiserver's refuses unknown names at CRD creation, so do we.
         detail = f"ERROR: <input>: undeclared reference to '{undeclared[0]}'"
+        _refuse(causes, where, f"Invalid value: {_quote(source)}: compilation failed: {detail}")
+        return None
+    unknown = undeclared_functions(program.functions())
+    if unknown:
+        # A function no library provides would fail every evaluation; kube-apiserver refuses it up front.
+        detail = f"ERROR: <input>: undeclared reference to '{unknown[0]}' (in container '')"
         _refuse(causes, where, f"Invalid value: {_quote(source)}: compilation failed: {detail}")
         return None
     return program
@@ -416,11 +422,11 @@ def _variables(rule: CompiledRule, self_value: Any, old_value: Any) -> dict[str,
 def _execute(program: cel.Program, variables: dict[str, Any]) -> tuple[Any, str | None]:
     """The result, or the error text kube-apiserver would show (never an exception: a 422, not a 500)."""
     try:
-        return program.execute(cel.Context(variables, STDLIB_FUNCTIONS)), None
+        return program.execute(cel.Context(variables, FUNCTIONS)), None
     except KeyError as error:
         return None, f"no such key: {error.args[0] if error.args else error}"
     except Exception as error:  # TypeError, OverflowError, RuntimeError...: the object's or rule's fault
-        return None, str(error).strip()
+        return None, error_text(str(error))
     except BaseException as error:  # a Rust panic surfaces as pyo3's PanicException, a BaseException
         if type(error).__name__ != "PanicException":
             raise
