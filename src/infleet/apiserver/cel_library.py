@@ -9,6 +9,7 @@ function is guarded so that a bad argument is an error message the rule's cause 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,9 @@ NATIVE_FUNCTIONS = frozenset(
 )  # fmt: skip
 # Library namespaces: in ``ip.isCanonical(s)`` the parser sees ``ip`` as a variable.
 NAMESPACES = frozenset({"math", "strings", "sets", "lists", "base64", "optional", "ip", "format"})
+# The cel package logs every failing Python function as a warning; for a rule that is an answer to the
+# client (a 422 naming the rule), not a server problem.
+logging.getLogger("cel").setLevel(logging.ERROR)
 _PYTHON_FAILURE = re.compile(
     r"^Function '[^']*' error: Python function call failed: (?:\w+: )?(.*?)\.? Check function arguments and "
     r"their types\.$",

@@ -48,12 +48,14 @@ def is_sorted(items: Any) -> bool:
 
 
 def sum_list(items: Any) -> Any:
-    """``sum()``: of ints, doubles or durations; an empty list sums to 0, int overflow is an error."""
+    """``sum()``: what ``+`` adds (numbers, durations, strings, bytes); 0 when empty; int overflow errs."""
     ordered = _ordered(items, "sum")
-    if ordered and isinstance(ordered[0], (bool, str, bytes, datetime)):
+    if ordered and isinstance(ordered[0], (bool, datetime)):
         raise LibraryError(f"no such overload: sum(list({describe(ordered[0])}))")
     if ordered and isinstance(ordered[0], timedelta):
         return sum(ordered, timedelta())
+    if ordered and isinstance(ordered[0], (str, bytes)):
+        return ordered[0][:0].join(ordered)
     total = sum(ordered)
     if isinstance(total, int) and not _INT64[0] <= total <= _INT64[1]:
         raise LibraryError("integer overflow")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -28,7 +29,7 @@ def _normalized(text: str) -> str:
 def _parse(text: str, normalize: bool) -> str:
     candidate = _normalized(text) if normalize else text
     if not _STRICT.match(candidate):
-        raise LibraryError(f"could not parse {text!r} as semver")
+        raise LibraryError(f"could not parse {json.dumps(text)} as semver")
     return candidate
 
 
