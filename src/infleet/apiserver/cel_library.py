@@ -158,6 +158,12 @@ FUNCTIONS: dict[str, Function] = {
 CALLABLE = NATIVE_FUNCTIONS | {name.rpartition(".")[2] for name in FUNCTIONS}
 
 
+@functools.lru_cache(maxsize=1024)
+def functions_for(called: frozenset[str]) -> dict[str, Function]:
+    """The library functions a program needs by the names it calls (``dns1123Label``: its dotted name)."""
+    return {name: function for name, function in FUNCTIONS.items() if name.rpartition(".")[2] in called}
+
+
 def undeclared_functions(called: list[str]) -> list[str]:
     """The functions among a program's ``called`` names that no library provides (operators skipped)."""
     return [name for name in called if name[:1].isalpha() and name not in CALLABLE]
