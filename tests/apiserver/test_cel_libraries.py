@@ -8,7 +8,7 @@ import cel
 import pytest
 
 from infleet.apiserver.cel_library import FUNCTIONS, error_text, undeclared_functions
-from infleet.apiserver.cel_rules import compile_validations
+from infleet.apiserver.cel_rules import compile_validations, evaluate
 
 
 def run(expression: str, **variables: Any) -> Any:
@@ -255,3 +255,26 @@ def test_unknown_functions_are_refused_when_the_rule_compiles() -> None:
             "ERROR: <input>: undeclared reference to 'isDNSName' (in container '')",
         )
     ]
+
+
+def test_a_rule_runs_with_the_functions_it_and_its_message_expression_call() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "address": {
+                "type": "string",
+                "x-kubernetes-validations": [
+                    {"rule": "isIP(self)", "messageExpression": "self.upperAscii() + ' is not an IP'"}
+                ],
+            }
+        },
+    }
+    compiled = compile_validations(schema)
+    assert compiled.root is not None
+    rule = compiled.root.properties["address"].rules[0]
+    assert set(rule.functions) == {"isIP", "upperAscii"}
+    outcome = evaluate(compiled, {"address": "abc"}, None)
+    assert [(c.field, c.message) for c in outcome.causes] == [
+        ("address", 'Invalid value: "string": ABC is not an IP')
+    ]
+    assert evaluate(compiled, {"address": "10.0.0.1"}, None).causes == []
