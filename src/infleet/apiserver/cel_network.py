@@ -32,17 +32,37 @@ def _q(text: str) -> str:
 # ---- IP addresses ------------------------------------------------------------------------------
 
 
+def _parse_addr(text: str) -> Address:
+    """``netip.ParseAddr`` without zones: the address, or ValueError with Go's reason."""
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    reason = "unable to parse IP"
+    if "." in text and ":" not in text:
+        fields = text.split(".")
+        if any(not field.isdigit() for field in fields):
+            reason = "unexpected character"
+        elif any(len(field) > 1 and field.startswith("0") for field in fields):
+            reason = "IPv4 field has octet with leading zero"
+        elif any(int(field) > 255 for field in fields):
+            reason = "IPv4 field has value >255"
+        else:
+            reason = "IPv4 address too short" if len(fields) < 4 else "IPv4 address too long"
+    raise ValueError(f"ParseAddr({_q(text)}): {reason}")
+
+
 def _address(text: str) -> Address:
     """An address as ``netip.ParseAddr`` reads it, refused where kube-apiserver refuses it."""
-    if "%" in text:
-        raise LibraryError(f"IP address {_q(text)} with zone value is not allowed")
+    bare, percent, _ = text.partition("%")
     try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
+        address = _parse_addr(bare)
+    except ValueError as error:
         raise LibraryError(
-            f"IP Address {_q(text)} parse error during conversion from string: "
-            f"ParseAddr({_q(text)}): unable to parse IP"
+            f"IP Address {_q(text)} parse error during conversion from string: {error}"
         ) from None
+    if percent:
+        raise LibraryError(f"IP address {_q(text)} with zone value is not allowed")
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         raise LibraryError(f"IPv4-mapped IPv6 address {_q(text)} is not allowed")
     return address
@@ -118,25 +138,31 @@ def is_global_unicast(value: Any) -> bool:
 # ---- CIDRs -------------------------------------------------------------------------------------
 
 
+_CIDR_FAILURE = "network address parse error during conversion from string: "
+
+
 def _interface(text: str) -> Interface:
-    """A prefix as ``netip.ParsePrefix`` reads it: host bits kept, prefix length required."""
-    address, slash, bits = text.partition("/")
-    failure = LibraryError(
-        f"network address {_q(text)} parse error during conversion from string: "
-        f"netip.ParsePrefix({_q(text)}): invalid prefix"
-    )
-    if not slash or not bits.isdigit() or (len(bits) > 1 and bits.startswith("0")):
-        raise failure
+    """A prefix as ``netip.ParsePrefix`` reads it: host bits kept, prefix length required.
+
+    kube-apiserver's message names the failure twice (its parser and its conversion both prefix it).
+    """
+    address, slash, bits = text.rpartition("/")
+    where = f"netip.ParsePrefix({_q(text)}): "
+    if not slash:
+        raise LibraryError(_CIDR_FAILURE * 2 + where + "no '/'")
     if "%" in address:
-        raise LibraryError(f"CIDR {_q(text)} with zone value is not allowed")
+        raise LibraryError(_CIDR_FAILURE * 2 + where + "IPv6 zones cannot be present in a prefix")
     try:
-        parsed = ipaddress.ip_address(address)
-        interface = ipaddress.ip_interface(f"{parsed}/{int(bits)}")
-    except ValueError:
-        raise failure from None
+        parsed = _parse_addr(address)
+    except ValueError as error:
+        raise LibraryError(_CIDR_FAILURE * 2 + where + str(error)) from None
+    if not bits.isdigit() or (len(bits) > 1 and bits.startswith("0")):
+        raise LibraryError(_CIDR_FAILURE * 2 + where + f"bad bits after slash: {_q(bits)}")
+    if int(bits) > parsed.max_prefixlen:
+        raise LibraryError(_CIDR_FAILURE * 2 + where + "prefix length out of range")
     if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-        raise LibraryError(f"IPv4-mapped IPv6 address {_q(text)} is not allowed")
-    return interface
+        raise LibraryError(f"{_CIDR_FAILURE}IPv4-mapped IPv6 address {_q(text)} is not allowed")
+    return ipaddress.ip_interface(f"{parsed}/{int(bits)}")
 
 
 def _interface_of(value: Any, function: str) -> Interface:
@@ -198,7 +224,7 @@ _PATH_SAFE = "/!$&'()*+,;=:@-._~%"
 
 def _parse_url(text: str) -> str:
     """``text`` when ``url.ParseRequestURI`` accepts it: an absolute URL or an absolute path."""
-    failure = f"URL {_q(text)} parse error during conversion from string: parse {_q(text)}: "
+    failure = f"URL parse error during conversion from string: parse {_q(text)}: "
     if _CONTROL.search(text):
         raise LibraryError(failure + "net/url: invalid control character in URL")
     if not text.startswith("/") and not _SCHEME.match(text):
@@ -207,7 +233,8 @@ def _parse_url(text: str) -> str:
         parts = urlsplit(text, allow_fragments=False)
         parts.port  # noqa: B018 - reading the port validates it
     except ValueError:
-        raise LibraryError(failure + f"invalid port {_q(':' + text.rsplit(':', 1)[-1])} after host") from None
+        port = urlsplit(text, allow_fragments=False).netloc.rpartition("@")[2].rpartition(":")[2]
+        raise LibraryError(failure + f"invalid port {_q(':' + port)} after host") from None
     if " " in parts.netloc:
         raise LibraryError(failure + 'invalid character " " in host name')
     return text
@@ -228,7 +255,8 @@ def is_url(text: Any) -> bool:
 
 
 def _split(value: Any, function: str) -> Any:
-    return urlsplit(payload(value, URL, function), allow_fragments=False)
+    # Validated as a request URI, read as a URL: a "#fragment" is not part of the path or query.
+    return urlsplit(payload(value, URL, function))
 
 
 def get_scheme(value: Any) -> str:
