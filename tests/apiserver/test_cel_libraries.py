@@ -223,7 +223,12 @@ def test_format_library() -> None:
         "format.uuid().validate('nope').hasValue() && format.byte().validate('*').hasValue()",
         "!format.date().validate('2024-02-29').hasValue() && format.date().validate('2023-02-29').hasValue()",
         "!format.datetime().validate('2024-01-01T10:00:00Z').hasValue()",
-        "format.uri().validate('x').hasValue()",
+        "format.uri().validate('x').value() == ['parse \"x\": invalid URI for request']",
+        "format.byte().validate('aGVsbG8').value() == ['invalid base64']",
+        "!format.byte().validate('aGVsbG8=').hasValue()",
+        "format.datetime().validate('2020-01-32T00:00:00Z').value() == ['invalid datetime']",
+        "!format.datetime().validate('2020-01-01T10:00:00').hasValue()",
+        "!format.uuid().validate('0123456789abcdef0123456789ABCDEF').hasValue()",
         "format.named('dns1123Label').hasValue() && !format.named('nope').hasValue()",
         "format.named('labelValue').value().validate('ok').orValue(['bad']) == ['bad']",
     )

@@ -15,15 +15,15 @@ from typing import Any
 
 import cel
 
-from infleet.apiserver.cel_network import is_url
-from infleet.apiserver.cel_opaque import FORMAT, expect, payload, wrap
+from infleet.apiserver.cel_network import URL_FAILURE, parse_request_uri
+from infleet.apiserver.cel_opaque import FORMAT, LibraryError, expect, payload, wrap
 
 _LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 _DNS1035 = "[a-z]([-a-z0-9]*[a-z0-9])?"
 _QUALIFIED = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _LABEL_VALUE = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UUID = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$", re.I)
 _QUALIFIED_MESSAGE = (
     "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
     "character"
@@ -127,7 +127,11 @@ def _as_prefix(check: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
 
 
 def _uri(value: str) -> list[str]:
-    return [] if is_url(value) else ["invalid URI"]
+    try:
+        parse_request_uri(value)
+    except LibraryError as error:
+        return [str(error).removeprefix(URL_FAILURE)]
+    return []
 
 
 def _uuid(value: str) -> list[str]:
@@ -138,7 +142,7 @@ def _byte(value: str) -> list[str]:
     try:
         base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        return ["invalid base64 value"]
+        return ["invalid base64"]
     return []
 
 
@@ -151,11 +155,14 @@ def _date(value: str) -> list[str]:
 
 
 def _datetime(value: str) -> list[str]:
+    """RFC 3339 and the ISO 8601 forms kube-openapi's ``date-time`` accepts (no zone, minutes only)."""
+    if len(value) < 16 or value[10:11] not in ("T", "t", " "):
+        return ["invalid datetime"]
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
         return ["invalid datetime"]
-    return [] if "T" in value.upper() and len(value) >= 20 else ["invalid datetime"]
+    return []
 
 
 CHECKS: dict[str, Callable[[str], list[str]]] = {

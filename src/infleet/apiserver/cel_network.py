@@ -222,9 +222,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PATH_SAFE = "/!$&'()*+,;=:@-._~%"
 
 
-def _parse_url(text: str) -> str:
+URL_FAILURE = "URL parse error during conversion from string: "
+
+
+def parse_request_uri(text: str) -> str:
     """``text`` when ``url.ParseRequestURI`` accepts it: an absolute URL or an absolute path."""
-    failure = f"URL parse error during conversion from string: parse {_q(text)}: "
+    failure = f"{URL_FAILURE}parse {_q(text)}: "
     if _CONTROL.search(text):
         raise LibraryError(failure + "net/url: invalid control character in URL")
     if not text.startswith("/") and not _SCHEME.match(text):
@@ -242,13 +245,13 @@ def _parse_url(text: str) -> str:
 
 def url(text: Any) -> dict[int, Any]:
     """``url(string)``: an absolute URL or path, as ``url.ParseRequestURI`` accepts it."""
-    return wrap(URL, _parse_url(expect(text, str, "url")))
+    return wrap(URL, parse_request_uri(expect(text, str, "url")))
 
 
 def is_url(text: Any) -> bool:
     """``isURL(string)``: whether ``url()`` would accept the text."""
     try:
-        _parse_url(expect(text, str, "isURL"))
+        parse_request_uri(expect(text, str, "isURL"))
     except LibraryError:
         return False
     return True
