@@ -1,7 +1,8 @@
 """String functions Kubernetes adds to CEL: the regex library (``find``, ``findAll``) and ``format``.
 
-Regular expressions run on Python's :mod:`re`; for the patterns rules use (RE2 syntax without
-backreferences) it matches as RE2 does. ``format`` follows cel-go's strings extension: ``%s %d %f %e %x %X
+Regular expressions run on RE2 (``google-re2``), the engine kube-apiserver's Go ``regexp`` implements:
+the same syntax, and matching in linear time, so an object cannot make a rule's pattern backtrack for
+ever. ``format`` follows cel-go's strings extension: ``%s %d %f %e %x %X
 %o %b %%`` with an optional precision for ``%f`` and ``%e``.
 """
 
@@ -13,17 +14,26 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+import re2
+
 from infleet.apiserver.cel_opaque import LibraryError, describe, expect, type_of
 
 _CLAUSE = re.compile(r"%(?:\.(\d+))?([a-zA-Z%])")
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is the rule's error, not a line on the server's stderr
+
+
 @functools.lru_cache(maxsize=512)
-def _pattern(regex: str) -> re.Pattern[str]:
+def _pattern(regex: str) -> Any:
     try:
-        return re.compile(regex)
-    except re.error as error:
-        raise LibraryError(f"error parsing regexp: {error}: `{regex}`") from None
+        return re2.compile(regex, _RE2_OPTIONS)
+    except re2.error as error:
+        # RE2 says "missing ): (a"; Go's regexp, "error parsing regexp: missing ): `(a`".
+        detail = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
+        code, _, argument = detail.partition(": ")
+        raise LibraryError(f"error parsing regexp: {code}: `{argument or regex}`") from None
 
 
 def find(text: Any, regex: Any) -> str:
@@ -37,12 +47,13 @@ def find_all(text: Any, regex: Any, limit: Any = -1) -> list[str]:
     count = expect(limit, int, "findAll")
     if count == 0:
         return []
-    matches = (
-        m.group(0) for m in _pattern(expect(regex, str, "findAll")).finditer(expect(text, str, "findAll"))
-    )
     found: list[str] = []
-    for match in matches:
-        found.append(match)
+    previous_end = -1
+    for match in _pattern(expect(regex, str, "findAll")).finditer(expect(text, str, "findAll")):
+        if match.start() == match.end() == previous_end:
+            continue  # Go drops an empty match right after the previous match
+        found.append(match.group(0))
+        previous_end = match.end()
         if len(found) == count:
             break
     return found
