@@ -213,7 +213,11 @@ def test_semver_library() -> None:
         "semver('1.0.0-alpha.2').isLessThan(semver('1.0.0-alpha.10'))",
         "semver('v2', true) == semver('2.0.0') && semver('1.2.3+a').compareTo(semver('1.2.3+b')) == 0",
     )
-    assert fails("semver('01.2.3')") == 'could not parse "01.2.3" as semver'
+    assert fails("semver('01.2.3')") == 'Major number must not contain leading zeroes "01"'
+    assert fails("semver('1.2')") == "No Major.Minor.Patch elements found"
+    assert fails("semver('1.2-rc', true)") == "short version cannot contain PreRelease/Build meta data"
+    assert fails("semver('1.2.3-01')") == 'Numeric PreRelease version must not contain leading zeroes "01"'
+    assert run("semver('1.2.3+a') == semver('1.2.3+b') && semver('v01.02', true) == semver('1.2.0')") is True
 
 
 def test_format_library() -> None:

@@ -8,29 +8,76 @@ from typing import Any
 
 from infleet.apiserver.cel_opaque import SEMVER, LibraryError, expect, payload, type_of, wrap
 
-_NUMBER = r"0|[1-9]\d*"
-_IDENTIFIER = rf"(?:{_NUMBER}|\d*[A-Za-z-][0-9A-Za-z-]*)"
-_STRICT = re.compile(
-    rf"^({_NUMBER})\.({_NUMBER})\.({_NUMBER})"
-    rf"(?:-({_IDENTIFIER}(?:\.{_IDENTIFIER})*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
-)
-_LOOSE_CORE = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(.*)$")
+_ALPHANUMERIC = re.compile(r"^[0-9A-Za-z-]+$")
+
+
+def _number(text: str, name: str) -> int:
+    if not text.isdigit() or not text.isascii():
+        raise LibraryError(f"Invalid character(s) found in {name.lower()} number {_q(text)}")
+    if len(text) > 1 and text.startswith("0"):
+        raise LibraryError(f"{name} number must not contain leading zeroes {_q(text)}")
+    return int(text)
+
+
+def _parse_strict(text: str) -> tuple[int, int, int, str]:
+    """Major, minor, patch and pre-release of a semver.org 2.0.0 version, with blang/semver's errors."""
+    if not text:
+        raise LibraryError("Version string empty")
+    parts = text.split(".", 2)
+    if len(parts) != 3:
+        raise LibraryError("No Major.Minor.Patch elements found")
+    major, minor = _number(parts[0], "Major"), _number(parts[1], "Minor")
+    rest, plus, build = parts[2].partition("+")
+    patch_text, dash, pre = rest.partition("-")
+    patch = _number(patch_text, "Patch")
+    if dash:
+        _check_pre_release(pre)
+    if plus:
+        _check_build(build)
+    return major, minor, patch, pre
+
+
+def _check_pre_release(pre: str) -> None:
+    for identifier in pre.split("."):
+        if not identifier:
+            raise LibraryError("Empty PreRelease version")
+        if not _ALPHANUMERIC.match(identifier):
+            raise LibraryError(f"Invalid character(s) found in prerelease {_q(identifier)}")
+        if identifier.isdigit() and len(identifier) > 1 and identifier.startswith("0"):
+            raise LibraryError(f"Numeric PreRelease version must not contain leading zeroes {_q(identifier)}")
+
+
+def _check_build(build: str) -> None:
+    for identifier in build.split("."):
+        if not identifier:
+            raise LibraryError("Build meta data is empty")
+        if not _ALPHANUMERIC.match(identifier):
+            raise LibraryError(f"Invalid character(s) found in build meta data {_q(identifier)}")
 
 
 def _normalized(text: str) -> str:
-    """What ``normalize`` accepts: a leading v, missing minor or patch, leading zeros."""
-    match = _LOOSE_CORE.match(text)
-    if match is None:
-        return text
-    major, minor, patch, rest = match.groups()
-    return f"{int(major)}.{int(minor or 0)}.{int(patch or 0)}{rest}"
+    """What ``normalize`` accepts, as kube-apiserver does: a leading v, no minor or patch, leading zeros."""
+    parts = text.removeprefix("v").split(".", 2)
+    for index, part in enumerate(parts):
+        if len(part) > 1:
+            trimmed = part.lstrip("0")
+            parts[index] = trimmed if trimmed[:1].isdigit() else "0" + trimmed
+    if len(parts) < 3:
+        if any(mark in parts[-1] for mark in "+-"):
+            raise LibraryError("short version cannot contain PreRelease/Build meta data")
+        parts += ["0"] * (3 - len(parts))
+    return ".".join(parts)
 
 
 def _parse(text: str, normalize: bool) -> str:
+    """The version without build metadata, which equality and ordering ignore."""
     candidate = _normalized(text) if normalize else text
-    if not _STRICT.match(candidate):
-        raise LibraryError(f"could not parse {json.dumps(text)} as semver")
-    return candidate
+    _parse_strict(candidate)
+    return candidate.partition("+")[0]
+
+
+def _q(text: str) -> str:
+    return json.dumps(text)
 
 
 def semver(text: Any, normalize: Any = False) -> dict[int, Any]:
@@ -53,9 +100,7 @@ def is_semver_value(value: Any) -> bool:
 
 
 def _parts(value: Any, function: str) -> tuple[int, int, int, str]:
-    match = _STRICT.match(payload(value, SEMVER, function))
-    assert match is not None  # payloads are parsed versions
-    return int(match.group(1)), int(match.group(2)), int(match.group(3)), match.group(4) or ""
+    return _parse_strict(payload(value, SEMVER, function))
 
 
 def major(value: Any) -> int:
