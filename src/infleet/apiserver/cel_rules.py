@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cel
-from cel.stdlib import STDLIB_FUNCTIONS
 
+from infleet.apiserver.cel_library import Function
+from infleet.apiserver.cel_programs import compile_program, comprehension_depth, execute, functions_called
 from infleet.apiserver.cel_values import node_count, root_value, to_cel
 from infleet.apiserver.errors import Cause
 
@@ -29,17 +30,6 @@ PER_CALL_COST_LIMIT = 1_000_000
 OBJECT_COST_BUDGET = 10_000_000
 _MESSAGE_EXPRESSION_MAX = 5 * 1024
 _REASONS = ("FieldValueDuplicate", "FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired")
-_MACROS = r"(?:all|exists|exists_one|map|filter|transformList|transformMap|transformMapEntry)"
-# Names that compile without being variables: type names for type() and the extension namespaces.
-_KNOWN_NAMES = frozenset(
-    {"self", "oldSelf", "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type",
-     "type", "math", "strings", "sets", "lists", "base64", "optional"}
-)  # fmt: skip
-_BOUND = re.compile(rf"\.\s*{_MACROS}\s*\(\s*([A-Za-z_]\w*)\s*,(?:\s*([A-Za-z_]\w*)\s*,)?")
-_DEPTH_TOKENS = re.compile(
-    rf"'''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"|(\.\s*{_MACROS}\s*\()|(\()|(\))",
-    re.S,
-)
 _FIELD_PATH_STEP = re.compile(r"\.([^.\[\]']+)|\['((?:\\.|[^'\\])*)'\]")
 _MISSING: Any = object()
 
@@ -57,6 +47,8 @@ class CompiledRule:
     uses_old_self: bool
     optional_old_self: bool
     depth: int  # how deeply comprehensions nest: the exponent of the cost estimate
+    # The library functions the rule and its messageExpression call.
+    functions: dict[str, Function] = field(compare=False, hash=False)
 
     def __str__(self) -> str:
         """How kube-apiserver names a rule in errors: its message, else its text."""
@@ -173,25 +165,15 @@ def _compile_rule(
         return None
     return CompiledRule(
         source, program, message, message_expression, reason, field_path, uses_old_self,
-        optional_old_self, _comprehension_depth(source),
+        optional_old_self, comprehension_depth(source), functions_called(program, message_expression),
     )  # fmt: skip
 
 
 def _compile_expression(source: str, where: str, causes: list[Cause]) -> cel.Program | None:
     """A compiled program, or None and a cause carrying cel-go's ``ERROR: <input>:line:col`` text."""
-    try:
-        program = cel.compile(source)
-    except Exception as error:  # the library raises ValueError; any failure is the rule's fault
-        detail = str(error).removeprefix(f"Failed to parse expression '{source}': ")
+    program, detail = compile_program(source)
+    if program is None:
         _refuse(causes, where, f"Invalid value: {_quote(source)}: compilation failed: {detail}")
-        return None
-    bound = {name for match in _BOUND.finditer(source) for name in match.groups() if name}
-    undeclared = [name for name in program.variables() if name not in _KNOWN_NAMES and name not in bound]
-    if undeclared:
-        # cel-rust has no type checker; kube-apiserver's refuses unknown names at CRD creation, so do we.
-        detail = f"ERROR: <input>: undeclared reference to '{undeclared[0]}'"
-        _refuse(causes, where, f"Invalid value: {_quote(source)}: compilation failed: {detail}")
-        return None
     return program
 
 
@@ -271,21 +253,6 @@ def _field_path_step(node: Mapping[str, Any], name: str) -> tuple[Mapping[str, A
     if isinstance(additional, Mapping):
         return additional, True
     raise ValueError("does not refer to a valid field")
-
-
-def _comprehension_depth(source: str) -> int:
-    """How deeply macros (``all``, ``map``, ...) nest, string literals skipped."""
-    stack: list[bool] = []
-    depth = deepest = 0
-    for match in _DEPTH_TOKENS.finditer(source):
-        macro, opening, closing = match.groups()
-        if macro or opening:
-            stack.append(bool(macro))
-            depth += bool(macro)
-            deepest = max(deepest, depth)
-        elif closing and stack:
-            depth -= stack.pop()
-    return deepest
 
 
 # ---- evaluating -------------------------------------------------------------------------------
@@ -368,7 +335,7 @@ def _evaluate_node(node: RuleNode, value: Any, old: Any, path: str, outcome: Out
         if not _charge(outcome, rule, cost, path, type_name):
             return
         variables = _variables(rule, self_value, old_value)
-        result, error = _execute(rule.program, variables)
+        result, error = execute(rule.program, variables, rule.functions)
         if error is not None:
             detail = f"{error} evaluating rule: {rule}"
             outcome.causes.append(
@@ -413,20 +380,6 @@ def _variables(rule: CompiledRule, self_value: Any, old_value: Any) -> dict[str,
     return variables
 
 
-def _execute(program: cel.Program, variables: dict[str, Any]) -> tuple[Any, str | None]:
-    """The result, or the error text kube-apiserver would show (never an exception: a 422, not a 500)."""
-    try:
-        return program.execute(cel.Context(variables, STDLIB_FUNCTIONS)), None
-    except KeyError as error:
-        return None, f"no such key: {error.args[0] if error.args else error}"
-    except Exception as error:  # TypeError, OverflowError, RuntimeError...: the object's or rule's fault
-        return None, str(error).strip()
-    except BaseException as error:  # a Rust panic surfaces as pyo3's PanicException, a BaseException
-        if type(error).__name__ != "PanicException":
-            raise
-        return None, f"internal error: {error}"
-
-
 def _fail(
     rule: CompiledRule,
     variables: dict[str, Any],
@@ -449,7 +402,7 @@ def _detail(rule: CompiledRule, variables: dict[str, Any], outcome: Outcome) -> 
     default = rule.message or f"failed rule: {rule.source.strip()}"
     if rule.message_expression is None:
         return default
-    result, error = _execute(rule.message_expression, variables)
+    result, error = execute(rule.message_expression, variables, rule.functions)
     outcome.budget -= 1
     if error is not None or not isinstance(result, str):
         return default
