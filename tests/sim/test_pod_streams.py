@@ -15,6 +15,8 @@ from typing import Any
 
 import aiohttp
 import httpx
+import kubernetes
+import kubernetes.stream
 import openai
 import pytest
 
@@ -383,3 +385,46 @@ async def test_the_kubelet_streams_only_for_the_api_server(cluster: RunningSim) 
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await session.ws_connect(kubelet + path, protocols=["v5.channel.k8s.io"])
             assert refused.value.status == 401
+
+
+def exec_and_forward_with_the_python_client(kubeconfig: Path, pod: str) -> tuple[str, int, str, bytes]:
+    """kubernetes.stream: exec's output and exit code, then one HTTP exchange through port-forward."""
+    with kubernetes.config.new_client_from_config(str(kubeconfig), context="infleet-member") as api:
+        core = kubernetes.client.CoreV1Api(api)
+        exec_in_pod = core.connect_get_namespaced_pod_exec
+        hostname = kubernetes.stream.stream(
+            exec_in_pod, pod, "default", command=["cat", "/etc/hostname"], stdout=True, stderr=True
+        )
+        script = ["sh", "-c", "echo out && cat /nope || exit 3"]
+        session = kubernetes.stream.stream(
+            exec_in_pod, pod, "default", command=script, stdout=True, stderr=True, _preload_content=False
+        )
+        session.run_forever(timeout=20)
+        stderr, code = session.read_stderr(), session.returncode
+        forward = kubernetes.stream.portforward(
+            core.connect_get_namespaced_pod_portforward, pod, "default", ports="8000"
+        )
+        connection = forward.socket(8000)
+        connection.settimeout(20)
+        connection.sendall(b"GET /v1/models HTTP/1.1\r\nHost: engine\r\nConnection: close\r\n\r\n")
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+        connection.close()
+        forward.close()
+        return hostname, code, stderr, received
+
+
+async def test_the_official_python_client_streams(cluster: RunningSim) -> None:
+    await cluster.client.create(DEPLOYMENT, engine_deployment())
+    pod = await running_pod(cluster, "qwen")
+    kubeconfig = cluster.server.settings.kubeconfig_out
+    assert kubeconfig is not None
+    hostname, code, stderr, received = await asyncio.to_thread(
+        exec_and_forward_with_the_python_client, kubeconfig, pod
+    )
+    assert hostname == f"{pod}\n"
+    assert code == 3
+    assert "cat: /nope: No such file or directory" in stderr
+    assert received.startswith(b"HTTP/1.1 200")
+    assert b'"qwen"' in received

@@ -43,6 +43,9 @@ async def test_kubectl_exec_over_spdy(cluster: RunningSim, kubectl: Kubectl) -> 
     assert env.returncode == 0, env.stderr
     assert "Upgrade: SPDY/3.1" in env.stderr
     assert "Sec-Websocket" not in env.stderr
+    # kubectl 1.36 offers v5.channel.k8s.io first over SPDY too (there it is v4, stdin closed by FIN).
+    assert 'status="101 Switching Protocols"' in env.stderr
+    assert "X-Stream-Protocol-Version: v5.channel.k8s.io" in env.stderr.split("101 Switching Protocols")[1]
     assert f"HOSTNAME={pod}" in env.stdout.splitlines()
 
     script = await run(kubectl, "exec", pod, "--", "sh", "-c", "echo $HOSTNAME && cat /nope || exit 3")

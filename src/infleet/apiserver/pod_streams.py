@@ -6,11 +6,11 @@ message by message to the kubelet's ``/exec/<ns>/<pod>/<container>``, ``/attach/
 ``/portForward/<ns>/<pod>``, offering the client's subprotocols, so the kubelet picks the protocol
 (``v5.channel.k8s.io``, ``SPDY/3.1+portforward.k8s.io``, ...) and frames pass unchanged.
 
-An ``Upgrade: SPDY/3.1`` request arrives here as a WebSocket too (see :mod:`.spdy_upgrade`), its
-``X-Stream-Protocol-Version`` offers as subprotocols ``SPDY/3.1+<protocol>``. After the same checks the
-protocol is negotiated as kube's ``httpstream.Handshake`` does (400 when none is named, 403 naming the
-accepted ones when none fits) and the raw SPDY session is relayed to the kubelet in WebSocket messages,
-which serves it. Any other request to these subresources gets 400.
+An ``Upgrade: SPDY/3.1`` request arrives here as a WebSocket too (see :mod:`.spdy_upgrade`), offering
+each ``X-Stream-Protocol-Version`` it names as the subprotocol ``SPDY/3.1+<protocol>``. After the same
+checks the protocol is negotiated as kube's ``httpstream.Handshake`` does (400 when none is named, 403
+listing the accepted ones when none fits) and the raw SPDY session is relayed to the kubelet in WebSocket
+messages; the kubelet serves it. Any other request to these subresources gets 400.
 """
 
 from __future__ import annotations
