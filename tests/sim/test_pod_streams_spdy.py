@@ -142,7 +142,7 @@ class RawSpdyClient:
 
     @classmethod
     async def upgrade(
-        cls, cluster: RunningSim, path: str, protocols: list[str]
+        cls, cluster: RunningSim, path: str, protocols: list[str], token: str | None = None
     ) -> tuple[RawSpdyClient, int, dict[str, list[str]], bytes]:
         """Send the upgrade; returns the client, the status, the headers and what followed them."""
         context = ssl.create_default_context()
@@ -152,7 +152,7 @@ class RawSpdyClient:
         lines = [
             f"POST /clusters/member{path} HTTP/1.1",
             f"Host: {host}:{port}",
-            f"Authorization: Bearer {cluster.server.token}",
+            f"Authorization: Bearer {cluster.server.token if token is None else token}",
             "Connection: Upgrade",
             "Upgrade: SPDY/3.1",
             *(f"X-Stream-Protocol-Version: {protocol}" for protocol in protocols),
@@ -237,3 +237,9 @@ async def test_unsupported_stream_protocols_are_refused_with_the_accepted_ones(c
     # The pod checks come first, as kube-apiserver makes them before the kubelet negotiates.
     _, status, _, body = await RawSpdyClient.upgrade(cluster, exec_path("nope", "env"), ["v4.channel.k8s.io"])
     assert (status, orjson.loads(body)["message"]) == (404, 'pods "nope" not found')
+    _, status, _, body = await RawSpdyClient.upgrade(cluster, path, ["v4.channel.k8s.io"], token="wrong")
+    assert (status, orjson.loads(body)["reason"]) == (401, "Unauthorized")
+    pods = "/api/v1/namespaces/default/pods"
+    _, status, _, body = await RawSpdyClient.upgrade(cluster, pods, ["v4.channel.k8s.io"])
+    assert status == 400
+    assert "served for pods/exec, pods/attach and pods/portforward" in orjson.loads(body)["message"]
