@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from infleet.apiserver.spdy_upgrade import UPGRADE_TOKEN, SpdyUpgrade, http_scope_of
@@ -76,7 +75,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             return
         # Clients wait for the 101 answer before sending frames, so no bytes follow the request here.
         self.connections.discard(self)
-        scope = http_scope_of(self.url, dict(self.scope), httptools.parse_url)
+        scope = http_scope_of(self.url, dict(self.scope))
         protocol = SpdyUpgrade(self.app, scope, self.connections, self.tasks)
         self.transport.set_protocol(protocol)
         protocol.connection_made(self.transport)

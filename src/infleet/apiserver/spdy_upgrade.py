@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, cast
 from urllib.parse import unquote
 
+import httptools
 from starlette.types import ASGIApp, Message
 
 log = logging.getLogger(__name__)
@@ -200,9 +200,9 @@ class SpdyUpgrade(asyncio.Protocol):
                 self._transport.close()
 
 
-def http_scope_of(url: bytes, base: dict[str, Any], parse_url: Callable[[bytes], Any]) -> dict[str, Any]:
+def http_scope_of(url: bytes, base: dict[str, Any]) -> dict[str, Any]:
     """``base`` with the path, raw path and query string of the request target ``url``."""
-    parsed = parse_url(url)
+    parsed = httptools.parse_url(url)
     raw_path: bytes = parsed.path
     root = str(base.get("root_path") or "")
     return {
