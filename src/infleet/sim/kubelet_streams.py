@@ -204,6 +204,7 @@ class KubeletStreams:
         process, protocol = admitted
         await websocket.accept(subprotocol=protocol)
         session = _session(websocket, protocol, _wanted_streams(websocket))
+        session.stdin = None  # the stdin stream is opened (attach -i) but unread: engines read no input
         reader = asyncio.get_running_loop().create_task(session.read_client())
         namespace, pod = process.pod["metadata"]["namespace"], process.pod["metadata"]["name"]
         tail = LogTail(self.logs.path(namespace, pod, process.uid, container))  # output from now on
@@ -215,7 +216,7 @@ class KubeletStreams:
             while not reader.done() and self._still_running(namespace, pod, process.uid):
                 await asyncio.sleep(self.follow_poll)
                 if chunk := tail.read():
-                    await stdout(chunk)  # input is discarded: simulated engines do not read stdin
+                    await stdout(chunk)
             if not reader.done():
                 await session.finish(exit_status(0, []))
         except (WebSocketDisconnect, RuntimeError):
