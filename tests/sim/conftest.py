@@ -10,13 +10,17 @@ from typing import Any
 
 import pytest
 
+from infleet.api.catalog import load_catalog
 from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
 from infleet.kube.cluster_client import ClientFactory, ClusterClient
 from infleet.kube.manager import Manager, ManagerSettings
+from infleet.sim.engine import EngineHost
+from infleet.sim.engine_pods import SimulatedEngineLauncher
 from infleet.sim.mini_engine import MiniEngineLauncher
 from infleet.sim.node_pools import NodePool
 from infleet.sim.settings import SimSettings
 from infleet.sim.simulated_cluster import SimulatedCluster, add_simulated_cluster
+from tests.apiserver_harness import Kubectl, kubectl_binaries
 
 POOLS = [
     NodePool("a100", "A100-80GB", 2, 2, "Standard_NC48ads_A100_v4", "azure", "westeurope", "westeurope-1"),
@@ -100,3 +104,42 @@ def deployment(
             **extra,
         },
     }
+
+
+# exec, attach and port-forward tests (test_pod_streams*.py): TLS, a token and engines, as infleet up.
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[RunningSim]:
+    """A member cluster over TLS with a token (as ``infleet up``), running simulated vLLM engines."""
+    kubeconfig = tmp_path / "kubeconfig"
+    server = EmbeddedAPIServer(
+        APIServerSettings(
+            port=0, data_dir=tmp_path / "data", clusters=("hub", "member"), kubeconfig_out=kubeconfig
+        )
+    )
+    await server.start()
+    factory = ClientFactory(kubeconfig)
+    client = factory.client("infleet-member", "member")
+    settings = SimSettings(
+        time_scale=0.001, log_dir=tmp_path / "logs", heartbeat_interval=0.5, kubelet_token=server.token
+    )
+    launcher = SimulatedEngineLauncher(MiniEngineLauncher(), EngineHost(catalog=load_catalog()))
+    manager = Manager(ManagerSettings(handle_signals=False))
+    simulated = add_simulated_cluster(manager, client, POOLS, settings, launcher)
+    await simulated.heartbeat.register()
+    task = asyncio.ensure_future(manager.run())
+    yield RunningSim(server, client, factory.client("infleet-hub", "hub"), manager, simulated, launcher)  # type: ignore[arg-type]
+    manager.stop()
+    await asyncio.wait_for(task, 15)
+    await launcher.close()
+    await factory.close()
+    await server.stop()
+
+
+@pytest.fixture
+def kubectl(cluster: RunningSim, tmp_path: Path) -> Kubectl:
+    binaries = kubectl_binaries()
+    if not binaries:
+        pytest.skip("no kubectl binary")
+    kubeconfig = cluster.server.settings.kubeconfig_out
+    assert kubeconfig is not None
+    return Kubectl(binaries[0], kubeconfig, tmp_path / "kube-cache", context="infleet-member")

@@ -10,68 +10,22 @@ import re
 import select
 import subprocess
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import httpx
+import kubernetes
+import kubernetes.stream
 import openai
 import pytest
 
-from infleet.api.catalog import load_catalog
 from infleet.api.kubernetes import CONFIGMAP, DEPLOYMENT, NODE, SERVICE
-from infleet.apiserver.server import APIServerSettings, EmbeddedAPIServer
-from infleet.kube.cluster_client import ClientFactory
-from infleet.kube.manager import Manager, ManagerSettings
-from infleet.sim.engine import EngineHost
-from infleet.sim.engine_pods import SimulatedEngineLauncher
-from infleet.sim.mini_engine import MiniEngineLauncher
-from infleet.sim.settings import SimSettings
-from infleet.sim.simulated_cluster import add_simulated_cluster
-from tests.apiserver_harness import Kubectl, kubectl_binaries
-from tests.sim.conftest import POOLS, RunningSim, deployment, eventually
+from tests.apiserver_harness import Kubectl
+from tests.sim.conftest import RunningSim, deployment, eventually
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.timeout(180)]
 MODEL = "Qwen/Qwen2.5-7B-Instruct"
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[RunningSim]:
-    """A member cluster over TLS with a token (as ``infleet up``), running simulated vLLM engines."""
-    kubeconfig = tmp_path / "kubeconfig"
-    server = EmbeddedAPIServer(
-        APIServerSettings(
-            port=0, data_dir=tmp_path / "data", clusters=("hub", "member"), kubeconfig_out=kubeconfig
-        )
-    )
-    await server.start()
-    factory = ClientFactory(kubeconfig)
-    client = factory.client("infleet-member", "member")
-    settings = SimSettings(
-        time_scale=0.001, log_dir=tmp_path / "logs", heartbeat_interval=0.5, kubelet_token=server.token
-    )
-    launcher = SimulatedEngineLauncher(MiniEngineLauncher(), EngineHost(catalog=load_catalog()))
-    manager = Manager(ManagerSettings(handle_signals=False))
-    simulated = add_simulated_cluster(manager, client, POOLS, settings, launcher)
-    await simulated.heartbeat.register()
-    task = asyncio.ensure_future(manager.run())
-    yield RunningSim(server, client, factory.client("infleet-hub", "hub"), manager, simulated, launcher)  # type: ignore[arg-type]
-    manager.stop()
-    await asyncio.wait_for(task, 15)
-    await launcher.close()
-    await factory.close()
-    await server.stop()
-
-
-@pytest.fixture
-def kubectl(cluster: RunningSim, tmp_path: Path) -> Kubectl:
-    binaries = kubectl_binaries()
-    if not binaries:
-        pytest.skip("no kubectl binary")
-    kubeconfig = cluster.server.settings.kubeconfig_out
-    assert kubeconfig is not None
-    return Kubectl(binaries[0], kubeconfig, tmp_path / "kube-cache", context="infleet-member")
 
 
 async def run(kubectl: Kubectl, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -91,14 +45,14 @@ async def running_pod(cluster: RunningSim, app: str) -> str:
 
 
 async def forward(
-    kubectl: Kubectl, target: str, remote: int, pod_port: int | None = None
+    kubectl: Kubectl, target: str, remote: int, pod_port: int | None = None, verbosity: str = "-v=0"
 ) -> tuple[asyncio.subprocess.Process, int]:
     """Start ``kubectl port-forward`` on a free local port; returns the process and that port.
 
     kubectl prints the pod's port: a Service's port is resolved to its target port by kubectl.
     """
     process = await asyncio.create_subprocess_exec(
-        *kubectl.command("port-forward", target, f":{remote}"),
+        *kubectl.command("port-forward", verbosity, target, f":{remote}"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -357,12 +311,12 @@ async def test_streams_need_a_websocket_and_are_listed_in_discovery(cluster: Run
             f"{base}/namespaces/default/pods/{pod}/exec", params={"command": "env", "stdout": "1"}
         )
         assert (plain.status_code, plain.json()["message"]) == (400, "Upgrade request required")
-        spdy = await http.post(
+        other = await http.post(
             f"{base}/namespaces/default/pods/{pod}/portforward",
-            headers={"Upgrade": "SPDY/3.1", "Connection": "Upgrade"},
+            headers={"Upgrade": "h2c", "Connection": "Upgrade"},
         )
-        assert spdy.status_code == 400
-        assert "streams over WebSocket" in spdy.json()["message"]
+        assert other.status_code == 400
+        assert "upgrade to websocket or SPDY/3.1" in other.json()["message"]
         no_stream = await http.post(f"{base}/namespaces/default/pods/{pod}/exec", params={"command": "env"})
         assert no_stream.json()["message"] == "you must specify at least 1 of stdin, stdout, stderr"
     # A WebSocket handshake refused before it completes: the body is the Status, as kube-apiserver's.
@@ -431,3 +385,46 @@ async def test_the_kubelet_streams_only_for_the_api_server(cluster: RunningSim) 
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await session.ws_connect(kubelet + path, protocols=["v5.channel.k8s.io"])
             assert refused.value.status == 401
+
+
+def exec_and_forward_with_the_python_client(kubeconfig: Path, pod: str) -> tuple[str, int, str, bytes]:
+    """kubernetes.stream: exec's output and exit code, then one HTTP exchange through port-forward."""
+    with kubernetes.config.new_client_from_config(str(kubeconfig), context="infleet-member") as api:
+        core = kubernetes.client.CoreV1Api(api)
+        exec_in_pod = core.connect_get_namespaced_pod_exec
+        hostname = kubernetes.stream.stream(
+            exec_in_pod, pod, "default", command=["cat", "/etc/hostname"], stdout=True, stderr=True
+        )
+        script = ["sh", "-c", "echo out && cat /nope || exit 3"]
+        session = kubernetes.stream.stream(
+            exec_in_pod, pod, "default", command=script, stdout=True, stderr=True, _preload_content=False
+        )
+        session.run_forever(timeout=20)
+        stderr, code = session.read_stderr(), session.returncode
+        forward = kubernetes.stream.portforward(
+            core.connect_get_namespaced_pod_portforward, pod, "default", ports="8000"
+        )
+        connection = forward.socket(8000)
+        connection.settimeout(20)
+        connection.sendall(b"GET /v1/models HTTP/1.1\r\nHost: engine\r\nConnection: close\r\n\r\n")
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+        connection.close()
+        forward.close()
+        return hostname, code, stderr, received
+
+
+async def test_the_official_python_client_streams(cluster: RunningSim) -> None:
+    await cluster.client.create(DEPLOYMENT, engine_deployment())
+    pod = await running_pod(cluster, "qwen")
+    kubeconfig = cluster.server.settings.kubeconfig_out
+    assert kubeconfig is not None
+    hostname, code, stderr, received = await asyncio.to_thread(
+        exec_and_forward_with_the_python_client, kubeconfig, pod
+    )
+    assert hostname == f"{pod}\n"
+    assert code == 3
+    assert "cat: /nope: No such file or directory" in stderr
+    assert received.startswith(b"HTTP/1.1 200")
+    assert b'"qwen"' in received

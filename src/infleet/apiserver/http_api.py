@@ -102,7 +102,10 @@ class APIServerApp:
                 or path.subresource not in pod_streams.STREAM_SUBRESOURCES
             ):
                 raise StatusError(
-                    400, "BadRequest", "WebSocket is served for pods/exec, pods/attach and pods/portforward"
+                    400,
+                    "BadRequest",
+                    "WebSocket and SPDY/3.1 upgrades are served for pods/exec, pods/attach and "
+                    "pods/portforward",
                 )
             namespace = path.namespace or "default"
             params = websocket.query_params
@@ -110,7 +113,7 @@ class APIServerApp:
             await pod_streams.relay(websocket, target, cluster.kubelet_token)
         except StatusError as error:
             if websocket.application_state == WebSocketState.CONNECTING:
-                await websocket.send_denial_response(status_response(error))
+                await websocket.send_denial_response(pod_streams.refusal(error))
         except Exception:
             log.exception("WebSocket %s failed", websocket.url.path)
             if websocket.application_state == WebSocketState.CONNECTING:

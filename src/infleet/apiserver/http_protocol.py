@@ -4,6 +4,9 @@ uvicorn writes a response's head and body separately. With TCP_NODELAY (which as
 and delayed ACKs stall every response by ~40 ms) each write is its own packet, and on loopback the
 sender pays for delivering every packet: joining the writes of an iteration halves the server's cost
 per small response. Watch streams also benefit: events queued in one iteration leave together.
+
+It also takes ``Upgrade: SPDY/3.1`` requests (pre-WebSocket exec, attach and port-forward clients), which
+uvicorn would otherwise run as plain HTTP, and hands their connection to :mod:`.spdy_upgrade`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from infleet.apiserver.spdy_upgrade import UPGRADE_TOKEN, SpdyUpgrade, http_scope_of
 
 
 class CoalescingTransport:
@@ -55,8 +60,22 @@ class CoalescingTransport:
 
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """The httptools protocol over a :class:`CoalescingTransport`."""
+    """The httptools protocol over a :class:`CoalescingTransport`, with SPDY/3.1 upgrades."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         wrapped: Any = CoalescingTransport(transport, asyncio.get_running_loop())
         super().connection_made(wrapped)
+
+    def _should_upgrade(self) -> bool:
+        return self._get_upgrade() == UPGRADE_TOKEN or super()._should_upgrade()
+
+    def handle_websocket_upgrade(self) -> None:
+        if self._get_upgrade() != UPGRADE_TOKEN:
+            super().handle_websocket_upgrade()
+            return
+        # Clients wait for the 101 answer before sending frames, so no bytes follow the request here.
+        self.connections.discard(self)
+        scope = http_scope_of(self.url, dict(self.scope))
+        protocol = SpdyUpgrade(self.app, scope, self.connections, self.tasks)
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)

@@ -4,25 +4,35 @@ The checks and their answers are kube-apiserver's: 404 for a missing pod, 400 fo
 or a pod with no node, 400 for an exec with no command or no stream. A WebSocket request is then relayed
 message by message to the kubelet's ``/exec/<ns>/<pod>/<container>``, ``/attach/...`` or
 ``/portForward/<ns>/<pod>``, offering the client's subprotocols, so the kubelet picks the protocol
-(``v5.channel.k8s.io``, ``SPDY/3.1+portforward.k8s.io``, ...) and frames pass unchanged. A request
-without a WebSocket upgrade (an SPDY client) gets 400 after the same checks: only WebSocket is served.
+(``v5.channel.k8s.io``, ``SPDY/3.1+portforward.k8s.io``, ...) and frames pass unchanged.
+
+An ``Upgrade: SPDY/3.1`` request arrives here as a WebSocket too (see :mod:`.spdy_upgrade`), offering
+each ``X-Stream-Protocol-Version`` it names as the subprotocol ``SPDY/3.1+<protocol>``. After the same
+checks the protocol is negotiated as kube's ``httpstream.Handshake`` does (400 when none is named, 403
+listing the accepted ones when none fits) and the raw SPDY session is relayed to the kubelet in WebSocket
+messages; the kubelet serves it. Any other request to these subresources gets 400.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
 from starlette.datastructures import QueryParams
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.errors import StatusError, bad_request
+from infleet.apiserver.http_responses import status_response
 from infleet.apiserver.pod_location import container_name, kubelet_address
+from infleet.apiserver.spdy_upgrade import EXTENSION as SPDY_EXTENSION
+from infleet.apiserver.spdy_upgrade import TUNNEL_PREFIX
 
 STREAM_SUBRESOURCES = ("exec", "attach", "portforward")
 _KUBELET_PATHS = {"exec": "exec", "attach": "attach", "portforward": "portForward"}
@@ -34,6 +44,41 @@ SUBPROTOCOLS = {
     "attach": _CHANNEL_PROTOCOLS,
     "portforward": ("SPDY/3.1+portforward.k8s.io", "v4.channel.k8s.io", ""),
 }
+# The stream protocols an SPDY/3.1 upgrade may name in X-Stream-Protocol-Version, as the kubelet accepts
+# them (over SPDY, v5 is v4: closing stdin is the stream's own FIN).
+_REMOTE_COMMAND_VERSIONS = (
+    "v5.channel.k8s.io",
+    "v4.channel.k8s.io",
+    "v3.channel.k8s.io",
+    "v2.channel.k8s.io",
+    "channel.k8s.io",
+)
+SPDY_STREAM_PROTOCOLS = {
+    "exec": _REMOTE_COMMAND_VERSIONS,
+    "attach": _REMOTE_COMMAND_VERSIONS,
+    "portforward": ("portforward.k8s.io",),
+}
+
+
+class UnsupportedStreamProtocolError(StatusError):
+    """403 for an SPDY upgrade naming no stream protocol the server speaks; lists the accepted ones."""
+
+    def __init__(self, offered: list[str], accepted: tuple[str, ...]) -> None:
+        message = (
+            f"unable to upgrade: unable to negotiate protocol: client supports [{' '.join(offered)}], "
+            f"server accepts [{' '.join(accepted)}]"
+        )
+        super().__init__(403, "Forbidden", message)
+        self.accepted = accepted
+
+
+def refusal(error: StatusError) -> Response:
+    """The HTTP answer to a stream refused before it starts: its Status, and the protocols accepted."""
+    response = status_response(error)
+    if isinstance(error, UnsupportedStreamProtocolError):
+        for protocol in error.accepted:
+            response.raw_headers.append((b"x-accepted-stream-protocol-versions", protocol.encode()))
+    return response
 
 
 @dataclass(frozen=True)
@@ -89,8 +134,20 @@ def kubelet_target(
     return KubeletTarget(f"ws://{address}{path}{'?' + query if query else ''}", node_name, name, subresource)
 
 
-def check_subprotocols(subresource: str, offered: list[str], params: QueryParams) -> None:
-    """Refuse, before reaching the kubelet, a WebSocket whose protocols it cannot speak."""
+def check_subprotocols(subresource: str, scope: Mapping[str, Any], params: QueryParams) -> None:
+    """Refuse, before reaching the kubelet, a stream whose protocols it cannot speak."""
+    offered = list(scope.get("subprotocols") or [])
+    spdy = (scope.get("extensions") or {}).get(SPDY_EXTENSION)
+    if spdy is not None:
+        accepted = SPDY_STREAM_PROTOCOLS[subresource]
+        if not spdy["offered"]:
+            raise bad_request(
+                f"unable to upgrade: X-Stream-Protocol-Version is required; pods/{subresource} accepts "
+                f"{', '.join(accepted)}"
+            )
+        if not any(protocol in accepted for protocol in spdy["offered"]):
+            raise UnsupportedStreamProtocolError(spdy["offered"], accepted)
+        return
     supported = SUBPROTOCOLS[subresource]
     chosen = next((p for p in offered if p in supported), None if offered or "" not in supported else "")
     if chosen is None:
@@ -104,6 +161,15 @@ def check_subprotocols(subresource: str, offered: list[str], params: QueryParams
         )
 
 
+def _kubelet_subprotocols(subresource: str, scope: Mapping[str, Any]) -> list[str]:
+    """What the kubelet is offered: the client's subprotocols, or for SPDY the accepted ones as tunnels."""
+    spdy = (scope.get("extensions") or {}).get(SPDY_EXTENSION)
+    if spdy is None:
+        return list(scope.get("subprotocols") or [])
+    accepted = SPDY_STREAM_PROTOCOLS[subresource]
+    return [TUNNEL_PREFIX + protocol for protocol in spdy["offered"] if protocol in accepted]
+
+
 def refuse_without_upgrade(
     cluster: Cluster, namespace: str, name: str, subresource: str, params: QueryParams, upgrade: str
 ) -> StatusError:
@@ -111,9 +177,7 @@ def refuse_without_upgrade(
     kubelet_target(cluster, namespace, name, subresource, params)
     if upgrade:
         return bad_request(
-            f"pods/{subresource} over {upgrade} is not served: this API server streams over WebSocket "
-            "(v5.channel.k8s.io for exec and attach, SPDY/3.1+portforward.k8s.io for port-forward), "
-            "which kubectl uses from 1.30 on"
+            f"pods/{subresource} over {upgrade} is not served: upgrade to websocket or SPDY/3.1"
         )
     return bad_request("Upgrade request required")
 
@@ -121,7 +185,7 @@ def refuse_without_upgrade(
 async def _connect(
     target: KubeletTarget, websocket: WebSocket, token: str | None, session: aiohttp.ClientSession
 ) -> aiohttp.ClientWebSocketResponse:
-    offered = list(websocket.scope.get("subprotocols") or [])
+    offered = _kubelet_subprotocols(target.subresource, websocket.scope)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         return await session.ws_connect(
@@ -145,9 +209,7 @@ async def relay(websocket: WebSocket, target: KubeletTarget, token: str | None) 
 
     Raises StatusError before accepting when the kubelet refuses or does not answer.
     """
-    check_subprotocols(
-        target.subresource, list(websocket.scope.get("subprotocols") or []), websocket.query_params
-    )
+    check_subprotocols(target.subresource, websocket.scope, websocket.query_params)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)) as session:
         upstream = await _connect(target, websocket, token, session)
         await websocket.accept(subprotocol=upstream.protocol)

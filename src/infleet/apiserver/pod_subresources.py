@@ -1,8 +1,8 @@
 """The Pod subresources a scheduler and ``kubectl logs`` need: ``pods/binding`` and ``pods/log``;
 ``pods/eviction`` is served by :mod:`~infleet.apiserver.pod_eviction`.
 
-``exec``, ``attach`` and ``portforward`` are WebSockets (see :mod:`~infleet.apiserver.pod_streams`); a
-plain request for them is checked and refused here.
+``exec``, ``attach`` and ``portforward`` are WebSockets or SPDY/3.1 upgrades (see
+:mod:`~infleet.apiserver.pod_streams`); a plain request for them is checked and refused here.
 
 ``binding`` (POST a ``Binding``) sets ``spec.nodeName`` once, as kube-apiserver does; a second binding is
 a 409. ``log`` is proxied to the kubelet of the pod's node, found the way kube-apiserver finds it: the
@@ -30,7 +30,7 @@ _LOG_PARAMS = ("tailLines", "follow", "previous", "timestamps", "sinceSeconds", 
 
 
 async def handle(cluster: Cluster, namespace: str, name: str, subresource: str, request: Request) -> Response:
-    """Serve ``pods/<name>/<subresource>`` for binding and log; streams arrive as WebSockets elsewhere."""
+    """Serve ``pods/<name>/<subresource>`` for binding and log; streams (WebSocket, SPDY) arrive elsewhere."""
     if subresource == "eviction":
         return await pod_eviction.handle(cluster, namespace, name, request)
     if subresource == "binding":

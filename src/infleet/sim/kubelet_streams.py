@@ -5,7 +5,9 @@ paths). Exec and attach speak the channel protocols ``v5.channel.k8s.io`` and ``
 every binary message starts with its channel (0 stdin, 1 stdout, 2 stderr, 3 the closing ``Status``,
 4 terminal resize; in v5, 255 closes a channel, as the client does for stdin). Port-forward speaks
 SPDY/3.1 inside the WebSocket (``SPDY/3.1+portforward.k8s.io``), what kubectl uses since 1.30, or the
-channel protocol (``v4.channel.k8s.io``) that other clients use.
+channel protocol (``v4.channel.k8s.io``) that other clients use. Exec and attach also speak
+``SPDY/3.1+<version>``: the SPDY/3.1 session of a client that upgraded to SPDY at the API server, relayed
+here in WebSocket messages (:mod:`~infleet.sim.spdy_remote_command`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, WebSocketRoute
@@ -26,19 +27,22 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from infleet.api.labels import GPU_RESOURCE
 from infleet.sim.channel_port_forward import ChannelPortForward, parse_ports
+from infleet.sim.channel_session import STDERR, STDOUT, ChannelSession, StreamSession
 from infleet.sim.container_gpus import ContainerGpus
 from infleet.sim.container_shell import ContainerShell, ShellIO
 from infleet.sim.container_view import ContainerView, ObjectLookup, container_env, container_files
 from infleet.sim.pod_logs import LogTail, PodLogs
 from infleet.sim.spdy_frames import SpdyProtocolError
 from infleet.sim.spdy_port_forward import Dial, PortForwardError, SpdyPortForward
+from infleet.sim.spdy_remote_command import SPDY_CHANNEL_PROTOCOLS, SpdyRemoteCommand
 
 log = logging.getLogger(__name__)
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+# exec and attach: the channel protocols, then SPDY sessions the API server relays for older clients.
+REMOTE_COMMAND_PROTOCOLS = (*CHANNEL_PROTOCOLS, *SPDY_CHANNEL_PROTOCOLS)
 PORT_FORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 # Port-forward's channel protocol; "" is a client that offers no subprotocol, which the kubelet also takes.
 CHANNEL_PORT_FORWARD_PROTOCOLS = ("v4.channel.k8s.io", "")
-STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
 
 @dataclass(frozen=True)
@@ -153,24 +157,26 @@ class KubeletStreams:
 
     async def _exec(self, websocket: WebSocket) -> None:
         container = websocket.path_params["container"]
-        admitted = await self._admit(websocket, CHANNEL_PROTOCOLS, container)
+        admitted = await self._admit(websocket, REMOTE_COMMAND_PROTOCOLS, container)
         if admitted is None:
             return
         process, protocol = admitted
         query = websocket.query_params
         command = query.getlist("command")
-        wants = {
-            key: query.get(key, "").lower() in ("1", "true") for key in ("stdin", "stdout", "stderr", "tty")
-        }
+        wants = _wanted_streams(websocket)
         view = await self._view(process, container)
         await websocket.accept(subprotocol=protocol)
-        session = _ChannelSession(websocket, tty=wants["tty"], stdin=wants["stdin"])
+        session = _session(websocket, protocol, wants)
         loop = asyncio.get_running_loop()
         reader = loop.create_task(session.read_client())
         stderr = session.writer(STDERR) if wants["stderr"] and not wants["tty"] else session.writer(STDOUT)
         io = ShellIO(session.writer(STDOUT), stderr, session.stdin, wants["tty"])
-        shell = loop.create_task(ContainerShell(view).run(command, io))
+        shell: asyncio.Task[int] | None = None
         try:
+            if not await session.ready():
+                await websocket.close(1000)  # as the kubelet: the client never opened its streams
+                return
+            shell = loop.create_task(ContainerShell(view).run(command, io))
             await asyncio.wait({shell, reader}, return_when=asyncio.FIRST_COMPLETED)
             if not shell.done():
                 return  # the client went away while the command ran
@@ -182,35 +188,37 @@ class KubeletStreams:
                 log.exception("exec %s in pod %s failed", command, process.pod["metadata"]["name"])
                 await stderr(b"the simulated container failed to run the command; see the kubelet's log\n")
                 code = 126
-            await session.send(ERROR, orjson.dumps(exit_status(code, command)))
-            await websocket.close(1000)
+            await session.finish(exit_status(code, command))
         except (WebSocketDisconnect, RuntimeError):
             return
         finally:
-            shell.cancel()
+            if shell is not None:
+                shell.cancel()
             reader.cancel()
 
     async def _attach(self, websocket: WebSocket) -> None:
         container = websocket.path_params["container"]
-        admitted = await self._admit(websocket, CHANNEL_PROTOCOLS, container)
+        admitted = await self._admit(websocket, REMOTE_COMMAND_PROTOCOLS, container)
         if admitted is None:
             return
         process, protocol = admitted
         await websocket.accept(subprotocol=protocol)
-        tty = websocket.query_params.get("tty", "").lower() in ("1", "true")
-        session = _ChannelSession(websocket, tty=tty, stdin=False)
+        session = _session(websocket, protocol, _wanted_streams(websocket))
+        session.stdin = None  # the stdin stream is opened (attach -i) but unread: engines read no input
         reader = asyncio.get_running_loop().create_task(session.read_client())
         namespace, pod = process.pod["metadata"]["namespace"], process.pod["metadata"]["name"]
         tail = LogTail(self.logs.path(namespace, pod, process.uid, container))  # output from now on
         stdout = session.writer(STDOUT)
         try:
+            if not await session.ready():
+                await websocket.close(1000)
+                return
             while not reader.done() and self._still_running(namespace, pod, process.uid):
                 await asyncio.sleep(self.follow_poll)
                 if chunk := tail.read():
                     await stdout(chunk)
             if not reader.done():
-                await session.send(ERROR, orjson.dumps(exit_status(0, [])))
-                await websocket.close(1000)
+                await session.finish(exit_status(0, []))
         except (WebSocketDisconnect, RuntimeError):
             return
         finally:
@@ -287,6 +295,18 @@ class KubeletStreams:
             forwarding.cancel()
 
 
+def _wanted_streams(websocket: WebSocket) -> dict[str, bool]:
+    query = websocket.query_params
+    return {key: query.get(key, "").lower() in ("1", "true") for key in ("stdin", "stdout", "stderr", "tty")}
+
+
+def _session(websocket: WebSocket, protocol: str, wants: dict[str, bool]) -> StreamSession:
+    """The framing the chosen subprotocol names: SPDY/3.1 streams, or WebSocket channels."""
+    if protocol in SPDY_CHANNEL_PROTOCOLS:
+        return SpdyRemoteCommand(websocket, protocol, **wants)
+    return ChannelSession(websocket, tty=wants["tty"], stdin=wants["stdin"])
+
+
 def _gpu_count(container: dict[str, Any]) -> int:
     resources = container.get("resources") or {}
     for kind in ("limits", "requests"):
@@ -313,38 +333,3 @@ def _dialer(process: PodProcess) -> Dial:
             raise PortForwardError(f"failed to connect to localhost:{port} inside the pod: {error}") from None
 
     return dial
-
-
-class _ChannelSession:
-    """The channel framing of one exec or attach WebSocket."""
-
-    def __init__(self, websocket: WebSocket, tty: bool, stdin: bool) -> None:
-        self.websocket, self.tty = websocket, tty
-        self.stdin: asyncio.Queue[bytes | None] | None = asyncio.Queue() if stdin else None
-
-    async def send(self, channel: int, data: bytes) -> None:
-        await self.websocket.send_bytes(bytes([channel]) + data)
-
-    def writer(self, channel: int) -> Callable[[bytes], Any]:
-        async def write(data: bytes) -> None:
-            if data:
-                # A terminal's line discipline turns "\n" into "\r\n"; a raw-mode client expects it.
-                await self.send(channel, data.replace(b"\n", b"\r\n") if self.tty else data)
-
-        return write
-
-    async def read_client(self) -> None:
-        """Client messages: stdin until its close (v5 channel 255) or the end of the connection."""
-        try:
-            while True:
-                message = await self.websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                data = message.get("bytes") or b""
-                if data[:1] == bytes([STDIN]) and self.stdin is not None and len(data) > 1:
-                    self.stdin.put_nowait(data[1:])
-                elif data[:2] == bytes([CLOSE, STDIN]) and self.stdin is not None:
-                    self.stdin.put_nowait(None)
-        finally:
-            if self.stdin is not None:
-                self.stdin.put_nowait(None)
