@@ -34,7 +34,7 @@ from infleet.gateway.wake_queue import WakeQueue
 from infleet.gateway.waker import AnnotationWaker, Waker
 from infleet.kube.clock import Clock, SystemClock
 from infleet.scheduling import Environment
-from infleet.scheduling.routing import SaturationPolicy, build_routing_registry
+from infleet.scheduling.routing import PrefixIndex, SaturationPolicy, build_routing_registry
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -82,6 +82,8 @@ class GatewayApp:
         self._discovered: list[ModelConfig] = []
         self._discovered_keys: list[KeyConfig] = []
         self.discovery = discovery
+        # One prefix index for the gateway's life: what engines cached outlives a reload or discovery update.
+        self.prefix_index = PrefixIndex()
         table = self._build(config, None)
         self.proxy = Proxy(
             config,
@@ -117,8 +119,10 @@ class GatewayApp:
         saturation = SaturationPolicy(
             config.admission.queue_threshold, config.admission.kv_threshold, config.scrape.stale_after
         )
-        registry = build_routing_registry(config.region, saturation)
-        return build_table(config, registry, self.env, previous)
+        registry = build_routing_registry(config.region, saturation, self.prefix_index)
+        table = build_table(config, registry, self.env, previous)
+        self.prefix_index.retain({replica.name for replica in table.replicas()})
+        return table
 
     def apply_config(self, config: GatewayConfig) -> None:
         """Applies a new configuration file; raises ConfigError (and changes nothing) if it cannot build."""
