@@ -35,6 +35,7 @@ class FleetObjects:
     secrets: Objects = ()
     pools: Objects = ()
     pods: Objects = ()
+    nodes: Objects = ()
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,17 @@ class FleetConfig:
 
 
 def fleet_config(objects: FleetObjects, catalog: Catalog, local_cluster: str = "") -> FleetConfig:
-    deployed = deployed_models(objects.deployments, member_facts(objects.members), catalog, local_cluster)
+    members = member_facts(objects.members)
+    deployed = deployed_models(objects.deployments, members, catalog, local_cluster)
     secrets = Secrets(objects.secrets)
     declared = declared_routes(objects.routes, deployed, secrets)
     unclaimed = [d for d in deployed if (d.namespace, d.name) not in declared.claimed]
     models: list[ModelConfig] = []
     taken: set[str] = set()
-    pools = pool_models(objects.pools, objects.pods, local_cluster)
+    local = members.get(local_cluster)
+    pools = pool_models(
+        objects.pools, objects.pods, local_cluster, objects.nodes, local.region if local is not None else ""
+    )
     for model in (*declared.models, *served_models(unclaimed), *pools):
         if model.name in taken:
             continue

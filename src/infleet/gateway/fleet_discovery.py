@@ -1,8 +1,9 @@
 """Fleet discovery: the gateway's models and keys, live from the Kubernetes API. It watches
 ModelDeployments (a hub's copies, or a member's own), on a hub MemberClusters (region, cloud, health),
 where served the gateway's own ModelRoutes and GatewayKeys with the Secrets they name, and GIE
-InferencePools with the Pods they select; ``fleet_config`` turns them into models and keys, handed to
-the app a few milliseconds after a burst of events settles. Started by the app with ``--context``.
+InferencePools with the Pods they select and the Nodes those run on (their regions); ``fleet_config``
+turns them into models and keys, handed to the app a few milliseconds after a burst of events settles.
+Started by the app with ``--context``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from infleet.api.cluster_kubernetes_fleet_io.v1beta1.member_cluster import MEMBE
 from infleet.api.gateway_aitoolchain_io.v1alpha1.gateway_key import GATEWAY_KEY
 from infleet.api.gateway_aitoolchain_io.v1alpha1.model_route import MODEL_ROUTE
 from infleet.api.inference_networking_k8s_io.v1.inference_pool import INFERENCE_POOL
-from infleet.api.kubernetes import POD, SECRET
+from infleet.api.kubernetes import NODE, POD, SECRET
 from infleet.api.resource_kind import ResourceKind
 from infleet.gateway.config import KeyConfig, ModelConfig
 from infleet.gateway.fleet_config import FleetConfig, FleetObjects, fleet_config
@@ -83,6 +84,7 @@ class FleetDiscovery:
             secrets=listed("secrets"),
             pools=listed("pools"),
             pods=listed("pods"),
+            nodes=listed("nodes"),
         )
         return fleet_config(objects, self.catalog, self.local_cluster)
 
@@ -100,14 +102,15 @@ class FleetDiscovery:
 
     async def _served(self) -> dict[str, ResourceKind]:
         """The kinds to follow: a hub serves MemberClusters; the gateway's and GIE's kinds where installed.
-        Secrets and Pods only with the kinds that name them, so a plain gateway reads neither."""
+        Secrets, Pods and Nodes (their regions) only with the kinds that need them, so a plain gateway
+        reads none of them."""
         kinds = {"deployments": MODEL_DEPLOYMENT}
         if await self._serves(MEMBER_CLUSTER):
             kinds["members"] = MEMBER_CLUSTER
         if await self._serves(MODEL_ROUTE):
             kinds |= {"routes": MODEL_ROUTE, "keys": GATEWAY_KEY, "secrets": SECRET}
         if await self._serves(INFERENCE_POOL):
-            kinds |= {"pools": INFERENCE_POOL, "pods": POD}
+            kinds |= {"pools": INFERENCE_POOL, "pods": POD, "nodes": NODE}
         return kinds
 
     async def _serves(self, kind: ResourceKind) -> bool:
