@@ -26,7 +26,7 @@ from infleet.gateway.config import KeyConfig, ModelConfig
 from infleet.gateway.fleet_config import FleetConfig, FleetObjects, fleet_config
 from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.discovery import Discovery, UnknownKindError
-from infleet.kube.informer import Informer, InformerEvent
+from infleet.kube.informer import EventHandler, Informer, InformerEvent
 
 log = logging.getLogger("infleet.gateway")
 
@@ -40,14 +40,22 @@ class FleetDiscovery:
         catalog: Catalog | None = None,
         local_cluster: str = "",
         settle: float = 0.01,
+        write_status: bool = True,
     ) -> None:
         self.client = client
+        # Whether the gateway reports status on the ModelRoutes and GatewayKeys it reads (see status_writer).
+        self.write_status = write_status
         self.catalog = catalog or load_catalog()
         self.local_cluster = local_cluster  # the cluster a member's own copies live in
         self.settle = settle
         self.informers: dict[str, Informer] = {}
         self.published: FleetConfig | None = None
         self._changed = asyncio.Event()
+        self._handlers: list[tuple[str, EventHandler]] = []
+
+    def watch(self, name: str, handler: EventHandler) -> None:
+        """Call `handler` on every event of the informer named `name` (e.g. "routes"), once it runs."""
+        self._handlers.append((name, handler))
 
     async def run(self, apply: ApplyFleet, stop: asyncio.Event | None = None) -> None:
         """Follow the API and apply each new set of models and keys, until cancelled or ``stop`` is set."""
@@ -55,6 +63,9 @@ class FleetDiscovery:
         self.informers = {name: Informer(self.client, kind) for name, kind in (await self._served()).items()}
         for informer in self.informers.values():
             informer.add_handler(self._on_event)
+        for name, handler in self._handlers:
+            if name in self.informers:
+                self.informers[name].add_handler(handler)
         tasks = [asyncio.create_task(informer.run(stop)) for informer in self.informers.values()]
         try:
             for informer in self.informers.values():
