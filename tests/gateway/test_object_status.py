@@ -182,3 +182,19 @@ async def test_only_the_lease_holder_writes_and_another_gateway_takes_over(api: 
     finally:
         if first_running:
             await first.shutdown()
+
+
+async def test_a_cluster_without_routes_or_keys_gets_no_lease(api: ClusterClient) -> None:
+    app = gateway(api, "gateway-a")
+    await app.startup()
+    try:
+        await asyncio.sleep(0.5)
+        assert app.status is not None
+        assert not app.status.leading
+        assert not (await api.list(LEASE, LEASE_NAMESPACE)).items
+        key = {"secretRef": {"name": "keys", "key": "team"}}
+        await api.create(GATEWAY_KEY, obj(GATEWAY_KEY, "team", key))
+        await wait_condition(api, GATEWAY_KEY, "team", "Ready", "False", "SecretNotFound")
+        assert app.status.leading
+    finally:
+        await app.shutdown()

@@ -83,6 +83,10 @@ class StatusWriter:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Campaign for the lease, write while holding it, campaign again if it is lost."""
         stop = stop or asyncio.Event()
+        # A cluster without ModelRoutes or GatewayKeys gets no Lease from the gateway.
+        while not self.desired and not stop.is_set():
+            self._changed.clear()
+            await _first(self._changed.wait(), stop.wait())
         while not stop.is_set():
             self.elector = LeaderElector(self.client, self.lease, self.clock)
             campaign = asyncio.create_task(self.elector.run(stop))
