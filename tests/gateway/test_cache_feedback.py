@@ -8,7 +8,10 @@ from typing import Any
 
 import orjson
 
+from infleet.gateway.app import GatewayApp
+from infleet.gateway.config import parse_config
 from infleet.gateway.request_body import parse_body
+from infleet.sim.engine import EngineHost, EngineSpec
 from tests.gateway.conftest import build_gateway, call, chat
 
 A = "http://a:8000"
@@ -110,3 +113,44 @@ async def test_a_stream_reports_through_its_usage_chunk() -> None:
     engine.evict_all()
     await send(app, "p2", stream=True)
     assert app.prefix_index.matched("a", blocks("p1")) == 0
+
+
+async def test_a_simulated_vllm_engines_real_hits_read_as_hits_not_evictions() -> None:
+    """Against the simulated vLLM engine (its tokenizer, chat template and 16-token KV blocks): a repeated
+    prompt and a prompt sharing only its first half with an earlier one both settle as hits; the
+    index is corrected only once the engine really lost its blocks (it restarted empty)."""
+    async with EngineHost() as host:
+        spec = EngineSpec(
+            model="meta-llama/Llama-3.2-1B-Instruct", gpu="H100", enable_prompt_tokens_details=True
+        )
+        address = await host.start(spec)
+        backend = {"url": address.url, "model": "llama-3.2-1b-instruct", "name": "sim"}
+        config = {
+            "models": [{"name": "llama", "backends": [backend]}],
+            "health": {"enabled": False},
+            "scrape": {"enabled": False},
+            "access_log": {"enabled": False},
+        }
+        app = GatewayApp(parse_config(config), background=False)
+        try:
+            shared = "Runbook: check the disk, then the pager, then the queue depth. " * 40
+            first = chat(content=shared + "What broke in us-east?", max_tokens=2)
+            second = chat(content=shared + "Why is eu-west slow today? " * 20, max_tokens=2)
+            other = chat(content="Summarise the incident timeline for the on-call. " * 40, max_tokens=2)
+            for body in (other, first, first, second):
+                assert (await call(app, "/v1/chat/completions", body)).status == 200
+            metrics = app.metrics.render().decode()
+            assert 'infleet_gateway_prefix_cache_feedback_total{result="hit"} 2.0' in metrics
+            assert 'result="evicted"} 0.0' in metrics
+            blocks_first = parse_body(orjson.dumps(first)).prefix("llama")
+            assert app.prefix_index.matched("sim", blocks_first) == len(blocks_first)
+
+            await host.stop(address)  # the engine restarts with an empty cache
+            address = await host.start(spec, port=address.port)
+            assert (await call(app, "/v1/chat/completions", second)).status == 200
+            assert 'result="evicted"} 1.0' in app.metrics.render().decode()
+            blocks_other = parse_body(orjson.dumps(other)).prefix("llama")
+            assert app.prefix_index.matched("sim", blocks_other) == 0  # sent there before: gone too
+            assert app.prefix_index.matched("sim", blocks_first) == len(blocks_first)  # prefilled again
+        finally:
+            await app.shutdown()
