@@ -105,10 +105,10 @@ class StatusWriter:
         while elector.leading.is_set() and not stop.is_set():
             self._changed.clear()
             if not await self._write_all():
-                self.clock_later(_RETRY_AFTER)
+                self._retry_later(_RETRY_AFTER)
             await _first(self._changed.wait(), *(e.wait() for e in lost_or_stopped))
 
-    def clock_later(self, seconds: float) -> None:
+    def _retry_later(self, seconds: float) -> None:
         async def later() -> None:
             await self.clock.sleep(seconds)
             self._changed.set()
