@@ -15,8 +15,8 @@ from infleet.api.aitoolchain_io.v1.model_deployment import MODEL_DEPLOYMENT
 from infleet.api.gateway_aitoolchain_io.v1alpha1.gateway_key import GATEWAY_KEY
 from infleet.api.gateway_aitoolchain_io.v1alpha1.model_route import MODEL_ROUTE
 from infleet.api.inference_networking_k8s_io.v1.inference_pool import INFERENCE_POOL
-from infleet.api.kubernetes import NAMESPACE, POD, SECRET
-from infleet.api.labels import ENDPOINT_ANNOTATION
+from infleet.api.kubernetes import NAMESPACE, NODE, POD, SECRET
+from infleet.api.labels import ENDPOINT_ANNOTATION, REGION_LABEL
 from infleet.gateway.app import GatewayApp
 from infleet.gateway.config import parse_config
 from infleet.gateway.fleet_discovery import FleetDiscovery
@@ -47,7 +47,7 @@ async def api(tmp_path: Path) -> AsyncIterator[ClusterClient]:
         yield client
 
 
-async def ready_pod(client: ClusterClient, name: str, endpoint: str) -> None:
+async def ready_pod(client: ClusterClient, name: str, endpoint: str, node: str = "") -> None:
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -59,6 +59,8 @@ async def ready_pod(client: ClusterClient, name: str, endpoint: str) -> None:
         },
         "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai"}]},
     }
+    if node:
+        pod["spec"]["nodeName"] = node
     await client.create(POD, pod)
     status = {"status": {"podIP": "127.0.0.1", "conditions": [{"type": "Ready", "status": "True"}]}}
     await client.patch(POD, name, status, "llm", subresource="status")
@@ -169,4 +171,49 @@ async def test_routes_keys_and_pools_declared_in_the_api_route_and_authenticate(
     finally:
         await app.shutdown()
         for server in (provider, replica, pool_engine):
+            await server.stop()
+
+
+async def test_a_pools_pods_take_their_nodes_region_so_locality_and_pins_hold(api: ClusterClient) -> None:
+    """Each pod of an InferencePool counts in its Node's topology.kubernetes.io/region: an EU-pinned key
+    is served only by the EU pod, and a request preferring the US is served there."""
+    eu_engine = await LoopbackServer(FakeEngine("vllm-pool", name="eu")).start()
+    us_engine = await LoopbackServer(FakeEngine("vllm-pool", name="us")).start()
+    for node, region in (("gpu-eu", "westeurope"), ("gpu-us", "eastus")):
+        labels = {REGION_LABEL: region}
+        await api.create(
+            NODE, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node, "labels": labels}}
+        )
+    await api.create(SECRET, secret("keys", eu="sk-eu", any="sk-any"))
+    pin = {"secretRef": {"name": "keys", "key": "eu"}, "allowedRegions": ["westeurope"]}
+    await api.create(GATEWAY_KEY, obj(GATEWAY_KEY, "eu", pin))
+    await api.create(GATEWAY_KEY, obj(GATEWAY_KEY, "any", {"secretRef": {"name": "keys", "key": "any"}}))
+    pool = {"selector": {"matchLabels": {"app": "pool"}}, "targetPorts": [{"number": 8000}]}
+    await api.create(INFERENCE_POOL, obj(INFERENCE_POOL, "vllm-pool", pool))
+    await ready_pod(api, "pool-eu", eu_engine.url.removeprefix("http://"), node="gpu-eu")
+    await ready_pod(api, "pool-us", us_engine.url.removeprefix("http://"), node="gpu-us")
+    config = parse_config(
+        {"health": {"enabled": False}, "scrape": {"enabled": False}, "access_log": {"enabled": False}},
+        discovery=True,
+    )
+    app = GatewayApp(config, discovery=FleetDiscovery(api, settle=0.01))
+    await app.startup()
+    try:
+
+        async def routed() -> bool:
+            route = app.table.lookup("vllm-pool")
+            return bool(route and {r.region for r in route.replicas} == {"westeurope", "eastus"})
+
+        await until(routed, what="both pool pods routed with their nodes' regions")
+        for _ in range(4):
+            pinned = await call(
+                app, "/v1/chat/completions", chat("vllm-pool"), headers={"authorization": "Bearer sk-eu"}
+            )
+            assert pinned.headers[b"x-infleet-backend"] == b"pool-eu"
+        preferring_us = {"authorization": "Bearer sk-any", "x-infleet-region": "eastus"}
+        near = await call(app, "/v1/chat/completions", chat("vllm-pool"), headers=preferring_us)
+        assert near.headers[b"x-infleet-backend"] == b"pool-us"
+    finally:
+        await app.shutdown()
+        for server in (eu_engine, us_engine):
             await server.stop()

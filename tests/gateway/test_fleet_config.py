@@ -196,3 +196,33 @@ def test_the_file_wins_over_the_fleet_for_models_aliases_and_keys() -> None:
     assert merged.models[0].backends[0].url == "http://10.9.0.1:8000"
     assert merged.models[1].profile == "default"
     assert [k.name for k in merged.keys] == ["llm/team", "file-team"]  # the later, the file's, wins
+
+
+def test_a_pools_pods_carry_the_pools_region_else_their_nodes_else_the_members() -> None:
+    def pod(name: str, node: str, app: str) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name, "namespace": "llm", "labels": {"app": app}},
+            "spec": {"nodeName": node},
+            "status": {"podIP": "10.2.0.9", "conditions": [{"type": "Ready", "status": "True"}]},
+        }
+
+    def pool(name: str, app: str, **labels: str) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name, "namespace": "llm", "labels": labels},
+            "spec": {"selector": {"matchLabels": {"app": app}}, "targetPorts": [{"number": 8000}]},
+        }
+
+    nodes = [{"metadata": {"name": "gpu-1", "labels": {REGION_LABEL: "westeurope"}}}]
+    member = {"metadata": {"name": "eu", "labels": {REGION_LABEL: "northeurope"}}, "status": {}}
+    objects = FleetObjects(
+        pools=[pool("by-node", "a"), pool("pinned", "b", **{REGION_LABEL: "swedencentral"})],
+        pods=[pod("a-0", "gpu-1", "a"), pod("a-1", "unlabelled", "a"), pod("b-0", "gpu-1", "b")],
+        nodes=nodes,
+        members=[member],
+    )
+    models = {m.name: m for m in fleet_config(objects, CATALOG, local_cluster="eu").models}
+    assert [(b.name, b.region) for b in models["by-node"].backends] == [
+        ("eu/a-0", "westeurope"),  # its node's topology label
+        ("eu/a-1", "northeurope"),  # its node says nothing: the member's region
+    ]
+    assert [b.region for b in models["pinned"].backends] == ["swedencentral"]  # the pool's own label wins

@@ -74,6 +74,7 @@ def test_vllm_deployment_is_valid_and_carries_the_documented_flags() -> None:
     assert flag(args, "--served-model-name") == "qwen2-7b"
     assert flag(args, "--port") == "5000"
     assert flag(args, "--max-model-len") == "131072"
+    assert "--enable-prompt-tokens-details" in args  # cached tokens in usage, for the gateway's prefix index
     assert container["resources"]["limits"] == {"nvidia.com/gpu": "2"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert deployment["spec"]["template"]["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-L40S"}

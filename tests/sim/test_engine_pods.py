@@ -50,6 +50,9 @@ def test_translation_reads_the_node_sku_and_vllm_flags() -> None:
     assert spec.gpus == 2
     assert spec.served_model_name == "qwen"
     assert spec.max_num_seqs == 64
+    assert not spec.enable_prompt_tokens_details
+    reporting = engine_spec(pod_engine("Qwen/Qwen2.5-7B-Instruct", "--enable-prompt-tokens-details"))
+    assert reporting.enable_prompt_tokens_details
 
 
 async def test_catalog_models_get_the_simulated_engine_and_others_the_fallback() -> None:

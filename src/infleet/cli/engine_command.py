@@ -54,6 +54,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds between a stream's chunks; tokens in between are coalesced (default 0)",
     )
     parser.add_argument("--no-prefix-caching", action="store_true")
+    parser.add_argument(
+        "--enable-prompt-tokens-details",
+        action="store_true",
+        help="report usage.prompt_tokens_details.cached_tokens (prompt tokens served from the prefix cache)",
+    )
     parser.add_argument("--faults", default="", help=_FAULTS_HELP)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -78,6 +83,7 @@ def spec_from_args(args: argparse.Namespace) -> EngineSpec:
         stream_interval=args.stream_interval,
         stream_flush_interval_s=args.stream_flush_interval,
         enable_prefix_caching=not args.no_prefix_caching,
+        enable_prompt_tokens_details=args.enable_prompt_tokens_details,
         faults=args.faults,
         seed=args.seed,
     )

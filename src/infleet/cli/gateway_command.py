@@ -29,6 +29,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--cluster", default="", help="with --context naming a member cluster: its name, for routing"
     )
+    parser.add_argument(
+        "--no-write-status",
+        action="store_true",
+        help="never write the status of ModelRoutes and GatewayKeys (by default the gateway holding the "
+        "lease default/infleet-gateway-status in the --context cluster writes it)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
@@ -43,7 +49,7 @@ def discovery_from(args: argparse.Namespace) -> FleetDiscovery | None:
     if not args.context:
         return None
     client = ClusterClient.from_kubeconfig(_kubeconfig(args), args.context, args.cluster or args.context)
-    return FleetDiscovery(client, local_cluster=args.cluster)
+    return FleetDiscovery(client, local_cluster=args.cluster, write_status=not args.no_write_status)
 
 
 def waker_from(args: argparse.Namespace, discovery: FleetDiscovery | None) -> AnnotationWaker | None:

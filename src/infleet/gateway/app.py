@@ -1,6 +1,7 @@
 """The gateway's raw ASGI application: one dict lookup by path, no middleware stack, so the request
 path costs only what the proxy does. Owns the proxy, the routing table and the background loops
-(health checks, engine scraping, config reload). Built by `server.serve` and by tests.
+(health checks, engine scraping, config reload, fleet discovery and the status it reports). Built by
+`server.serve` and by tests.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from infleet.api.gateway_aitoolchain_io.v1alpha1.gateway_key import GATEWAY_KEY
+from infleet.api.gateway_aitoolchain_io.v1alpha1.model_route import MODEL_ROUTE
 from infleet.gateway.access_log import AccessLog
 from infleet.gateway.auth import KeyStore, Principal
 from infleet.gateway.config import GatewayConfig, KeyConfig, ModelConfig
@@ -24,17 +27,19 @@ from infleet.gateway.health_check import HealthChecker
 from infleet.gateway.http_pool import HttpPool
 from infleet.gateway.limits import Limiter, LocalLimiter
 from infleet.gateway.metrics import GatewayMetrics
+from infleet.gateway.object_status import StatusMutation, key_mutation, route_mutation
 from infleet.gateway.openapi import openapi_document
 from infleet.gateway.proxy import Proxy
 from infleet.gateway.reloader import ConfigReloader
 from infleet.gateway.routing_table import RoutingTable, build_table
+from infleet.gateway.status_writer import ObjectKey, StatusWriter
 from infleet.gateway.tracing import Tracer
 from infleet.gateway.transport import Transport
 from infleet.gateway.wake_queue import WakeQueue
 from infleet.gateway.waker import AnnotationWaker, Waker
 from infleet.kube.clock import Clock, SystemClock
 from infleet.scheduling import Environment
-from infleet.scheduling.routing import SaturationPolicy, build_routing_registry
+from infleet.scheduling.routing import BUILTIN_PROFILES, PrefixIndex, SaturationPolicy, build_routing_registry
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -82,6 +87,8 @@ class GatewayApp:
         self._discovered: list[ModelConfig] = []
         self._discovered_keys: list[KeyConfig] = []
         self.discovery = discovery
+        # One prefix index for the gateway's life: what engines cached outlives a reload or discovery update.
+        self.prefix_index = PrefixIndex()
         table = self._build(config, None)
         self.proxy = Proxy(
             config,
@@ -98,6 +105,10 @@ class GatewayApp:
         if waker is None and discovery is not None:
             waker = AnnotationWaker(discovery.client, clock=self.clock)
         self.wakes = WakeQueue(config.scale_from_zero, waker, table, self.metrics, self.clock)
+        # Status of the ModelRoutes and GatewayKeys discovery reads, written by one gateway per cluster.
+        self.status = (
+            StatusWriter(discovery, self.clock) if discovery is not None and discovery.write_status else None
+        )
         self.proxy.wakes = self.wakes
         self.health = HealthChecker(
             self.probe_transport, self._replicas, config.health, self._health_changed, self.clock
@@ -117,13 +128,16 @@ class GatewayApp:
         saturation = SaturationPolicy(
             config.admission.queue_threshold, config.admission.kv_threshold, config.scrape.stale_after
         )
-        registry = build_routing_registry(config.region, saturation)
-        return build_table(config, registry, self.env, previous)
+        registry = build_routing_registry(config.region, saturation, self.prefix_index)
+        table = build_table(config, registry, self.env, previous)
+        self.prefix_index.retain({replica.name for replica in table.replicas()})
+        return table
 
     def apply_config(self, config: GatewayConfig) -> None:
         """Applies a new configuration file; raises ConfigError (and changes nothing) if it cannot build."""
         self._apply(merge_fleet(config, self._discovered, self._discovered_keys))
         self._file_config = config
+        self._refresh_status()
 
     def apply_discovered(self, models: list[ModelConfig], keys: list[KeyConfig] | None = None) -> None:
         """Applies the models and keys the fleet declares or discovery found; the file wins where both
@@ -132,6 +146,24 @@ class GatewayApp:
         self._apply(merge_fleet(self._file_config, models, keys))
         self._discovered = models
         self._discovered_keys = keys
+        self._refresh_status()
+
+    def _refresh_status(self) -> None:
+        """Hands the status writer what each ModelRoute and GatewayKey should report now."""
+        published = self.discovery.published if self.discovery is not None else None
+        if self.status is None or published is None:
+            return
+        file = self._file_config
+        file_names = {name for model in file.models for name in (model.name, *model.aliases)}
+        profiles = {*BUILTIN_PROFILES, *file.profiles}
+        now = self.clock.wall()
+        desired: dict[ObjectKey, StatusMutation] = {}
+        for route in published.route_verdicts:
+            key = (MODEL_ROUTE.kind, route.namespace, route.name)
+            desired[key] = route_mutation(route, file_names, profiles, now)
+        for api_key in published.key_verdicts:
+            desired[(GATEWAY_KEY.kind, api_key.namespace, api_key.name)] = key_mutation(api_key, now)
+        self.status.update(desired)
 
     def _apply(self, config: GatewayConfig) -> None:
         table = self._build(config, self.proxy.table)
@@ -166,6 +198,8 @@ class GatewayApp:
             loops.append(self.reloader.run())
         if self.discovery is not None:
             loops.append(self.discovery.run(self.apply_discovered))
+        if self.status is not None:
+            loops.append(self.status.run())
         self._tasks = [asyncio.create_task(c) for c in loops]
 
     async def shutdown(self) -> None:

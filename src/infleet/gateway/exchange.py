@@ -14,6 +14,7 @@ from infleet.gateway.model_rename import ModelRename
 from infleet.gateway.request_body import RequestBody
 from infleet.gateway.routing_table import ModelRoute, RoutingTable
 from infleet.gateway.transport import Headers
+from infleet.scheduling.routing import CacheClaim
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -40,6 +41,7 @@ class Exchange:
     failure: Failure | None = None  # the last failed attempt, answered if no other succeeds
     rename: ModelRename | None = None  # the current attempt's served name -> the name asked for
     prefill_work: float = 0.0  # the current attempt's uncached prompt bytes (see prefill_work)
+    cache_claim: CacheClaim | None = None  # what the prefix index believed the current attempt's replica held
 
 
 @dataclass(slots=True)

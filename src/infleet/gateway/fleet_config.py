@@ -14,7 +14,7 @@ from typing import Any
 
 from infleet.api.catalog import Catalog
 from infleet.gateway.config import GatewayConfig, KeyConfig, ModelConfig
-from infleet.gateway.declared_routes import Secrets, declared_keys, declared_routes
+from infleet.gateway.declared_routes import KeyVerdict, RouteVerdict, Secrets, declared_keys, declared_routes
 from infleet.gateway.fleet_routes import deployed_models, member_facts, served_models
 from infleet.gateway.pool_routes import pool_models
 from infleet.scheduling.routing import BUILTIN_PROFILES
@@ -35,29 +35,38 @@ class FleetObjects:
     secrets: Objects = ()
     pools: Objects = ()
     pods: Objects = ()
+    nodes: Objects = ()
 
 
 @dataclass(frozen=True)
 class FleetConfig:
     models: list[ModelConfig] = field(default_factory=list)
     keys: list[KeyConfig] = field(default_factory=list)
+    # What the gateway made of each ModelRoute and GatewayKey, for their status.
+    route_verdicts: list[RouteVerdict] = field(default_factory=list)
+    key_verdicts: list[KeyVerdict] = field(default_factory=list)
 
 
 def fleet_config(objects: FleetObjects, catalog: Catalog, local_cluster: str = "") -> FleetConfig:
-    deployed = deployed_models(objects.deployments, member_facts(objects.members), catalog, local_cluster)
+    members = member_facts(objects.members)
+    deployed = deployed_models(objects.deployments, members, catalog, local_cluster)
     secrets = Secrets(objects.secrets)
     declared = declared_routes(objects.routes, deployed, secrets)
     unclaimed = [d for d in deployed if (d.namespace, d.name) not in declared.claimed]
     models: list[ModelConfig] = []
     taken: set[str] = set()
-    pools = pool_models(objects.pools, objects.pods, local_cluster)
+    local = members.get(local_cluster)
+    pools = pool_models(
+        objects.pools, objects.pods, local_cluster, objects.nodes, local.region if local is not None else ""
+    )
     for model in (*declared.models, *served_models(unclaimed), *pools):
         if model.name in taken:
             continue
         aliases = [a for a in model.aliases if a not in taken]
         taken.update((model.name, *aliases))
         models.append(model if aliases == model.aliases else model.model_copy(update={"aliases": aliases}))
-    return FleetConfig(models, declared_keys(objects.keys, secrets) if objects.keys else [])
+    keys = declared_keys(objects.keys, secrets)
+    return FleetConfig(models, keys.keys, declared.verdicts, keys.verdicts)
 
 
 def merge_fleet(file: GatewayConfig, models: list[ModelConfig], keys: list[KeyConfig]) -> GatewayConfig:

@@ -1,7 +1,7 @@
 """Prometheus metrics of the gateway, in its own registry: requests by model/backend/status, TTFT,
 end-to-end and gateway-overhead histograms, tokens, retries, fallbacks, rejections, upstream
-health, and scale from zero (requests held, wakes, time to wake). Labelled children are cached because
-`labels()` is the costly part on the request path.
+health, prefix-cache feedback, and scale from zero (requests held, wakes, time to wake). Labelled
+children are cached because `labels()` is the costly part on the request path.
 """
 
 from __future__ import annotations
@@ -68,6 +68,13 @@ class GatewayMetrics:
             buckets=_WAKE,
             registry=r,
         )
+        self.prefix_feedback_total = Counter(
+            "infleet_gateway_prefix_cache_feedback",
+            "Answers whose reported cached tokens confirmed (hit) or corrected (evicted) the prefix index",
+            ["result"],
+            registry=r,
+        )
+        self._prefix_feedback = {v: self.prefix_feedback_total.labels(v) for v in ("hit", "evicted")}
         self._requests: dict[tuple[str, str, int], Counter] = {}
         self._e2e: dict[str, Histogram] = {}
         self._ttft: dict[str, Histogram] = {}
@@ -83,6 +90,9 @@ class GatewayMetrics:
             hist = self._e2e[model] = self.e2e.labels(model)
         hist.observe(e2e)
         self.overhead.observe(overhead)
+
+    def prefix_feedback(self, verdict: str) -> None:
+        self._prefix_feedback[verdict].inc()
 
     def observe_ttft(self, model: str, seconds: float) -> None:
         hist = self._ttft.get(model)

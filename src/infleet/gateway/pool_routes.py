@@ -4,7 +4,12 @@
 The model name: GIE leaves it to the request body, so the pool must say what its servers serve. It is
 the pool's ``aitoolchain.io/model`` annotation, else that annotation on its pods (Infleet's engine pods
 carry it), else the pool's name (then the engines' ``--served-model-name``); the pool's name is an
-alias when it differs. Pure: ``fleet_config`` feeds it the API's objects.
+alias when it differs.
+
+A pod's region, for locality and region pins: the pool's own ``topology.kubernetes.io/region`` label
+(set it per cluster, e.g. with a placement override, to pin a pool), else that label on the Node the pod
+runs on (where Kubernetes and cloud providers put it), else the gateway's member's region (its
+MemberCluster's label, where the gateway can read it). Pure: ``fleet_config`` feeds it the API's objects.
 """
 
 from __future__ import annotations
@@ -15,13 +20,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from infleet.api.inference_networking_k8s_io.v1.inference_pool import InferencePoolSpec
-from infleet.api.labels import ENDPOINT_ANNOTATION, MODEL_ANNOTATION
+from infleet.api.labels import ENDPOINT_ANNOTATION, MODEL_ANNOTATION, REGION_LABEL
 from infleet.gateway.config import BackendConfig, ModelConfig
 
 
 def pool_models(
-    pools: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any]], local_cluster: str = ""
+    pools: Iterable[Mapping[str, Any]],
+    pods: Iterable[Mapping[str, Any]],
+    local_cluster: str = "",
+    nodes: Iterable[Mapping[str, Any]] = (),
+    cluster_region: str = "",
 ) -> list[ModelConfig]:
+    """One model per pool; `nodes` give its pods' regions, `cluster_region` the region of a pod whose
+    node does not say (the gateway's member's)."""
+    node_regions = {
+        str(_meta(node).get("name") or ""): str(region)
+        for node in nodes
+        if (region := (_meta(node).get("labels") or {}).get(REGION_LABEL))
+    }
     by_namespace: dict[str, list[Mapping[str, Any]]] = {}
     for pod in pods:
         if _ready(pod):
@@ -42,11 +58,15 @@ def pool_models(
         name = _model_name(meta, members)
         pool_name = str(meta.get("name") or "")
         port = spec.target_ports[0].number
+        pinned = str((meta.get("labels") or {}).get(REGION_LABEL) or "")
+        regions = [pinned or _node_region(pod, node_regions) or cluster_region for pod in members]
+        backends = [
+            _backend(pod, port, name, local_cluster, region)
+            for pod, region in zip(members, regions, strict=True)
+        ]
         models.append(
             ModelConfig(
-                name=name,
-                aliases=[pool_name] if pool_name and pool_name != name else [],
-                backends=[_backend(pod, port, name, local_cluster) for pod in members],
+                name=name, aliases=[pool_name] if pool_name and pool_name != name else [], backends=backends
             )
         )
     return models
@@ -61,7 +81,7 @@ def _model_name(pool_meta: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> 
     return served[0] if served else str(pool_meta.get("name") or "")
 
 
-def _backend(pod: Mapping[str, Any], port: int, model: str, cluster: str) -> BackendConfig:
+def _backend(pod: Mapping[str, Any], port: int, model: str, cluster: str, region: str) -> BackendConfig:
     meta = _meta(pod)
     endpoint = (meta.get("annotations") or {}).get(ENDPOINT_ANNOTATION)
     address = str(endpoint) if endpoint else f"{pod['status']['podIP']}:{port}"
@@ -71,7 +91,12 @@ def _backend(pod: Mapping[str, Any], port: int, model: str, cluster: str) -> Bac
         name=f"{cluster}/{pod_name}" if cluster else pod_name,
         model=model,
         cluster=cluster,
+        region=region,
     )
+
+
+def _node_region(pod: Mapping[str, Any], node_regions: Mapping[str, str]) -> str:
+    return node_regions.get(str((pod.get("spec") or {}).get("nodeName") or ""), "")
 
 
 def _ready(pod: Mapping[str, Any]) -> bool:

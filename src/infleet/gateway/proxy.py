@@ -16,6 +16,7 @@ from typing import Any
 from infleet.gateway.access_log import AccessLog
 from infleet.gateway.admission import PRIORITIES, AdmissionGate, AdmissionQueue, Refusal
 from infleet.gateway.auth import KeyStore, Principal
+from infleet.gateway.cache_feedback import settle_claim
 from infleet.gateway.config import GatewayConfig
 from infleet.gateway.errors import send_error
 from infleet.gateway.exchange import Exchange, Failure, Outcome
@@ -253,6 +254,8 @@ class Proxy:
             outcome = Outcome(500, "", None, None, elapsed)
         self.metrics.observe(model, outcome.backend, outcome.status, elapsed, outcome.overhead)
         if outcome.usage:
+            if exchange.cache_claim is not None:
+                settle_claim(exchange.cache_claim, outcome.usage, self.metrics)
             tokens = self.metrics.count_tokens(model, outcome.usage)
             if plan.tpm:
                 await self.limiter.charge_tokens(plan, tokens)

@@ -102,7 +102,9 @@ class RetryPolicy:
                 # A fallback answers under its own public name: the client asked for another model.
                 asked = body.model if first else route.name
                 exchange.rename = ModelRename.between(replica.model_field, replica.upstream_model, asked)
+            routing.cache_claim = None
             route.profile.reserve(routing, endpoint)
+            exchange.cache_claim = routing.cache_claim
             exchange.prefill_work = routing.prefill_work.get(replica.name) or uncached_prompt_bytes(
                 routing.prompt_bytes, 0
             )

@@ -86,6 +86,8 @@ def _vllm(launch: EngineLaunch) -> list[str]:
     if launch.quantization:
         args += ["--quantization", launch.quantization]
     args += ["--download-dir", MODEL_DIR]
+    # Cached prompt tokens in every answer's usage: the gateway's prefix routing learns evictions from it.
+    args += ["--enable-prompt-tokens-details"]
     if launch.adapters:
         args += ["--enable-lora", "--max-loras", str(len(launch.adapters)), "--lora-modules"]
         args += [f"{name}={path}" for name, path in launch.adapters]
@@ -135,7 +137,7 @@ def _transformers(launch: EngineLaunch) -> list[str]:
 def _sim(launch: EngineLaunch) -> list[str]:
     args = ["--model", launch.model, "--served-model-name", launch.served_name, "--gpu", launch.sku]
     args += ["--gpus", str(launch.tensor_parallel * launch.pipeline_parallel)]
-    args += ["--host", "0.0.0.0", "--port", str(PORT)]
+    args += ["--host", "0.0.0.0", "--port", str(PORT), "--enable-prompt-tokens-details"]
     if launch.max_model_len:
         args += ["--max-model-len", str(launch.max_model_len)]
     if launch.quantization == "fp8":

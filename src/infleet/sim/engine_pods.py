@@ -2,8 +2,9 @@
 
 Each engine pod gets an engine that models its catalog model on its node's GPU SKU, with the vLLM
 flags of its container (``--served-model-name``, ``--max-model-len``, ``--max-num-seqs``,
-``--tensor-parallel-size``, ``--quantization``). A pod whose model is not in the catalog, or does not
-fit its GPUs, falls back to the minimal responder so arbitrary images still become Ready.
+``--tensor-parallel-size``, ``--quantization``, ``--enable-prompt-tokens-details``). A pod whose model
+is not in the catalog, or does not fit its GPUs, falls back to the minimal responder so arbitrary
+images still become Ready.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def engine_spec(spec: EngineSpec) -> SimEngineSpec:
         max_num_seqs=int(max_num_seqs) if max_num_seqs else 256,
         quantization="fp8" if quantization == "fp8" else None,
         stream_flush_interval_s=STREAM_FLUSH_INTERVAL_S,
+        enable_prompt_tokens_details="--enable-prompt-tokens-details" in args,
     )
 
 

@@ -302,3 +302,37 @@ async def test_finished_requests_are_freed_without_the_cyclic_collector(
         gc.set_debug(0)
         gc.garbage.clear()
         gc.enable()
+
+
+async def test_cached_prompt_tokens_reported_as_vllm_does_under_its_flag(host: EngineHost) -> None:
+    """With --enable-prompt-tokens-details the second identical prompt reports the prefix-cache hit
+    (null details when nothing was cached, as vLLM); without the flag details stay null."""
+    system = "You triage incidents. " * 60  # several KV blocks of shared prefix
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": "What broke?"}]
+    reporting = await host.start(
+        EngineSpec(model=MODEL, gpu="H100", max_model_len=4096, enable_prompt_tokens_details=True)
+    )
+    quiet = await host.start(EngineSpec(model=MODEL, gpu="H100", max_model_len=4096))
+    async with httpx.AsyncClient() as http:
+        body = {"model": MODEL, "messages": messages, "max_tokens": 4}
+        url = reporting.url + "/v1/chat/completions"
+        cold = (await http.post(url, json=body)).json()["usage"]
+        warm = (await http.post(url, json=body)).json()["usage"]
+        stream = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        async with http.stream("POST", url, json=stream) as r:
+            events = [e for e in (await r.aread()).decode().split("\n\n") if e.startswith("data: {")]
+        streamed = orjson.loads(events[-1].removeprefix("data: "))["usage"]
+        completion = {"model": MODEL, "prompt": system, "max_tokens": 4}
+        await http.post(reporting.url + "/v1/completions", json=completion)
+        completed = (await http.post(reporting.url + "/v1/completions", json=completion)).json()["usage"]
+        await http.post(quiet.url + "/v1/chat/completions", json=body)
+        silent = (await http.post(quiet.url + "/v1/chat/completions", json=body)).json()["usage"]
+    assert cold["prompt_tokens_details"] is None
+    cached = warm["prompt_tokens_details"]["cached_tokens"]
+    # Whole 16-token blocks, never the whole prompt (its last token is always computed).
+    assert 0 < cached < warm["prompt_tokens"]
+    assert cached % 16 == 0
+    assert warm["prompt_tokens"] - cached <= 32
+    assert streamed["prompt_tokens_details"]["cached_tokens"] == cached
+    assert completed["prompt_tokens_details"]["cached_tokens"] > 0
+    assert silent["prompt_tokens_details"] is None

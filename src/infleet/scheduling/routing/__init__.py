@@ -7,11 +7,12 @@
 from infleet.scheduling.routing.capabilities import RoutingCapabilities
 from infleet.scheduling.routing.endpoint import Endpoint, RoutingRequest, SaturationPolicy
 from infleet.scheduling.routing.prefill_work import uncached_prompt_bytes
-from infleet.scheduling.routing.prefix import PrefixIndex, prefix_blocks
+from infleet.scheduling.routing.prefix import CacheClaim, PrefixIndex, prefix_blocks
 from infleet.scheduling.routing.profiles import BUILTIN_PROFILES, build_routing_registry
 
 __all__ = [
     "BUILTIN_PROFILES",
+    "CacheClaim",
     "Endpoint",
     "PrefixIndex",
     "RoutingCapabilities",

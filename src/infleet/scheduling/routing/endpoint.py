@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from infleet.scheduling.routing.prefix import CacheClaim
+
 
 class Endpoint(Protocol):
     """A model replica (or external provider) as routing plugins read it; the gateway owns the state."""
@@ -48,7 +50,9 @@ class Endpoint(Protocol):
 class RoutingRequest:
     """One request as routing plugins see it. `prefix` holds chained block hashes of the prompt;
     `prefill_work` is filled while scoring (by expected-ttft) with the uncached prompt bytes each
-    candidate would prefill, so the gateway charges the chosen replica what was estimated for it."""
+    candidate would prefill, so the gateway charges the chosen replica what was estimated for it.
+    `cache_claim` is set when a request is reserved on a replica: what the prefix index believed that
+    replica held, for the caller to settle against the cached tokens the answer reports."""
 
     model: str
     now: float
@@ -59,6 +63,7 @@ class RoutingRequest:
     priority: str = "standard"
     prompt_bytes: int = 0
     prefill_work: dict[str, float] = field(default_factory=dict)
+    cache_claim: CacheClaim | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,24 @@
 """Prefix-cache affinity: chained hashes of a prompt's leading blocks, and an approximate index of
-which replica has seen which blocks (built from the gateway's own routing history, like GIE's
-prefix scorer). Called by the prefix-cache scorer and by the gateway when it reads a request body.
+which replica has seen which blocks, built from the gateway's own routing history (like GIE's prefix
+scorer) and corrected by what engines report back (``usage.prompt_tokens_details.cached_tokens``).
+Called by the prefix-cache scorer, by the gateway when it reads a request body and when it reads usage.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
 
 # Bytes of prompt per hashed block: small enough that a shared system prompt spans several.
 PREFIX_BLOCK_BYTES = 512
+# What a reported cached-token count may fall short of the blocks it covers and still confirm them: vLLM
+# counts whole KV blocks of 16 tokens and always recomputes the prompt's last token, and the prompt's
+# bytes (JSON) map to tokens only roughly; half a block of bytes absorbs both.
+CACHED_SLACK_BYTES = PREFIX_BLOCK_BYTES // 2
+
+Verdict = Literal["hit", "evicted", "unknown"]
 
 
 def prefix_blocks(
@@ -30,11 +39,20 @@ def prefix_blocks(
 
 
 class PrefixIndex:
-    """Per-replica LRU of block hashes. Memory is bounded by `capacity` entries per replica."""
+    """Per-replica LRU of block hashes, each stamped with the routing decision that last sent it
+    there. Memory is bounded by `capacity` entries per replica.
+
+    Engines evict on their own, so the index only guesses; the answers correct it. A replica that
+    reports fewer cached prompt tokens than the index believed it held has evicted the blocks past
+    them, and every block the index last sent there no later than those is likely gone too (engines
+    evict the least recently used first): they are dropped for that replica. A reported hit confirms
+    the blocks, which the decision already refreshed."""
 
     def __init__(self, capacity: int = 65536) -> None:
         self.capacity = capacity
-        self._blocks: dict[str, OrderedDict[int, None]] = {}
+        self._blocks: dict[str, OrderedDict[int, int]] = {}
+        self._stamp = 0  # one per recorded routing decision; order of entries is order of stamps
+        self._reporting: set[str] = set()  # replicas known to report cached tokens
 
     def matched(self, replica: str, prefix: tuple[int, ...]) -> int:
         """How many leading blocks of `prefix` the replica has seen."""
@@ -48,17 +66,81 @@ class PrefixIndex:
             count += 1
         return count
 
-    def record(self, replica: str, prefix: tuple[int, ...]) -> None:
+    def record(self, replica: str, prefix: tuple[int, ...], prompt_bytes: int = 0) -> CacheClaim:
+        """Notes that `prefix` was sent to `replica`; the claim says what the index believed it held,
+        for `settle` to check against the answer. `prompt_bytes` is the size the blocks came from."""
         blocks = self._blocks.get(replica)
         if blocks is None:
             blocks = self._blocks[replica] = OrderedDict()
+        self._stamp += 1
+        stamp = self._stamp
+        believed: list[int] = []  # former stamps of the leading blocks the replica was believed to hold
+        leading = True
         for h in prefix:
-            if h in blocks:
-                blocks.move_to_end(h)
+            former = blocks.get(h)
+            if former is None:
+                leading = False
             else:
-                blocks[h] = None
+                if leading:
+                    believed.append(former)
+                blocks.move_to_end(h)
+            blocks[h] = stamp
         while len(blocks) > self.capacity:
             blocks.popitem(last=False)
+        return CacheClaim(self, replica, tuple(believed), prompt_bytes)
+
+    def settle(self, claim: CacheClaim, prompt_tokens: int, cached_tokens: int | None) -> Verdict:
+        """Corrects the index with the cached prompt tokens the replica reported for a claimed request.
+        None means the answer carried no count: vLLM sends none when it served no token from its cache,
+        so it reads as 0 from a replica that reported counts before, and as nothing from any other."""
+        replica = claim.replica
+        if cached_tokens is None:
+            if replica not in self._reporting:
+                return "unknown"
+            cached_tokens = 0
+        else:
+            self._reporting.add(replica)
+        believed = claim.stamps
+        if not believed:
+            return "unknown"
+        cached_blocks = claim.blocks_covered(prompt_tokens, cached_tokens)
+        if cached_blocks >= len(believed):
+            return "hit"
+        cutoff = believed[cached_blocks]  # when the first block found evicted was last sent there
+        blocks = self._blocks.get(replica)
+        while blocks:
+            oldest = next(iter(blocks.values()))
+            if oldest > cutoff:
+                break
+            blocks.popitem(last=False)
+        return "evicted"
 
     def forget(self, replica: str) -> None:
         self._blocks.pop(replica, None)
+        self._reporting.discard(replica)
+
+    def retain(self, replicas: set[str]) -> None:
+        """Forgets every replica not named, so replicas that left leave no blocks behind."""
+        for name in [name for name in self._blocks if name not in replicas]:
+            self.forget(name)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheClaim:
+    """What the index believed one replica held when a request was sent there: the former stamps of
+    the request's leading blocks it had seen (empty when it expected a miss)."""
+
+    index: PrefixIndex
+    replica: str
+    stamps: tuple[int, ...]
+    prompt_bytes: int
+
+    def blocks_covered(self, prompt_tokens: int, cached_tokens: int) -> int:
+        """Leading blocks the reported cached tokens cover, mapping tokens to bytes by the prompt's share."""
+        if prompt_tokens <= 0 or cached_tokens <= 0:
+            return 0
+        share = min(cached_tokens, prompt_tokens) / prompt_tokens
+        return int((share * self.prompt_bytes + CACHED_SLACK_BYTES) // PREFIX_BLOCK_BYTES)
+
+    def settle(self, prompt_tokens: int, cached_tokens: int | None) -> Verdict:
+        return self.index.settle(self, prompt_tokens, cached_tokens)

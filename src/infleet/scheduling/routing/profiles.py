@@ -48,8 +48,11 @@ class ExpectedTTFTArgs(PluginArgs):
     slack: float = Field(default=0.05, ge=0.0)
 
 
-def build_routing_registry(home_region: str = "", saturation: SaturationPolicy | None = None) -> Registry:
-    """Every routing plugin plus the generic pickers. `home_region` is the gateway's own region."""
+def build_routing_registry(
+    home_region: str = "", saturation: SaturationPolicy | None = None, index: PrefixIndex | None = None
+) -> Registry:
+    """Every routing plugin plus the generic pickers. `home_region` is the gateway's own region; `index`
+    the prefix index to share, kept by a caller that rebuilds the registry so affinity survives it."""
     sat = saturation or SaturationPolicy()
     registry = Registry()
     register_pickers(registry)
@@ -69,7 +72,7 @@ def build_routing_registry(home_region: str = "", saturation: SaturationPolicy |
 
     # One prefix index per registry, shared by prefix-cache (which records where prompts went) and
     # expected-ttft (which discounts what a replica holds): both describe the same engines' caches.
-    index = PrefixIndex()
+    index = index if index is not None else PrefixIndex()
 
     def prefix(args: Mapping[str, Any], env: Environment) -> PrefixCacheScorer:
         index.capacity = max(index.capacity, int(args.get("capacity", index.capacity)))

@@ -122,7 +122,7 @@ class PrefixCacheScorer:
 
     def reserve(self, request: RoutingRequest, candidate: Endpoint) -> None:
         if request.prefix:
-            self.index.record(candidate.name, request.prefix)
+            request.cache_claim = self.index.record(candidate.name, request.prefix, request.prompt_bytes)
 
 
 class LocalityScorer:

@@ -69,7 +69,11 @@ class GatewayKeySpec(ApiModel):
 
 
 class GatewayKeyStatus(ApiModel):
-    conditions: Conditions | None = None
+    """Written by the gateway (one per cluster, see ``infleet.gateway.status_writer``)."""
+
+    conditions: Conditions | None = Field(
+        default=None, description="Accepted, ResolvedRefs (its Secret holds the key) and Ready."
+    )
 
 
 GATEWAY_KEY_CRD = CRDInfo(
@@ -78,11 +82,13 @@ GATEWAY_KEY_CRD = CRDInfo(
     categories=("infleet", "gateway"),
     printer_columns=(
         PrinterColumn("Secret", "string", ".spec.secretRef.name"),
+        PrinterColumn("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
         PrinterColumn("Priority", "string", ".spec.priority"),
         PrinterColumn("Regions", "string", ".spec.allowedRegions"),
         PrinterColumn("RPM", "integer", ".spec.rpm"),
         PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
         PrinterColumn("Models", "string", ".spec.models", priority=1),
+        PrinterColumn("Reason", "string", '.status.conditions[?(@.type=="Ready")].reason', priority=1),
     ),
     description="An API key of the gateway (kept in a Secret) with its models, limits and region pin.",
 )

@@ -2,7 +2,8 @@
 
 Named after what LiteLLM users write (a ``model_list`` entry: a public ``model_name`` over deployments)
 and what Envoy AI Gateway and GIE call the step from a model name to backends (a route); ``Model`` alone
-would clash with ModelDeployment. The gateway (``infleet.gateway.declared_routes``) reads it, never writes it.
+would clash with ModelDeployment. The gateway (``infleet.gateway.declared_routes``) reads it and writes
+only its status.
 """
 
 from __future__ import annotations
@@ -118,7 +119,15 @@ class ModelRouteSpec(ApiModel):
 
 
 class ModelRouteStatus(ApiModel):
-    conditions: Conditions | None = None
+    """Written by the gateway (one per cluster, see ``infleet.gateway.status_writer``)."""
+
+    conditions: Conditions | None = Field(
+        default=None, description="Accepted, ResolvedRefs and Ready, as Gateway API routes report them."
+    )
+    backends: int | None = Field(default=None, description="Ready replicas and providers behind the route.")
+    deployments: int | None = Field(default=None, description="ModelDeployments the route resolved.")
+    regions: list[str] | None = Field(default=None, description="Regions of its backends.")
+    clusters: list[str] | None = Field(default=None, description="Member clusters of its replicas.")
 
 
 MODEL_ROUTE_CRD = CRDInfo(
@@ -127,12 +136,16 @@ MODEL_ROUTE_CRD = CRDInfo(
     categories=("infleet", "gateway"),
     printer_columns=(
         PrinterColumn("Model", "string", ".spec.model"),
-        PrinterColumn("Profile", "string", ".spec.profile"),
-        PrinterColumn("Regions", "string", ".spec.allowedRegions"),
+        PrinterColumn("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
+        PrinterColumn("Backends", "integer", ".status.backends"),
+        PrinterColumn("Regions", "string", ".status.regions"),
         PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
+        PrinterColumn("Profile", "string", ".spec.profile", priority=1),
+        PrinterColumn("Allowed", "string", ".spec.allowedRegions", priority=1),
+        PrinterColumn("Clusters", "string", ".status.clusters", priority=1),
         PrinterColumn("Aliases", "string", ".spec.aliases", priority=1),
         PrinterColumn("Deployments", "string", ".spec.deployments[*].name", priority=1),
-        PrinterColumn("Fallbacks", "string", ".spec.fallbacks", priority=1),
+        PrinterColumn("Reason", "string", '.status.conditions[?(@.type=="Ready")].reason', priority=1),
     ),
     description="A public model name served by the gateway over ModelDeployments and external providers.",
 )

@@ -30,6 +30,10 @@ class EngineSpec(BaseModel):
     quantization: Literal["fp8"] | None = None
     kv_cache_dtype: Literal["auto", "fp8"] = "auto"
     enable_prefix_caching: bool = True
+    enable_prompt_tokens_details: bool = Field(
+        default=False,
+        description="report usage.prompt_tokens_details.cached_tokens, as vLLM's flag of the same name",
+    )
     max_waiting: int | None = Field(
         default=None,
         ge=0,

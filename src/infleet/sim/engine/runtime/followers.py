@@ -67,7 +67,8 @@ class StreamFollower:
             return
         tail = self._encoder.final(text, seq.reported_finish_reason, seq.stop_reason)
         if self._encoder.include_usage:
-            tail += self._encoder.usage(seq.prompt_len, seq.num_output)
+            cached = seq.cached_tokens if self._engine.spec.enable_prompt_tokens_details else None
+            tail += self._encoder.usage(seq.prompt_len, seq.num_output, cached)
         response.end(lead + tail + DONE)
 
 

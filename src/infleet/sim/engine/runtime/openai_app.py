@@ -207,6 +207,13 @@ class OpenAIApp:
         if model is not None and model not in (self.name, self.engine.model.name):
             raise not_found(f"The model `{model}` does not exist.")
 
+    def _cached_tokens(self, seqs: list[Sequence]) -> int | None:
+        """Prompt tokens the prefix cache served, reported as vLLM does only under
+        ``--enable-prompt-tokens-details``."""
+        if not self.engine.spec.enable_prompt_tokens_details:
+            return None
+        return sum(s.cached_tokens for s in seqs)
+
     def _orca_headers(self, request: Request) -> list[tuple[bytes, bytes]]:
         fmt = request.header(b"endpoint-load-metrics-format")
         if fmt is None:
@@ -248,7 +255,7 @@ class OpenAIApp:
                 now_s(),
                 self.name,
                 [chat_choice(0, text, done.reported_finish_reason, done.stop_reason)],
-                usage(done.prompt_len, done.num_output),
+                usage(done.prompt_len, done.num_output, self._cached_tokens([done])),
             )
             response.send(200, body, headers)
 
@@ -279,7 +286,9 @@ class OpenAIApp:
                 if req.echo and isinstance(p, str):
                     text = p + text
                 choices.append(completion_choice(i, text, seq.reported_finish_reason, seq.stop_reason))
-            use = usage(sum(s.prompt_len for s in done), sum(s.num_output for s in done))
+            use = usage(
+                sum(s.prompt_len for s in done), sum(s.num_output for s in done), self._cached_tokens(done)
+            )
             response.send(200, completion_response(rid, now_s(), self.name, choices, use), headers)
 
         CompletionFollower(self.engine, seqs, response, reply).follow()

@@ -201,12 +201,14 @@ def now_s() -> int:
     return int(time.time())
 
 
-def usage(prompt: int, completion: int) -> dict[str, Any]:
+def usage(prompt: int, completion: int, cached: int | None = None) -> dict[str, Any]:
+    """vLLM's usage object. ``cached`` is the prompt tokens served from the prefix cache, given only
+    under ``--enable-prompt-tokens-details``; like vLLM, a count of 0 is reported as null details."""
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": None,
+        "prompt_tokens_details": {"cached_tokens": cached} if cached else None,
     }
 
 
@@ -341,7 +343,7 @@ class ChunkEncoder:
             }
         return sse(self._base([choice]))
 
-    def usage(self, prompt: int, completion: int) -> bytes:
+    def usage(self, prompt: int, completion: int, cached: int | None = None) -> bytes:
         return sse(
             {
                 "id": self.id,
@@ -349,7 +351,7 @@ class ChunkEncoder:
                 "created": self.created,
                 "model": self.model,
                 "choices": [],
-                "usage": usage(prompt, completion),
+                "usage": usage(prompt, completion, cached),
             }
         )
 
