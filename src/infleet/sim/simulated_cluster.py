@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from infleet.api.kubernetes import (
     CONFIGMAP,
+    CONTROLLER_REVISION,
     DEPLOYMENT,
     ENDPOINT_SLICE,
     ENDPOINTS,
@@ -80,6 +81,7 @@ def add_simulated_cluster(
     deployments = manager.informer(client, DEPLOYMENT)
     replicasets = manager.informer(client, REPLICASET)
     statefulsets = manager.informer(client, STATEFULSET)
+    revisions = manager.informer(client, CONTROLLER_REVISION)
     jobs = manager.informer(client, JOB)
     services = manager.informer(client, SERVICE)
     endpoints = manager.informer(client, ENDPOINTS)
@@ -136,10 +138,11 @@ def add_simulated_cluster(
     controller.watch_for(replicasets)
     controller.watch_owned(pods, "ReplicaSet", "apps")
 
-    statefulset_controller = StatefulSetController(client, statefulsets, pods)
+    statefulset_controller = StatefulSetController(client, statefulsets, pods, revisions)
     controller = manager.controller(f"{name}/statefulset", statefulset_controller, workers)
     controller.watch_for(statefulsets)
     controller.watch_owned(pods, "StatefulSet", "apps")
+    controller.watch_owned(revisions, "StatefulSet", "apps")
 
     job_controller = JobController(client, jobs, pods)
     controller = manager.controller(f"{name}/job", job_controller, workers)
