@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from infleet.api.kubernetes import (
     CONFIGMAP,
     CONTROLLER_REVISION,
+    DAEMONSET,
     DEPLOYMENT,
     ENDPOINT_SLICE,
     ENDPOINTS,
@@ -36,6 +37,7 @@ from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.controller import ControllerSettings
 from infleet.kube.informer import InformerSettings
 from infleet.kube.manager import Manager
+from infleet.sim.daemonset_controller import DaemonSetController
 from infleet.sim.deployment_controller import DeploymentController
 from infleet.sim.disruption_controller import DisruptionController
 from infleet.sim.endpoint_slices import EndpointSliceController
@@ -82,6 +84,7 @@ def add_simulated_cluster(
     replicasets = manager.informer(client, REPLICASET)
     statefulsets = manager.informer(client, STATEFULSET)
     revisions = manager.informer(client, CONTROLLER_REVISION)
+    daemonsets = manager.informer(client, DAEMONSET)
     jobs = manager.informer(client, JOB)
     services = manager.informer(client, SERVICE)
     endpoints = manager.informer(client, ENDPOINTS)
@@ -143,6 +146,13 @@ def add_simulated_cluster(
     controller.watch_for(statefulsets)
     controller.watch_owned(pods, "StatefulSet", "apps")
     controller.watch_owned(revisions, "StatefulSet", "apps")
+
+    daemonset_controller = DaemonSetController(client, daemonsets, pods, nodes, revisions)
+    controller = manager.controller(f"{name}/daemonset", daemonset_controller, workers)
+    controller.watch_for(daemonsets)
+    controller.watch_owned(pods, "DaemonSet", "apps")
+    controller.watch_owned(revisions, "DaemonSet", "apps")
+    controller.watch_mapped(nodes, daemonset_controller.daemonsets_for_node)
 
     job_controller = JobController(client, jobs, pods)
     controller = manager.controller(f"{name}/job", job_controller, workers)
