@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from infleet.api.kubernetes import (
     CONFIGMAP,
     CONTROLLER_REVISION,
+    CRONJOB,
     DAEMONSET,
     DEPLOYMENT,
     ENDPOINT_SLICE,
@@ -37,6 +38,7 @@ from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.controller import ControllerSettings
 from infleet.kube.informer import InformerSettings
 from infleet.kube.manager import Manager
+from infleet.sim.cronjob_controller import CronJobController
 from infleet.sim.daemonset_controller import DaemonSetController
 from infleet.sim.deployment_controller import DeploymentController
 from infleet.sim.disruption_controller import DisruptionController
@@ -86,6 +88,7 @@ def add_simulated_cluster(
     revisions = manager.informer(client, CONTROLLER_REVISION)
     daemonsets = manager.informer(client, DAEMONSET)
     jobs = manager.informer(client, JOB)
+    cronjobs = manager.informer(client, CRONJOB)
     services = manager.informer(client, SERVICE)
     endpoints = manager.informer(client, ENDPOINTS)
     endpoint_slices = manager.informer(client, ENDPOINT_SLICE)
@@ -158,6 +161,11 @@ def add_simulated_cluster(
     controller = manager.controller(f"{name}/job", job_controller, workers)
     controller.watch_for(jobs)
     controller.watch_owned(pods, "Job", "batch")
+
+    cronjob_controller = CronJobController(client, cronjobs, jobs)
+    controller = manager.controller(f"{name}/cronjob", cronjob_controller, workers)
+    controller.watch_for(cronjobs)
+    controller.watch_owned(jobs, "CronJob", "batch")
 
     endpoints_controller = EndpointsController(client, services, pods, endpoints)
     controller = manager.controller(f"{name}/endpoints", endpoints_controller, workers)
