@@ -43,3 +43,6 @@ async def test_every_minute_a_job_runs_and_the_status_follows(sim: RunningSim) -
     row = (await kubectl(sim, "get", "cronjob", "tick", "--no-headers")).split()
     assert row[1:6] == ["*", "*", "*", "*", "*"]
     assert row[-2] != "<none>"  # LAST SCHEDULE
+    described = await kubectl(sim, "describe", "cronjob", "tick")
+    assert "Last Schedule Time:" in described
+    assert "SuccessfulCreate" in described  # the controller's Events

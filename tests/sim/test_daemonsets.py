@@ -68,6 +68,9 @@ async def test_one_ready_pod_per_node_and_the_status_counts(sim: RunningSim) -> 
     assert status["numberMisscheduled"] == 0
     row = (await kubectl(sim, "get", "ds", "agent", "--no-headers")).split()
     assert row[1:6] == ["3", "3", "3", "3", "3"]  # DESIRED CURRENT READY UP-TO-DATE AVAILABLE
+    described = await kubectl(sim, "describe", "ds", "agent")
+    assert "Desired Number of Nodes Scheduled: 3" in described
+    assert "Pods Status:  3 Running / 0 Waiting / 0 Succeeded / 0 Failed" in described
 
 
 async def test_node_selector_and_taints_choose_the_nodes(sim: RunningSim) -> None:

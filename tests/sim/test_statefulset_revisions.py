@@ -58,6 +58,8 @@ async def test_rollout_history_and_undo_of_a_statefulset(sim: RunningSim) -> Non
     assert status["currentRevision"] == status["updateRevision"] == first
     assert {label for _, label in pod_revisions(sim, "db").values()} == {first}
 
+    # kube copies the set's annotations into a revision when it makes it: the cause goes first.
+    await kubectl(sim, "annotate", "sts/db", "kubernetes.io/change-cause=move to 1.28")
     await kubectl(sim, "set", "image", "sts/db", "main=nginx:1.28")
     await kubectl(sim, "rollout", "status", "sts/db", "--timeout=90s")
     await eventually(lambda: {i for i, _ in pod_revisions(sim, "db").values()} == {"nginx:1.28"}, 30)
@@ -66,7 +68,7 @@ async def test_rollout_history_and_undo_of_a_statefulset(sim: RunningSim) -> Non
     assert found == {first: 1, second: 2}
     history = await kubectl(sim, "rollout", "history", "sts/db")
     rows = [line.split() for line in history.splitlines()[1:] if line.strip()]
-    assert rows == [["REVISION", "CHANGE-CAUSE"], ["1", "<none>"], ["2", "<none>"]]
+    assert rows == [["REVISION", "CHANGE-CAUSE"], ["1", "<none>"], ["2", "move", "to", "1.28"]]
     assert "nginx:1.27" in await kubectl(sim, "rollout", "history", "sts/db", "--revision=1")
 
     assert "rolled back" in await kubectl(sim, "rollout", "undo", "sts/db")

@@ -74,6 +74,8 @@ class RevisionHistory:
                 "name": name,
                 "namespace": owner["metadata"]["namespace"],
                 "labels": {**template_labels, REVISION_HASH_LABEL: template_hash},
+                # The owner's annotations, ``kubernetes.io/change-cause`` among them (rollout history).
+                "annotations": dict(owner["metadata"].get("annotations") or {}),
             },
             "data": revision_data(owner),
             "revision": number,
