@@ -84,7 +84,8 @@ async def test_tls_and_token_kubeconfig(tmp_path: Path) -> None:
         client = factory.client("infleet-hub")
         assert client.name == "infleet-hub"
         await client.create(CONFIGMAP, config_map("secure"))
-        assert [o["metadata"]["name"] for o in (await client.list(CONFIGMAP, "default")).items] == ["secure"]
+        listed = [o["metadata"]["name"] for o in (await client.list(CONFIGMAP, "default")).items]
+        assert listed == ["kube-root-ca.crt", "secure"]  # every namespace has the CA bundle
     finally:
         await factory.close()
         await server.stop()

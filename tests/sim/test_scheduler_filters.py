@@ -134,3 +134,29 @@ def test_unschedulable_message_counts_reasons_like_kube_scheduler() -> None:
         "1 node(s) were unschedulable."
     )
     assert unschedulable_message(0, []) == "0/0 nodes are available: no nodes registered."
+
+
+def test_match_fields_pin_a_pod_to_one_node_by_name() -> None:
+    term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}
+    affinity = {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+    }
+    assert matches_node_selector(pod(affinity=affinity), node("n1")) is None
+    assert matches_node_selector(pod(affinity=affinity), node("n2")) is not None
+
+
+def test_a_pod_tolerating_the_cordon_and_not_ready_taints_may_go_to_such_nodes() -> None:
+    cordoned = node()
+    cordoned["spec"]["unschedulable"] = True
+    unready = node(ready=False)
+    free = free_resources(cordoned, [])
+    assert filter_node(pod(), cordoned, free) == ["node(s) were unschedulable"]
+    assert filter_node(pod(), unready, free) == [
+        "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
+    ]
+    tolerations = [
+        {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+        {"key": "node.kubernetes.io/not-ready", "operator": "Exists"},
+    ]
+    assert filter_node(pod(tolerations=tolerations), cordoned, free) == []
+    assert filter_node(pod(tolerations=tolerations), unready, free) == []

@@ -52,6 +52,7 @@ def admit(
     field_validation: str,
     old: dict[str, Any] | None = None,
     shape_checked: bool = False,
+    subresource: str | None = None,
 ) -> list[str]:
     """Validate and normalise ``obj`` in place for ``resource``; return warnings for the client.
 
@@ -75,7 +76,9 @@ def admit(
     causes = metadata_causes(metadata)
     warnings: list[str] = []
     if resource.builtin:
-        builtin_problems, builtin_unknown = _builtin_admission(resource, obj, old)
+        # A binding sets what an update may not (``spec.nodeName``): its own rules were checked.
+        compared = None if subresource == "binding" else old
+        builtin_problems, builtin_unknown = _builtin_admission(resource, obj, compared)
         causes += builtin_problems
         unknown += builtin_unknown
     elif resource.schema is not None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from infleet.apiserver.errors import Cause
+from infleet.apiserver.pod_update_rule import pod_update_causes
 
 Rule = Callable[[Mapping[str, Any], Mapping[str, Any]], list[Cause]]
 
@@ -154,6 +155,7 @@ _RULES: dict[tuple[str, str], Rule] = {
     ("apps", "DaemonSet"): _selector_immutable,
     ("apps", "StatefulSet"): _statefulset,
     ("batch", "Job"): _job,
+    ("", "Pod"): pod_update_causes,
     ("", "Service"): _service,
     ("", "ConfigMap"): _immutable_data,
     ("", "Secret"): _secret,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from infleet.apiserver import builtin_conversion, crds, deletion
+from infleet.apiserver import builtin_conversion, crds, deletion, namespace_defaults
 from infleet.apiserver.admission import admit
 from infleet.apiserver.builtin_defaults import apply_builtin_defaults
 from infleet.apiserver.builtin_kinds import builtin_resources
@@ -80,6 +80,7 @@ class Cluster:
         self.collector = deletion.GarbageCollector(self)
         self.openapi = OpenAPIDocuments(self.index)
         self.kubelet_token: str | None = None  # presented to kubelets when proxying pods/log
+        self.root_ca_pem: str | None = None  # published in every namespace as kube-root-ca.crt
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -95,6 +96,7 @@ class Cluster:
                 body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
                 options = WriteOptions(field_manager="kube-apiserver")
                 await self.create(self.resource("", "v1", "namespaces"), None, body, options)
+        await namespace_defaults.ensure_cluster_defaults(self)
         self.collector.start()
 
     async def stop(self) -> None:
@@ -220,6 +222,8 @@ class Cluster:
         if options.dry_run:
             return WriteResult(obj, created=True, warnings=warnings)
         stored = await self.commit(resource, obj)
+        if resource.storage_key == "namespaces":
+            await namespace_defaults.ensure_namespace_defaults(self, stored)
         return WriteResult(stored, created=True, warnings=warnings)
 
     def _name_for_create(self, resource: ResourceType, namespace: str, metadata: dict[str, Any]) -> str:
@@ -276,7 +280,7 @@ class Cluster:
         metadata = obj["metadata"]
         check_deleting_finalizers(resource, current, obj)
         apply_builtin_defaults(resource, obj, self, old=current)
-        warnings = admit(resource, obj, options.field_validation, old=current)
+        warnings = admit(resource, obj, options.field_validation, old=current, subresource=subresource)
         if resource.storage_key == crds.CRD_STORAGE_KEY and subresource != "status":
             crds.prepare_update(self.index, current, obj)
         if desired_state(obj, resource.has_status) != desired_state(current, resource.has_status):

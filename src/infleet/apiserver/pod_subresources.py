@@ -65,7 +65,7 @@ async def _bind(cluster: Cluster, namespace: str, name: str, body: Any) -> Respo
         spec["nodeName"] = node
         return current
 
-    await cluster.patch(pods, namespace, name, bind, WriteOptions(field_manager="binding"))
+    await cluster.patch(pods, namespace, name, bind, WriteOptions(field_manager="binding"), "binding")
     status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
     return Response(orjson.dumps(status), status_code=201, media_type="application/json")
 

@@ -131,14 +131,6 @@ class EmbeddedAPIServer:
         sock = _listening_socket(settings.host, settings.port)  # first: a taken port opens nothing
         if settings.data_dir is not None:
             private_directory(settings.data_dir)
-        for name in settings.clusters:
-            path = settings.data_dir / "clusters" / f"{name}.db" if settings.data_dir else None
-            cluster = Cluster(name, path, watch_window=settings.watch_window)
-            await cluster.start()
-            self.clusters[name] = cluster
-        sock.listen(2048)
-        sock.setblocking(False)
-        self.port = sock.getsockname()[1]
         ssl_options: dict[str, str] = {}
         ca_pem = None
         if settings.tls:
@@ -150,6 +142,15 @@ class EmbeddedAPIServer:
             }
             ca_pem = certificate.ca_pem()
             self.token = self._token()
+        for name in settings.clusters:
+            path = settings.data_dir / "clusters" / f"{name}.db" if settings.data_dir else None
+            cluster = Cluster(name, path, watch_window=settings.watch_window)
+            cluster.root_ca_pem = ca_pem.decode() if ca_pem is not None else None
+            await cluster.start()
+            self.clusters[name] = cluster
+        sock.listen(2048)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
         for cluster in self.clusters.values():
             cluster.kubelet_token = self.token
         app = self._app = APIServerApp(

@@ -1,6 +1,7 @@
 """The scheduler's filters and score on plain Pod and Node dicts, in kube-scheduler's words: node ready,
-resources (cpu, memory, pods, ``nvidia.com/gpu``), nodeSelector, required node affinity, taints and
-tolerations; :func:`unschedulable_message` folds reasons into "0/3 nodes are available: ...".
+resources (cpu, memory, pods, ``nvidia.com/gpu``), nodeSelector, required node affinity (with
+``matchFields`` on ``metadata.name``), taints and tolerations; :func:`unschedulable_message` folds
+reasons into "0/3 nodes are available: ...".
 """
 
 from __future__ import annotations
@@ -34,10 +35,21 @@ def allocatable(node: Mapping[str, Any]) -> Resources:
     return {name: parse_quantity(value) for name, value in found.items()}
 
 
-def node_ready(node: Mapping[str, Any]) -> str | None:
-    if (node.get("spec") or {}).get("unschedulable"):
+UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+
+
+def node_ready(node: Mapping[str, Any], pod: Mapping[str, Any] | None = None) -> str | None:
+    """A cordoned or unready node, unless ``pod`` tolerates the taint kube puts on such a node (as a
+    DaemonSet's pods do)."""
+    tolerations = ((pod or {}).get("spec") or {}).get("tolerations") or []
+
+    def tolerated(taint: Mapping[str, Any]) -> bool:
+        return any(_tolerates(taint, toleration) for toleration in tolerations)
+
+    if (node.get("spec") or {}).get("unschedulable") and not tolerated(UNSCHEDULABLE_TAINT):
         return "node(s) were unschedulable"
-    if not is_true((node.get("status") or {}).get("conditions"), "Ready"):
+    if not is_true((node.get("status") or {}).get("conditions"), "Ready") and not tolerated(NOT_READY_TAINT):
         return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
     return None
 
@@ -83,8 +95,12 @@ def matches_node_selector(pod: Mapping[str, Any], node: Mapping[str, Any]) -> st
         "requiredDuringSchedulingIgnoredDuringExecution"
     ) or {}
     terms = required.get("nodeSelectorTerms") or []
+    # matchFields may name only metadata.name (how a DaemonSet's pod names its node).
+    fields = {"metadata.name": str((node.get("metadata") or {}).get("name", ""))}
     if terms and not any(
-        all(_match_expression(labels, e) for e in term.get("matchExpressions") or []) for term in terms
+        all(_match_expression(labels, e) for e in term.get("matchExpressions") or [])
+        and all(_match_expression(fields, e) for e in term.get("matchFields") or [])
+        for term in terms
     ):
         return "node(s) didn't match Pod's node affinity/selector"
     return None
@@ -119,7 +135,7 @@ def free_resources(node: Mapping[str, Any], pods_on_node: Iterable[Mapping[str, 
 
 def filter_node(pod: Mapping[str, Any], node: Mapping[str, Any], free: Resources) -> list[str]:
     """Why ``pod`` cannot go to ``node`` (empty when it can)."""
-    for check in (node_ready(node), matches_node_selector(pod, node), untolerated_taint(pod, node)):
+    for check in (node_ready(node, pod), matches_node_selector(pod, node), untolerated_taint(pod, node)):
         if check:
             return [check]
     return fits_resources(pod_requests(pod), free)

@@ -16,6 +16,9 @@ from starlette.responses import PlainTextResponse, Response
 
 from infleet.api.kubernetes import (
     CONFIGMAP,
+    CONTROLLER_REVISION,
+    CRONJOB,
+    DAEMONSET,
     DEPLOYMENT,
     ENDPOINT_SLICE,
     ENDPOINTS,
@@ -35,6 +38,8 @@ from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.controller import ControllerSettings
 from infleet.kube.informer import InformerSettings
 from infleet.kube.manager import Manager
+from infleet.sim.cronjob_controller import CronJobController
+from infleet.sim.daemonset_controller import DaemonSetController
 from infleet.sim.deployment_controller import DeploymentController
 from infleet.sim.disruption_controller import DisruptionController
 from infleet.sim.endpoint_slices import EndpointSliceController
@@ -80,7 +85,10 @@ def add_simulated_cluster(
     deployments = manager.informer(client, DEPLOYMENT)
     replicasets = manager.informer(client, REPLICASET)
     statefulsets = manager.informer(client, STATEFULSET)
+    revisions = manager.informer(client, CONTROLLER_REVISION)
+    daemonsets = manager.informer(client, DAEMONSET)
     jobs = manager.informer(client, JOB)
+    cronjobs = manager.informer(client, CRONJOB)
     services = manager.informer(client, SERVICE)
     endpoints = manager.informer(client, ENDPOINTS)
     endpoint_slices = manager.informer(client, ENDPOINT_SLICE)
@@ -136,15 +144,28 @@ def add_simulated_cluster(
     controller.watch_for(replicasets)
     controller.watch_owned(pods, "ReplicaSet", "apps")
 
-    statefulset_controller = StatefulSetController(client, statefulsets, pods)
+    statefulset_controller = StatefulSetController(client, statefulsets, pods, revisions)
     controller = manager.controller(f"{name}/statefulset", statefulset_controller, workers)
     controller.watch_for(statefulsets)
     controller.watch_owned(pods, "StatefulSet", "apps")
+    controller.watch_owned(revisions, "StatefulSet", "apps")
+
+    daemonset_controller = DaemonSetController(client, daemonsets, pods, nodes, revisions)
+    controller = manager.controller(f"{name}/daemonset", daemonset_controller, workers)
+    controller.watch_for(daemonsets)
+    controller.watch_owned(pods, "DaemonSet", "apps")
+    controller.watch_owned(revisions, "DaemonSet", "apps")
+    controller.watch_mapped(nodes, daemonset_controller.daemonsets_for_node)
 
     job_controller = JobController(client, jobs, pods)
     controller = manager.controller(f"{name}/job", job_controller, workers)
     controller.watch_for(jobs)
     controller.watch_owned(pods, "Job", "batch")
+
+    cronjob_controller = CronJobController(client, cronjobs, jobs)
+    controller = manager.controller(f"{name}/cronjob", cronjob_controller, workers)
+    controller.watch_for(cronjobs)
+    controller.watch_owned(jobs, "CronJob", "batch")
 
     endpoints_controller = EndpointsController(client, services, pods, endpoints)
     controller = manager.controller(f"{name}/endpoints", endpoints_controller, workers)

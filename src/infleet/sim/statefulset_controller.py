@@ -1,8 +1,11 @@
 """The simulated StatefulSet controller: stable names ``<set>-<ordinal>``, ordered start and stop.
 
 OrderedReady (the default) creates pod N only when pods 0..N-1 are Ready and removes the highest
-ordinal first; Parallel does not wait. RollingUpdate replaces pods from the highest ordinal down, one
-at a time, each only when all pods are Ready. Failed pods are deleted and recreated with the same name.
+ordinal first; Parallel does not wait. RollingUpdate replaces pods from the highest ordinal down to
+``rollingUpdate.partition``, one at a time, each only when all pods are Ready; OnDelete replaces none.
+Failed pods are deleted and recreated with the same name. Every template the set had is a
+ControllerRevision (:mod:`~infleet.sim.controller_revisions`) whose name labels the pods made from it
+and fills ``status.currentRevision`` / ``updateRevision``, so ``kubectl rollout history|undo`` work.
 """
 
 from __future__ import annotations
@@ -16,14 +19,18 @@ from infleet.kube.cluster_client import ClusterClient
 from infleet.kube.informer import Informer
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
-from infleet.sim.workload_pods import is_ready, is_terminal, pod_from_template, template_hash
+from infleet.sim.controller_revisions import REVISION_HASH_LABEL, RevisionHistory
+from infleet.sim.workload_pods import is_ready, is_terminal, pod_from_template
 
-REVISION_LABEL = "controller-revision-hash"
+REVISION_LABEL = REVISION_HASH_LABEL  # a StatefulSet's pods carry the revision's name under it
 
 
 class StatefulSetController:
-    def __init__(self, client: ClusterClient, statefulsets: Informer, pods: Informer) -> None:
+    def __init__(
+        self, client: ClusterClient, statefulsets: Informer, pods: Informer, revisions: Informer
+    ) -> None:
         self.client, self.statefulsets, self.pods = client, statefulsets, pods
+        self.history = RevisionHistory(client, revisions)
 
     async def reconcile(self, request: Request) -> Result:
         sts = self.statefulsets.store.get(request.name, request.namespace)
@@ -32,16 +39,19 @@ class StatefulSetController:
         spec = sts.get("spec") or {}
         replicas = int(spec.get("replicas", 1))
         ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
-        revision = f"{request.name}-{template_hash(spec.get('template') or {})}"
+        revision, _ = await self.history.current(sts)
         pods = await self._live_pods(sts)
         await self._scale_up(sts, pods, replicas, ordered, revision)
         surplus = sorted((o for o in pods if o >= replicas), reverse=True)
         for ordinal in surplus[:1] if ordered else surplus:
             await self._delete(pods[ordinal])
-        strategy = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate")
-        if strategy == "RollingUpdate" and not surplus:
-            await self._roll_one(pods, replicas, revision)
-        await self._write_status(sts, pods, revision, replicas)
+        strategy = spec.get("updateStrategy") or {}
+        if strategy.get("type", "RollingUpdate") == "RollingUpdate" and not surplus:
+            partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+            await self._roll_one(pods, replicas, revision, partition)
+        current_revision = await self._write_status(sts, pods, revision, replicas)
+        in_use = {revision, current_revision, *(self._revision(p) for p in pods.values())}
+        await self.history.prune(sts, in_use)
         return Result()
 
     async def _live_pods(self, sts: dict[str, Any]) -> dict[int, dict[str, Any]]:
@@ -75,12 +85,17 @@ class StatefulSetController:
             elif ordered and not is_ready(existing):
                 break
 
-    async def _roll_one(self, pods: dict[int, dict[str, Any]], replicas: int, revision: str) -> None:
-        """RollingUpdate: once every pod is Ready, replace the highest ordinal still on an old revision."""
+    async def _roll_one(
+        self, pods: dict[int, dict[str, Any]], replicas: int, revision: str, partition: int
+    ) -> None:
+        """RollingUpdate: once every pod is Ready, replace the highest ordinal at or above ``partition``
+        still on an old revision."""
         all_ready = len(pods) >= replicas and all(is_ready(pods[o]) for o in range(replicas) if o in pods)
         if not all_ready:
             return
-        stale = [o for o in sorted(pods, reverse=True) if self._revision(pods[o]) != revision]
+        stale = [
+            o for o in sorted(pods, reverse=True) if o >= partition and self._revision(pods[o]) != revision
+        ]
         if stale:
             await self._delete(pods[stale[0]])
 
@@ -110,7 +125,8 @@ class StatefulSetController:
 
     async def _write_status(
         self, sts: dict[str, Any], pods: dict[int, dict[str, Any]], revision: str, replicas: int
-    ) -> None:
+    ) -> str:
+        """Write the status; returns the current revision (the one pods had before the update)."""
         current = [p for p in pods.values() if not is_terminal(p)]
         updated = sum(1 for p in current if self._revision(p) == revision)
         ready = sum(1 for p in current if is_ready(p))
@@ -135,3 +151,4 @@ class StatefulSetController:
         except KubeAPIError as error:
             if not error.not_found:
                 raise
+        return current_revision
