@@ -110,6 +110,16 @@ class UnstorableObjectError(ValueError):
 MAX_OBJECT_BYTES = 3 * 1024 * 1024
 
 
+# orjson returns its output in a buffer that keeps about 4 KiB however short the JSON is: an encoding
+# kept as long as its revision is stored is copied to its own size (a fraction of a microsecond) unless it
+# is big enough for the slack not to matter.
+_COMPACT_BELOW = 64 * 1024
+
+
+def _compact(data: bytes) -> bytes:
+    return bytes(memoryview(data)) if len(data) < _COMPACT_BELOW else data
+
+
 def encode(obj: dict[str, Any]) -> bytes:
     try:
         data = orjson.dumps(obj)
@@ -119,7 +129,7 @@ def encode(obj: dict[str, Any]) -> bytes:
         raise UnstorableObjectError(
             f"the object is {len(data)} bytes; an object may take at most {MAX_OBJECT_BYTES} bytes"
         )
-    return data
+    return _compact(data)
 
 
 class ObjectStore:
@@ -170,7 +180,7 @@ class ObjectStore:
             obj = orjson.loads(data)
             # Encoded again rather than kept as read: responses are then byte for byte what this
             # version writes, whatever wrote the row.
-            self._put(resource, (namespace, name), StoredObject(obj, orjson.dumps(obj)))
+            self._put(resource, (namespace, name), StoredObject(obj, _compact(orjson.dumps(obj))))
         row = db.execute("SELECT value FROM counters WHERE name = 'resourceVersion'").fetchone()
         self._resource_version = int(row[0]) if row else 0
         self._db = db
@@ -273,7 +283,7 @@ class ObjectStore:
     def _restore(self, change: Change) -> None:
         """Put the object back as it was before ``change`` (which never reached the disk)."""
         previous = change.previous
-        stored = None if previous is None else StoredObject(previous, orjson.dumps(previous))
+        stored = None if previous is None else StoredObject(previous, _compact(orjson.dumps(previous)))
         self._put(change.resource, (change.namespace, change.name), stored)
 
     def _put(self, resource: str, key: ObjectKey, stored: StoredObject | None) -> None:
