@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from infleet.apiserver import storage
 from tests.apiserver_harness import Kubectl, ServerThread, kubectl_binaries
+
+# Every list and watch served in these tests re-encodes the objects it sends from cached bytes and fails
+# if they differ: catches any write path that changes a stored object in place.
+storage.CHECK_ENCODINGS = True
 
 
 @pytest.fixture(scope="module")

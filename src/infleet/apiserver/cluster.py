@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from infleet.apiserver import builtin_conversion, crds, deletion, namespace_defaults
+import orjson
+
+from infleet.apiserver import builtin_conversion, crds, deletion, namespace_defaults, storage
 from infleet.apiserver.admission import admit
 from infleet.apiserver.builtin_defaults import apply_builtin_defaults
 from infleet.apiserver.builtin_kinds import builtin_resources
@@ -41,7 +43,13 @@ from infleet.apiserver.object_meta import (
 from infleet.apiserver.openapi import OpenAPIDocuments
 from infleet.apiserver.resources import ResourceIndex, ResourceType
 from infleet.apiserver.selection import Selection, decode_continue, encode_continue, selector_filter
-from infleet.apiserver.storage import Change, ObjectStore, UnstorableObjectError
+from infleet.apiserver.storage import (
+    Change,
+    ObjectStore,
+    StoredObject,
+    UnstorableObjectError,
+    checked_encoding,
+)
 from infleet.apiserver.watch import WatchHub
 from infleet.apiserver.write_rules import (
     WriteOptions,
@@ -62,6 +70,8 @@ class ListResult:
     resource_version: int
     continue_token: str | None = None
     remaining: int | None = None
+    # Each item as JSON (the cached encoding of the stored revision where it is served as it is).
+    encodings: list[bytes] = field(default_factory=list)
 
 
 class Cluster:
@@ -139,43 +149,57 @@ class Cluster:
     def list(
         self, resource: ResourceType, selection: Selection, limit: int = 0, continue_token: str | None = None
     ) -> ListResult:
-        selects = selector_filter(resource, selection)
         start_after: tuple[str, str] | None = None
         rv = self.store.resource_version
         if continue_token:
             rv, start_after = decode_continue(continue_token, self.hub.oldest_available)
+        key = resource.storage_key
+        if selection.labels is None and selection.fields is None:
+            # The store keeps to the namespace: the page is a slice of its index, the rest a count.
+            items, encodings, remaining = self.store.window(key, selection.namespace, start_after, limit)
+        else:
+            items, encodings, remaining = self._selected(resource, selection, start_after, limit)
+        if storage.CHECK_ENCODINGS:
+            for obj, data in zip(items, encodings, strict=True):
+                checked_encoding(obj, data)
+        api_version = resource.api_version
+        if self.store.api_versions(key) - {api_version}:
+            for index in [i for i, obj in enumerate(items) if obj.get("apiVersion") != api_version]:
+                items[index] = builtin_conversion.convert(items[index], api_version)
+                encodings[index] = orjson.dumps(items[index])
+        if remaining and items:
+            # The key of the last stored object (a converted copy has the same namespace and name).
+            return ListResult(items, rv, encode_continue(rv, _key(items[-1])), remaining, encodings)
+        return ListResult(items, rv, encodings=encodings)
+
+    def _selected(
+        self, resource: ResourceType, selection: Selection, after: tuple[str, str] | None, limit: int
+    ) -> storage.Window:
+        """The first ``limit`` (0: all) objects after ``after`` that the selectors select."""
+        selects = selector_filter(resource, selection)
         items: list[dict[str, Any]] = []
-        candidates = self._candidates(resource, selection, start_after)
+        encodings: list[bytes] = []
         remaining = 0
-        last_key: tuple[str, str] | None = None
-        for obj in candidates:
-            metadata = obj["metadata"]
-            key = (metadata.get("namespace", ""), metadata["name"])
-            if start_after is not None and key <= start_after:
-                continue
-            if not selects(obj):
+        for stored in self._candidates(resource, selection, after):
+            if not selects(stored.obj):
                 continue
             if limit and len(items) >= limit:
                 remaining += 1
-                if selection.labels is None and selection.fields is None:
-                    # Every later candidate is in the selection: count them without reading them.
-                    remaining += sum(1 for _ in candidates)
-                    break
-                continue
-            items.append(self.as_version(resource, obj))
-            last_key = key
-        if remaining and last_key is not None:
-            return ListResult(items, rv, encode_continue(rv, last_key), remaining)
-        return ListResult(items, rv)
+            else:
+                items.append(stored.obj)
+                encodings.append(stored.data)
+        return storage.Window(items, encodings, remaining)
 
     def _candidates(
         self, resource: ResourceType, selection: Selection, after: tuple[str, str] | None = None
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[StoredObject]:
         name = selection.fields.exact("metadata.name") if selection.fields is not None else None
         if name is not None and selection.namespace is not None:
-            obj = self.store.get(resource.storage_key, selection.namespace, name)
-            return iter([obj] if obj is not None else [])
-        return self.store.items(resource.storage_key, selection.namespace, after)
+            stored = self.store.stored(resource.storage_key, selection.namespace, name)
+            if stored is None or (after is not None and (selection.namespace, name) <= after):
+                return iter([])
+            return iter([stored])
+        return self.store.stored_items(resource.storage_key, selection.namespace, after)
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -374,6 +398,11 @@ class Cluster:
     def storage_resource(self, storage_key: str) -> ResourceType | None:
         versions = self.index.versions_of(storage_key)
         return versions[0] if versions else None
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    metadata = obj["metadata"]
+    return (metadata.get("namespace", ""), metadata["name"])
 
 
 def _next_version(

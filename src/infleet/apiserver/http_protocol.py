@@ -18,6 +18,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from infleet.apiserver.spdy_upgrade import UPGRADE_TOKEN, SpdyUpgrade, http_scope_of
 
+# Writes of one iteration up to this size are joined; past it the copy costs more than the packet saved.
+_JOIN_LIMIT = 256 * 1024
+
 
 class CoalescingTransport:
     """Wraps a transport so writes are joined and flushed at the end of the loop iteration."""
@@ -39,10 +42,18 @@ class CoalescingTransport:
     def flush(self) -> None:
         if not self._pending:
             return
-        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
-        self._pending.clear()
-        if not self._transport.is_closing():
-            self._transport.write(data)
+        pending, self._pending = self._pending, []
+        if self._transport.is_closing():
+            return
+        if len(pending) == 1:
+            self._transport.write(pending[0])
+        elif sum(len(chunk) for chunk in pending) <= _JOIN_LIMIT:
+            self._transport.write(b"".join(pending))
+        else:
+            # A big body (a list of thousands of objects) goes as it is: joining would copy it whole
+            # to save one small packet.
+            for chunk in pending:
+                self._transport.write(chunk)
 
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + sum(len(chunk) for chunk in self._pending)

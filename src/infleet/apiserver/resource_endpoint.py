@@ -19,7 +19,13 @@ from infleet.apiserver.body_decoding import decode_body
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.deletion import DeleteOptions
 from infleet.apiserver.errors import StatusError, bad_request, method_not_allowed, unsupported_media_type
-from infleet.apiserver.http_responses import TABLE_MEDIA_TYPE, add_warnings, json_response, wants_table
+from infleet.apiserver.http_responses import (
+    TABLE_MEDIA_TYPE,
+    add_warnings,
+    encoded_list_response,
+    json_response,
+    wants_table,
+)
 from infleet.apiserver.managed_fields import manager_from_user_agent
 from infleet.apiserver.patches import APPLY_PATCH, apply_patch, decode_patch, patch_type
 from infleet.apiserver.protobuf_bodies import PROTOBUF_MEDIA_TYPE, decode_protobuf_body
@@ -347,13 +353,8 @@ class ResourceEndpoint:
         if result.continue_token:
             metadata["continue"] = result.continue_token
             metadata["remainingItemCount"] = result.remaining
-        body = {
-            "kind": resource.list_kind,
-            "apiVersion": resource.api_version,
-            "metadata": metadata,
-            "items": result.items,
-        }
-        return json_response(body)
+        envelope = {"kind": resource.list_kind, "apiVersion": resource.api_version, "metadata": metadata}
+        return encoded_list_response(envelope, result.encodings)
 
     def _watch(
         self, cluster: Cluster, resource: ResourceType, selection: Selection, request: Request, as_table: bool

@@ -5,6 +5,11 @@ joins the next transaction, so throughput grows with concurrency while each call
 after its change is on disk (WAL, ``synchronous=FULL``). The resourceVersion counter is persisted in the
 same transaction as the objects, so it never goes backwards across restarts.
 
+Each stored revision keeps its JSON encoding next to it (:class:`StoredObject`), made once when it is
+written: lists and watches send those bytes instead of encoding every object again, like the
+serialization cache of kube-apiserver. The two are replaced together on every write, and stored objects
+are never mutated, so the bytes are always those of the revision served.
+
 Atomic per request: an object is encoded before it touches memory, so one that cannot be stored fails
 its own write and nothing else. Should a batch still fail to commit, its changes are retried one per
 transaction; a change that fails then is undone in memory, and every write to the same object that was
@@ -15,13 +20,15 @@ object's undo count at the time it was made), so memory always holds exactly wha
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -39,6 +46,41 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 ObjectKey = tuple[str, str]  # (namespace, name); namespace is "" for cluster-scoped objects
+
+# Re-encode every cached encoding when it is read and fail loudly if it differs: a guard for tests
+# (``INFLEET_APISERVER_CHECK_ENCODINGS=1``) against code that mutates a stored object in place.
+CHECK_ENCODINGS = os.environ.get("INFLEET_APISERVER_CHECK_ENCODINGS") == "1"
+
+
+class StaleEncodingError(AssertionError):
+    """A stored object no longer matches the encoding made when it was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """One stored revision and its JSON encoding (``orjson.dumps(obj)``), made together."""
+
+    obj: dict[str, Any]
+    data: bytes
+
+
+class Window(NamedTuple):
+    """A run of stored objects in key order, their encodings, and how many objects follow the run."""
+
+    objects: list[dict[str, Any]]
+    encodings: list[bytes]
+    remaining: int
+
+
+def checked_encoding(obj: dict[str, Any], data: bytes) -> bytes:
+    """``data``, the cached encoding of ``obj``; verified against ``obj`` when checks are on."""
+    if CHECK_ENCODINGS and orjson.dumps(obj) != data:
+        metadata = obj.get("metadata") or {}
+        raise StaleEncodingError(
+            f"{obj.get('kind')} {metadata.get('namespace', '')}/{metadata.get('name')} at resourceVersion "
+            f"{metadata.get('resourceVersion')} was changed after it was stored"
+        )
+    return data
 
 
 @dataclass(frozen=True)
@@ -68,6 +110,16 @@ class UnstorableObjectError(ValueError):
 MAX_OBJECT_BYTES = 3 * 1024 * 1024
 
 
+# orjson returns its output in a buffer that keeps about 4 KiB however short the JSON is: an encoding
+# kept as long as its revision is stored is copied to its own size (a fraction of a microsecond) unless it
+# is big enough for the slack not to matter.
+_COMPACT_BELOW = 64 * 1024
+
+
+def _compact(data: bytes) -> bytes:
+    return bytes(memoryview(data)) if len(data) < _COMPACT_BELOW else data
+
+
 def encode(obj: dict[str, Any]) -> bytes:
     try:
         data = orjson.dumps(obj)
@@ -77,7 +129,7 @@ def encode(obj: dict[str, Any]) -> bytes:
         raise UnstorableObjectError(
             f"the object is {len(data)} bytes; an object may take at most {MAX_OBJECT_BYTES} bytes"
         )
-    return data
+    return _compact(data)
 
 
 class ObjectStore:
@@ -89,8 +141,13 @@ class ObjectStore:
     def __init__(self, path: Path | None, on_commit: Callable[[list[Change]], None]) -> None:
         self._path = path
         self._on_commit = on_commit
-        self._objects: dict[str, dict[ObjectKey, dict[str, Any]]] = {}
+        self._objects: dict[str, dict[ObjectKey, StoredObject]] = {}
         self._sorted_keys: dict[str, list[ObjectKey]] = {}
+        # Objects and encodings in key order, kept until the resource is next written: a list or a
+        # page of one is then a slice of each.
+        self._sorted_values: dict[str, tuple[list[dict[str, Any]], list[bytes]]] = {}
+        # How many objects of each resource are stored under each apiVersion.
+        self._api_versions: dict[str, Counter[str]] = {}
         self._resource_version = 0
         self._db: sqlite3.Connection | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
@@ -120,7 +177,10 @@ class ObjectStore:
         for resource, namespace, name, data in db.execute(
             "SELECT resource, namespace, name, data FROM objects"
         ):
-            self._objects.setdefault(resource, {})[(namespace, name)] = orjson.loads(data)
+            obj = orjson.loads(data)
+            # Encoded again rather than kept as read: responses are then byte for byte what this
+            # version writes, whatever wrote the row.
+            self._put(resource, (namespace, name), StoredObject(obj, _compact(orjson.dumps(obj))))
         row = db.execute("SELECT value FROM counters WHERE name = 'resourceVersion'").fetchone()
         self._resource_version = int(row[0]) if row else 0
         self._db = db
@@ -132,25 +192,63 @@ class ObjectStore:
             self._db = None
 
     def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        stored = self._objects.get(resource, {}).get((namespace, name))
+        return None if stored is None else stored.obj
+
+    def stored(self, resource: str, namespace: str, name: str) -> StoredObject | None:
+        """The current revision of an object with its encoding."""
         return self._objects.get(resource, {}).get((namespace, name))
 
     def items(
         self, resource: str, namespace: str | None = None, after: ObjectKey | None = None
     ) -> Iterator[dict[str, Any]]:
         """Objects of a resource in (namespace, name) order, optionally in one namespace and after a key."""
+        for stored in self.stored_items(resource, namespace, after):
+            yield stored.obj
+
+    def stored_items(
+        self, resource: str, namespace: str | None = None, after: ObjectKey | None = None
+    ) -> Iterator[StoredObject]:
+        """Like :meth:`items`, each object with its encoding."""
         bucket = self._objects.get(resource, {})
+        keys = self._sorted_keys_of(resource)
+        start, end = self._span(keys, namespace, after)
+        for index in range(start, end):
+            yield bucket[keys[index]]
+
+    def window(self, resource: str, namespace: str | None, after: ObjectKey | None, limit: int) -> Window:
+        """The first ``limit`` (0: all) objects :meth:`items` would yield, and how many follow."""
+        keys = self._sorted_keys_of(resource)
+        start, end = self._span(keys, namespace, after)
+        stop = min(end, start + limit) if limit else end
+        values = self._sorted_values.get(resource)
+        if values is None:
+            bucket = self._objects.get(resource, {})
+            ordered = [bucket[key] for key in keys]
+            values = [stored.obj for stored in ordered], [stored.data for stored in ordered]
+            self._sorted_values[resource] = values
+        return Window(values[0][start:stop], values[1][start:stop], max(0, end - stop))
+
+    def api_versions(self, resource: str) -> set[str]:
+        """The apiVersions the objects of a resource are stored under."""
+        return {version for version, count in self._api_versions.get(resource, {}).items() if count > 0}
+
+    def _sorted_keys_of(self, resource: str) -> list[ObjectKey]:
         keys = self._sorted_keys.get(resource)
         if keys is None:
             # Kept until a key is added or removed: paginated lists of a big namespace then cost a
             # bisection per page instead of a sort and a scan from the start.
-            keys = self._sorted_keys[resource] = sorted(bucket)
+            keys = self._sorted_keys[resource] = sorted(self._objects.get(resource, {}))
+        return keys
+
+    @staticmethod
+    def _span(keys: list[ObjectKey], namespace: str | None, after: ObjectKey | None) -> tuple[int, int]:
         start, end = 0, len(keys)
         if namespace is not None:
             start, end = bisect_left(keys, (namespace,)), bisect_left(keys, (namespace + "\0",))
         if after is not None:
             start = max(start, bisect_right(keys, after))
-        for index in range(start, end):
-            yield bucket[keys[index]]
+        return start, end
 
     def resources(self) -> list[str]:
         return [resource for resource, bucket in self._objects.items() if bucket]
@@ -174,27 +272,33 @@ class ObjectStore:
         if not isinstance(namespace, str) or not isinstance(name, str) or not name:
             raise UnstorableObjectError(f"namespace and name must be strings, got {namespace!r} and {name!r}")
         data = None if obj is None else encode(obj)
-        bucket = self._objects.setdefault(resource, {})
-        previous = bucket.get((namespace, name))
-        if obj is None:
-            bucket.pop((namespace, name), None)
-        else:
-            bucket[(namespace, name)] = obj
-        if (previous is None) != (obj is None):
-            self._sorted_keys.pop(resource, None)
+        previous = self.get(resource, namespace, name)
+        self._put(
+            resource, (namespace, name), None if obj is None or data is None else StoredObject(obj, data)
+        )
         undone = self._undone.get((resource, namespace, name))
         undos = undone[0] if undone else 0
         return Change(resource, namespace, name, rv, obj, previous, data, undos)
 
     def _restore(self, change: Change) -> None:
         """Put the object back as it was before ``change`` (which never reached the disk)."""
-        bucket = self._objects.setdefault(change.resource, {})
-        key = (change.namespace, change.name)
-        if change.previous is None:
-            bucket.pop(key, None)
-        else:
-            bucket[key] = change.previous
-        self._sorted_keys.pop(change.resource, None)
+        previous = change.previous
+        stored = None if previous is None else StoredObject(previous, _compact(orjson.dumps(previous)))
+        self._put(change.resource, (change.namespace, change.name), stored)
+
+    def _put(self, resource: str, key: ObjectKey, stored: StoredObject | None) -> None:
+        """Store (or with None remove) the object under ``key``, keeping the indexes in step."""
+        bucket = self._objects.setdefault(resource, {})
+        versions = self._api_versions.setdefault(resource, Counter())
+        previous = bucket.pop(key, None)
+        if previous is not None:
+            versions[str(previous.obj.get("apiVersion", ""))] -= 1
+        if stored is not None:
+            bucket[key] = stored
+            versions[str(stored.obj.get("apiVersion", ""))] += 1
+        if (previous is None) != (stored is None):
+            self._sorted_keys.pop(resource, None)
+        self._sorted_values.pop(resource, None)
 
     async def persist(self, change: Change) -> None:
         """Return once ``change`` is committed to disk and handed to watchers."""

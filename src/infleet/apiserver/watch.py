@@ -20,6 +20,10 @@ from infleet.apiserver.storage import Change
 # Decides whether an object belongs to a watcher's selection (namespace, label and field selectors).
 ObjectFilter = Callable[[Mapping[str, Any]], bool]
 
+# What a watcher is sent: the event type, the object, and the object's JSON when it is a stored
+# revision whose encoding was made when it was written (None: encode it when sending).
+Delivery = tuple[str, dict[str, Any], bytes | None]
+
 
 @dataclass(frozen=True)
 class WatchEvent:
@@ -29,20 +33,21 @@ class WatchEvent:
     resource: str
     obj: dict[str, Any] | None
     previous: dict[str, Any] | None
+    data: bytes | None = None  # ``obj`` encoded, as stored
 
     @classmethod
     def from_change(cls, change: Change) -> WatchEvent:
-        return cls(change.resource_version, change.resource, change.obj, change.previous)
+        return cls(change.resource_version, change.resource, change.obj, change.previous, change.data)
 
 
 @dataclass(eq=False)
 class Subscriber:
-    """One open watch: receives ``(type, object)`` pairs already filtered for it."""
+    """One open watch: receives deliveries already filtered for it."""
 
     resource: str
     selects: ObjectFilter
     limit: int
-    queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[Delivery | None] = field(default_factory=asyncio.Queue)
     overflowed: bool = False
 
     def offer(self, event: WatchEvent) -> None:
@@ -60,17 +65,15 @@ class Subscriber:
         self.queue.put_nowait(None)
 
 
-def translate(event: WatchEvent, selects: ObjectFilter) -> tuple[str, dict[str, Any]] | None:
+def translate(event: WatchEvent, selects: ObjectFilter) -> Delivery | None:
     """Map a change to ADDED/MODIFIED/DELETED for a filtered watch (kube watch-cache semantics)."""
     was = event.previous is not None and selects(event.previous)
     now = event.obj is not None and selects(event.obj)
     if now and event.obj is not None:
-        return ("MODIFIED" if was else "ADDED", event.obj)
+        return ("MODIFIED" if was else "ADDED", event.obj, event.data)
     if was and event.previous is not None:
-        if event.obj is None:
-            return ("DELETED", _with_resource_version(event.previous, event.resource_version))
-        # Moved out of the selection: watchers see it deleted, with its previous state.
-        return ("DELETED", _with_resource_version(event.previous, event.resource_version))
+        # Deleted, or moved out of the selection: watchers see it deleted, with its previous state.
+        return ("DELETED", _with_resource_version(event.previous, event.resource_version), None)
     return None
 
 
@@ -111,7 +114,7 @@ class WatchHub:
             for subscriber in tuple(self._subscribers.get(change.resource, ())):
                 subscriber.offer(event)
 
-    def replay(self, resource: str, since: int, selects: ObjectFilter) -> list[tuple[str, dict[str, Any]]]:
+    def replay(self, resource: str, since: int, selects: ObjectFilter) -> list[Delivery]:
         """Events of ``resource`` after ``since``; raises 410 Expired if the window no longer has them."""
         oldest = self.oldest_available
         if since < oldest:

@@ -21,6 +21,8 @@ from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.errors import Cause, StatusError, invalid
 from infleet.apiserver.resources import ResourceType
 from infleet.apiserver.selection import Selection, selector_filter
+from infleet.apiserver.storage import checked_encoding
+from infleet.apiserver.watch import Delivery
 
 # Turns an object into what the client asked to see (the object itself, or a one-row Table).
 EventRenderer = Callable[[dict[str, Any], bool], dict[str, Any]]
@@ -72,11 +74,16 @@ def default_timeout(min_request_timeout: float = 1800.0) -> float:
 
 
 # Queued by a watch's own timer to wake it for a bookmark or its timeout; never sent.
-_WAKE: tuple[str, dict[str, Any]] = ("WAKE", {})
+_WAKE: Delivery = ("WAKE", {}, None)
 
 
 def _line(kind: str, obj: dict[str, Any]) -> bytes:
     return orjson.dumps({"type": kind, "object": obj}) + b"\n"
+
+
+def _line_of_encoded(kind: str, data: bytes) -> bytes:
+    """What :func:`_line` writes, around an object already encoded."""
+    return b'{"type":' + orjson.dumps(kind) + b',"object":' + data + b"}\n"
 
 
 def _bookmark(resource: ResourceType, rv: int, initial_end: bool) -> bytes:
@@ -96,7 +103,10 @@ async def stream_events(
     encode = _encoder(cluster, resource, render)
     try:
         if request.resource_version is None or request.send_initial_events:
-            initial = [("ADDED", obj) for obj in cluster.list(resource, request.selection).items]
+            listed = cluster.list(resource, request.selection)
+            initial: list[Delivery] = [
+                ("ADDED", obj, data) for obj, data in zip(listed.items, listed.encodings, strict=True)
+            ]
         else:
             initial = cluster.hub.replay(resource.storage_key, request.resource_version, selects)
     except StatusError as error:
@@ -132,19 +142,21 @@ async def stream_events(
         cluster.hub.unsubscribe(subscriber)
 
 
-def _encoder(
-    cluster: Cluster, resource: ResourceType, render: EventRenderer
-) -> Callable[[str, dict[str, Any]], bytes]:
+def _encoder(cluster: Cluster, resource: ResourceType, render: EventRenderer) -> Callable[[Delivery], bytes]:
     """The event encoder of one watch; the renderer learns which event is the watch's first."""
     first = True
 
-    def encode(kind: str, obj: dict[str, Any]) -> bytes:
+    def encode(delivery: Delivery) -> bytes:
         nonlocal first
+        kind, obj, data = delivery
         versioned = cluster.as_version(resource, obj)
         rendered = render(versioned, first)
         first = False
-        if rendered is obj:  # the stored object as it is: encode once for all watchers
-            return cluster.hub.encoded(kind, obj, lambda: _line(kind, obj))
+        if rendered is obj:  # the stored object as it is: one line for all watchers
+            if data is None:
+                return cluster.hub.encoded(kind, obj, lambda: _line(kind, obj))
+            encoded = checked_encoding(obj, data)  # its bytes from the write: no encoding at all
+            return cluster.hub.encoded(kind, obj, lambda: _line_of_encoded(kind, encoded))
         return _line(kind, rendered)
 
     return encode
@@ -152,24 +164,24 @@ def _encoder(
 
 def _initial_lines(
     resource: ResourceType,
-    initial: list[tuple[str, dict[str, Any]]],
-    encode: Callable[[str, dict[str, Any]], bytes],
+    initial: list[Delivery],
+    encode: Callable[[Delivery], bytes],
     initial_end: int | None,
 ) -> Iterator[bytes]:
     """The initial (or replayed) events one by one, then the WatchList bookmark at ``initial_end``."""
-    for kind, obj in initial:
-        yield encode(kind, obj)
+    for delivery in initial:
+        yield encode(delivery)
     if initial_end is not None:
         yield _bookmark(resource, initial_end, initial_end=True)
 
 
 def _drain(
-    queue: asyncio.Queue[tuple[str, dict[str, Any]] | None],
-    encode: Callable[[str, dict[str, Any]], bytes],
-    first: tuple[str, dict[str, Any]],
+    queue: asyncio.Queue[Delivery | None],
+    encode: Callable[[Delivery], bytes],
+    first: Delivery,
 ) -> tuple[bytes, bool, bool]:
     """``first`` and the events queued behind it as one chunk; whether the hub closed and the timer fired."""
-    lines = [encode(*first)]
+    lines = [encode(first)]
     woken = False
     while not queue.empty():
         queued = queue.get_nowait()
@@ -178,7 +190,7 @@ def _drain(
         if queued is _WAKE:
             woken = True
             continue
-        lines.append(encode(*queued))
+        lines.append(encode(queued))
     return b"".join(lines), False, woken
 
 
@@ -189,7 +201,7 @@ class _WatchClock:
     per event and watcher, most of the fan-out cost with many watchers.
     """
 
-    def __init__(self, request: WatchRequest, wake: Callable[[tuple[str, dict[str, Any]]], None]) -> None:
+    def __init__(self, request: WatchRequest, wake: Callable[[Delivery], None]) -> None:
         self._timeout = request.timeout_seconds
         self._bookmark_interval = request.bookmark_interval if request.allow_bookmarks else None
         self._wake = wake
