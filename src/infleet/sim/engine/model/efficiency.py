@@ -84,7 +84,7 @@ _VLLM_NVIDIA: dict[Format, Efficiency] = {
     "fp8": Efficiency(bandwidth=0.55, compute=0.50),
     "fp8-upcast": Efficiency(bandwidth=0.70, compute=0.45),  # Marlin weight-only FP8 on Ampere
     "fp4": Efficiency(bandwidth=0.70, compute=0.45),
-    "4bit-upcast": Efficiency(bandwidth=0.60, compute=0.40),  # Marlin / MXFP4 dequantized to BF16
+    "4bit-upcast": Efficiency(bandwidth=0.60, compute=0.18),  # Marlin / MXFP4 dequantized to BF16
 }
 _VLLM_AMD: dict[Format, Efficiency] = {
     "16bit": Efficiency(bandwidth=0.62, compute=0.35),
@@ -102,13 +102,13 @@ _TRTLLM_NVIDIA: dict[Format, Efficiency] = {
 }
 
 _VLLM_MOE = MoeEfficiency(
-    bandwidth_factor=0.45, compute_factor=0.45, tile_rows=64, layer_overhead_s=0.000040, imbalance=1.2
+    bandwidth_factor=0.90, compute_factor=1.0, tile_rows=16, layer_overhead_s=0.000070, imbalance=1.2
 )
 _VLLM_MOE_AMD = MoeEfficiency(
     bandwidth_factor=0.40, compute_factor=0.35, tile_rows=64, layer_overhead_s=0.000060, imbalance=1.2
 )
 _TRTLLM_MOE = MoeEfficiency(
-    bandwidth_factor=0.60, compute_factor=0.55, tile_rows=32, layer_overhead_s=0.000020, imbalance=1.15
+    bandwidth_factor=0.50, compute_factor=0.40, tile_rows=32, layer_overhead_s=0.000020, imbalance=1.15
 )
 
 

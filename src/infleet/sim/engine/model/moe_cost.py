@@ -103,5 +103,6 @@ class MoeCost:
         if not self._ep:
             return 0.0
         g = self._gpus
-        payload = tokens * self.layout.experts_per_token * self._hidden * 2.0 * (g - 1) / g
+        # Each rank sends its share of the routed token copies to the ranks holding their experts.
+        payload = tokens * self.layout.experts_per_token * self._hidden * 2.0 / g * (g - 1) / g
         return 2 * self._layers * (2 * self._latency + payload / self._link)

@@ -29,6 +29,10 @@ class SchedulerConfig:
     max_num_batched_tokens: int = 8192
     block_size: int = 16
     chunked_prefill: bool = True
+    # Admit a request only when the KV cache can hold its whole life (prompt plus max output) next to
+    # what the running ones will still need: TensorRT-LLM's GUARANTEED_NO_EVICT. vLLM admits greedily
+    # and preempts instead.
+    reserve_full_length: bool = False
 
 
 @dataclass
@@ -206,6 +210,7 @@ class Scheduler:
         """
         waiting = self.waiting
         max_num_seqs = self.config.max_num_seqs
+        slack = self._lifetime_slack() if self.config.reserve_full_length else None
         while waiting and budget > 0 and len(self.running) < max_num_seqs:
             seq = waiting[0]
             if seq.arrival > now:
@@ -213,8 +218,13 @@ class Scheduler:
             if not seq.blocks:
                 self._attach_prefix(seq)
             chunk = min(seq.num_tokens - seq.num_computed, budget)
+            lifetime = 0
+            if slack is not None:
+                lifetime = self._blocks_for(seq.prompt_len + seq.max_output) - len(seq.blocks)
             new = None
-            if not whole or chunk == seq.num_tokens - seq.num_computed:
+            if (not whole or chunk == seq.num_tokens - seq.num_computed) and (
+                slack is None or lifetime <= slack
+            ):
                 new = self.blocks.allocate(self._blocks_for(seq.num_computed + chunk) - len(seq.blocks))
             if new is None:
                 self.blocks.release(seq.blocks)
@@ -222,6 +232,8 @@ class Scheduler:
                 seq.num_computed = 0
                 break
             waiting.popleft()
+            if slack is not None:
+                slack -= lifetime
             seq.blocks.extend(new)
             seq.status = Status.RUNNING
             if seq.first_scheduled is None:
@@ -233,6 +245,13 @@ class Scheduler:
             context += seq.num_computed
             pairs += chunk * (seq.num_computed + chunk / 2)
         return prefill, context, pairs
+
+    def _lifetime_slack(self) -> int:
+        """Free blocks beyond what the running sequences still need to reach their max output."""
+        outstanding = 0
+        for seq in self.running:
+            outstanding += max(0, self._blocks_for(seq.prompt_len + seq.max_output) - len(seq.blocks))
+        return self.blocks.num_free - outstanding
 
     def _attach_prefix(self, seq: Sequence) -> None:
         """Reuse cached prompt blocks; at least one prompt token is always recomputed, as in vLLM."""
