@@ -111,6 +111,10 @@ SOURCES = {
         "LambdaLabsML/vllm-benchmark, vLLM 0.5.4 and 0.6.0 on H100 / A100",
         "LambdaLabsML/vllm-benchmark benchmark_v0.md",
     ),
+    "earlier": (
+        "Earlier reference points: TensorRT-LLM 2023 blogs (H100 vs A100, H200 launch), vLLM on H100 NVL",
+        "shared reference inference-engines.md section 6",
+    ),
 }
 
 
@@ -281,5 +285,39 @@ def _lambda() -> list[Point]:
     return points
 
 
+def _earlier() -> list[Point]:
+    """The points the engine was calibrated against before: static batches of TensorRT-LLM 2023 and a
+    vLLM closed loop whose shape was not published (512/256 assumed)."""
+    gptj_fp8 = Setup("EleutherAI/gpt-j-6b", "H100", quantization="fp8", engine="tensorrt-llm")
+    gptj = Setup("EleutherAI/gpt-j-6b", "A100-80GB", engine="tensorrt-llm")
+    l13 = Setup("meta-llama/Llama-2-13b-chat-hf", "H200", quantization="fp8", engine="tensorrt-llm")
+    l70 = Setup("meta-llama/Llama-2-70b-chat-hf", "H200", quantization="fp8", engine="tensorrt-llm")
+    l70tp2 = Setup("meta-llama/Llama-2-70b-chat-hf", "H200", 2, "fp8", engine="tensorrt-llm")
+    qwen = Setup("Qwen/Qwen2.5-Coder-32B-Instruct", "H100-NVL", quantization="fp8")
+
+    def static(batch: int, prompt: int, output: int) -> Workload:
+        return Workload("offline", batch, prompt, output, max_num_seqs=batch)
+
+    return [
+        Point("earlier", gptj_fp8, static(1, 128, 128), "tpot_ms", 1000 / 185, "batch 1: 185 tok/s"),
+        Point("earlier", gptj, static(1, 128, 128), "tpot_ms", 1000 / 111, "batch 1: 111 tok/s"),
+        Point("earlier", gptj_fp8, static(1, 128, 1), "ttft_ms", 7.1),
+        Point("earlier", gptj, static(1, 128, 1), "ttft_ms", 12.5),
+        Point("earlier", gptj_fp8, static(64, 128, 128), "output_tps", 10_907),
+        Point("earlier", gptj, static(64, 128, 128), "output_tps", 3_679),
+        Point("earlier", l13, static(1024, 128, 128), "output_tps", 11_819),
+        Point("earlier", l13, static(128, 128, 2048), "output_tps", 4_750),
+        Point("earlier", l13, static(64, 2048, 128), "output_tps", 1_349),
+        Point("earlier", l70, static(512, 128, 128), "output_tps", 3_014),
+        Point("earlier", l70, static(64, 2048, 128), "output_tps", 341),
+        Point("earlier", l70, static(32, 2048, 128), "output_tps", 303),
+        Point("earlier", l70tp2, static(512, 128, 2048), "output_tps", 1_654 * 2, "per-GPU figure x2"),
+        Point("earlier", qwen, Workload("closed", 1, 512, 256), "tpot_ms", 1000 / 46, "batch 1: 46 tok/s"),
+        Point("earlier", qwen, Workload("closed", 8, 512, 256), "output_tps", 595, "512/256 assumed"),
+        Point("earlier", qwen, Workload("closed", 32, 512, 256), "output_tps", 1_317, "512/256 assumed"),
+        Point("earlier", qwen, Workload("closed", 128, 512, 256), "output_tps", 4_715, "512/256 assumed"),
+    ]
+
+
 def all_points() -> list[Point]:
-    return [*_nim(), *_trtllm(), *_gpustack(), *_oracle(), *_tt(), *_lambda()]
+    return [*_nim(), *_trtllm(), *_gpustack(), *_oracle(), *_tt(), *_lambda(), *_earlier()]

@@ -134,6 +134,11 @@ class GpuInfo(BaseModel):
     )
     compute_capability: str | None = None
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    host_cpu_slowdown: float = Field(
+        default=1.0,
+        ge=1.0,
+        description="engine host CPU time relative to an H100 node: older GPUs ship in nodes with older CPUs",
+    )
     interconnect: Interconnect
     price_per_gpu_hour: float = Field(gt=0, description="USD")
     price_source: str

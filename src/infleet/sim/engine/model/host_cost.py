@@ -40,9 +40,12 @@ class Scheduling:
             raise ValueError(f"num_scheduler_steps must be >= 1, got {self.steps}")
 
 
-def step_with_host(gpu_s: float, seqs: int, host: HostCost, mode: Scheduling) -> float:
-    """Wall time of a step whose GPU work takes ``gpu_s`` with ``seqs`` sequences scheduled."""
-    cpu = host.cpu_time(seqs)
+def step_with_host(
+    gpu_s: float, seqs: int, host: HostCost, mode: Scheduling, cpu_slowdown: float = 1.0
+) -> float:
+    """Wall time of a step whose GPU work takes ``gpu_s`` with ``seqs`` sequences scheduled, on a host
+    whose CPU is ``cpu_slowdown`` times slower than the reference (an H100 node's)."""
+    cpu = host.cpu_time(seqs) * cpu_slowdown
     if mode.steps > 1:
         cpu *= (1.0 - host.schedulable_share) + host.schedulable_share / mode.steps
     if mode.async_scheduling:

@@ -146,11 +146,6 @@ class PerformanceModel:
             + self.gpus * self.memory.overhead_per_gpu_gib * GIB
         )
         free = usable - reserved
-        if self.profile.name == "tensorrt-llm":
-            # TensorRT-LLM's kv_cache_free_gpu_mem_fraction is a share of the memory left after the
-            # weights, not of the whole GPU as vLLM's gpu_memory_utilization is.
-            total = self.gpus * self.gpu.memory_gib * GIB
-            free = (total - reserved) * self.gpu_memory_utilization
         if free <= self.kv_bytes_per_token * 16:
             raise ModelDoesNotFitError(
                 f"model {self.model.name} ({self.weight_bytes / GIB:.1f} GiB of weights) does not fit on "
@@ -206,7 +201,7 @@ class PerformanceModel:
         gpu = self.gpu_time(shape)
         if gpu <= 0.0:
             return 0.0
-        return step_with_host(gpu, shape.seqs, self.profile.host, self.scheduling)
+        return step_with_host(gpu, shape.seqs, self.profile.host, self.scheduling, self.gpu.host_cpu_slowdown)
 
     def decode_roofline_tokens_per_s(self, context: int = 0) -> float:
         """The physical batch-1 decode ceiling: all bandwidth, no overheads, no communication."""
