@@ -201,6 +201,7 @@ def main() -> int:
         lines.append(f"| {setup.label} ({engine}) | {kv} | " + " | ".join(cells) + " |")
         print("curve", setup.label, cells)
     summary = summary_table(per_source, saturation_error)
+    lines += ["", "## Held points outside 1.5x, and why", "", *(f"- {gap}" for gap in GAPS)]
     lines += [
         "",
         "## Summary",
@@ -214,6 +215,33 @@ def main() -> int:
     update_readme(summary)
     print(f"wrote {RESULTS}; held targets missed: {misses}")
     return 1 if misses else 0
+
+
+#: Why the held points outside 1.5x are outside; checked against the table on each run by hand.
+GAPS = [
+    "**NIM TTFT at C=5 and C=25** (simulated 0.5-0.65x): the simulated clients are evenly staggered, so a "
+    "prompt rarely waits behind another one's 5,000-token prefill; AIPerf's clients drift into partial "
+    "waves and pay that wait. Throughput, ITL and the saturated TTFTs (C>=50) are within 1.5x.",
+    "**TensorRT-LLM Llama-3.1-405B on 8x H100, long outputs** (1.5-1.7x fast): on H100 the KV cache, not "
+    "the GPUs, caps the batch; TensorRT-LLM reserves more activation and graph memory for a 405B model than "
+    "the flat per-GPU overhead the model assumes, so it runs a smaller batch than the simulation. The H200 "
+    "rows of the same model are within 1.2x.",
+    "**TensorRT-LLM Qwen3-235B-A22B on 8x H200 at 20000/2000** (1.6x fast): TensorRT-LLM runs attention "
+    "data-parallel, so each GPU holds its own copy of the dense weights and its own KV; the simulation "
+    "shards attention with tensor parallelism and so fits more long sequences.",
+    "**tt-inference-server TTFT at 8,192 prompt tokens on A100** (1.7x slow): the source prefills at about "
+    "76% of the A100's peak including 8k-context attention; the model grants 55% for GEMMs and 70% for "
+    "attention. Two shorter-prompt TTFTs of that source are below any GPU's physical floor (the weights "
+    "touched read at full bandwidth, or the FLOPs at full peak) and are shown but not held.",
+    "**LambdaLabs vLLM 0.6.0, 8B, one scheduler step, TPOT** (0.28x): the published median TPOT (196 ms) "
+    "times the published throughput (3,958 tok/s) implies 776 sequences in flight with max-num-seqs 256; "
+    "ShareGPT's spread of output lengths, which the fixed 220/200 shape cannot reproduce, is the likely "
+    "cause. Its throughput and the multi-step rows are within 1.1x.",
+    "**LambdaLabs vLLM 0.5.4/0.6.0, 70B BF16 TP4 and 405B FP8 TP8** (1.5-1.7x fast, TPOT 0.6x): V0's "
+    "multi-GPU steps cost more than the model's host and communication terms; the same source's tensor-"
+    "parallel table (FP8, 320 prompts, same version) is within 1.35x for 70B at TP2-8, so the gap is not "
+    "tensor parallelism alone and is left open rather than fitted to one table.",
+]
 
 
 def summary_table(per_source: dict[str, list[float]], saturation_error: float) -> list[str]:
