@@ -1,347 +1,275 @@
-"""Calibration of the simulated engine's performance model against physics and published figures.
+"""Calibration of the simulated engine's performance model against published measurements of real engines.
 
-Runs the real scheduler and roofline on a manual clock (no sockets, no sleeping) and writes
-benchmarks/results/engine_calibration.md: batch-1 decode against the bandwidth roofline and the
-published batch-1 figures, throughput and latency against concurrency (1..256) per (model, SKU),
-and the published throughput points side by side with the model's figures.
+Runs the real scheduler and roofline on a manual clock (deterministic, no sockets, no sleeping) for every
+published point in ``engine_points`` and writes benchmarks/results/engine_calibration.md: each point side
+by side with the simulated figure and the ratio, the saturation concurrency of the NIM Llama-3.3-70B
+curve, a monotonicity sweep of step time over batch size for every catalog model on every SKU, and
+throughput-against-concurrency curves up to saturation. It also rewrites the calibration table in the
+README's engine section. Exits 1 when a held target is missed.
 """
 
 from __future__ import annotations
 
+import re
+import sys
 import time
-from dataclasses import dataclass
+from collections import defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from engine_points import SOURCES, Point, Setup, Workload, all_points
+from engine_runs import RunResult, closed_loop, offline
 from infleet.api.catalog import load_catalog
-from infleet.sim.engine.model.clock import ManualClock
-from infleet.sim.engine.model.performance import PerformanceModel, StepShape
-from infleet.sim.engine.model.scheduler import Scheduler, SchedulerConfig
-from infleet.sim.engine.model.sequence import Sequence
+from infleet.sim.engine.model.performance import (
+    ModelDoesNotFitError,
+    PerformanceModel,
+    StepShape,
+)
 
 RESULTS = Path(__file__).parent / "results" / "engine_calibration.md"
-TOLERANCE = 0.30
+README = Path(__file__).parent.parent / "README.md"
+TOLERANCE = 1.5
+SATURATION_TOLERANCE = 0.25
+#: Sources shown for continuity but not held to the target, and why.
+NOT_HELD = {
+    "earlier": "2023 engine versions or an unpublished workload shape; the profiles follow current engines",
+}
+NIM_SATURATION = 920.12 * 0.0932  # running sequences at the plateau: throughput x ITL (Little's law)
 
 
-@dataclass(frozen=True)
-class Pair:
-    model: str
-    gpu: str
-    gpus: int = 1
-    quantization: str | None = None
-    published_bs1: float | None = None  # output tok/s at batch 1
-    source: str = ""
-
-    @property
-    def label(self) -> str:
-        quant = f" {self.quantization}" if self.quantization else ""
-        return f"{self.model}{quant} on {self.gpus}x {self.gpu}"
-
-
-# Llama-3.1-8B across the SKUs that hold it on one GPU: the bandwidth ladder, in both tables.
-LLAMA_8B_PAIRS = [
-    Pair("meta-llama/Llama-3.1-8B-Instruct", gpu)
-    for gpu in ("L4", "A10", "L40S", "A100-80GB", "H100", "H200")
-]
-
-PAIRS = [
-    Pair(
-        "EleutherAI/gpt-j-6b",
-        "H100",
-        quantization="fp8",
-        published_bs1=185,
-        source="TRT-LLM blog, BS1 128 in",
-    ),
-    Pair("EleutherAI/gpt-j-6b", "A100-80GB", published_bs1=111, source="TRT-LLM blog, BS1 128 in"),
-    Pair(
-        "Qwen/Qwen2.5-Coder-32B-Instruct",
-        "H100-NVL",
-        quantization="fp8",
-        published_bs1=46,
-        source="vLLM on NC40ads_H100_v5 (ref §6.2)",
-    ),
-    *LLAMA_8B_PAIRS,
-    Pair("microsoft/Phi-4-mini-instruct", "T4"),
-    Pair("Qwen/Qwen3-32B", "H100", gpus=2),
-    Pair("meta-llama/Llama-3.3-70B-Instruct", "H100", gpus=4),
-    Pair("meta-llama/Llama-3.3-70B-Instruct", "H200", gpus=2),
-    Pair("meta-llama/Llama-3.1-405B-Instruct", "H200", gpus=8),
-]
-# Where a step's memory time shrinks to ~2-3 ms, fixed per-step costs (scheduling, sampling, launches,
-# MoE routing) dominate in real engines too; these rows are shown but not held to the roofline.
-OVERHEAD_BOUND = [
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "B200"),
-    Pair("meta-llama/Llama-3.1-8B-Instruct", "MI300X"),
-    Pair("Qwen/Qwen3-30B-A3B", "H100"),
-    Pair("openai/gpt-oss-20b", "H100"),
-]
+def run(setup: Setup, w: Workload, cache: dict[tuple[Setup, Workload], RunResult]) -> RunResult:
+    key = (setup, w)
+    if key not in cache:
+        p = setup.perf()
+        if w.kind == "offline":
+            kw = {"max_num_seqs": w.max_num_seqs, "max_batched": w.max_batched, "chunked": w.chunked}
+            cache[key] = offline(p, w.size, w.prompt, w.output, **kw)  # type: ignore[arg-type]
+        else:
+            cache[key] = closed_loop(
+                p, w.size, w.prompt, w.output, max_num_seqs=w.max_num_seqs, max_batched=w.max_batched
+            )
+    return cache[key]
 
 
-def perf(pair: Pair) -> PerformanceModel:
+def value(result: RunResult, point: Point) -> float:
+    return {
+        "output_tps": result.output_tps,
+        "total_tps": result.total_tps,
+        "ttft_ms": result.ttft_s * 1000,
+        "tpot_ms": result.tpot_s * 1000,
+    }[point.metric]
+
+
+def physical_floor_ms(point: Point) -> float:
+    """The least time a prompt's prefill takes: its FLOPs at 100% of the GPUs' peak, or the weights it
+    touches read at 100% of their bandwidth, whichever is longer. No engine prefills faster."""
+    p = point.setup.perf()
+    m = p.model
+    flops = 2 * (m.active_parameters_b or m.parameters_b) * 1e9 * point.workload.prompt
+    compute = flops / (p.gpus * p.peak_flops)
+    memory = p.weights_read(point.workload.prompt) / (p.gpus * p.gpu.memory_bandwidth_gbs * 1e9)
+    return max(compute, memory) * 1000
+
+
+def monotonicity() -> tuple[int, list[str]]:
+    """Step time over decode batch 1..1024 and prefill 1..16k tokens for every model on every SKU."""
     catalog = load_catalog()
-    quant = "fp8" if pair.quantization == "fp8" else None
-    return PerformanceModel(catalog.model(pair.model), catalog.gpu(pair.gpu), pair.gpus, quantization=quant)
+    checked, bad = 0, []
+    for model in catalog.models:
+        for gpu in catalog.gpus:
+            for gpus in (1, 2, 4, 8):
+                try:
+                    p = PerformanceModel(model, gpu, gpus)
+                except ModelDoesNotFitError:
+                    continue
+                checked += 1
+                last = 0.0
+                for b in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024):
+                    t = p.step_time(
+                        StepShape(decode_seqs=b, context_tokens=b * 1000, attention_pairs=b * 1000)
+                    )
+                    if t < last:
+                        bad.append(f"{model.name} on {gpus}x {gpu.name}: decode batch {b}")
+                    last = t
+                break  # the smallest GPU count that fits
+    return checked, bad
 
 
-def physical_bs1(p: PerformanceModel, context: int) -> float:
-    """Bandwidth roofline plus, with tensor parallelism, the latency floor of two all-reduces per layer."""
-    per_token = 1 / p.decode_roofline_tokens_per_s(context)
-    if p.gpus > 1:
-        nvlink = p.gpu.interconnect.kind.startswith(("nvlink", "infinity"))
-        latency = p.c.allreduce_latency_s if nvlink else p.c.pcie_allreduce_latency_s
-        per_token += 2 * p.model.layers * latency
-    return 1 / per_token
-
-
-def run_static(p: PerformanceModel, batch: int, prompt: int, output: int) -> tuple[float, float]:
-    """All requests arrive at once (TRT-LLM style max-throughput runs): output tok/s and mean TTFT."""
-    clock = ManualClock()
-    sched = Scheduler(p, SchedulerConfig(max_num_seqs=max(256, batch), max_num_batched_tokens=8192))
-    seqs = [
-        Sequence(f"r{i}", [i * 1_000_003 + t for t in range(prompt)], ["x"] * output, "length", 0.0)
-        for i in range(batch)
-    ]
-    for s in seqs:
-        sched.add(s)
-    while sched.has_work:
-        plan = sched.schedule(clock.now())
-        clock.advance(p.step_time(plan.shape))
-        sched.complete(plan, clock.now())
-    ttft = sum((s.first_token_time or 0.0) for s in seqs) / batch
-    return batch * output / clock.now(), ttft
-
-
-def run_closed_loop(
-    p: PerformanceModel, concurrency: int, prompt: int, output: int
-) -> tuple[float, float, float]:
-    """``concurrency`` clients, each sending its next request when the last ends: tok/s, TTFT, ITL.
-
-    Clients start staggered over one request's expected duration, as they would in a running service,
-    so prefills do not all land in the same step.
-    """
-    clock = ManualClock()
-    sched = Scheduler(p, SchedulerConfig(max_num_seqs=256))
-    total = max(4 * concurrency, 16)
-    made = 0
-    done: list[Sequence] = []
-    expected = output * p.step_time(StepShape(decode_seqs=concurrency, context_tokens=concurrency * prompt))
-    starts = [i * expected / concurrency for i in range(concurrency)]
-
-    def new() -> None:
-        nonlocal made
-        seq = Sequence(
-            f"r{made}", [made * 1_000_003 + t for t in range(prompt)], ["x"] * output, "length", clock.now()
-        )
-        made += 1
-        sched.add(seq)
-
-    while starts or sched.has_work:
-        while starts and starts[0] <= clock.now():
-            starts.pop(0)
-            new()
-        if not sched.has_work:
-            clock.set(starts[0])
-            continue
-        plan = sched.schedule(clock.now())
-        clock.advance(p.step_time(plan.shape))
-        for seq in sched.complete(plan, clock.now()):
-            if seq.done:
-                done.append(seq)
-                if made < total:
-                    new()
-    measured = done[concurrency:] or done  # skip the cold start
-    begin = min(s.arrival for s in measured)
-    span = max(s.finished_time or 0.0 for s in measured) - begin
-    tput = sum(s.num_output for s in measured) / span
-    ttft = sum((s.first_token_time or 0.0) - s.arrival for s in measured) / len(measured)
-    itl = sum(
-        ((s.finished_time or 0.0) - (s.first_token_time or 0.0)) / (output - 1) for s in measured
-    ) / len(measured)
-    return tput, ttft, itl
-
-
-QWEN_NVL = Pair("Qwen/Qwen2.5-Coder-32B-Instruct", "H100-NVL", quantization="fp8")
-CLOSED_LOOP = "ref §6.2, vLLM by concurrency (closed loop; in/out not published, 512/256 assumed)"
-PUBLISHED_THROUGHPUT = [
-    # (pair, batch, in, out, published output tok/s per GPU, source)
-    (Pair("EleutherAI/gpt-j-6b", "H100", quantization="fp8"), 64, 128, 128, 10_907, "TRT-LLM H100 vs A100"),
-    (Pair("EleutherAI/gpt-j-6b", "A100-80GB"), 64, 128, 128, 3_679, "TRT-LLM H100 vs A100"),
-    (
-        Pair("meta-llama/Llama-2-13b-chat-hf", "H200", quantization="fp8"),
-        1024,
-        128,
-        128,
-        11_819,
-        "TRT-LLM H200",
-    ),
-    (
-        Pair("meta-llama/Llama-2-13b-chat-hf", "H200", quantization="fp8"),
-        128,
-        128,
-        2048,
-        4_750,
-        "TRT-LLM H200",
-    ),
-    (
-        Pair("meta-llama/Llama-2-13b-chat-hf", "H200", quantization="fp8"),
-        64,
-        2048,
-        128,
-        1_349,
-        "TRT-LLM H200",
-    ),
-    (
-        Pair("meta-llama/Llama-2-70b-chat-hf", "H200", quantization="fp8"),
-        512,
-        128,
-        128,
-        3_014,
-        "TRT-LLM H200",
-    ),
-    (Pair("meta-llama/Llama-2-70b-chat-hf", "H200", quantization="fp8"), 64, 2048, 128, 341, "TRT-LLM H200"),
-    (Pair("meta-llama/Llama-2-70b-chat-hf", "H200", quantization="fp8"), 32, 2048, 128, 303, "TRT-LLM H200"),
-    (
-        Pair("meta-llama/Llama-2-70b-chat-hf", "H200", 2, quantization="fp8"),
-        512,
-        128,
-        2048,
-        1_654 * 2,
-        "TRT-LLM H200 (TP2, per-GPU x2)",
-    ),
-    (QWEN_NVL, 8, 512, 256, 595, CLOSED_LOOP),
-    (QWEN_NVL, 32, 512, 256, 1_317, CLOSED_LOOP),
-    (QWEN_NVL, 128, 512, 256, 4_715, CLOSED_LOOP),
+CURVES = [
+    Setup("meta-llama/Llama-3.3-70B-Instruct", "H100", 2, "fp8", "fp8", engine="tensorrt-llm"),
+    Setup("meta-llama/Llama-3.3-70B-Instruct", "H100", 2, "fp8", "auto", engine="tensorrt-llm"),
+    Setup("meta-llama/Llama-3.3-70B-Instruct", "H100", 2, "fp8", "fp8"),
+    Setup("meta-llama/Llama-3.1-8B-Instruct", "H100"),
+    Setup("meta-llama/Llama-3.1-8B-Instruct", "H100", async_scheduling=True),
+    Setup("openai/gpt-oss-20b", "H100"),
+    Setup("Qwen/Qwen3-30B-A3B", "H100"),
 ]
-
-CURVE_PAIRS = [
-    *LLAMA_8B_PAIRS,
-    Pair("Qwen/Qwen3-32B", "H100", gpus=2),
-    Pair("meta-llama/Llama-3.3-70B-Instruct", "H100", gpus=4),
-    Pair("Qwen/Qwen3-30B-A3B", "H100"),
-]
-CONCURRENCY = [1, 4, 16, 64, 256]
-
-
-def batch1_rows(pairs: list[Pair], held: bool) -> tuple[list[str], int]:
-    rows: list[str] = []
-    failures = 0
-    for pair in pairs:
-        p = perf(pair)
-        model_speed = 1 / p.step_time(StepShape(decode_seqs=1, context_tokens=128, attention_pairs=128))
-        physical = physical_bs1(p, 128)
-        reference = pair.published_bs1 if pair.published_bs1 is not None else physical
-        error = model_speed / reference - 1
-        ok = abs(error) <= TOLERANCE
-        failures += held and not ok
-        published = f"{pair.published_bs1:g} ({pair.source})" if pair.published_bs1 else "-"
-        kind = "published" if pair.published_bs1 else "physical"
-        verdict = ("yes" if ok else "NO") if held else "not held"
-        rows.append(
-            f"| {pair.label} | {physical:,.0f} | {published} | {model_speed:,.1f} | {kind} | "
-            f"{error:+.0%} | {verdict} |"
-        )
-        print(f"bs1 {pair.label:60s} model {model_speed:8.1f}  ref {reference:8.1f}  {error:+.0%}")
-    return rows, failures
+CONCURRENCY = [1, 8, 32, 64, 100, 150, 250]
 
 
 def main() -> int:
     started = time.perf_counter()
+    cache: dict[tuple[Setup, Workload], RunResult] = {}
+    points = all_points()
+    rows: list[str] = []
+    per_source: dict[str, list[float]] = defaultdict(list)
+    misses = 0
+    for point in points:
+        result = run(point.setup, point.workload, cache)
+        simulated = value(result, point)
+        ratio = simulated / point.published
+        ok = 1 / TOLERANCE <= ratio <= TOLERANCE
+        verdict = "yes" if ok else "NO"
+        if point.metric == "ttft_ms" and point.published < physical_floor_ms(point):
+            verdict = "not held: published TTFT is below the physical floor (prefix-cache hits?)"
+        elif point.source in NOT_HELD:
+            verdict = f"{verdict} (not held: {NOT_HELD[point.source]})"
+        else:
+            per_source[point.source].append(ratio)
+            misses += not ok
+        extra = (
+            f"; {result.preemptions_per_request:.1f} preemptions/request"
+            if result.preemptions_per_request
+            else ""
+        )
+        rows.append(
+            f"| {point.source} | {point.setup.label} | {point.workload.label} | {point.metric} | "
+            f"{point.published:,.1f} | {simulated:,.1f} | {ratio:.2f} | {verdict}{extra} |"
+        )
+        print(f"{point.source:8s} {point.setup.label:48s} {point.workload.label:36s} {point.metric:10s} "
+              f"pub {point.published:10.1f} sim {simulated:10.1f} {ratio:5.2f}")  # fmt: skip
+    nim = run(CURVES[0], Workload("closed", 250, 5000, 500, max_num_seqs=512), cache)
+    saturation_error = nim.running / NIM_SATURATION - 1
+    misses += abs(saturation_error) > SATURATION_TOLERANCE
+    checked, bad = monotonicity()
+    misses += len(bad)
+
     lines = [
         "# Engine calibration",
         "",
-        "Generated by `benchmarks/engine_calibration.py`: the engine's scheduler and roofline on a manual "
-        "clock (deterministic; no sockets).",
+        "Generated by `benchmarks/engine_calibration.py`: the simulated engine's scheduler and performance "
+        "model on a manual clock (deterministic; no sockets). Every published point the calibration holds "
+        f"is listed with the simulated figure and the ratio (simulated / published); target within "
+        f"{TOLERANCE}x.",
         "",
+        "## Sources",
+        "",
+        *(f"- **{key}**: {title} ({where})" for key, (title, where) in SOURCES.items()),
+        "",
+        "Assumptions where a source leaves the workload open: TensorRT-LLM runs with FP8 weights and FP8 KV "
+        "cache (ModelOpt checkpoints), its overlap scheduler and its no-evict admission, at most "
+        "2,000 requests per shape (steady state needs a few batches, not 30,000); Qwen3-235B-A22B with "
+        "expert parallelism. NIM 1.8's Llama-3.3-70B FP8 TP2 profile is taken as TensorRT-LLM with an FP8 "
+        "KV cache. ShareGPT is approximated as 220 prompt / 200 output tokens. Oracle's MI300X run is "
+        "taken as vLLM 0.6 (V0). GPUStack's request count is taken as 1,000.",
+        "",
+        "## Published points",
+        "",
+        "| source | engine setup | workload | metric | published | simulated | ratio | within 1.5x |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "## Saturation of the NIM Llama-3.3-70B FP8 2x H100 5000/500 curve",
+        "",
+        "Saturation concurrency = sequences running at once on the plateau = throughput x ITL (Little's "
+        f"law). Published: 920.12 tok/s x 93.2 ms = {NIM_SATURATION:.1f}. Simulated (C=250): "
+        f"{nim.output_tps:,.0f} tok/s x {nim.tpot_s * 1000:.1f} ms = {nim.running:.1f} "
+        f"({saturation_error:+.0%}; target within {SATURATION_TOLERANCE:.0%}).",
+        "",
+        "## Step time is monotone in batch size",
+        "",
+        f"Every catalog model on every catalog SKU (smallest TP that fits), decode batch 1..1024: "
+        f"{checked} engines checked, {len(bad)} where a bigger batch ran faster"
+        + (": " + "; ".join(bad[:10]) if bad else "."),
+        "",
+        "## Throughput against concurrency, up to saturation",
+        "",
+        "Closed loop, 5000 prompt / 500 output tokens (the NIM shape), max_num_seqs 512. Cells: output "
+        "tok/s (mean TTFT ms, mean ITL ms).",
+        "",
+        "| engine setup | KV tokens | " + " | ".join(f"C={c}" for c in CONCURRENCY) + " |",
+        "|---|---|" + "---|" * len(CONCURRENCY),
     ]
-    header = [
-        "| pair | roofline tok/s | published tok/s | model tok/s | reference | error | within 30% |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    lines += [
-        "## Batch-1 decode",
-        "",
-        "Reference: the published batch-1 figure where the shared reference gives one, otherwise the "
-        "physical ceiling (all memory bandwidth, no overheads; with tensor parallelism plus the latency "
-        "floor of two all-reduces per layer). Context 128 tokens.",
-        "",
-        *header,
-    ]
-    rows, failures = batch1_rows(PAIRS, held=True)
-    lines += rows
-    lines += [
-        "",
-        "Overhead-bound pairs: the memory time of a step is only 2-3 ms, so fixed per-step costs "
-        "(scheduling, sampling, kernel launches, MoE routing) weigh as much as the weights do, in real "
-        "engines as in the model. Shown for completeness, not held to the roofline.",
-        "",
-        *header,
-    ]
-    rows, _ = batch1_rows(OVERHEAD_BOUND, held=False)
-    lines += rows
-    lines += [
-        "",
-        "## Published throughput points",
-        "",
-        "TRT-LLM rows are static batches (all requests at once, as in its max-throughput runs); the "
-        "simulation batches continuously like vLLM and caps the batch at what the KV cache holds.",
-        "",
-        "| pair | batch | in / out | published tok/s | model tok/s | ratio | source |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for pair, batch, prompt, output, published, source in PUBLISHED_THROUGHPUT:
-        p = perf(pair)
-        if source == CLOSED_LOOP:
-            tput = run_closed_loop(p, batch, prompt, output)[0]
-        else:
-            tput = run_static(p, batch, prompt, output)[0]
-        lines.append(
-            f"| {pair.label} | {batch} | {prompt} / {output} | {published:,} | {tput:,.0f} | "
-            f"{tput / published:.2f} | {source} |"
-        )
-        print(f"tput {pair.label:60s} B={batch:5d} {prompt}/{output} model {tput:9.0f} published {published}")
-    lines += [
-        "",
-        "## Time to first token, batch 1, 128-token prompt",
-        "",
-        "| pair | published | model |",
-        "|---|---|---|",
-        f"| GPT-J 6B fp8 on 1x H100 | 7.1 ms | {ttft_ms('H100', 'fp8'):.1f} ms |",
-        f"| GPT-J 6B fp16 on 1x A100-80GB | 12.5 ms | {ttft_ms('A100-80GB', None):.1f} ms |",
-    ]
-    lines += [
-        "",
-        "## Throughput and latency against concurrency",
-        "",
-        "Closed loop: C clients, each sending its next request when the previous one ends (starts "
-        "staggered); 512 prompt tokens, 256 output tokens, distinct prompts (no prefix hits), "
-        "max_num_seqs 256. Cells: output tok/s (mean TTFT ms, mean inter-token ms).",
-        "",
-        "| pair | " + " | ".join(f"C={c}" for c in CONCURRENCY) + " |",
-        "|---|" + "---|" * len(CONCURRENCY),
-    ]
-    for pair in CURVE_PAIRS:
-        p = perf(pair)
+    for setup in CURVES:
         cells = []
         for c in CONCURRENCY:
-            tput, ttft, itl = run_closed_loop(p, c, 512, 256)
-            cells.append(f"{tput:,.0f} ({ttft * 1000:,.0f}, {itl * 1000:.1f})")
-        lines.append(f"| {pair.label} (KV {p.kv_capacity_tokens:,} tokens) | " + " | ".join(cells) + " |")
-        print(f"curve {pair.label:60s} " + "  ".join(cells))
+            r = run(setup, Workload("closed", c, 5000, 500, max_num_seqs=512), cache)
+            cells.append(f"{r.output_tps:,.0f} ({r.ttft_s * 1000:,.0f}, {r.tpot_s * 1000:.1f})")
+        engine = "TensorRT-LLM" if setup.engine == "tensorrt-llm" else "vLLM"
+        kv = f"{setup.perf().kv_capacity_tokens:,}"
+        lines.append(f"| {setup.label} ({engine}) | {kv} | " + " | ".join(cells) + " |")
+        print("curve", setup.label, cells)
+    summary = summary_table(per_source, saturation_error)
+    lines += ["", "## Held points outside 1.5x, and why", "", *(f"- {gap}" for gap in GAPS)]
     lines += [
         "",
-        f"Batch-1 pairs held to ±30% and outside it: {failures}. "
-        f"Run time {time.perf_counter() - started:.1f} s.",
+        "## Summary",
+        "",
+        *summary,
+        "",
+        f"Held targets missed: {misses}. Run time {time.perf_counter() - started:.0f} s.",
         "",
     ]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {RESULTS}")
-    return 1 if failures else 0
+    update_readme(summary)
+    print(f"wrote {RESULTS}; held targets missed: {misses}")
+    return 1 if misses else 0
 
 
-def ttft_ms(gpu: str, quantization: str | None) -> float:
-    p = perf(Pair("EleutherAI/gpt-j-6b", gpu, quantization=quantization))
-    _, ttft = run_static(p, 1, 128, 1)
-    return ttft * 1000
+#: Why the held points outside 1.5x are outside; checked against the table on each run by hand.
+GAPS = [
+    "**NIM TTFT at C=5 and C=25** (simulated 0.5-0.65x): the simulated clients are evenly staggered, so a "
+    "prompt rarely waits behind another one's 5,000-token prefill; AIPerf's clients drift into partial "
+    "waves and pay that wait. Throughput, ITL and the saturated TTFTs (C>=50) are within 1.5x.",
+    "**TensorRT-LLM Llama-3.1-405B on 8x H100, long outputs** (1.5-1.7x fast): on H100 the KV cache, not "
+    "the GPUs, caps the batch; TensorRT-LLM reserves more activation and graph memory for a 405B model than "
+    "the flat per-GPU overhead the model assumes, so it runs a smaller batch than the simulation. The H200 "
+    "rows of the same model are within 1.2x.",
+    "**TensorRT-LLM Qwen3-235B-A22B on 8x H200 at 20000/2000** (1.6x fast): TensorRT-LLM runs attention "
+    "data-parallel, so each GPU holds its own copy of the dense weights and its own KV; the simulation "
+    "shards attention with tensor parallelism and so fits more long sequences.",
+    "**tt-inference-server TTFT at 8,192 prompt tokens on A100** (1.7x slow): the source prefills at about "
+    "76% of the A100's peak including 8k-context attention; the model grants 55% for GEMMs and 70% for "
+    "attention. Two shorter-prompt TTFTs of that source are below any GPU's physical floor (the weights "
+    "touched read at full bandwidth, or the FLOPs at full peak) and are shown but not held.",
+    "**LambdaLabs vLLM 0.6.0, 8B, one scheduler step, TPOT** (0.28x): the published median TPOT (196 ms) "
+    "times the published throughput (3,958 tok/s) implies 776 sequences in flight with max-num-seqs 256; "
+    "ShareGPT's spread of output lengths, which the fixed 220/200 shape cannot reproduce, is the likely "
+    "cause. Its throughput and the multi-step rows are within 1.1x.",
+    "**LambdaLabs vLLM 0.5.4/0.6.0, 70B BF16 TP4 and 405B FP8 TP8** (1.5-1.7x fast, TPOT 0.6x): V0's "
+    "multi-GPU steps cost more than the model's host and communication terms; the same source's tensor-"
+    "parallel table (FP8, 320 prompts, same version) is within 1.35x for 70B at TP2-8, so the gap is not "
+    "tensor parallelism alone and is left open rather than fitted to one table.",
+]
+
+
+def summary_table(per_source: dict[str, list[float]], saturation_error: float) -> list[str]:
+    out = [
+        "| calibrated against | points held | within 1.5x | ratio range (simulated / published) |",
+        "|---|---|---|---|",
+    ]
+    for key, ratios in per_source.items():
+        inside = sum(1 / TOLERANCE <= r <= TOLERANCE for r in ratios)
+        out.append(
+            f"| {SOURCES[key][0]} | {len(ratios)} | {inside} | {min(ratios):.2f} - {max(ratios):.2f} |"
+        )
+    out.append(
+        f"| NIM 70B saturation concurrency (throughput x ITL) | 1 | "
+        f"{int(abs(saturation_error) <= SATURATION_TOLERANCE)} | {saturation_error:+.0%} |"
+    )
+    return out
+
+
+def update_readme(summary: list[str]) -> None:
+    start, end = "<!-- engine-calibration:start -->", "<!-- engine-calibration:end -->"
+    text = README.read_text(encoding="utf-8")
+    if start not in text:
+        return
+    block = "\n".join([start, *summary, end])
+    README.write_text(
+        re.sub(re.escape(start) + ".*?" + re.escape(end), block, text, flags=re.S), encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

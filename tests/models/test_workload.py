@@ -106,6 +106,18 @@ def test_sglang_deployment_is_valid_and_uses_sglang_flags() -> None:
     assert "--enable-metrics" in args
 
 
+@pytest.mark.parametrize(("engine", "expected"), [("vllm", "fp8"), ("sglang", "fp8_e4m3"), ("sim", "fp8")])
+def test_kv_cache_dtype_is_passed_in_the_engine_flags(engine: str, expected: str) -> None:
+    spec = {
+        "model": "qwen2-7b",
+        "engine": engine,
+        "resources": {"gpu": 1},
+        "engineArgs": {"kvCacheDtype": "fp8"},
+    }
+    args = engine_container(render(workload(spec)).deployments[0])["args"]
+    assert flag(args, "--kv-cache-dtype") == expected
+
+
 @pytest.mark.parametrize("engine", ["vllm", "sglang"])
 def test_multi_node_model_renders_one_statefulset_per_replica_group(engine: str) -> None:
     data = workload({"model": "meta-llama/Llama-3.1-405B-Instruct", "engine": engine}, "H100", 8, replicas=2)

@@ -82,3 +82,32 @@ async def test_a_model_that_does_not_fit_its_gpus_falls_back() -> None:
             assert "vllm:" not in (await client.get("/metrics")).text
     finally:
         await launcher.close()
+
+
+def test_kv_cache_dtype_and_scheduling_flags_reach_the_simulated_engine() -> None:
+    spec = engine_spec(
+        pod_engine(
+            "meta-llama/Llama-3.3-70B-Instruct",
+            "--kv-cache-dtype",
+            "fp8",
+            "--no-enable-chunked-prefill",
+            "--async-scheduling",
+            "--num-scheduler-steps=4",
+            gpus=2,
+        )
+    )
+    assert spec.kv_cache_dtype == "fp8"
+    assert spec.enable_chunked_prefill is False
+    assert spec.async_scheduling is True
+    assert spec.num_scheduler_steps == 4
+    plain = engine_spec(pod_engine("meta-llama/Llama-3.3-70B-Instruct", gpus=2))
+    assert plain.kv_cache_dtype == "auto"
+    assert plain.enable_chunked_prefill
+    assert not plain.async_scheduling
+
+
+def test_unknown_kv_cache_dtype_is_refused() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="--kv-cache-dtype"):
+        engine_spec(pod_engine("Qwen/Qwen2.5-7B-Instruct", "--kv-cache-dtype", "int3"))

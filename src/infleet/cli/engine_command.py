@@ -41,6 +41,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--max-num-batched-tokens", type=int, default=8192)
     parser.add_argument("--quantization", choices=["fp8"], default=None)
     parser.add_argument(
+        "--kv-cache-dtype",
+        choices=["auto", "fp8", "fp8_e4m3", "fp8_e5m2"],
+        default="auto",
+        help="KV-cache element type (default auto: 16-bit activations; fp8 holds twice the tokens)",
+    )
+    parser.add_argument(
+        "--enable-chunked-prefill",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="split prompts over steps next to decodes (default on; off: prefill-only steps stall decodes)",
+    )
+    parser.add_argument(
+        "--async-scheduling", action="store_true", help="overlap the per-step host work with the GPU"
+    )
+    parser.add_argument(
+        "--num-scheduler-steps", type=int, default=1, help="multi-step scheduling, vLLM V0 (default 1)"
+    )
+    parser.add_argument(
+        "--enable-expert-parallel", action="store_true", help="MoE: split experts over the GPUs"
+    )
+    parser.add_argument(
+        "--engine-version",
+        default="0.11.0",
+        help="vLLM version imitated (default 0.11.0; <0.8: V0 host costs)",
+    )
+    parser.add_argument(
         "--max-waiting",
         type=int,
         default=None,
@@ -79,6 +105,12 @@ def spec_from_args(args: argparse.Namespace) -> EngineSpec:
         max_model_len=args.max_model_len,
         max_num_batched_tokens=args.max_num_batched_tokens,
         quantization=args.quantization,
+        kv_cache_dtype=args.kv_cache_dtype,
+        enable_chunked_prefill=args.enable_chunked_prefill,
+        async_scheduling=args.async_scheduling,
+        num_scheduler_steps=args.num_scheduler_steps,
+        enable_expert_parallel=args.enable_expert_parallel,
+        version=args.engine_version,
         max_waiting=args.max_waiting,
         stream_interval=args.stream_interval,
         stream_flush_interval_s=args.stream_flush_interval,

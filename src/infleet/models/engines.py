@@ -48,6 +48,7 @@ class EngineLaunch:
     max_model_len: int | None = None
     gpu_memory_utilization: float | None = None
     quantization: str | None = None
+    kv_cache_dtype: str | None = None  # vLLM's values: auto, fp8, fp8_e4m3, fp8_e5m2
     adapters: tuple[tuple[str, str], ...] = ()  # (name, path or hub id)
     extra_args: tuple[str, ...] = ()
     leader_address: str | None = None  # DNS name of the group's first pod, multi-node only
@@ -85,6 +86,8 @@ def _vllm(launch: EngineLaunch) -> list[str]:
         args += ["--gpu-memory-utilization", f"{launch.gpu_memory_utilization:g}"]
     if launch.quantization:
         args += ["--quantization", launch.quantization]
+    if launch.kv_cache_dtype:
+        args += ["--kv-cache-dtype", launch.kv_cache_dtype]
     args += ["--download-dir", MODEL_DIR]
     # Cached prompt tokens in every answer's usage: the gateway's prefix routing learns evictions from it.
     args += ["--enable-prompt-tokens-details"]
@@ -108,6 +111,10 @@ def _sglang(launch: EngineLaunch) -> list[str]:
         args += ["--mem-fraction-static", f"{launch.gpu_memory_utilization:g}"]
     if launch.quantization:
         args += ["--quantization", launch.quantization]
+    if launch.kv_cache_dtype and launch.kv_cache_dtype != "auto":
+        # SGLang names the FP8 variants only; plain fp8 is e4m3 in vLLM too.
+        kv = "fp8_e4m3" if launch.kv_cache_dtype == "fp8" else launch.kv_cache_dtype
+        args += ["--kv-cache-dtype", kv]
     if launch.adapters:
         args += ["--enable-lora", "--lora-paths", *(f"{name}={path}" for name, path in launch.adapters)]
     return args
@@ -142,6 +149,8 @@ def _sim(launch: EngineLaunch) -> list[str]:
         args += ["--max-model-len", str(launch.max_model_len)]
     if launch.quantization == "fp8":
         args += ["--quantization", "fp8"]
+    if launch.kv_cache_dtype:
+        args += ["--kv-cache-dtype", launch.kv_cache_dtype]
     return args
 
 

@@ -167,6 +167,7 @@ def pod_template(data: WorkloadInput, group: str | None = None) -> dict[str, Any
         max_model_len=sizing.max_model_len or None,
         gpu_memory_utilization=engine_args.gpu_memory_utilization if engine_args else None,
         quantization=engine_args.quantization if engine_args else None,
+        kv_cache_dtype=engine_args.kv_cache_dtype if engine_args else None,
         adapters=adapters,
         extra_args=tuple(engine_args.extra_args or ()) if engine_args else (),
         leader_address=f"{group}-0.{name}-workers" if group else None,

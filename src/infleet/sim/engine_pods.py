@@ -2,9 +2,10 @@
 
 Each engine pod gets an engine that models its catalog model on its node's GPU SKU, with the vLLM
 flags of its container (``--served-model-name``, ``--max-model-len``, ``--max-num-seqs``,
-``--tensor-parallel-size``, ``--quantization``, ``--enable-prompt-tokens-details``). A pod whose model
-is not in the catalog, or does not fit its GPUs, falls back to the minimal responder so arbitrary
-images still become Ready.
+``--tensor-parallel-size``, ``--quantization``, ``--kv-cache-dtype``, ``--[no-]enable-chunked-prefill``,
+``--async-scheduling``, ``--num-scheduler-steps``, ``--enable-expert-parallel``,
+``--enable-prompt-tokens-details``). A pod whose model is not in the catalog, or does not fit its GPUs,
+falls back to the minimal responder so arbitrary images still become Ready.
 """
 
 from __future__ import annotations
@@ -34,6 +35,22 @@ def flag(args: Sequence[str], name: str) -> str | None:
     return None
 
 
+def switch(args: Sequence[str], name: str, default: bool) -> bool:
+    """A vLLM boolean flag: ``--name``, ``--no-name`` or ``--name=true|false``."""
+    value = default
+    for word in args:
+        if word == name:
+            value = True
+        elif word == "--no-" + name[2:]:
+            value = False
+        elif word.startswith(name + "="):
+            value = word.split("=", 1)[1].lower() in ("1", "true", "yes")
+    return value
+
+
+KV_CACHE_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2")
+
+
 def engine_spec(spec: EngineSpec) -> SimEngineSpec:
     """Translate a pod's engine container into the simulated engine's spec."""
     args = spec.args
@@ -41,6 +58,10 @@ def engine_spec(spec: EngineSpec) -> SimEngineSpec:
     max_model_len = flag(args, "--max-model-len") or flag(args, "--context-length")
     max_num_seqs = flag(args, "--max-num-seqs")
     quantization = flag(args, "--quantization")
+    kv_cache_dtype = flag(args, "--kv-cache-dtype") or "auto"
+    if kv_cache_dtype not in KV_CACHE_DTYPES:
+        raise ValueError(f"--kv-cache-dtype {kv_cache_dtype!r} is not one of {', '.join(KV_CACHE_DTYPES)}")
+    scheduler_steps = flag(args, "--num-scheduler-steps")
     return SimEngineSpec(
         model=spec.model,
         gpu=catalog_sku(spec.gpu_product) if spec.gpu_product else DEFAULT_SKU,
@@ -49,6 +70,11 @@ def engine_spec(spec: EngineSpec) -> SimEngineSpec:
         max_model_len=int(max_model_len) if max_model_len else None,
         max_num_seqs=int(max_num_seqs) if max_num_seqs else 256,
         quantization="fp8" if quantization == "fp8" else None,
+        kv_cache_dtype=kv_cache_dtype,
+        enable_chunked_prefill=switch(args, "--enable-chunked-prefill", True),
+        async_scheduling=switch(args, "--async-scheduling", False),
+        num_scheduler_steps=int(scheduler_steps) if scheduler_steps else 1,
+        enable_expert_parallel=switch(args, "--enable-expert-parallel", False),
         stream_flush_interval_s=STREAM_FLUSH_INTERVAL_S,
         enable_prompt_tokens_details="--enable-prompt-tokens-details" in args,
     )

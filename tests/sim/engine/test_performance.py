@@ -64,7 +64,8 @@ def test_fp8_halves_weight_memory() -> None:
 def test_moe_reads_only_active_experts_at_batch_one() -> None:
     p = model("qwen3-30b-a3b", "H100")
     assert p.weights_read(1) < 0.2 * p.weight_bytes
-    assert p.weights_read(256) > 0.99 * p.weight_bytes
+    # Every expert is touched; only the embedding table (looked up, not streamed) is skipped.
+    assert 0.95 * p.weight_bytes < p.weights_read(256) < p.weight_bytes
 
 
 def test_too_big_model_names_the_fix() -> None:

@@ -56,6 +56,12 @@ class ModelInfo(BaseModel):
     weights_gib: float | None = Field(
         default=None, gt=0, description="GPU-resident weights if not the disk size"
     )
+    vocab_size: int = Field(gt=0, description="rows of the embedding table and of the LM head")
+    tie_word_embeddings: bool = Field(default=False, description="the LM head shares the embedding table")
+    experts: int | None = Field(default=None, gt=1, description="MoE: routed experts per layer")
+    experts_per_token: int | None = Field(
+        default=None, gt=0, description="MoE: experts each token is routed to"
+    )
     kv_lora_rank: int | None = Field(default=None, gt=0, description="MLA only")
     qk_rope_head_dim: int | None = Field(default=None, gt=0, description="MLA only")
 
@@ -63,6 +69,13 @@ class ModelInfo(BaseModel):
     def _check(self) -> ModelInfo:
         if self.active_parameters_b is not None and self.active_parameters_b > self.parameters_b:
             raise ValueError(f"model {self.name}: active_parameters_b exceeds parameters_b")
+        moe_fields = (self.active_parameters_b, self.experts, self.experts_per_token)
+        if any(f is None for f in moe_fields) and any(f is not None for f in moe_fields):
+            raise ValueError(
+                f"model {self.name}: an MoE model sets active_parameters_b, experts and experts_per_token"
+            )
+        if self.experts and self.experts_per_token and self.experts_per_token >= self.experts:
+            raise ValueError(f"model {self.name}: experts_per_token must be below experts")
         if (self.kv_lora_rank is None) != (self.qk_rope_head_dim is None):
             raise ValueError(f"model {self.name}: set both kv_lora_rank and qk_rope_head_dim, or neither")
         return self
@@ -116,8 +129,16 @@ class GpuInfo(BaseModel):
     memory_bandwidth_gbs: float = Field(gt=0)
     bf16_tflops: float = Field(gt=0, description="dense, without sparsity")
     fp8_tflops: float | None = Field(default=None, gt=0, description="dense; None when unsupported")
+    fp4_tflops: float | None = Field(
+        default=None, gt=0, description="dense FP4/MXFP4 tensor cores; None when 4-bit weights are upcast"
+    )
     compute_capability: str | None = None
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    host_cpu_slowdown: float = Field(
+        default=1.0,
+        ge=1.0,
+        description="engine host CPU time relative to an H100 node: older GPUs ship in nodes with older CPUs",
+    )
     interconnect: Interconnect
     price_per_gpu_hour: float = Field(gt=0, description="USD")
     price_source: str

@@ -64,6 +64,10 @@ class EngineArgs(ApiModel):
     gpu_memory_utilization: float | None = Field(
         default=None, gt=0, le=1, description="Fraction of GPU memory the engine may use; default per SKU."
     )
+    kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] | None = Field(
+        default=None,
+        description="KV-cache element type (vLLM and SGLang --kv-cache-dtype); fp8 holds twice the tokens.",
+    )
     extra_args: list[str] | None = Field(
         default=None, description="More engine arguments, appended as written (--enable-prefix-caching)."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infleet.api.catalog import GpuInfo, ModelInfo
+from infleet.sim.engine.model.host_cost import Scheduling
 from infleet.sim.engine.model.kv_cache import BlockManager
 from infleet.sim.engine.model.performance import PerformanceModel
 from infleet.sim.engine.model.scheduler import Scheduler, SchedulerConfig
@@ -29,6 +30,9 @@ class EngineModel:
             quantization=spec.quantization,
             kv_cache_dtype=spec.kv_cache_dtype,
             gpu_memory_utilization=spec.gpu_memory_utilization,
+            version=spec.version,
+            scheduling=Scheduling(spec.async_scheduling, spec.num_scheduler_steps),
+            expert_parallel=spec.enable_expert_parallel,
         )
         capacity = perf.num_blocks(spec.block_size) * spec.block_size
         max_len = spec.max_model_len or min(model.context_length, capacity)
@@ -42,7 +46,8 @@ class EngineModel:
             spec.block_size,
             enable_prefix_caching=spec.enable_prefix_caching,
         )
-        config = SchedulerConfig(
-            spec.max_num_seqs, max(spec.max_num_batched_tokens, spec.block_size), spec.block_size
-        )
+        batched = max(spec.max_num_batched_tokens, spec.block_size)
+        if not spec.enable_chunked_prefill:
+            batched = max(batched, max_len)  # as vLLM: whole prompts must fit one step
+        config = SchedulerConfig(spec.max_num_seqs, batched, spec.block_size, spec.enable_chunked_prefill)
         return cls(perf, Scheduler(perf, config, blocks), max_len)

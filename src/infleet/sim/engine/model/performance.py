@@ -1,9 +1,19 @@
 """Roofline performance model: how long one engine step takes on a given model, GPU SKU and GPU count.
 
-The scheduler asks it for each step's duration and the KV-cache capacity. Prefill is compute bound
-(2 x active parameters x tokens FLOPs), decode memory bound (weights plus the KV cache read per step);
-tensor parallelism divides both and adds two all-reduces per layer. Efficiencies are calibrated
-against published figures by ``benchmarks/engine_calibration.py``.
+The scheduler asks it for each step's duration and the KV-cache capacity. A step is the sum of:
+
+- the dense GEMMs: weights streamed once (memory bound at small batches) or FLOPs at the tensor-core
+  peak of the format the weights compute in (compute bound at large batches); prefill FLOPs count every
+  token through the body of the model but skip the embedding lookup, and the LM head runs only for the
+  sequences that sample a token;
+- the routed experts of an MoE model (:mod:`.moe_cost`);
+- attention: the KV cache read at the KV dtype, or its FLOPs for long prefills;
+- tensor-parallel all-reduces, per-layer kernel overheads;
+- the host's work per step (:mod:`.host_cost`), which does not shrink with tensor parallelism.
+
+Every term is non-decreasing in the tokens, sequences and context of the step, so a bigger batch never
+runs faster. Efficiencies come from the engine's profile for the GPU's vendor (:mod:`.efficiency`) and
+are calibrated against published figures by ``benchmarks/engine_calibration.py``.
 """
 
 from __future__ import annotations
@@ -12,8 +22,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from infleet.api.catalog import DTYPE_BYTES, GIB, GpuInfo, ModelInfo
+from infleet.sim.engine.model.efficiency import Engine, EngineProfile, compute_format, engine_profile
+from infleet.sim.engine.model.host_cost import Scheduling, step_with_host
+from infleet.sim.engine.model.moe_cost import ExpertLayout, MoeCost
 
 Quantization = Literal["fp8"] | None
+KvCacheDtype = Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"]
 
 
 class ModelDoesNotFitError(ValueError):
@@ -21,23 +35,11 @@ class ModelDoesNotFitError(ValueError):
 
 
 @dataclass(frozen=True)
-class RooflineConstants:
-    """Efficiencies and fixed costs; defaults are the calibrated ones."""
+class MemoryConstants:
+    """How much of GPU memory is not KV cache (KAITO's measurements)."""
 
-    bandwidth_efficiency_16bit: float = 0.87  # weight and KV streaming at 16-bit (CUDA-graph decode)
-    # Published fp8 batch-1 figures (TRT-LLM GPT-J on H100, vLLM Qwen2.5-32B on H100 NVL) sit near 40%
-    # of the bandwidth roofline, while their batch-8+ figures imply ~80%: low-precision GEMMs with a
-    # handful of rows cannot use their tiles, so efficiency climbs with the tokens in the step.
-    low_precision_efficiency_batch1: float = 0.45
-    low_precision_efficiency_batched: float = 0.80
-    low_precision_full_batch: int = 16
-    compute_efficiency: float = 0.55  # model FLOPs utilisation of prefill GEMMs
-    step_overhead_s: float = 0.0005  # scheduling, sampling and detokenizing one step
-    layer_overhead_s: float = 0.000012  # per layer and step: launches and small kernels
-    allreduce_latency_s: float = 0.000010  # per all-reduce on NVLink-class links
-    pcie_allreduce_latency_s: float = 0.000030
-    weight_expansion: float = 1.02  # KAITO: loaded weights are ~2% larger than the files
-    overhead_per_gpu_gib: float = 2.3  # KAITO: non-torch memory, activations, CUDA graphs
+    weight_expansion: float = 1.02  # loaded weights are ~2% larger than the files
+    overhead_per_gpu_gib: float = 2.3  # non-torch memory, activations, CUDA graphs
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,20 @@ class StepShape:
     decode_seqs: int = 0
     context_tokens: int = 0  # KV entries read by attention across the batch
     attention_pairs: float = 0.0  # sum over scheduled tokens of the context each attends to
+    prefill_seqs: int = 0  # sequences with a prefill chunk in the step
+
+    @property
+    def seqs(self) -> int:
+        return self.decode_seqs + self.prefill_seqs
+
+
+def kv_dtype_bytes(kv_cache_dtype: str) -> float:
+    """Bytes per KV element for vLLM's ``--kv-cache-dtype`` (``auto`` keeps the 16-bit activations)."""
+    return 1.0 if kv_cache_dtype.startswith("fp8") else 2.0
 
 
 class PerformanceModel:
-    """Step time and KV capacity for one (model, GPU SKU, GPU count) engine."""
+    """Step time and KV capacity for one (model, GPU SKU, GPU count, engine) engine."""
 
     def __init__(
         self,
@@ -60,36 +72,79 @@ class PerformanceModel:
         gpus: int = 1,
         *,
         quantization: Quantization = None,
-        kv_cache_dtype: Literal["auto", "fp8"] = "auto",
+        kv_cache_dtype: KvCacheDtype = "auto",
         gpu_memory_utilization: float | None = None,
-        constants: RooflineConstants | None = None,
+        engine: Engine = "vllm",
+        version: str | None = None,
+        scheduling: Scheduling | None = None,
+        expert_parallel: bool = False,
+        memory: MemoryConstants | None = None,
     ) -> None:
         if gpus < 1:
             raise ValueError(f"engine {model.name}: gpus must be >= 1, got {gpus}")
         self.model = model
         self.gpu = gpu
         self.gpus = gpus
-        self.c = constants or RooflineConstants()
+        self.memory = memory or MemoryConstants()
+        self.profile: EngineProfile = engine_profile(engine, gpu.vendor, version)
+        # TensorRT-LLM overlaps scheduling with the GPU by default; vLLM does so only when asked.
+        self.scheduling = scheduling or Scheduling(async_scheduling=engine == "tensorrt-llm")
         self.weight_dtype = (
             "fp8" if quantization == "fp8" and model.dtype in ("bf16", "fp16") else model.dtype
         )
         self.weight_bytes = model.weight_bytes * DTYPE_BYTES[self.weight_dtype] / DTYPE_BYTES[model.dtype]
-        self.kv_bytes_per_token = model.kv_bytes_per_token(1.0 if kv_cache_dtype == "fp8" else 2.0)
+        self.kv_cache_dtype = kv_cache_dtype
+        self.kv_bytes_per_token = model.kv_bytes_per_token(kv_dtype_bytes(kv_cache_dtype))
         self.gpu_memory_utilization = gpu_memory_utilization or gpu.gpu_memory_utilization
-        low_precision = DTYPE_BYTES[self.weight_dtype] <= 1.0
-        self.peak_flops = (gpu.fp8_tflops if low_precision and gpu.fp8_tflops else gpu.bf16_tflops) * 1e12
+        self.format, peak_tflops = compute_format(self.weight_dtype, gpu)
+        self.efficiency = self.profile.efficiencies[self.format]
+        self.peak_flops = peak_tflops * 1e12
         self._bw = gpu.memory_bandwidth_gbs * 1e9
-        self._low_precision = low_precision
-        self._active_fraction = (model.active_parameters_b or model.parameters_b) / model.parameters_b
-        self._active_params = (model.active_parameters_b or model.parameters_b) * 1e9
         nvlink = gpu.interconnect.kind.startswith(("nvlink", "infinity"))
-        self._ar_latency = self.c.allreduce_latency_s if nvlink else self.c.pcie_allreduce_latency_s
+        p = self.profile
+        self._ar_latency = p.allreduce_latency_s if nvlink else p.pcie_allreduce_latency_s
         self._link_bytes_per_s = gpu.interconnect.bandwidth_gbs * 1e9 / 2  # one direction
+        self._layer_overhead = model.layers * (
+            p.layer_overhead_s + (p.low_precision_layer_overhead_s if self.format != "16bit" else 0.0)
+        )
+        self._setup_parameters(expert_parallel)
         self.kv_capacity_tokens = self._kv_capacity()
+
+    def _setup_parameters(self, expert_parallel: bool) -> None:
+        m = self.model
+        total = m.parameters_b * 1e9
+        bytes_per_param = self.weight_bytes / total
+        layout = ExpertLayout.of(m)
+        shared = layout.shared_params if layout else total
+        table = m.vocab_size * m.hidden_size
+        # The embedding table is looked up, not multiplied: only the LM head (the same matrix when
+        # tied) is streamed, and only for the sequences that sample.
+        self._lm_head_params = float(table)
+        self._body_params = max(shared - table * (1 if m.tie_word_embeddings else 2), 0.0)
+        self._dense_bytes = (self._body_params + self._lm_head_params) * bytes_per_param
+        self.moe: MoeCost | None = None
+        if layout is not None:
+            self.moe = MoeCost(
+                layout,
+                m,
+                bytes_per_param=bytes_per_param,
+                gpus=self.gpus,
+                expert_parallel=expert_parallel,
+                efficiency=self.efficiency,
+                moe=self.profile.moe,
+                bandwidth_bytes_s=self._bw,
+                peak_flops=self.peak_flops,
+                link_bytes_s=self._link_bytes_per_s,
+                collective_latency_s=self._ar_latency,
+            )
+        self._expert_parallel = layout is not None and expert_parallel and self.gpus > 1
 
     def _kv_capacity(self) -> int:
         usable = self.gpus * self.gpu.memory_gib * GIB * self.gpu_memory_utilization
-        reserved = self.weight_bytes * self.c.weight_expansion + self.gpus * self.c.overhead_per_gpu_gib * GIB
+        reserved = (
+            self.weight_bytes * self.memory.weight_expansion
+            + self.gpus * self.memory.overhead_per_gpu_gib * GIB
+        )
         free = usable - reserved
         if free <= self.kv_bytes_per_token * 16:
             raise ModelDoesNotFitError(
@@ -103,42 +158,50 @@ class PerformanceModel:
         return self.kv_capacity_tokens // block_size
 
     def weights_read(self, tokens: int) -> float:
-        """Weight bytes streamed in one step: all of a dense model; the touched experts of an MoE."""
-        if self._active_fraction >= 1.0:
-            return self.weight_bytes
-        touched = 1.0 - (1.0 - self._active_fraction) ** max(tokens, 1)
-        return self.weight_bytes * touched
+        """Weight bytes streamed in one step: the dense part and the touched experts of an MoE."""
+        if self.moe is None:
+            return self._dense_bytes
+        lay = self.moe.layout
+        per_param = self.weight_bytes / (self.model.parameters_b * 1e9)
+        experts = lay.experts * lay.touched_fraction(tokens) * lay.params_per_expert * per_param
+        return self._dense_bytes + experts
 
-    def weight_efficiency(self, tokens: int) -> float:
-        """Fraction of peak bandwidth the weight GEMMs reach with ``tokens`` rows."""
-        if not self._low_precision:
-            return self.c.bandwidth_efficiency_16bit
-        lo, hi = self.c.low_precision_efficiency_batch1, self.c.low_precision_efficiency_batched
-        ramp = min(1.0, (max(tokens, 1) - 1) / (self.c.low_precision_full_batch - 1))
-        return lo + (hi - lo) * ramp
-
-    def step_time(self, shape: StepShape) -> float:
-        """Seconds one engine step takes for this batch."""
+    def gpu_time(self, shape: StepShape) -> float:
+        """Seconds the GPUs work on one step (no host time)."""
         tokens = shape.prefill_tokens + shape.decode_seqs
         if tokens <= 0:
             return 0.0
         g = self.gpus
-        weight_s = self.weights_read(tokens) / (g * self._bw * self.weight_efficiency(tokens))
-        kv_s = (
-            shape.context_tokens
-            * self.kv_bytes_per_token
-            / (g * self._bw * self.c.bandwidth_efficiency_16bit)
+        eff = self.efficiency
+        sampled = max(shape.seqs, 1)
+        dense_flops = 2.0 * (self._body_params * tokens + self._lm_head_params * sampled)
+        dense = max(
+            self._dense_bytes / (g * self._bw * eff.bandwidth),
+            dense_flops / (g * self.peak_flops * eff.compute),
         )
+        experts = self.moe.time(tokens) if self.moe is not None else 0.0
         m = self.model
+        kv_read = shape.context_tokens * self.kv_bytes_per_token / (g * self._bw * self.profile.kv_bandwidth)
         attn_flops = 4.0 * m.layers * m.attention_heads * m.head_dim * shape.attention_pairs
-        flops = 2.0 * self._active_params * tokens + attn_flops
-        compute_s = flops / (g * self.peak_flops * self.c.compute_efficiency)
-        comm_s = 0.0
-        if g > 1:
-            payload = tokens * m.hidden_size * 2.0 * 2.0 * (g - 1) / g
-            comm_s = 2 * m.layers * (self._ar_latency + payload / self._link_bytes_per_s)
-        overhead = self.c.step_overhead_s + m.layers * self.c.layer_overhead_s
-        return max(weight_s + kv_s, compute_s) + comm_s + overhead
+        attn_compute = attn_flops / (g * self.gpu.bf16_tflops * 1e12 * self.profile.attention_compute)
+        attention = max(kv_read, attn_compute)
+        return dense + experts + attention + self.communication(tokens) + self._layer_overhead
+
+    def communication(self, tokens: int) -> float:
+        """Tensor-parallel all-reduces: two per layer, one with expert parallelism (the MoE pays its own)."""
+        g = self.gpus
+        if g == 1:
+            return 0.0
+        per_layer = 1 if self._expert_parallel else 2
+        payload = tokens * self.model.hidden_size * 2.0 * 2.0 * (g - 1) / g
+        return per_layer * self.model.layers * (self._ar_latency + payload / self._link_bytes_per_s)
+
+    def step_time(self, shape: StepShape) -> float:
+        """Seconds one engine step takes for this batch, host work included."""
+        gpu = self.gpu_time(shape)
+        if gpu <= 0.0:
+            return 0.0
+        return step_with_host(gpu, shape.seqs, self.profile.host, self.scheduling, self.gpu.host_cpu_slowdown)
 
     def decode_roofline_tokens_per_s(self, context: int = 0) -> float:
         """The physical batch-1 decode ceiling: all bandwidth, no overheads, no communication."""

@@ -3,8 +3,11 @@
 Each ``schedule()`` builds one step under a token budget: running sequences first (decode, or the
 next prefill chunk), then waiting ones FCFS while ``max_num_seqs`` and KV blocks allow, reusing cached
 prefix blocks. When a running sequence needs a block and none is free, the most recently admitted
-sequence is preempted (recompute). ``complete()`` applies the step at its end time. The engine
-runtime drives it on the event loop; tests and benchmarks drive it with ``run_until_idle``.
+sequence is preempted by recompute (its blocks freed, back to the front of the queue), as vLLM V1
+does; a step that preempts admits nobody. With chunked prefill off (vLLM V0's scheduler), a step that
+admits prompts runs only whole prompts and the running decodes wait for the next step.
+``complete()`` applies the step at its end time. The engine runtime drives it on the event loop;
+tests and benchmarks drive it with ``run_until_idle``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ class SchedulerConfig:
     max_num_seqs: int = 256
     max_num_batched_tokens: int = 8192
     block_size: int = 16
+    chunked_prefill: bool = True
+    # Admit a request only when the KV cache can hold its whole life (prompt plus max output) next to
+    # what the running ones will still need: TensorRT-LLM's GUARANTEED_NO_EVICT. vLLM admits greedily
+    # and preempts instead.
+    reserve_full_length: bool = False
 
 
 @dataclass
@@ -100,15 +108,38 @@ class Scheduler:
     def schedule(self, now: float) -> StepPlan:
         """Decide the step starting at ``now`` and reserve its KV blocks."""
         plan = StepPlan()
+        chunked = self.config.chunked_prefill
+        if not chunked and self._prefill_only(plan, now):
+            return plan
         budget, prefill, decode, context, pairs = self._schedule_running(plan)
         if plan.preempted:
             plan.items = [(s, n) for s, n in plan.items if s.status is Status.RUNNING]
-        else:
+        elif chunked:
             prefill, context, pairs = self._admit_waiting(plan, now, budget, prefill, context, pairs)
         plan.shape = StepShape(
-            prefill_tokens=prefill, decode_seqs=decode, context_tokens=context, attention_pairs=pairs
+            prefill_tokens=prefill,
+            decode_seqs=decode,
+            context_tokens=context,
+            attention_pairs=pairs,
+            prefill_seqs=len(plan.items) - decode,
         )
         return plan
+
+    def _prefill_only(self, plan: StepPlan, now: float) -> bool:
+        """Chunked prefill off: admit whole prompts in a step of their own; False when none could be."""
+        if not self.waiting:
+            return False
+        budget = self.config.max_num_batched_tokens
+        prefill, context, pairs = self._admit_waiting(plan, now, budget, 0, 0, 0.0, whole=True)
+        if not plan.items:
+            return False
+        plan.shape = StepShape(
+            prefill_tokens=prefill,
+            context_tokens=context,
+            attention_pairs=pairs,
+            prefill_seqs=len(plan.items),
+        )
+        return True
 
     def _schedule_running(self, plan: StepPlan) -> tuple[int, int, int, int, float]:
         """Give each running sequence its next token or prefill chunk, oldest first.
@@ -162,7 +193,15 @@ class Scheduler:
         return True
 
     def _admit_waiting(
-        self, plan: StepPlan, now: float, budget: int, prefill: int, context: int, pairs: float
+        self,
+        plan: StepPlan,
+        now: float,
+        budget: int,
+        prefill: int,
+        context: int,
+        pairs: float,
+        *,
+        whole: bool = False,
     ) -> tuple[int, int, float]:
         """Admit waiting sequences FCFS while the budget, ``max_num_seqs`` and free blocks allow.
 
@@ -171,6 +210,7 @@ class Scheduler:
         """
         waiting = self.waiting
         max_num_seqs = self.config.max_num_seqs
+        slack = self._lifetime_slack() if self.config.reserve_full_length else None
         while waiting and budget > 0 and len(self.running) < max_num_seqs:
             seq = waiting[0]
             if seq.arrival > now:
@@ -178,13 +218,22 @@ class Scheduler:
             if not seq.blocks:
                 self._attach_prefix(seq)
             chunk = min(seq.num_tokens - seq.num_computed, budget)
-            new = self.blocks.allocate(self._blocks_for(seq.num_computed + chunk) - len(seq.blocks))
+            lifetime = 0
+            if slack is not None:
+                lifetime = self._blocks_for(seq.prompt_len + seq.max_output) - len(seq.blocks)
+            new = None
+            if (not whole or chunk == seq.num_tokens - seq.num_computed) and (
+                slack is None or lifetime <= slack
+            ):
+                new = self.blocks.allocate(self._blocks_for(seq.num_computed + chunk) - len(seq.blocks))
             if new is None:
                 self.blocks.release(seq.blocks)
                 seq.blocks = []
                 seq.num_computed = 0
                 break
             waiting.popleft()
+            if slack is not None:
+                slack -= lifetime
             seq.blocks.extend(new)
             seq.status = Status.RUNNING
             if seq.first_scheduled is None:
@@ -196,6 +245,13 @@ class Scheduler:
             context += seq.num_computed
             pairs += chunk * (seq.num_computed + chunk / 2)
         return prefill, context, pairs
+
+    def _lifetime_slack(self) -> int:
+        """Free blocks beyond what the running sequences still need to reach their max output."""
+        outstanding = 0
+        for seq in self.running:
+            outstanding += max(0, self._blocks_for(seq.prompt_len + seq.max_output) - len(seq.blocks))
+        return self.blocks.num_free - outstanding
 
     def _attach_prefix(self, seq: Sequence) -> None:
         """Reuse cached prompt blocks; at least one prompt token is always recomputed, as in vLLM."""

@@ -28,7 +28,21 @@ class EngineSpec(BaseModel):
     block_size: int = Field(default=16, ge=1)
     gpu_memory_utilization: float | None = Field(default=None, gt=0.0, le=1.0)
     quantization: Literal["fp8"] | None = None
-    kv_cache_dtype: Literal["auto", "fp8"] = "auto"
+    kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] = Field(
+        default="auto", description="KV-cache element type, as vLLM's --kv-cache-dtype; fp8 halves its bytes"
+    )
+    enable_chunked_prefill: bool = Field(
+        default=True, description="off: prompts run whole in prefill-only steps while decodes wait"
+    )
+    async_scheduling: bool = Field(
+        default=False, description="overlap the host's per-step work with the GPU (vLLM --async-scheduling)"
+    )
+    num_scheduler_steps: int = Field(
+        default=1, ge=1, le=64, description="multi-step scheduling (vLLM V0): host work paid once per N steps"
+    )
+    enable_expert_parallel: bool = Field(
+        default=False, description="MoE experts split over the GPUs, with all-to-all dispatch and combine"
+    )
     enable_prefix_caching: bool = True
     enable_prompt_tokens_details: bool = Field(
         default=False,
@@ -54,4 +68,6 @@ class EngineSpec(BaseModel):
     )
     faults: str = Field(default="", description="fault spec, see infleet.sim.engine.runtime.faults")
     seed: int = 0
-    version: str = "0.11.0"
+    version: str = Field(
+        default="0.11.0", description="vLLM version imitated; before 0.8 the V0 engine's host costs apply"
+    )
