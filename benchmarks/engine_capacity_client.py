@@ -53,6 +53,7 @@ def request_bytes(port: int, model: str, prompt_words: int, max_tokens: int, ser
 
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+_IDLE_LIMIT_S = 3.0  # well under the engines' keep-alive timeout (5 s), after which they close connections
 
 
 async def exchange(
@@ -113,7 +114,8 @@ class OpenLoop:
         self._ports = ports
         self._window = window
         self._args = args
-        self._idle: dict[int, list[Connection]] = {port: [] for port in ports}
+        # Idle connections per port, most recently used last, with the time each went idle.
+        self._idle: dict[int, list[tuple[Connection, float]]] = {port: [] for port in ports}
         self._tasks: set[asyncio.Task[None]] = set()
         self.connections = 0
 
@@ -136,13 +138,16 @@ class OpenLoop:
     async def _request(self, index: int, serial: int) -> None:
         port = self._ports[index]
         idle = self._idle[port]
+        now = time.monotonic()
+        while idle and now - idle[0][1] > _IDLE_LIMIT_S:
+            idle.pop(0)[0][1].close()  # the server closes it soon anyway (keep-alive timeout)
         if idle:
-            conn = idle.pop()
+            conn = idle.pop()[0]
         else:
             conn = await asyncio.open_connection("127.0.0.1", port)
             self.connections += 1
         if await exchange(conn, port, f"m{index}", self._window, serial, self._args):
-            idle.append(conn)
+            idle.append((conn, time.monotonic()))
         else:
             conn[1].close()
 
@@ -151,5 +156,5 @@ class OpenLoop:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for conns in self._idle.values():
-            for _, writer in conns:
+            for (_, writer), _ in conns:
                 writer.close()

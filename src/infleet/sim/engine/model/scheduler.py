@@ -224,9 +224,9 @@ class Scheduler:
             prompt_len = seq.prompt_len
             if seq.num_registered < len(seq.block_hashes):
                 full = min(computed, prompt_len) // bs
-                while seq.num_registered < full:
-                    self.blocks.register(seq.blocks[seq.num_registered], seq.block_hashes[seq.num_registered])
-                    seq.num_registered += 1
+                if seq.num_registered < full:
+                    self.blocks.register_range(seq.blocks, seq.block_hashes, seq.num_registered, full)
+                    seq.num_registered = full
             if computed < prompt_len + seq.num_output:
                 continue  # prefill chunk, no token yet
             seq.num_output += 1

@@ -27,6 +27,7 @@ class Delivery:
     sent: int = 0  # output tokens already delivered to the client
     last_flush: float = 0.0  # when they were
     error: str | None = None  # set when the engine died under the sequence
+    queued: bool = False  # a wake-up is waiting in the pacer (it will send everything due by then)
 
     def notify(self) -> None:
         """Call the listener now, if one is still attached."""
@@ -79,9 +80,20 @@ class Deliveries:
                 continue
             if num_output == 1:
                 listener(delivery)
-            elif done or (
-                delivery.streaming
-                and num_output - delivery.sent >= interval
-                and last - delivery.last_flush >= gap
+            elif not delivery.queued and (
+                done
+                or (
+                    delivery.streaming
+                    and num_output - delivery.sent >= interval
+                    and last - delivery.last_flush >= gap
+                )
             ):
-                pace(listener, delivery)
+                # One wake-up per delivery in the pacer: when it runs it sends all the text due then
+                # (or the end), so queueing another while it waits would only call the listener for nothing.
+                delivery.queued = True
+                pace(_paced, delivery)
+
+
+def _paced(delivery: Delivery) -> None:
+    delivery.queued = False
+    delivery.notify()
