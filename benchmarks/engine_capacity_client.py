@@ -53,6 +53,7 @@ def request_bytes(port: int, model: str, prompt_words: int, max_tokens: int, ser
 
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+MAX_IN_FLIGHT = 5000
 _IDLE_LIMIT_S = 3.0  # well under the engines' keep-alive timeout (5 s), after which they close connections
 
 
@@ -108,7 +109,9 @@ async def stream_client(
 class OpenLoop:
     """Poisson arrivals at ``rate`` requests/s in total, spread round-robin over the engines; each request
     takes an idle keep-alive connection to its engine or opens one (HTTP/1.1 has one request in flight per
-    connection), so the offered load never waits for the engines' answers."""
+    connection), so the offered load never waits for the engines' answers. Past ``MAX_IN_FLIGHT`` requests
+    (a host that fell far behind) arrivals are dropped and counted as errors rather than opening
+    connections without end."""
 
     def __init__(self, ports: list[int], window: Window, args: argparse.Namespace) -> None:
         self._ports = ports
@@ -128,11 +131,14 @@ class OpenLoop:
             now = loop.time()
             while due <= now:  # every arrival whose time has come (the loop's timers are ~1 ms coarse)
                 serial += 1
+                due += rng.expovariate(rate)
+                if len(self._tasks) >= MAX_IN_FLIGHT:
+                    self._window.errors += 1
+                    continue
                 index = serial % len(self._ports)
                 task = asyncio.create_task(self._request(index, serial))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-                due += rng.expovariate(rate)
             await asyncio.sleep(max(0.0, due - loop.time()))
 
     async def _request(self, index: int, serial: int) -> None:

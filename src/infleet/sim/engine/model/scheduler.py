@@ -86,8 +86,9 @@ class Scheduler:
     def _blocks_for(self, tokens: int) -> int:
         return -(-tokens // self.config.block_size)
 
-    def _preempt(self, victim: Sequence) -> None:
-        self.running.remove(victim)
+    def _preempt_newest(self) -> Sequence:
+        """Preempt the most recently admitted running sequence (recompute), as vLLM does."""
+        victim = self.running.pop()
         self.blocks.release(victim.blocks)
         victim.blocks = []
         victim.num_registered = 0
@@ -96,6 +97,7 @@ class Scheduler:
         victim.preemptions += 1
         self.stats.preemptions += 1
         self.waiting.appendleft(victim)
+        return victim
 
     def schedule(self, now: float) -> StepPlan:
         """Decide the step starting at ``now`` and reserve its KV blocks."""
@@ -121,12 +123,13 @@ class Scheduler:
         prefill = decode = context = 0
         pairs = 0.0
         items = plan.items
-        running = RUNNING
-        for seq in list(self.running):
-            if budget <= 0:
-                break
-            if seq.status is not running:
-                continue  # preempted earlier in this loop
+        batch = self.running
+        # Preemption takes sequences off the end of the batch, so walking it by index sees each sequence
+        # still running exactly once, in order, without copying it.
+        index = 0
+        while index < len(batch) and budget > 0:
+            seq = batch[index]
+            index += 1
             computed = seq.num_computed
             chunk = seq.prompt_len + seq.num_output - computed
             if chunk > budget:
@@ -152,8 +155,7 @@ class Scheduler:
         """
         new = self.blocks.allocate(need)
         while new is None:
-            victim = self.running[-1]
-            self._preempt(victim)
+            victim = self._preempt_newest()
             plan.preempted += 1
             if victim is seq:
                 return False
