@@ -69,12 +69,17 @@ class BlockManager:
     def acquire_prefix(self, hashes: Sequence[int]) -> list[int]:
         """Take references on the cached leading blocks of ``hashes``; returns their ids."""
         taken: list[int] = []
-        for h in hashes[: self.cached_prefix(hashes)]:
-            block = self._by_hash[h]
-            refs = self._refs.get(block, 0)
-            if refs == 0:
-                self._evictable.pop(block, None)
-            self._refs[block] = refs + 1
+        if not self.enable_prefix_caching:
+            return taken
+        by_hash, refs, evictable = self._by_hash, self._refs, self._evictable
+        for h in hashes:  # one pass: look up and take each leading block until the first miss
+            block = by_hash.get(h)
+            if block is None:
+                break
+            count = refs.get(block, 0)
+            if count == 0:
+                evictable.pop(block, None)
+            refs[block] = count + 1
             taken.append(block)
         return taken
 
