@@ -219,6 +219,7 @@ class Scheduler:
         finished = False
         bs = self.config.block_size
         stats = self.stats
+        generated = 0  # summed here, added to the stats once: this loop runs per sequence per step
         for seq, chunk in plan.items:
             if seq.status is not RUNNING:
                 continue  # aborted while the step ran
@@ -229,23 +230,25 @@ class Scheduler:
                 if seq.num_registered < full:
                     self.blocks.register_range(seq.blocks, seq.block_hashes, seq.num_registered, full)
                     seq.num_registered = full
-            if computed < prompt_len + seq.num_output:
+            num_output = seq.num_output
+            if computed < prompt_len + num_output:
                 continue  # prefill chunk, no token yet
-            seq.num_output += 1
-            stats.generation_tokens += 1
+            seq.num_output = num_output = num_output + 1
+            generated += 1
             if seq.first_token_time is None:
                 seq.first_token_time = end
                 stats.prompt_tokens += prompt_len
             seq.last_token_time = end
             if seq.token_times is not None:
                 seq.token_times.append(end)
-            if seq.num_output >= seq.max_output:
+            if num_output >= seq.max_output:
                 seq.status = Status.FINISHED
                 seq.finished_time = end
                 self.blocks.release(seq.blocks)
                 seq.blocks = []
                 finished = True
             touched.append(seq)
+        stats.generation_tokens += generated
         if finished:
             self.running = [s for s in self.running if s.status is Status.RUNNING]
         return touched
