@@ -86,6 +86,7 @@ async def host_main(args: argparse.Namespace) -> None:
                     served_model_name=f"m{i}",
                     stream_interval=args.stream_interval,
                     stream_flush_interval_s=args.flush_interval,
+                    adaptive_streaming=not args.fixed_streaming,
                 )
             )
             for i in range(engines)
@@ -244,6 +245,8 @@ def start_host(args: argparse.Namespace) -> subprocess.Popen[str]:
     ]
     if args.default_gc:
         command.append("--default-gc")
+    if args.fixed_streaming:
+        command.append("--fixed-streaming")
     return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
 
 
@@ -348,7 +351,8 @@ def write_results(args: argparse.Namespace, results: list[Result]) -> None:
     rows = [r.row() for r in results]
     section = [
         f"## {args.engines} x {args.model} on {args.gpus}x {args.gpu}, "
-        f"stream interval {args.stream_interval}, flush interval {args.flush_interval * 1000:g} ms",
+        f"stream interval {args.stream_interval}, flush interval {args.flush_interval * 1000:g} ms"
+        f"{' (fixed: no flush governor)' if args.fixed_streaming else ''}",
         "",
         f"Prompt ~{args.prompt_words} words, {args.max_tokens // 2}-{args.max_tokens * 3 // 2} output tokens "
         f"(ignore_eos), streaming, {load_shape(args)}; {args.ramp:g} s ramp, then a "
@@ -394,6 +398,12 @@ def main() -> int:
         "--flush-interval", type=float, default=0.0, help="EngineSpec.stream_flush_interval_s"
     )
     parser.add_argument("--default-gc", action="store_true", help="keep CPython's default GC thresholds")
+    parser.add_argument(
+        "--fixed-streaming",
+        action="store_true",
+        help="engines never widen the flush gap (adaptive_streaming off): the same chunks whatever the "
+        "host's load, so host CPU compares like with like",
+    )
     parser.add_argument(
         "--arrivals",
         type=float,

@@ -12,6 +12,7 @@ the cache, looked up with ``map`` and joined with ``chain``, costs about a quart
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from itertools import chain
@@ -43,11 +44,15 @@ def encode(text: str) -> list[int]:
     prefix caching needs (string hashing is salted per process); counts, not ids, are what clients
     compare."""
     parts = text.split(" ")
-    # Every segment looked up in one C-level pass; misses (rare once the cache is warm) are filled after.
+    # Every segment looked up in one C-level pass; the few misses (new words, numbers) are found by
+    # ``list.index``, also in C, and filled one by one.
     found: list[tuple[int, ...] | None] = list(map(_spaced_ids.get, parts))
-    if None in found:
-        found = [_spaced(part) if ids is None else ids for ids, part in zip(found, parts, strict=True)]
     found[0] = _ids(parts[0])  # the text's first segment has no leading space
+    miss = -1
+    with contextlib.suppress(ValueError):
+        while True:
+            miss = found.index(None, miss + 1)
+            found[miss] = _spaced(parts[miss])
     return list(chain.from_iterable(cast(list[tuple[int, ...]], found)))
 
 
