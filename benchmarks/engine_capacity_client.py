@@ -20,14 +20,14 @@ WORDS = ("incident", "latency", "replica", "gateway", "region", "cache", "token"
 
 @dataclass
 class Window:
-    open_at: float = float("inf")  # requests sent before the window opens (the ramp) are not counted
+    open_at: float = float("inf")  # nothing sent or completed before the window opens (the ramp) counts
     close_at: float = float("inf")
     ttfts: dict[str, float] = field(default_factory=dict)
     header_times: list[float] = field(default_factory=list)
     completed: int = 0
     chunks: int = 0
     errors: int = 0
-    busy_s: float = 0.0  # summed durations of the requests sent in the window (mean in flight = busy / span)
+    busy_s: float = 0.0  # summed durations of the requests completed in the window (in flight = busy / span)
     stop: bool = False
 
 
@@ -84,7 +84,7 @@ async def exchange(
     if first is not None and window.open_at <= sent and first <= window.close_at:
         window.ttfts[f"r{serial}"] = first - sent
         window.header_times.append((headers or first) - sent)
-    if window.open_at <= sent and done <= window.close_at:
+    if window.open_at <= done <= window.close_at:  # throughput: whatever completes inside the window
         window.completed += 1
         window.busy_s += done - sent
     return True
