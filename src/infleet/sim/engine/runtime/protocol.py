@@ -11,6 +11,7 @@ only the text is serialised per chunk.
 from __future__ import annotations
 
 import base64
+import os
 import random
 import struct
 import time
@@ -194,6 +195,7 @@ def split_inputs(value: str | list[str] | list[int] | list[list[int]]) -> list[s
 
 
 _ids = random.Random()  # seeded from the OS once; ids need to be unique, not unpredictable
+os.register_at_fork(after_in_child=_ids.seed)  # a forked process must not repeat its parent's ids
 
 
 def new_id(prefix: str) -> str:
