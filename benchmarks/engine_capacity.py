@@ -1,8 +1,9 @@
 """How many simulated engines and concurrent streams one Python process sustains.
 
 A host process runs N engines in one event loop (``EngineHost``, uvloop when available); this process
-drives S concurrent streaming chat requests over raw keep-alive connections (closed loop) and measures
-time to first token as the client sees it. The host's cost is the client TTFT over the engines' own
+drives streaming chat requests over raw keep-alive connections (``engine_capacity_client``: S streams in
+a closed loop, or with ``--arrivals`` new requests at a fixed rate in an open loop) and measures time to
+first token as the client sees it. The host's cost is the client TTFT over the engines' own
 TTFT (from their vllm:time_to_first_token_seconds histograms over the same window). Writes
 benchmarks/results/engine_capacity.md.
 """
@@ -18,17 +19,16 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import orjson
 
+from engine_capacity_client import OpenLoop, Window, stream_client
 from infleet.api import engine_metrics
 from infleet.api.engine_metrics import VLLM
 
 RESULTS = Path(__file__).parent / "results" / "engine_capacity.md"
-WORDS = ("incident", "latency", "replica", "gateway", "region", "cache", "token", "queue", "memory", "budget")
 
 
 def event_loop_policy() -> None:
@@ -86,6 +86,7 @@ async def host_main(args: argparse.Namespace) -> None:
                     served_model_name=f"m{i}",
                     stream_interval=args.stream_interval,
                     stream_flush_interval_s=args.flush_interval,
+                    adaptive_streaming=not args.fixed_streaming,
                 )
             )
             for i in range(engines)
@@ -147,75 +148,6 @@ async def host_main(args: argparse.Namespace) -> None:
 
 
 # -- client role -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Window:
-    open_at: float = 0.0
-    close_at: float = float("inf")
-    ttfts: dict[str, float] = field(default_factory=dict)
-    header_times: list[float] = field(default_factory=list)
-    completed: int = 0
-    chunks: int = 0
-    errors: int = 0
-    stop: bool = False
-
-
-def request_bytes(port: int, model: str, prompt_words: int, max_tokens: int, serial: int) -> bytes:
-    words = " ".join(WORDS[(serial * 7 + i * 3) % len(WORDS)] for i in range(prompt_words))
-    # Output lengths vary (0.5x-1.5x) so that clients do not fall into lock step.
-    tokens = max_tokens // 2 + serial % max(1, max_tokens)
-    body = orjson.dumps(
-        {
-            "model": model,
-            "messages": [{"role": "user", "content": f"#{serial} {words}"}],
-            "max_tokens": tokens,
-            "stream": True,
-            "ignore_eos": True,
-            "request_id": f"r{serial}",
-        }
-    )
-    head = (
-        f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def stream_client(
-    port: int, model: str, window: Window, serial0: int, args: argparse.Namespace
-) -> None:
-    await asyncio.sleep(args.ramp * 0.5 * (serial0 * 0.618034 % 1.0))  # staggered starts
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    serial = serial0
-    try:
-        while not window.stop:
-            serial += 1_000_033
-            sent = time.perf_counter()
-            writer.write(request_bytes(port, model, args.prompt_words, args.max_tokens, serial))
-            first: float | None = None
-            headers: float | None = None
-            tail = b""
-            while True:
-                data = await reader.read(262_144)
-                if not data:
-                    window.errors += 1
-                    return
-                if headers is None:
-                    headers = time.perf_counter()
-                if first is None and b"data: " in data:
-                    first = time.perf_counter()
-                window.chunks += data.count(b"data: ")
-                tail = (tail + data)[-64:]
-                if tail.endswith(b"0\r\n\r\n") and b"[DONE]" in tail:
-                    break
-            if first is not None and window.open_at <= sent and first <= window.close_at:
-                window.ttfts[f"r{serial}"] = first - sent
-                window.header_times.append((headers or first) - sent)
-            if window.open_at <= sent and time.perf_counter() <= window.close_at:
-                window.completed += 1
-    finally:
-        writer.close()
 
 
 async def scrape_ttft(ports: list[int]) -> tuple[float, float, float]:
@@ -313,6 +245,8 @@ def start_host(args: argparse.Namespace) -> subprocess.Popen[str]:
     ]
     if args.default_gc:
         command.append("--default-gc")
+    if args.fixed_streaming:
+        command.append("--fixed-streaming")
     return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
 
 
@@ -334,10 +268,14 @@ async def drive(args: argparse.Namespace, streams: int, host: subprocess.Popen[s
     start = time.perf_counter()
     client_cpu0 = time.process_time()
     client_probe = LagProbe()
-    tasks = [
-        asyncio.create_task(stream_client(ports[i % len(ports)], f"m{i % len(ports)}", window, i, args))
-        for i in range(streams)
-    ]
+    open_loop = OpenLoop(ports, window, args) if args.arrivals else None
+    if open_loop is not None:
+        tasks = [asyncio.create_task(open_loop.run(args.arrivals))]
+    else:
+        tasks = [
+            asyncio.create_task(stream_client(ports[i % len(ports)], f"m{i % len(ports)}", window, i, args))
+            for i in range(streams)
+        ]
     await asyncio.sleep(args.ramp)
     scraped0 = time.perf_counter()
     before = await scrape_ttft(ports)
@@ -357,6 +295,8 @@ async def drive(args: argparse.Namespace, streams: int, host: subprocess.Popen[s
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if open_loop is not None:
+        await open_loop.close()
     span = window.close_at - window.open_at
     token_span = (scraped1 + window.close_at) / 2 - (scraped0 + window.open_at) / 2
     # The same requests on both sides: what the engine simulated against what the client saw.
@@ -365,7 +305,7 @@ async def drive(args: argparse.Namespace, streams: int, host: subprocess.Popen[s
     nan = float("nan")
     return Result(
         engines=args.engines,
-        streams=streams,
+        streams=round(window.busy_s / span) if open_loop is not None else streams,
         matched=len(matched),
         client_ttft_mean=statistics.fmean(ttfts) if ttfts else nan,
         client_ttft_p50=ttfts[len(ttfts) // 2] if ttfts else nan,
@@ -391,21 +331,31 @@ async def drive(args: argparse.Namespace, streams: int, host: subprocess.Popen[s
 
 async def client_main(args: argparse.Namespace) -> None:
     results = []
-    for streams in args.streams:
+    for streams in [0] if args.arrivals else args.streams:
         result = await run_point(args, streams)
         results.append(result)
         print(" ".join(f"{k}={v}" for k, v in result.row().items()), flush=True)
     write_results(args, results)
 
 
+def load_shape(args: argparse.Namespace) -> str:
+    if not args.arrivals:
+        return "staggered closed loop"
+    return (
+        f"open loop: Poisson arrivals at {args.arrivals:,.0f} new requests/s in total, round-robin over the "
+        "engines, streams = mean requests in flight"
+    )
+
+
 def write_results(args: argparse.Namespace, results: list[Result]) -> None:
     rows = [r.row() for r in results]
     section = [
         f"## {args.engines} x {args.model} on {args.gpus}x {args.gpu}, "
-        f"stream interval {args.stream_interval}, flush interval {args.flush_interval * 1000:g} ms",
+        f"stream interval {args.stream_interval}, flush interval {args.flush_interval * 1000:g} ms"
+        f"{' (fixed: no flush governor)' if args.fixed_streaming else ''}",
         "",
         f"Prompt ~{args.prompt_words} words, {args.max_tokens // 2}-{args.max_tokens * 3 // 2} output tokens "
-        f"(ignore_eos), streaming, staggered closed loop; {args.ramp:g} s ramp, then a "
+        f"(ignore_eos), streaming, {load_shape(args)}; {args.ramp:g} s ramp, then a "
         f"{args.duration:g} s window. "
         "Host: one process, one event loop (uvloop), "
         f"{'default GC' if args.default_gc else 'EngineHost(tune_gc=True)'}; client: a second process. "
@@ -448,6 +398,18 @@ def main() -> int:
         "--flush-interval", type=float, default=0.0, help="EngineSpec.stream_flush_interval_s"
     )
     parser.add_argument("--default-gc", action="store_true", help="keep CPython's default GC thresholds")
+    parser.add_argument(
+        "--fixed-streaming",
+        action="store_true",
+        help="engines never widen the flush gap (adaptive_streaming off): the same chunks whatever the "
+        "host's load, so host CPU compares like with like",
+    )
+    parser.add_argument(
+        "--arrivals",
+        type=float,
+        default=0.0,
+        help="open loop: new requests per second in total (instead of --streams closed-loop streams)",
+    )
     parser.add_argument("--prompt-words", type=int, default=400)
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--ramp", type=float, default=6.0)

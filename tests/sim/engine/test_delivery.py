@@ -58,3 +58,26 @@ def test_end_carries_the_error_to_the_listener() -> None:
     deliveries.add(seq, lambda d: errors.append(d.error), streaming=False)
     deliveries.end(seq, "engine is dead")
     assert errors == ["engine is dead"]
+
+
+async def test_a_stream_waiting_in_the_pacer_is_queued_once_and_gets_all_its_text() -> None:
+    deliveries = Deliveries(WakePacer())
+    woken: list[tuple[int, bool]] = []
+
+    def listener(delivery: Delivery) -> None:
+        woken.append((delivery.seq.num_output, delivery.seq.done))
+        delivery.sent = delivery.seq.num_output
+        if delivery.seq.done:
+            delivery.listener = None
+
+    seq = _seq("s", outputs=4)
+    deliveries.add(seq, listener, streaming=True).sent = 1
+    for step, n in enumerate((2, 3, 4), start=1):  # three steps before the loop gets to the pacer
+        seq.num_output = n
+        if n == 4:
+            seq.status = Status.FINISHED
+        deliveries.after_step([seq], last=float(step), interval=1, gap=0.0)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert woken == [(4, True)]  # one call: all the text and the end
+    assert len(deliveries) == 0

@@ -21,27 +21,26 @@ def extend(scheduler: Scheduler, plan: StepPlan, max_steps: int) -> list[StepSha
     shape = plan.shape
     if max_steps <= 1 or shape.prefill_tokens or plan.preempted or not plan.items:
         return [shape]
-    remaining = [seq.max_output - seq.num_output for seq, _ in plan.items]
+    items = plan.items
+    remaining = [seq.max_output - seq.num_output for seq, _ in items]
+    shortest = min(remaining)
     steps = min(max_steps, max(remaining))
     if scheduler.waiting:
-        steps = min(steps, min(remaining))  # a finish frees a slot someone is waiting for
-    if steps <= 1:
+        steps = min(steps, shortest)  # a finish frees a slot someone is waiting for
+    if steps <= 1 or not _reserve(scheduler, items, remaining, steps):
         return [shape]
-    bs = scheduler.config.block_size
-    needs: list[int] = []
-    for (seq, _), left in zip(plan.items, remaining, strict=True):
-        tokens = seq.num_computed + min(steps, left)
-        needs.append(max(0, -(-tokens // bs) - len(seq.blocks)))
-    if sum(needs) > scheduler.blocks.num_free:
-        return [shape]
-    for (seq, _), need in zip(plan.items, needs, strict=True):
-        if need:
-            got = scheduler.blocks.allocate(need)
-            assert got is not None  # checked against num_free above
-            seq.blocks.extend(got)
+    if shortest >= steps:
+        # Nobody finishes inside the run: every step decodes them all, each context one longer.
+        active = len(items)
+        half = active / 2
+        start = shape.context_tokens
+        return [
+            StepShape(decode_seqs=active, context_tokens=c, attention_pairs=c + half)
+            for c in range(start, start + steps * active, active)
+        ]
     # Step i decodes every sequence with more than i tokens left; each one's context grows by one per step.
     shapes: list[StepShape] = []
-    leaving = sorted((left, seq.num_computed) for (seq, _), left in zip(plan.items, remaining, strict=True))
+    leaving = sorted((left, seq.num_computed) for (seq, _), left in zip(items, remaining, strict=True))
     active = len(leaving)
     context = shape.context_tokens
     gone = 0
@@ -56,6 +55,28 @@ def extend(scheduler: Scheduler, plan: StepPlan, max_steps: int) -> list[StepSha
         )
         context += active
     return shapes
+
+
+def _reserve(
+    scheduler: Scheduler, items: list[tuple[Sequence, int]], remaining: list[int], steps: int
+) -> bool:
+    """Reserve the blocks a run of ``steps`` needs, or nothing (False) when the pool cannot supply them.
+    Only sequences that cross a block boundary inside the run need any (one in ``block_size`` steps)."""
+    bs = scheduler.config.block_size
+    needs: list[tuple[Sequence, int]] = []
+    total = 0
+    for (seq, _), left in zip(items, remaining, strict=True):
+        need = -(-(seq.num_computed + (steps if steps < left else left)) // bs) - len(seq.blocks)
+        if need > 0:
+            needs.append((seq, need))
+            total += need
+    if total > scheduler.blocks.num_free:
+        return False
+    for seq, need in needs:
+        got = scheduler.blocks.allocate(need)
+        assert got is not None  # checked against num_free above
+        seq.blocks.extend(got)
+    return True
 
 
 def finishing(plan: StepPlan, steps: int) -> dict[int, list[Sequence]]:
@@ -107,12 +128,24 @@ def apply(scheduler: Scheduler, plan: StepPlan, ends: list[float]) -> list[Seque
     scheduler.stats.steps += steps
     touched: list[Sequence] = []
     finished = False
+    running = Status.RUNNING
+    last = ends[-1]
+    generated = 0
     for seq, _ in plan.items:
-        if seq.status is not Status.RUNNING:
+        if seq.status is not running:
             continue
-        if _advance(scheduler, seq, min(steps, seq.max_output - seq.num_output), ends):
-            finished = True
+        left = seq.max_output - seq.num_output
+        if left <= steps:
+            finished = _advance(scheduler, seq, left, ends) or finished
+        else:  # the common case, kept inline: this loop runs per sequence per run
+            seq.num_computed += steps
+            seq.num_output += steps
+            generated += steps
+            seq.last_token_time = last
+            if seq.token_times is not None:
+                seq.token_times.extend(ends)
         touched.append(seq)
+    scheduler.stats.generation_tokens += generated
     if finished:
         scheduler.running = [s for s in scheduler.running if s.status is Status.RUNNING]
     return touched

@@ -69,12 +69,17 @@ class BlockManager:
     def acquire_prefix(self, hashes: Sequence[int]) -> list[int]:
         """Take references on the cached leading blocks of ``hashes``; returns their ids."""
         taken: list[int] = []
-        for h in hashes[: self.cached_prefix(hashes)]:
-            block = self._by_hash[h]
-            refs = self._refs.get(block, 0)
-            if refs == 0:
-                self._evictable.pop(block, None)
-            self._refs[block] = refs + 1
+        if not self.enable_prefix_caching:
+            return taken
+        by_hash, refs, evictable = self._by_hash, self._refs, self._evictable
+        for h in hashes:  # one pass: look up and take each leading block until the first miss
+            block = by_hash.get(h)
+            if block is None:
+                break
+            count = refs.get(block, 0)
+            if count == 0:
+                evictable.pop(block, None)
+            refs[block] = count + 1
             taken.append(block)
         return taken
 
@@ -84,19 +89,28 @@ class BlockManager:
             return []
         if count > self.num_free:
             return None
-        out: list[int] = []
-        for _ in range(count):
-            if self._plain_free:
-                block = self._plain_free.pop()
-            elif self._fresh_next < self.num_blocks:
-                block = self._fresh_next
-                self._fresh_next += 1
-            else:
-                block, _ = self._evictable.popitem(last=False)
-                self._forget(block)
-                self.evictions += 1
-            self._refs[block] = 1
-            out.append(block)
+        # Plain free blocks first (most recently freed first), then never-used ones, then the least
+        # recently used cached ones; taken a source at a time, as a request takes tens of blocks at once.
+        plain = self._plain_free
+        take = min(count, len(plain))
+        out = plain[: -take - 1 : -1] if take else []
+        del plain[len(plain) - take :]
+        left = count - take
+        if left:
+            fresh = min(left, self.num_blocks - self._fresh_next)
+            out.extend(range(self._fresh_next, self._fresh_next + fresh))
+            self._fresh_next += fresh
+            left -= fresh
+        if left:
+            evictable, hash_of, by_hash = self._evictable, self._hash_of, self._by_hash
+            for _ in range(left):
+                block, _ = evictable.popitem(last=False)
+                block_hash = hash_of.pop(block)
+                if by_hash.get(block_hash) == block:
+                    del by_hash[block_hash]
+                out.append(block)
+            self.evictions += left
+        self._refs.update(dict.fromkeys(out, 1))
         return out
 
     def register(self, block: int, block_hash: int) -> None:
@@ -106,20 +120,27 @@ class BlockManager:
         self._hash_of[block] = block_hash
         self._by_hash[block_hash] = block
 
+    def register_range(self, blocks: Sequence[int], hashes: Sequence[int], start: int, stop: int) -> None:
+        """``register(blocks[i], hashes[i])`` for ``i`` in ``range(start, stop)``, in one call: a prompt
+        registers tens of blocks when its prefill completes, once per request."""
+        if not self.enable_prefix_caching:
+            return
+        hash_of, by_hash = self._hash_of, self._by_hash
+        for block, block_hash in zip(blocks[start:stop], hashes[start:stop], strict=True):
+            if block not in hash_of and block_hash not in by_hash:
+                hash_of[block] = block_hash
+                by_hash[block_hash] = block
+
     def release(self, blocks: Sequence[int]) -> None:
         """Drop one reference on each block; the tail is released first so prefixes outlive it in the LRU."""
+        refs, hash_of, evictable, plain_free = self._refs, self._hash_of, self._evictable, self._plain_free
         for block in reversed(blocks):
-            refs = self._refs[block] - 1
-            if refs > 0:
-                self._refs[block] = refs
-                continue
-            del self._refs[block]
-            if block in self._hash_of:
-                self._evictable[block] = None
+            count = refs[block] - 1
+            if count > 0:
+                refs[block] = count
             else:
-                self._plain_free.append(block)
-
-    def _forget(self, block: int) -> None:
-        h = self._hash_of.pop(block, None)
-        if h is not None and self._by_hash.get(h) == block:
-            del self._by_hash[h]
+                del refs[block]
+                if block in hash_of:
+                    evictable[block] = None
+                else:
+                    plain_free.append(block)

@@ -94,8 +94,9 @@ class Scheduler:
     def _blocks_for(self, tokens: int) -> int:
         return -(-tokens // self.config.block_size)
 
-    def _preempt(self, victim: Sequence) -> None:
-        self.running.remove(victim)
+    def _preempt_newest(self) -> Sequence:
+        """Preempt the most recently admitted running sequence (recompute), as vLLM does."""
+        victim = self.running.pop()
         self.blocks.release(victim.blocks)
         victim.blocks = []
         victim.num_registered = 0
@@ -104,6 +105,7 @@ class Scheduler:
         victim.preemptions += 1
         self.stats.preemptions += 1
         self.waiting.appendleft(victim)
+        return victim
 
     def schedule(self, now: float) -> StepPlan:
         """Decide the step starting at ``now`` and reserve its KV blocks."""
@@ -152,12 +154,13 @@ class Scheduler:
         prefill = decode = context = 0
         pairs = 0.0
         items = plan.items
-        running = RUNNING
-        for seq in list(self.running):
-            if budget <= 0:
-                break
-            if seq.status is not running:
-                continue  # preempted earlier in this loop
+        batch = self.running
+        # Preemption takes sequences off the end of the batch, so walking it by index sees each sequence
+        # still running exactly once, in order, without copying it.
+        index = 0
+        while index < len(batch) and budget > 0:
+            seq = batch[index]
+            index += 1
             computed = seq.num_computed
             chunk = seq.prompt_len + seq.num_output - computed
             if chunk > budget:
@@ -183,8 +186,7 @@ class Scheduler:
         """
         new = self.blocks.allocate(need)
         while new is None:
-            victim = self.running[-1]
-            self._preempt(victim)
+            victim = self._preempt_newest()
             plan.preempted += 1
             if victim is seq:
                 return False
@@ -273,6 +275,7 @@ class Scheduler:
         finished = False
         bs = self.config.block_size
         stats = self.stats
+        generated = 0  # summed here, added to the stats once: this loop runs per sequence per step
         for seq, chunk in plan.items:
             if seq.status is not RUNNING:
                 continue  # aborted while the step ran
@@ -280,26 +283,28 @@ class Scheduler:
             prompt_len = seq.prompt_len
             if seq.num_registered < len(seq.block_hashes):
                 full = min(computed, prompt_len) // bs
-                while seq.num_registered < full:
-                    self.blocks.register(seq.blocks[seq.num_registered], seq.block_hashes[seq.num_registered])
-                    seq.num_registered += 1
-            if computed < prompt_len + seq.num_output:
+                if seq.num_registered < full:
+                    self.blocks.register_range(seq.blocks, seq.block_hashes, seq.num_registered, full)
+                    seq.num_registered = full
+            num_output = seq.num_output
+            if computed < prompt_len + num_output:
                 continue  # prefill chunk, no token yet
-            seq.num_output += 1
-            stats.generation_tokens += 1
+            seq.num_output = num_output = num_output + 1
+            generated += 1
             if seq.first_token_time is None:
                 seq.first_token_time = end
                 stats.prompt_tokens += prompt_len
             seq.last_token_time = end
             if seq.token_times is not None:
                 seq.token_times.append(end)
-            if seq.num_output >= seq.max_output:
+            if num_output >= seq.max_output:
                 seq.status = Status.FINISHED
                 seq.finished_time = end
                 self.blocks.release(seq.blocks)
                 seq.blocks = []
                 finished = True
             touched.append(seq)
+        stats.generation_tokens += generated
         if finished:
             self.running = [s for s in self.running if s.status is Status.RUNNING]
         return touched

@@ -27,6 +27,7 @@ class Delivery:
     sent: int = 0  # output tokens already delivered to the client
     last_flush: float = 0.0  # when they were
     error: str | None = None  # set when the engine died under the sequence
+    queued: bool = False  # a wake-up is waiting in the pacer (it will send everything due by then)
 
     def notify(self) -> None:
         """Call the listener now, if one is still attached."""
@@ -58,8 +59,12 @@ class Deliveries:
             delivery.error = error
         delivery.notify()
 
-    def after_step(self, touched: list[Sequence], last: float, interval: int, gap: float) -> None:
-        """Wake the listeners of sequences a step advanced; ``last`` is the step's end.
+    def after_step(
+        self, touched: list[Sequence], last: float, interval: int, gap: float
+    ) -> tuple[list[Sequence], list[Sequence]]:
+        """Wake the listeners of sequences a step advanced; ``last`` is the step's end. Returns those that
+        produced their first token and those that finished (the engine records both; one pass over the
+        batch serves the engine and the clients).
 
         First tokens are woken at once, so their writes lead the next loop iteration: time to first
         token is what the host's work most easily inflates. Ends, and streams with ``interval`` new
@@ -68,9 +73,15 @@ class Deliveries:
         by_seq = self._by_seq
         pace = self._pacer.wake
         finished = Status.FINISHED
+        firsts: list[Sequence] = []
+        ended: list[Sequence] = []
         for seq in touched:
             num_output = seq.num_output
             done = seq.status is finished
+            if num_output == 1:
+                firsts.append(seq)
+            if done:
+                ended.append(seq)
             delivery = by_seq.pop(seq, None) if done else by_seq.get(seq)
             if delivery is None:
                 continue
@@ -79,9 +90,21 @@ class Deliveries:
                 continue
             if num_output == 1:
                 listener(delivery)
-            elif done or (
-                delivery.streaming
-                and num_output - delivery.sent >= interval
-                and last - delivery.last_flush >= gap
+            elif not delivery.queued and (
+                done
+                or (
+                    delivery.streaming
+                    and num_output - delivery.sent >= interval
+                    and last - delivery.last_flush >= gap
+                )
             ):
-                pace(listener, delivery)
+                # One wake-up per delivery in the pacer: when it runs it sends all the text due then
+                # (or the end), so queueing another while it waits would only call the listener for nothing.
+                delivery.queued = True
+                pace(_paced, delivery)
+        return firsts, ended
+
+
+def _paced(delivery: Delivery) -> None:
+    delivery.queued = False
+    delivery.notify()

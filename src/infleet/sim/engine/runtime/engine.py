@@ -200,14 +200,13 @@ class SimEngine:
         touched = decode_run.apply(self.scheduler, plan, ends)
         self.metrics.observe_steps(shapes, start, ends)
         last = ends[-1]
+        interval, gap = self.spec.stream_interval, self.step_loop.gap()
+        firsts, ended = self.deliveries.after_step(touched, last, interval, gap)
         ttft = self.metrics.ttft
-        finished = Status.FINISHED
-        for seq in touched:
-            if seq.num_output == 1:
-                ttft.observe(last - seq.arrival)
-            if seq.status is finished:
-                self._count_finish(seq)
-        self.deliveries.after_step(touched, last, self.spec.stream_interval, self.step_loop.gap())
+        for seq in firsts:
+            ttft.observe(last - seq.arrival)
+        for seq in ended:
+            self._count_finish(seq)
 
     def _count_finish(self, seq: Sequence) -> None:
         reason = seq.reported_finish_reason

@@ -11,9 +11,10 @@ only the text is serialised per chunk.
 from __future__ import annotations
 
 import base64
+import os
+import random
 import struct
 import time
-import uuid
 from typing import Any, Literal
 
 import orjson
@@ -193,8 +194,14 @@ def split_inputs(value: str | list[str] | list[int] | list[list[int]]) -> list[s
     return [flat] if flat else out
 
 
+_ids = random.Random()  # seeded from the OS once; ids need to be unique, not unpredictable
+os.register_at_fork(after_in_child=_ids.seed)  # a forked process must not repeat its parent's ids
+
+
 def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex}"
+    """vLLM's form (``prefix-`` and 32 hex digits of a random UUID); from ``random``, not ``uuid4``, which
+    reads the OS's entropy pool with a system call per id."""
+    return f"{prefix}-{_ids.getrandbits(128):032x}"
 
 
 def now_s() -> int:

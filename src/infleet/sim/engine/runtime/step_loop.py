@@ -160,6 +160,8 @@ class StepLoop:
     async def _sleep_through_run(self, plan: StepPlan, ends: list[float]) -> list[float]:
         """Sleep through a run, ending the sequences that finish inside it at their own steps' ends;
         returns the ends of the steps that ran (all, or up to a cut)."""
+        if len(ends) == 1:
+            return await self._sleep_through(ends)  # nothing can end before the step's own end
         early = _EarlyFinishes(self._engine, decode_run.finishing(plan, len(ends)), ends)
         try:
             return await self._sleep_through(ends)
