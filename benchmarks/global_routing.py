@@ -172,6 +172,17 @@ def conversations(seed: int, seconds: float, rate: float) -> list[Arrival]:
     return sorted(out, key=lambda a: a.at)
 
 
+WORKLOADS = {
+    "unique": "unique prompts of 1,000-3,000 tokens (no reuse), 16-32 output tokens",
+    "conversations": (
+        f"multi-turn conversations: sessions over {TENANTS} tenants' {SYSTEM_TOKENS:,}-token system "
+        f"prompts, {TURNS[0]}-{TURNS[1]} turns each resending the whole history plus a "
+        f"{USER_TOKENS[0]}-{USER_TOKENS[1]}-token question (prompts of about 1,600-2,800 tokens), turns "
+        f"{THINK_S:g} s apart on average, 16-32 output tokens"
+    ),
+}
+
+
 @dataclass
 class Sample:
     at: float
@@ -429,7 +440,7 @@ def describe(profile: str) -> str:
 def header(args: argparse.Namespace, load_avg: tuple[float, ...]) -> list[str]:
     cap = capacity()
     return [
-        "# Global routing: three regions, uneven load and GPU mix",
+        f"# Global routing: three regions, uneven load and GPU mix ({args.workload} workload)",
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores (shared machine; "
         f"load average before the runs {load_avg[0]:.2f} / {load_avg[1]:.2f} / {load_avg[2]:.2f}, after "
@@ -448,7 +459,7 @@ def header(args: argparse.Namespace, load_avg: tuple[float, ...]) -> list[str]:
         "Clients: open-loop Poisson per region, "
         + ", ".join(f"{r} {SHARES[r]:.0%}" for r in REGIONS)
         + " of the offered load (most from the region with the least capacity), each request with "
-        "`x-infleet-region: <client region>`; unique prompts of 1,000-3,000 tokens, 16-32 output tokens, "
+        f"`x-infleet-region: <client region>`; {WORKLOADS[args.workload]}, "
         f"streaming. Same arrivals (seed {args.seed}) for every strategy at a rate; {args.warmup:g} s of "
         f"unmeasured warm-up arrivals, then {args.seconds:g} s measured. TTFT = first data event at the "
         "client over loopback; the `+WAN` column adds a modelled round trip when the answer came from "
