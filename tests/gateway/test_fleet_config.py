@@ -8,7 +8,13 @@ import base64
 from typing import Any
 
 from infleet.api.catalog import load_catalog
-from infleet.api.labels import ENDPOINT_ANNOTATION, MODEL_ANNOTATION, REGION_LABEL
+from infleet.api.labels import (
+    CLOUD_LABEL,
+    ENDPOINT_ANNOTATION,
+    GPU_SKU_LABEL,
+    MODEL_ANNOTATION,
+    REGION_LABEL,
+)
 from infleet.gateway.config import KeyConfig, ModelConfig, hash_key, parse_config
 from infleet.gateway.fleet_config import FleetObjects, fleet_config, merge_fleet
 
@@ -48,7 +54,7 @@ def test_a_route_takes_its_deployments_under_its_public_name_and_claims_them() -
             deployment("qwen-b", "qwen-b-served", "10.0.0.2:8000", labels={"team": "chat"}),
             deployment("other", "other-served", "10.0.0.3:8000"),
         ],
-        members=[{"metadata": {"name": "eu", "labels": {REGION_LABEL: "westeurope"}}}],
+        members=[{"metadata": {"name": "eu", "labels": {REGION_LABEL: "westeurope", CLOUD_LABEL: "azure"}}}],
         routes=[
             route(
                 "chat",
@@ -69,6 +75,7 @@ def test_a_route_takes_its_deployments_under_its_public_name_and_claims_them() -
     chat = models["chat"]
     assert [b.model for b in chat.backends] == ["qwen-served", "qwen-b-served"]  # engines keep their names
     assert [b.region for b in chat.backends] == ["westeurope", "westeurope"]
+    assert [b.cloud for b in chat.backends] == ["azure", "azure"]  # the member's cloud label
     assert (chat.aliases, chat.allowed_regions, chat.rpm) == (["gpt-4o"], ["westeurope"], 10)
     assert chat.fallbacks == ["other-served"]
 
@@ -212,17 +219,26 @@ def test_a_pools_pods_carry_the_pools_region_else_their_nodes_else_the_members()
             "spec": {"selector": {"matchLabels": {"app": app}}, "targetPorts": [{"number": 8000}]},
         }
 
-    nodes = [{"metadata": {"name": "gpu-1", "labels": {REGION_LABEL: "westeurope"}}}]
-    member = {"metadata": {"name": "eu", "labels": {REGION_LABEL: "northeurope"}}, "status": {}}
+    nodes = [
+        {"metadata": {"name": "gpu-1", "labels": {REGION_LABEL: "westeurope", GPU_SKU_LABEL: "H100"}}},
+        {"metadata": {"name": "gpu-2", "labels": {CLOUD_LABEL: "aws"}}},
+    ]
+    member = {"metadata": {"name": "eu", "labels": {REGION_LABEL: "northeurope", CLOUD_LABEL: "azure"}}}
     objects = FleetObjects(
         pools=[pool("by-node", "a"), pool("pinned", "b", **{REGION_LABEL: "swedencentral"})],
-        pods=[pod("a-0", "gpu-1", "a"), pod("a-1", "unlabelled", "a"), pod("b-0", "gpu-1", "b")],
+        pods=[
+            pod("a-0", "gpu-1", "a"),
+            pod("a-1", "unlabelled", "a"),
+            pod("a-2", "gpu-2", "a"),
+            pod("b-0", "gpu-1", "b"),
+        ],
         nodes=nodes,
         members=[member],
     )
     models = {m.name: m for m in fleet_config(objects, CATALOG, local_cluster="eu").models}
-    assert [(b.name, b.region) for b in models["by-node"].backends] == [
-        ("eu/a-0", "westeurope"),  # its node's topology label
-        ("eu/a-1", "northeurope"),  # its node says nothing: the member's region
+    assert [(b.name, b.region, b.cloud, b.gpu) for b in models["by-node"].backends] == [
+        ("eu/a-0", "westeurope", "azure", "H100"),  # its node's topology and GPU labels
+        ("eu/a-1", "northeurope", "azure", ""),  # its node says nothing: the member's region and cloud
+        ("eu/a-2", "northeurope", "aws", ""),  # the node's cloud label wins over the member's
     ]
     assert [b.region for b in models["pinned"].backends] == ["swedencentral"]  # the pool's own label wins

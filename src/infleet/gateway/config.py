@@ -41,6 +41,7 @@ class BackendConfig(_Strict):
     name: str | None = None
     model: str | None = None  # name the upstream serves; defaults to the public model name
     region: str = ""
+    cloud: str = ""
     cluster: str = ""
     gpu: str = ""
     cost: float = Field(default=0.0, ge=0)

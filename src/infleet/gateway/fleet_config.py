@@ -15,7 +15,7 @@ from typing import Any
 from infleet.api.catalog import Catalog
 from infleet.gateway.config import GatewayConfig, KeyConfig, ModelConfig
 from infleet.gateway.declared_routes import KeyVerdict, RouteVerdict, Secrets, declared_keys, declared_routes
-from infleet.gateway.fleet_routes import deployed_models, member_facts, served_models
+from infleet.gateway.fleet_routes import MemberFacts, deployed_models, member_facts, served_models
 from infleet.gateway.pool_routes import pool_models
 from infleet.scheduling.routing import BUILTIN_PROFILES
 
@@ -56,9 +56,8 @@ def fleet_config(objects: FleetObjects, catalog: Catalog, local_cluster: str = "
     models: list[ModelConfig] = []
     taken: set[str] = set()
     local = members.get(local_cluster)
-    pools = pool_models(
-        objects.pools, objects.pods, local_cluster, objects.nodes, local.region if local is not None else ""
-    )
+    local = local or MemberFacts()
+    pools = pool_models(objects.pools, objects.pods, local_cluster, objects.nodes, local.region, local.cloud)
     for model in (*declared.models, *served_models(unclaimed), *pools):
         if model.name in taken:
             continue

@@ -168,6 +168,7 @@ def _cluster_backends(entry: Mapping[str, Any], served: str, member: MemberFacts
                 name=f"{cluster}/{replica.get('name')}" if cluster else str(replica.get("name")),
                 model=served,
                 region=member.region,
+                cloud=member.cloud,
                 cluster=cluster,
                 gpu=str(replica.get("sku") or ""),
                 cost=float(cost) if isinstance(cost, int | float) else 0.0,

@@ -47,6 +47,7 @@ def route_mutation(
     ready = _route_ready(verdict, accepted, len(backends))
     regions = sorted({b.region for b in backends if b.region})
     clusters = sorted({b.cluster for b in backends if b.cluster})
+    clouds = sorted({b.cloud for b in backends if b.cloud})
 
     def mutate(status: dict[str, Any]) -> None:
         _conditions(
@@ -54,7 +55,7 @@ def route_mutation(
         )
         status["backends"] = len(backends)
         status["deployments"] = verdict.deployments
-        for field, values in (("regions", regions), ("clusters", clusters)):
+        for field, values in (("regions", regions), ("clouds", clouds), ("clusters", clusters)):
             if values:
                 status[field] = values
             else:

@@ -9,7 +9,9 @@ alias when it differs.
 A pod's region, for locality and region pins: the pool's own ``topology.kubernetes.io/region`` label
 (set it per cluster, e.g. with a placement override, to pin a pool), else that label on the Node the pod
 runs on (where Kubernetes and cloud providers put it), else the gateway's member's region (its
-MemberCluster's label, where the gateway can read it). Pure: ``fleet_config`` feeds it the API's objects.
+MemberCluster's label, where the gateway can read it). Its cloud comes from its Node's ``infleet.io/cloud``
+label, else the member's; its GPU SKU from the Node's ``aitoolchain.io/gpu-sku`` label. Pure:
+``fleet_config`` feeds it the API's objects.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from infleet.api.inference_networking_k8s_io.v1.inference_pool import InferencePoolSpec
-from infleet.api.labels import ENDPOINT_ANNOTATION, MODEL_ANNOTATION, REGION_LABEL
+from infleet.api.labels import (
+    CLOUD_LABEL,
+    ENDPOINT_ANNOTATION,
+    GPU_SKU_LABEL,
+    MODEL_ANNOTATION,
+    REGION_LABEL,
+)
 from infleet.gateway.config import BackendConfig, ModelConfig
 
 
@@ -30,14 +38,11 @@ def pool_models(
     local_cluster: str = "",
     nodes: Iterable[Mapping[str, Any]] = (),
     cluster_region: str = "",
+    cluster_cloud: str = "",
 ) -> list[ModelConfig]:
-    """One model per pool; `nodes` give its pods' regions, `cluster_region` the region of a pod whose
-    node does not say (the gateway's member's)."""
-    node_regions = {
-        str(_meta(node).get("name") or ""): str(region)
-        for node in nodes
-        if (region := (_meta(node).get("labels") or {}).get(REGION_LABEL))
-    }
+    """One model per pool; `nodes` give its pods' regions, clouds and GPUs, `cluster_region` and
+    `cluster_cloud` those of a pod whose node does not say (the gateway's member's)."""
+    node_labels = {str(_meta(node).get("name") or ""): _meta(node).get("labels") or {} for node in nodes}
     by_namespace: dict[str, list[Mapping[str, Any]]] = {}
     for pod in pods:
         if _ready(pod):
@@ -59,11 +64,16 @@ def pool_models(
         pool_name = str(meta.get("name") or "")
         port = spec.target_ports[0].number
         pinned = str((meta.get("labels") or {}).get(REGION_LABEL) or "")
-        regions = [pinned or _node_region(pod, node_regions) or cluster_region for pod in members]
-        backends = [
-            _backend(pod, port, name, local_cluster, region)
-            for pod, region in zip(members, regions, strict=True)
-        ]
+        backends = []
+        for pod in members:
+            labels = node_labels.get(str((pod.get("spec") or {}).get("nodeName") or ""), {})
+            where = {
+                "cluster": local_cluster,
+                "region": pinned or str(labels.get(REGION_LABEL) or "") or cluster_region,
+                "cloud": str(labels.get(CLOUD_LABEL) or "") or cluster_cloud,
+                "gpu": str(labels.get(GPU_SKU_LABEL) or ""),
+            }
+            backends.append(_backend(pod, port, name, where))
         models.append(
             ModelConfig(
                 name=name, aliases=[pool_name] if pool_name and pool_name != name else [], backends=backends
@@ -81,22 +91,18 @@ def _model_name(pool_meta: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> 
     return served[0] if served else str(pool_meta.get("name") or "")
 
 
-def _backend(pod: Mapping[str, Any], port: int, model: str, cluster: str, region: str) -> BackendConfig:
+def _backend(pod: Mapping[str, Any], port: int, model: str, where: Mapping[str, str]) -> BackendConfig:
+    """One ready pod; ``where`` holds its cluster, region, cloud and GPU SKU."""
     meta = _meta(pod)
     endpoint = (meta.get("annotations") or {}).get(ENDPOINT_ANNOTATION)
     address = str(endpoint) if endpoint else f"{pod['status']['podIP']}:{port}"
     pod_name = str(meta.get("name") or "")
     return BackendConfig(
         url=f"http://{address}",
-        name=f"{cluster}/{pod_name}" if cluster else pod_name,
+        name=f"{where['cluster']}/{pod_name}" if where["cluster"] else pod_name,
         model=model,
-        cluster=cluster,
-        region=region,
+        **where,
     )
-
-
-def _node_region(pod: Mapping[str, Any], node_regions: Mapping[str, str]) -> str:
-    return node_regions.get(str((pod.get("spec") or {}).get("nodeName") or ""), "")
 
 
 def _ready(pod: Mapping[str, Any]) -> bool:

@@ -18,6 +18,7 @@ class Replica:
     __slots__ = (
         "adapters",
         "auth_header",
+        "cloud",
         "cluster",
         "consecutive_failures",
         "cooldown_until",
@@ -56,6 +57,7 @@ class Replica:
         gpu: str = "",
         cost: float = 0.0,
         max_concurrency: int = 0,
+        cloud: str = "",
         adapters: frozenset[str] = frozenset(),
         external: bool = False,
         api_key: str | None = None,
@@ -67,6 +69,7 @@ class Replica:
         self.models = models
         self.region = region
         self.cluster = cluster
+        self.cloud = cloud
         self.gpu = gpu
         self.cost = cost
         self.max_concurrency = max_concurrency

@@ -90,6 +90,7 @@ def build_table(
                 gpu=backend.gpu,
                 cost=backend.cost,
                 max_concurrency=backend.max_concurrency,
+                cloud=backend.cloud,
                 adapters=frozenset(backend.adapters),
                 external=backend.external,
                 api_key=api_key,

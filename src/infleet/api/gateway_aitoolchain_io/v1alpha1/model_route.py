@@ -127,6 +127,7 @@ class ModelRouteStatus(ApiModel):
     backends: int | None = Field(default=None, description="Ready replicas and providers behind the route.")
     deployments: int | None = Field(default=None, description="ModelDeployments the route resolved.")
     regions: list[str] | None = Field(default=None, description="Regions of its backends.")
+    clouds: list[str] | None = Field(default=None, description="Clouds of its replicas, where known.")
     clusters: list[str] | None = Field(default=None, description="Member clusters of its replicas.")
 
 
