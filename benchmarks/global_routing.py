@@ -95,7 +95,9 @@ async def serve_engines() -> None:
     async with EngineHost(tune_gc=True) as host:
         ports = []
         for _, _, gpu, gpus in ENGINES:
-            address = await host.start(EngineSpec(model=MODEL, gpu=gpu, gpus=gpus))
+            address = await host.start(
+                EngineSpec(model=MODEL, gpu=gpu, gpus=gpus, enable_prompt_tokens_details=True)
+            )
             ports.append(address.port)
         print(orjson.dumps({"ports": ports}).decode(), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
