@@ -28,6 +28,18 @@ HPA_METRICS_ANNOTATION = "autoscaling.alpha.kubernetes.io/metrics"
 HPA_BEHAVIOR_ANNOTATION = "autoscaling.alpha.kubernetes.io/behavior"
 #: The taint the node lifecycle controller puts on a node whose heartbeat stopped.
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+#: Taints kube puts on cordoned and not-ready nodes; DaemonSet pods tolerate every ``node.kubernetes.io/``
+#: condition taint.
+UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+NODE_CONDITION_TAINT_PREFIX = "node.kubernetes.io/"
+#: On a Job a CronJob started: the start time it was scheduled for, in the CronJob's time zone.
+CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+#: On the default RBAC objects kube-apiserver bootstraps (cluster-admin and its binding).
+RBAC_AUTOUPDATE_ANNOTATION = "rbac.authorization.kubernetes.io/autoupdate"
+BOOTSTRAPPING_LABEL = "kubernetes.io/bootstrapping"
+#: Free-text description kube sets on objects it creates (the kube-root-ca.crt ConfigMap).
+DESCRIPTION_ANNOTATION = "kubernetes.io/description"
 POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 STATEFULSET_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"

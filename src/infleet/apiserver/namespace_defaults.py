@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from infleet.api.labels import BOOTSTRAPPING_LABEL, DESCRIPTION_ANNOTATION, RBAC_AUTOUPDATE_ANNOTATION
 from infleet.apiserver.write_rules import WriteOptions
 
 if TYPE_CHECKING:
@@ -23,8 +24,8 @@ DEFAULT_SERVICE_ACCOUNT = "default"
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 _RBAC = "rbac.authorization.k8s.io"
 _BOOTSTRAP_META: dict[str, Any] = {
-    "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
-    "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
+    "annotations": {RBAC_AUTOUPDATE_ANNOTATION: "true"},
+    "labels": {BOOTSTRAPPING_LABEL: "rbac-defaults"},
 }
 _CONTROLLER_MANAGER = WriteOptions(field_manager="kube-controller-manager")
 _API_SERVER = WriteOptions(field_manager="kube-apiserver")
@@ -76,7 +77,7 @@ async def ensure_namespace_defaults(cluster: Cluster, namespace: dict[str, Any])
             "kind": "ConfigMap",
             "metadata": {
                 "name": ROOT_CA_CONFIGMAP,
-                "annotations": {"kubernetes.io/description": _ROOT_CA_DESCRIPTION},
+                "annotations": {DESCRIPTION_ANNOTATION: _ROOT_CA_DESCRIPTION},
             },
             "data": {"ca.crt": cluster.root_ca_pem},
         }

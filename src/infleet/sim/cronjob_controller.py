@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infleet.api.kubernetes import CRONJOB, JOB
+from infleet.api.labels import CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION
 from infleet.kube.api_error import KubeAPIError
 from infleet.kube.clock import Clock, SystemClock
 from infleet.kube.cluster_client import ClusterClient
@@ -28,7 +29,7 @@ from infleet.kube.status_patch import patch_status
 from infleet.sim.cron_schedule import TOO_MANY_MISSED, Due, ScheduleError, due
 from infleet.sim.event_sink import EventSink
 
-SCHEDULED_TIMESTAMP_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+SCHEDULED_TIMESTAMP_ANNOTATION = CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION
 FORBIDDEN_MESSAGE = "Not starting job because prior execution is running and concurrency policy is Forbid"
 TOO_MANY_MISSED_MESSAGE = (
     "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from infleet.api.labels import NODE_CONDITION_TAINT_PREFIX
 from infleet.sim.controller_revisions import REVISION_HASH_LABEL
 from infleet.sim.scheduler_filters import matches_node_selector, untolerated_taint
 from infleet.sim.workload_pods import pod_from_template
@@ -22,7 +23,7 @@ _NODE_NAME_FIELD = "metadata.name"
 
 
 def _toleration(key: str, effect: str) -> dict[str, Any]:
-    return {"key": f"node.kubernetes.io/{key}", "operator": "Exists", "effect": effect}
+    return {"key": f"{NODE_CONDITION_TAINT_PREFIX}{key}", "operator": "Exists", "effect": effect}
 
 
 _DAEMON_TOLERATIONS = (

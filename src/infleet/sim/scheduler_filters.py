@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from infleet.api.labels import GPU_RESOURCE
+from infleet.api.labels import NOT_READY_TAINT as NOT_READY_KEY
+from infleet.api.labels import UNSCHEDULABLE_TAINT as UNSCHEDULABLE_KEY
 from infleet.api.quantity import parse_quantity
 from infleet.kube.conditions import is_true
 
@@ -35,8 +37,8 @@ def allocatable(node: Mapping[str, Any]) -> Resources:
     return {name: parse_quantity(value) for name, value in found.items()}
 
 
-UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
-NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+UNSCHEDULABLE_TAINT = {"key": UNSCHEDULABLE_KEY, "effect": "NoSchedule"}
+NOT_READY_TAINT = {"key": NOT_READY_KEY, "effect": "NoSchedule"}
 
 
 def node_ready(node: Mapping[str, Any], pod: Mapping[str, Any] | None = None) -> str | None:
