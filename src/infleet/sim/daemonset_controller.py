@@ -12,7 +12,6 @@ available).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from infleet.api.kubernetes import DAEMONSET, POD
@@ -25,9 +24,9 @@ from infleet.kube.status_patch import patch_status
 from infleet.sim.controller_revisions import REVISION_HASH_LABEL, RevisionHistory
 from infleet.sim.daemonset_pods import daemon_pod, placement, target_node
 from infleet.sim.event_sink import EventSink
+from infleet.sim.pod_expectations import PodExpectations
 from infleet.sim.workload_pods import is_ready, is_terminal, resolve_int_or_percent
 
-EXPECTATION_TIMEOUT = 30.0
 Pod = dict[str, Any]
 
 
@@ -49,8 +48,7 @@ class DaemonSetController:
         self.client, self.daemonsets, self.pods, self.nodes = client, daemonsets, pods, nodes
         self.history = RevisionHistory(client, revisions)
         self.events = EventSink(EventRecorder(client, "daemonset-controller"))
-        # Pods created or deleted but not yet seen so in the cache, by DaemonSet key.
-        self._expect: dict[str, tuple[set[str], set[str], float]] = {}
+        self.expectations = PodExpectations(pods)
 
     def daemonsets_for_node(self, event: InformerEvent) -> list[Request]:
         """Every DaemonSet, when a node comes, goes, or changes what decides where daemons run."""
@@ -65,27 +63,12 @@ class DaemonSetController:
             for ds in self.daemonsets.store.list()
         ]
 
-    def _waiting_for_cache(self, key: str, namespace: str) -> bool:
-        created, deleted, deadline = self._expect.get(key, (set(), set(), 0.0))
-        created = {n for n in created if self.pods.store.get(n, namespace) is None}
-        deleted = {
-            n
-            for n in deleted
-            if (pod := self.pods.store.get(n, namespace)) is not None
-            and not pod["metadata"].get("deletionTimestamp")
-        }
-        if (created or deleted) and time.monotonic() < deadline:
-            self._expect[key] = (created, deleted, deadline)
-            return True
-        self._expect.pop(key, None)
-        return False
-
     async def reconcile(self, request: Request) -> Result:
         daemonset = self.daemonsets.store.get(request.name, request.namespace)
         if daemonset is None or daemonset["metadata"].get("deletionTimestamp"):
-            self._expect.pop(request.key, None)
+            self.expectations.forget(request.key)
             return Result()
-        if self._waiting_for_cache(request.key, request.namespace):
+        if self.expectations.waiting(request.key, request.namespace):
             return Result(requeue_after=0.2)
         revision, template_hash = await self.history.current(daemonset)
         placements = {n["metadata"]["name"]: placement(daemonset, n) for n in self.nodes.store.list()}
@@ -108,8 +91,7 @@ class DaemonSetController:
             await self._keep_one_per_node(daemonset, node, pods, template_hash, created, deleted)
         if _strategy(daemonset).get("type", "RollingUpdate") == "RollingUpdate":
             await self._roll(daemonset, by_node, template_hash, created, deleted)
-        if created or deleted:
-            self._expect[request.key] = (created, deleted, time.monotonic() + EXPECTATION_TIMEOUT)
+        self.expectations.expect(request.key, created, deleted)
         live = {
             node: [p for p in pods if p["metadata"]["name"] not in deleted] for node, pods in by_node.items()
         }

@@ -12,7 +12,6 @@ they exit comes from :mod:`~infleet.sim.pod_timing` (``sim.infleet.io/run-second
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from infleet.api.kubernetes import JOB, POD
@@ -24,9 +23,8 @@ from infleet.kube.informer import Informer
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
 from infleet.sim.event_sink import EventSink
+from infleet.sim.pod_expectations import PodExpectations
 from infleet.sim.workload_pods import is_ready, is_terminal, pod_from_template
-
-EXPECTATION_TIMEOUT = 30.0
 
 
 def _finished(job: dict[str, Any]) -> bool:
@@ -38,24 +36,14 @@ class JobController:
     def __init__(self, client: ClusterClient, jobs: Informer, pods: Informer) -> None:
         self.client, self.jobs, self.pods = client, jobs, pods
         self.events = EventSink(EventRecorder(client, "job-controller"))
-        # Pods created but not yet in the cache, by Job key: act again only once they are seen.
-        self._expect: dict[str, tuple[set[str], float]] = {}
-
-    def _waiting_for_cache(self, key: str, namespace: str) -> bool:
-        names, deadline = self._expect.get(key, (set(), 0.0))
-        names = {n for n in names if self.pods.store.get(n, namespace) is None}
-        if names and time.monotonic() < deadline:
-            self._expect[key] = (names, deadline)
-            return True
-        self._expect.pop(key, None)
-        return False
+        self.expectations = PodExpectations(pods)
 
     async def reconcile(self, request: Request) -> Result:
         job = self.jobs.store.get(request.name, request.namespace)
         if job is None or job["metadata"].get("deletionTimestamp") or _finished(job):
-            self._expect.pop(request.key, None)
+            self.expectations.forget(request.key)
             return Result()
-        if self._waiting_for_cache(request.key, request.namespace):
+        if self.expectations.waiting(request.key, request.namespace):
             return Result(requeue_after=0.2)
         spec = job.get("spec") or {}
         pods = self.pods.store.owned_by(job["metadata"]["uid"])
@@ -113,8 +101,7 @@ class JobController:
             created.add(pod["metadata"]["name"])
             active = [*active, pod]
             self.events.emit(job, NORMAL, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
-        if created:
-            self._expect[request.key] = (created, time.monotonic() + EXPECTATION_TIMEOUT)
+        self.expectations.expect(request.key, created)
         return active
 
     async def _delete(self, pod: dict[str, Any]) -> None:

@@ -10,7 +10,6 @@ ready means available) and observedGeneration.
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +21,8 @@ from infleet.kube.informer import Informer
 from infleet.kube.reconciler import Request, Result
 from infleet.kube.status_patch import patch_status
 from infleet.sim.event_sink import EventSink
+from infleet.sim.pod_expectations import PodExpectations
 from infleet.sim.workload_pods import is_ready, is_terminal, pod_from_template
-
-EXPECTATION_TIMEOUT = 30.0
 
 
 class ReplicaSetController:
@@ -33,29 +31,16 @@ class ReplicaSetController:
     def __init__(self, client: ClusterClient, replicasets: Informer, pods: Informer) -> None:
         self.client, self.replicasets, self.pods = client, replicasets, pods
         self.events = EventSink(EventRecorder(client, "replicaset-controller"))
-        # Pods created or deleted but not yet seen so in the cache: act again only once they are, or a
-        # second pass would create (or delete) the same pods twice.
-        self._expect: dict[str, tuple[set[str], set[str], float]] = {}
-
-    def _waiting_for_cache(self, key: str) -> bool:
-        created, deleted, deadline = self._expect.get(key, (set(), set(), 0.0))
-        namespace = key.split("/", 1)[0]
-        created = {n for n in created if self.pods.store.get(n, namespace) is None}
-        deleted = {n for n in deleted if not _gone_or_going(self.pods.store.get(n, namespace))}
-        if (created or deleted) and time.monotonic() < deadline:
-            self._expect[key] = (created, deleted, deadline)
-            return True
-        self._expect.pop(key, None)
-        return False
+        self.expectations = PodExpectations(pods)
 
     async def reconcile(self, request: Request) -> Result:
         replicaset = self.replicasets.store.get(request.name, request.namespace)
         if replicaset is None:
-            self._expect.pop(request.key, None)
+            self.expectations.forget(request.key)
             return Result()
         if replicaset["metadata"].get("deletionTimestamp"):
             return Result()
-        if self._waiting_for_cache(request.key):
+        if self.expectations.waiting(request.key, request.namespace):
             return Result(requeue_after=0.5)
         created: set[str] = set()
         deleted: set[str] = set()
@@ -66,8 +51,7 @@ class ReplicaSetController:
         elif len(active) > replicas:
             for pod in surplus_first(active)[: len(active) - replicas]:
                 await self._delete(replicaset, pod, deleted)
-        if created or deleted:
-            self._expect[request.key] = (created, deleted, time.monotonic() + EXPECTATION_TIMEOUT)
+        self.expectations.expect(request.key, created, deleted)
         remaining = [p for p in active if p["metadata"]["name"] not in deleted]
         await self._write_status(replicaset, remaining, len(created))
         return Result()
@@ -145,10 +129,6 @@ class ReplicaSetController:
         except KubeAPIError as error:
             if not error.not_found:
                 raise
-
-
-def _gone_or_going(pod: dict[str, Any] | None) -> bool:
-    return pod is None or bool(pod["metadata"].get("deletionTimestamp"))
 
 
 def surplus_first(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
