@@ -238,9 +238,8 @@ async def test_port_forward_to_a_port_nothing_serves_reports_the_error(
         await stop(process)
 
 
-async def test_attach_streams_the_container_output(cluster: RunningSim, kubectl: Kubectl) -> None:
-    await cluster.client.create(DEPLOYMENT, deployment("web"))
-    pod = await running_pod(cluster, "web")
+async def attach_and_read(cluster: RunningSim, kubectl: Kubectl, pod: str, line: str) -> str:
+    """``kubectl attach`` to ``pod`` while its container writes ``line``: what attach printed."""
     process = await asyncio.create_subprocess_exec(
         *kubectl.command("attach", pod), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -250,15 +249,21 @@ async def test_attach_streams_the_container_output(cluster: RunningSim, kubectl:
         assert process.stdout is not None
         seen = ""
         async with asyncio.timeout(30):
-            while "GET /healthz 200" not in seen:
-                cluster.sim.kubelet.logs.write("default", pod, uid, "main", "GET /healthz 200")
+            while line not in seen:
+                cluster.sim.kubelet.logs.write("default", pod, uid, "main", line)
                 try:
                     seen += (await asyncio.wait_for(process.stdout.readline(), 1)).decode()
                 except TimeoutError:
                     continue  # attach shows output from its start on: write again
     finally:
         await stop(process)
-    assert "GET /healthz 200" in seen
+    return seen
+
+
+async def test_attach_streams_the_container_output(cluster: RunningSim, kubectl: Kubectl) -> None:
+    await cluster.client.create(DEPLOYMENT, deployment("web"))
+    pod = await running_pod(cluster, "web")
+    assert "GET /healthz 200" in await attach_and_read(cluster, kubectl, pod, "GET /healthz 200")
 
 
 async def test_port_forward_on_the_channel_protocol_other_clients_use(cluster: RunningSim) -> None:

@@ -16,6 +16,7 @@ from infleet.sim.spdy_frames import Data, RstStream, SpdyDecoder, SpdyEncoder
 from tests.apiserver_harness import Kubectl
 from tests.sim.conftest import RunningSim, deployment
 from tests.sim.test_pod_streams import (
+    attach_and_read,
     engine_deployment,
     forward,
     interactive_session,
@@ -80,23 +81,7 @@ async def test_kubectl_cp_and_attach_over_spdy(cluster: RunningSim, kubectl: Kub
     assert copied.returncode == 0, copied.stderr
     assert "nameserver" in (tmp_path / "resolv.conf").read_text()
 
-    process = await asyncio.create_subprocess_exec(
-        *kubectl.command("attach", pod), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    try:
-        uid = cluster.sim.kubelet.uid_of("default", pod)
-        assert uid is not None
-        assert process.stdout is not None
-        seen = ""
-        async with asyncio.timeout(30):
-            while "GET /ready 200" not in seen:
-                cluster.sim.kubelet.logs.write("default", pod, uid, "main", "GET /ready 200")
-                try:
-                    seen += (await asyncio.wait_for(process.stdout.readline(), 1)).decode()
-                except TimeoutError:
-                    continue  # attach shows output from its start on: write again
-    finally:
-        await stop(process)
+    assert "GET /ready 200" in await attach_and_read(cluster, kubectl, pod, "GET /ready 200")
 
 
 async def test_kubectl_port_forward_over_spdy(cluster: RunningSim, kubectl: Kubectl) -> None:
