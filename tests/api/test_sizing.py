@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from infleet.api.aitoolchain_io.v1.model_deployment import ModelDeploymentSpec
 from infleet.api.catalog import load_catalog
 from infleet.api.offerings import Offering, provisionable_offerings
-from infleet.api.sizing import SizingError, SizingRequest, size
+from infleet.api.sizing import SizingError, SizingRequest, request_for, size
 
 # (model, SKU, GPUs per node, expected GPUs per replica, TP, PP, max model length).
 # Rule: usable = memory x utilization (0.90; A10 0.82); weights/GPU = size x 1.02 / GPUs; overhead 2.3 GiB;
@@ -113,3 +114,23 @@ def test_fp8_quantization_halves_weights_and_max_model_len_is_honoured() -> None
     assert chosen.gpus == 1  # 131.42 / 2 x 1.02 = 67.0 GiB on one 72 GiB GPU
     with pytest.raises(SizingError, match="maxModelLen=131072"):
         size(SizingRequest(model, gpus=1, quantization="fp8", max_model_len=131072), [offering("H100", 8)])
+
+
+def test_an_fp8_kv_cache_holds_twice_the_tokens_and_sizes_the_context_from_them() -> None:
+    model = load_catalog().model("Qwen/Qwen2.5-32B-Instruct")
+    a100 = [offering("A100-80GB", 1)]
+    bf16 = size(SizingRequest(model), a100)
+    fp8 = size(SizingRequest(model, kv_cache_dtype="fp8_e4m3"), a100)
+    assert fp8.kv_bytes_per_token * 2 == bf16.kv_bytes_per_token
+    assert abs(fp8.kv_cache_tokens - 2 * bf16.kv_cache_tokens) <= 1  # 7.45 GiB at 131,072 B/token
+    # bf16: 30,512 tokens, a 29,696-token context; fp8: 61,024 tokens, the model's whole 32,768.
+    assert (bf16.max_model_len, fp8.max_model_len) == (29696, 32768)
+
+
+def test_a_model_deployments_kv_cache_dtype_reaches_sizing() -> None:
+    model = load_catalog().model("Qwen/Qwen2.5-32B-Instruct")
+    spec = ModelDeploymentSpec.model_validate({"model": model.name, "engineArgs": {"kvCacheDtype": "fp8"}})
+    assert request_for(spec, model).kv_bytes_per_token == model.kv_bytes_per_token(1.0)
+    assert (
+        request_for(ModelDeploymentSpec.model_validate({"model": model.name}), model).kv_cache_dtype is None
+    )

@@ -39,6 +39,11 @@ class SizingRequest:
     quantization: str | None = None
     gpu_memory_utilization: float | None = None
     replicas: int = 1
+    kv_cache_dtype: str | None = None  # vLLM's --kv-cache-dtype: an fp8 cache holds twice the tokens
+
+    @property
+    def kv_bytes_per_token(self) -> int:
+        return self.model.kv_bytes_per_token(1.0 if (self.kv_cache_dtype or "").startswith("fp8") else 2.0)
 
 
 def request_for(spec: ModelDeploymentSpec, model: ModelInfo, replicas: int | None = None) -> SizingRequest:
@@ -55,6 +60,7 @@ def request_for(spec: ModelDeploymentSpec, model: ModelInfo, replicas: int | Non
         quantization=args.quantization if args else None,
         gpu_memory_utilization=args.gpu_memory_utilization if args else None,
         replicas=max(spec.replicas if replicas is None else replicas, 1),
+        kv_cache_dtype=args.kv_cache_dtype if args else None,
     )
 
 
@@ -128,7 +134,7 @@ def plan(request: SizingRequest, offering: Offering, tp: int, pp: int) -> Plan:
     usable = offering.gpu.memory_gib * utilization
     weights = weights_gib(model, request.quantization) * WEIGHT_EXPANSION / gpus
     kv_gib = usable - weights - OVERHEAD_GIB
-    per_token = model.kv_bytes_per_token()
+    per_token = request.kv_bytes_per_token
     # Tensor parallelism splits KV heads; past the KV head count (or with MLA's shared latent) it copies them.
     copies = tp if model.attention == "MLA" else max(1, tp // model.kv_heads)
     tokens = max(0, math.floor(gpus * kv_gib * GIB / (per_token * copies))) if kv_gib > 0 else 0
@@ -221,7 +227,7 @@ def size(
 def _explain(request: SizingRequest, offerings: Sequence[Offering]) -> str:
     model = request.model
     need = weights_gib(model, request.quantization) * WEIGHT_EXPANSION
-    kv_need = required_len(request) * model.kv_bytes_per_token() / GIB
+    kv_need = required_len(request) * request.kv_bytes_per_token / GIB
     head = (
         f"{model.name} needs {need:.1f} GiB of weights ({need / WEIGHT_EXPANSION:.2f} GiB x 1.02), "
         f"{OVERHEAD_GIB} GiB overhead per GPU and {kv_need:.2f} GiB of KV cache for "
