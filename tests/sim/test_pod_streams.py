@@ -220,22 +220,27 @@ async def test_port_forward_tunnels_to_the_engine_of_a_pod_and_a_service(
         await stop(process)
 
 
-async def test_port_forward_to_a_port_nothing_serves_reports_the_error(
-    cluster: RunningSim, kubectl: Kubectl
-) -> None:
-    await cluster.client.create(DEPLOYMENT, engine_deployment())
-    pod = await running_pod(cluster, "qwen")
-    process, port = await forward(kubectl, f"pod/{pod}", 9999)
+async def forward_error(kubectl: Kubectl, pod: str, remote: int) -> str:
+    """Port-forward ``pod``'s port ``remote``, which nothing serves: what kubectl reported on stderr."""
+    process, port = await forward(kubectl, f"pod/{pod}", remote)
     try:
         with pytest.raises(httpx.HTTPError):
             async with httpx.AsyncClient(timeout=5) as http:
                 await http.get(f"http://127.0.0.1:{port}/")
         assert process.stderr is not None
-        error = (await asyncio.wait_for(process.stderr.read(), 15)).decode()
-        assert "error forwarding port 9999" in error
-        assert "ports the simulated container listens on: 8000" in error
+        return (await asyncio.wait_for(process.stderr.read(), 15)).decode()
     finally:
         await stop(process)
+
+
+async def test_port_forward_to_a_port_nothing_serves_reports_the_error(
+    cluster: RunningSim, kubectl: Kubectl
+) -> None:
+    await cluster.client.create(DEPLOYMENT, engine_deployment())
+    pod = await running_pod(cluster, "qwen")
+    error = await forward_error(kubectl, pod, 9999)
+    assert "error forwarding port 9999" in error
+    assert "ports the simulated container listens on: 8000" in error
 
 
 async def attach_and_read(cluster: RunningSim, kubectl: Kubectl, pod: str, line: str) -> str:

@@ -19,6 +19,7 @@ from tests.sim.test_pod_streams import (
     attach_and_read,
     engine_deployment,
     forward,
+    forward_error,
     interactive_session,
     run,
     running_pod,
@@ -106,16 +107,7 @@ async def test_kubectl_port_forward_over_spdy(cluster: RunningSim, kubectl: Kube
     assert "Upgrade: SPDY/3.1" in log
     assert "X-Stream-Protocol-Version: portforward.k8s.io" in log
 
-    process, port = await forward(kubectl, f"pod/{pod}", 9999)
-    try:
-        with pytest.raises(httpx.HTTPError):
-            async with httpx.AsyncClient(timeout=5) as http:
-                await http.get(f"http://127.0.0.1:{port}/")
-        assert process.stderr is not None
-        error = (await asyncio.wait_for(process.stderr.read(), 15)).decode()
-        assert "ports the simulated container listens on: 8000" in error
-    finally:
-        await stop(process)
+    assert "ports the simulated container listens on: 8000" in await forward_error(kubectl, pod, 9999)
 
 
 class RawSpdyClient:
