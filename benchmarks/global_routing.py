@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 import uvloop
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -302,7 +303,7 @@ def start_engines(log: Any) -> tuple[subprocess.Popen[bytes], list[int]]:
     return start_engine_host(Path(__file__), log)
 
 
-def gateway_config(ports: list[int], profile: str, path: Path) -> None:
+def gateway_config(ports: list[int], profile: str, path: Path, extra: dict[str, Any] | None = None) -> None:
     """A global gateway (no home region of its own) listing every replica with its region, cluster, cost."""
     catalog = load_catalog()
     backends = [
@@ -320,21 +321,31 @@ def gateway_config(ports: list[int], profile: str, path: Path) -> None:
     config = {
         "access_log": {"enabled": False},
         "master_key": MASTER,
-        "profiles": {"nearest-only": NEAREST_ONLY, "previous-default": PREVIOUS_DEFAULT},
+        "profiles": {
+            "nearest-only": NEAREST_ONLY,
+            "previous-default": PREVIOUS_DEFAULT,
+            **({extra["name"]: extra} if extra else {}),
+        },
         "models": [{"name": "qwen", "profile": profile, "backends": backends}],
     }
     path.write_bytes(orjson.dumps(config))  # JSON is YAML
 
 
 def run_one(
-    profile: str, plan: list[Arrival], seconds: float, warmup: float, work: Path, log: Any
+    profile: str,
+    plan: list[Arrival],
+    seconds: float,
+    warmup: float,
+    work: Path,
+    log: Any,
+    extra: dict[str, Any] | None = None,
 ) -> RunResult:
     engines, ports = start_engines(log)
     procs = [engines]
     try:
         port = free_port()
         cfg = work / "global_routing.yaml"
-        gateway_config(ports, profile, cfg)
+        gateway_config(ports, profile, cfg, extra)
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         gateway = subprocess.Popen(
             [sys.executable, "-m", "infleet", "gateway", "--config", str(cfg), "--port", str(port)],
@@ -563,6 +574,12 @@ def main() -> None:
         help="unique prompts (no reuse) or multi-turn conversations over tenants' system prompts",
     )
     parser.add_argument("--only", default="", help="comma-separated strategies to run")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="a routing profile file (YAML, as in the gateway config's `profiles`, with its `name`) to "
+        "run as one more strategy, e.g. to compare your own scorer weights with the default",
+    )
     parser.add_argument("--serve-engines", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "global_routing.md"))
     args = parser.parse_args()
@@ -573,14 +590,20 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     total = args.seconds + args.warmup
     everything = {**STRATEGIES, **SIDE_STRATEGIES}
+    extra: dict[str, Any] | None = None
+    if args.profile:
+        extra = yaml.safe_load(Path(args.profile).read_text())
+        everything[f"profile {extra['name']}"] = extra["name"]
     chosen = [s for s in everything if s in args.only.split(",")] if args.only else list(STRATEGIES)
+    if extra and not args.only:
+        chosen.append(f"profile {extra['name']}")
     load_before = os.getloadavg()
     rows = []
     with open(work / "global_routing.log", "wb") as log:
         for rate in (float(x) for x in args.rates.split(",")):
             plan = arrivals(args.seed, total, rate, args.workload)
             for name in chosen:
-                res = run_one(everything[name], plan, total, args.warmup, work, log)
+                res = run_one(everything[name], plan, total, args.warmup, work, log, extra)
                 row = {"rate": rate, **row_of(name, res, args)}
                 rows.append(row)
                 print(table_row(row), flush=True)

@@ -58,11 +58,11 @@ def test_a_ticket_closes_once_whatever_ends_it() -> None:
 
 def test_the_learned_time_moves_gradually_and_survives_a_reload() -> None:
     rep, clock = replica(), Clock()
-    for ttft in (0.2, 1.2):
+    for ttft in [0.2] * 20 + [1.2]:
         ticket = PrefillTicket(rep, clock, 1000.0)
         clock.t += ttft
         ticket.first_byte()
-    assert 0.2 < rep.prefill_seconds_per_kb < 0.5
+    assert 0.2 < rep.prefill_seconds_per_kb < 0.35  # one slow answer among many moves it a little
     new = replica()
     new.adopt_state(rep)
     assert new.prefill_seconds_per_kb == rep.prefill_seconds_per_kb

@@ -9,9 +9,7 @@ from collections.abc import Callable
 
 from infleet.gateway.model_rename import model_field
 from infleet.gateway.transport import Origin
-
-# Weight of the newest sample in the prefill-speed average: smooths noise over ~5 streams.
-_PREFILL_EWMA = 0.2
+from infleet.scheduling.routing.ttft_fit import FirstTokenFit
 
 
 class Replica:
@@ -24,6 +22,7 @@ class Replica:
         "cooldown_until",
         "cost",
         "external",
+        "first_token",
         "gpu",
         "health_failures",
         "health_successes",
@@ -38,7 +37,6 @@ class Replica:
         "origin",
         "outstanding",
         "prefill_backlog",
-        "prefill_seconds_per_kb",
         "region",
         "running",
         "unreachable",
@@ -83,7 +81,7 @@ class Replica:
         self.unreachable = False  # cooling down because a connection was refused or timed out
         self.outstanding = 0
         self.prefill_backlog = 0.0
-        self.prefill_seconds_per_kb = 0.0
+        self.first_token = FirstTokenFit()
         self.consecutive_failures = 0
         self.health_failures = 0
         self.health_successes = 0
@@ -92,14 +90,20 @@ class Replica:
         self.kv_usage = 0.0
         self.metrics_time = 0.0
 
+    @property
+    def prefill_seconds_per_kb(self) -> float:
+        return self.first_token.seconds_per_kb
+
+    @property
+    def first_token_fixed_seconds(self) -> float:
+        return self.first_token.fixed_seconds
+
     def first_byte(self, ttft: float, ahead: float, work: float) -> None:
         """A stream's first byte came `ttft` seconds after it was sent with `work` uncached prompt bytes,
-        behind `ahead` bytes of this gateway's requests still waiting for theirs: learn the replica's
-        prefill seconds per 1,000 bytes. Dividing by all the work served first keeps queueing out of it,
-        so a slow GPU looks slow and a busy fast one does not (its live backlog says it is busy)."""
-        sample = ttft * 1000.0 / (ahead + work)
-        old = self.prefill_seconds_per_kb
-        self.prefill_seconds_per_kb = sample if old <= 0.0 else old + _PREFILL_EWMA * (sample - old)
+        behind `ahead` bytes of this gateway's requests still waiting for theirs: fit the replica's first
+        token time to all the work served first, so queueing stays out of the fit, a slow GPU looks slow
+        and a busy fast one does not (its live backlog says it is busy)."""
+        self.first_token.observe(ttft, (ahead + work) / 1000.0)
 
     def routable(self, now: float) -> bool:
         """Whether the router may send this replica a request now."""
@@ -112,7 +116,6 @@ class Replica:
             "unreachable",
             "outstanding",
             "prefill_backlog",
-            "prefill_seconds_per_kb",
             "consecutive_failures",
             "health_failures",
             "health_successes",
@@ -122,6 +125,7 @@ class Replica:
             "metrics_time",
         ):
             setattr(self, attr, getattr(old, attr))
+        self.first_token.copy_from(old.first_token)
 
     def __repr__(self) -> str:
         return (

@@ -36,6 +36,7 @@ class Rep:
     cost: float = 1.0
     prefill_backlog: float = 0.0
     prefill_seconds_per_kb: float = 0.0
+    first_token_fixed_seconds: float = 0.0
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -116,6 +117,24 @@ def test_expected_ttft_weighs_speed_against_work_ahead() -> None:
     assert p.schedule(req(prompt_bytes=4000), [slow, fast]).ranked[0].name == "h100"
     fast.prefill_backlog = 12000.0  # 16 kB x 0.1 s does not
     assert p.schedule(req(prompt_bytes=4000), [slow, fast]).ranked[0].name == "l4"
+
+
+def test_expected_ttft_counts_the_step_every_first_token_waits_for() -> None:
+    # Alike in prefill speed, but every first token on the L4 group waits for a 0.1 s decode step.
+    fast = Rep("h100", prefill_seconds_per_kb=0.03, first_token_fixed_seconds=0.02)
+    slow = Rep("l4", prefill_seconds_per_kb=0.03, first_token_fixed_seconds=0.1)
+    scorer = expected_ttft(slack=0.0).scorers[0][0]
+    # A short (cached) turn: 0.05 s against 0.13 s.
+    assert scorer.score(req(prompt_bytes=500), [fast, slow]) == pytest.approx([1.0, 0.05 / 0.13], rel=0.02)
+    # Queued work on the fast one eventually outweighs the slow one's step: 0.02 + 0.03 x 6 > 0.13.
+    fast.prefill_backlog = 5000.0
+    assert scorer.score(req(prompt_bytes=500), [fast, slow])[0] < 1.0
+    # A replica with nothing learned counts as the mean line of the others.
+    new = Rep("new")
+    scores = scorer.score(
+        req(prompt_bytes=1000), [Rep("a", prefill_seconds_per_kb=0.02, first_token_fixed_seconds=0.1), new]
+    )
+    assert scores == pytest.approx([1.0, 1.0])
 
 
 def test_expected_ttft_discounts_the_prompt_a_replica_has_cached() -> None:

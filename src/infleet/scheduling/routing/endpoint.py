@@ -37,13 +37,16 @@ class Endpoint(Protocol):
     def metrics_time(self) -> float: ...  # monotonic time of the last good scrape, 0 if never
     @property
     def cost(self) -> float: ...  # relative cost, e.g. USD per GPU-hour
+    # Uncached prompt bytes of this gateway's requests to the replica still waiting for their first byte
+    # (see prefill_work).
     @property
-    def prefill_backlog(self) -> float: ...  # uncached prompt bytes of this gateway's requests to it
-    # still waiting for their first byte (see prefill_work)
+    def prefill_backlog(self) -> float: ...
+    # The learned first-token time (see ttft_fit): seconds per 1,000 uncached prompt bytes, and the part
+    # no prompt shortens (the decode step a request joins, the network); both 0 until known.
     @property
-    def prefill_seconds_per_kb(self) -> float: ...  # learned seconds per 1,000 uncached prompt bytes,
-
-    # 0 until known
+    def prefill_seconds_per_kb(self) -> float: ...
+    @property
+    def first_token_fixed_seconds(self) -> float: ...
 
 
 @dataclass(slots=True)

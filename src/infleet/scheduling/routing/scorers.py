@@ -31,16 +31,17 @@ class OutstandingScorer:
 
 
 class ExpectedTTFTScorer:
-    """The time to first token a replica would likely give: its learned prefill seconds per uncached
-    prompt byte times the bytes it would prefill before this request's first token (this gateway's
-    requests waiting there, plus this one less what the prefix index says the replica has cached).
-    Scored (fastest + slack) / (this + slack): a replica twice as slow scores about half, so speed counts
-    where counts of requests alone miss it on mixed GPUs; `slack` keeps differences of a few milliseconds
-    (noise between equal replicas) from herding traffic onto one. A replica with nothing learned yet
-    counts as the mean of the others.
+    """The time to first token a replica would likely give: its learned first-token line (a fixed part
+    plus seconds per uncached prompt byte, see ttft_fit) at the bytes it would prefill before this
+    request's first token (this gateway's requests waiting there, plus this one less what the prefix
+    index says the replica has cached). Scored (fastest + slack) / (this + slack): a replica twice as
+    slow scores about half, so speed counts where counts of requests alone miss it on mixed GPUs;
+    `slack` keeps differences of a few milliseconds (noise between equal replicas) from herding traffic
+    onto one. A replica with nothing learned yet counts as the mean of the others.
 
     Learning per uncached byte, not per request, is what lets a replica that mostly serves cached
-    prompts (fast first tokens) still be judged right for a cold one, and the reverse."""
+    prompts (fast first tokens) still be judged right for a cold one, and the reverse; the fixed part
+    is what tells a long decode step (every request there waits for it) from slow prefill."""
 
     name = "expected-ttft"
     needs_prompt_hashes = True
@@ -55,15 +56,20 @@ class ExpectedTTFTScorer:
         for c in candidates:
             cached = index.matched(c.name, prefix) if index is not None and prefix else 0
             work[c.name] = uncached_prompt_bytes(size, cached)
-        known = [c.prefill_seconds_per_kb for c in candidates if c.prefill_seconds_per_kb > 0.0]
+        known = [c for c in candidates if c.prefill_seconds_per_kb > 0.0 or c.first_token_fixed_seconds > 0.0]
         if not known:
             return [1.0] * len(candidates)
-        neutral = sum(known) / len(known)
+        neutral_slope = sum(c.prefill_seconds_per_kb for c in known) / len(known)
+        neutral_fixed = sum(c.first_token_fixed_seconds for c in known) / len(known)
         slack = self._slack
-        expected = [
-            (c.prefill_seconds_per_kb or neutral) * (c.prefill_backlog + work[c.name]) / 1000.0 + slack
-            for c in candidates
-        ]
+        expected = []
+        for c in candidates:
+            kb = (c.prefill_backlog + work[c.name]) / 1000.0
+            if c.prefill_seconds_per_kb > 0.0 or c.first_token_fixed_seconds > 0.0:
+                seconds = c.first_token_fixed_seconds + c.prefill_seconds_per_kb * kb
+            else:
+                seconds = neutral_fixed + neutral_slope * kb
+            expected.append(seconds + slack)
         best = min(expected)
         return [best / e if e > 0.0 else 1.0 for e in expected]
 
