@@ -98,12 +98,16 @@ class Replica:
     def first_token_fixed_seconds(self) -> float:
         return self.first_token.fixed_seconds
 
-    def first_byte(self, ttft: float, ahead: float, work: float) -> None:
+    @property
+    def first_token_learned_at(self) -> float:
+        return self.first_token.learned_at
+
+    def first_byte(self, ttft: float, ahead: float, work: float, now: float = 0.0) -> None:
         """A stream's first byte came `ttft` seconds after it was sent with `work` uncached prompt bytes,
         behind `ahead` bytes of this gateway's requests still waiting for theirs: fit the replica's first
         token time to all the work served first, so queueing stays out of the fit, a slow GPU looks slow
         and a busy fast one does not (its live backlog says it is busy)."""
-        self.first_token.observe(ttft, (ahead + work) / 1000.0)
+        self.first_token.observe(ttft, (ahead + work) / 1000.0, now)
 
     def routable(self, now: float) -> bool:
         """Whether the router may send this replica a request now."""
@@ -152,7 +156,8 @@ class PrefillTicket:
     def first_byte(self) -> None:
         if self._open:
             self.close()
-            self._replica.first_byte(self._now() - self._sent_at, self._ahead, self._work)
+            now = self._now()
+            self._replica.first_byte(now - self._sent_at, self._ahead, self._work, now)
 
     def close(self) -> None:
         if self._open:

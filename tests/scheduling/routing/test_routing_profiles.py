@@ -37,6 +37,7 @@ class Rep:
     prefill_backlog: float = 0.0
     prefill_seconds_per_kb: float = 0.0
     first_token_fixed_seconds: float = 0.0
+    first_token_learned_at: float = 100.0
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -135,6 +136,16 @@ def test_expected_ttft_counts_the_step_every_first_token_waits_for() -> None:
         req(prompt_bytes=1000), [Rep("a", prefill_seconds_per_kb=0.02, first_token_fixed_seconds=0.1), new]
     )
     assert scores == pytest.approx([1.0, 1.0])
+
+
+def test_expected_ttft_forgets_an_estimate_nothing_has_refreshed() -> None:
+    # One slow first token long ago (a cold cache, a burst) must not keep a replica idle for good.
+    scorer = expected_ttft(slack=0.0, forget_after=10.0).scorers[0][0]
+    fresh = Rep("fresh", prefill_seconds_per_kb=0.1, first_token_learned_at=95.0)
+    stale = Rep("stale", prefill_seconds_per_kb=0.9, first_token_learned_at=80.0)
+    assert scorer.score(req(prompt_bytes=2000), [fresh, stale]) == [1.0, 1.0]  # stale counts as the mean
+    stale.first_token_learned_at = 92.0
+    assert scorer.score(req(prompt_bytes=2000), [fresh, stale])[1] == pytest.approx(1 / 9)
 
 
 def test_expected_ttft_discounts_the_prompt_a_replica_has_cached() -> None:

@@ -42,7 +42,8 @@ def test_noise_never_gives_a_negative_slope_or_fixed_part() -> None:
     assert backwards.seconds_per_kb == 0.0
     assert backwards.fixed_seconds == pytest.approx(0.3, abs=0.02)
     steep = fitted([(1, 0.0), (2, 0.0), (10, 1.0)])  # the line would cross below zero
-    assert steep.fixed_seconds == 0.0 and steep.seconds_per_kb > 0.0
+    assert steep.fixed_seconds == 0.0
+    assert steep.seconds_per_kb > 0.0
 
 
 def test_state_carries_over_to_a_rebuilt_replica() -> None:
@@ -55,4 +56,5 @@ def test_state_carries_over_to_a_rebuilt_replica() -> None:
         old.predict(3),
     )
     new.observe(0.3, 9)
-    assert new.known and old.predict(9) != new.predict(9)
+    assert new.known
+    assert old.predict(9) != new.predict(9)

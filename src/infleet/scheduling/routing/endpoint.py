@@ -47,6 +47,8 @@ class Endpoint(Protocol):
     def prefill_seconds_per_kb(self) -> float: ...
     @property
     def first_token_fixed_seconds(self) -> float: ...
+    @property
+    def first_token_learned_at(self) -> float: ...  # monotonic time of the newest sample
 
 
 @dataclass(slots=True)

@@ -43,9 +43,12 @@ class RegionArgs(PluginArgs):
 
 
 class ExpectedTTFTArgs(PluginArgs):
-    """Arguments of `expected-ttft`: seconds added to every estimate, below which differences fade."""
+    """Arguments of `expected-ttft`: `slack`, seconds added to every estimate, below which differences
+    fade; `forget_after`, seconds without a new first token after which a replica's estimate counts as
+    unknown (the mean of the others) again."""
 
     slack: float = Field(default=0.05, ge=0.0)
+    forget_after: float = Field(default=10.0, gt=0.0)
 
 
 def build_routing_registry(
@@ -88,7 +91,9 @@ def build_routing_registry(
     registry.register(ConcurrencyCapFilter.name, simple(ConcurrencyCapFilter))
     registry.register(OutstandingScorer.name, simple(OutstandingScorer))
     registry.register_typed(
-        ExpectedTTFTScorer.name, ExpectedTTFTArgs, lambda args, env: ExpectedTTFTScorer(args.slack, index)
+        ExpectedTTFTScorer.name,
+        ExpectedTTFTArgs,
+        lambda args, env: ExpectedTTFTScorer(args.slack, index, args.forget_after),
     )
     registry.register(QueueScorer.name, queue)
     registry.register(KVCacheScorer.name, kv)

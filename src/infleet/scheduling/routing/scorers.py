@@ -37,7 +37,9 @@ class ExpectedTTFTScorer:
     index says the replica has cached). Scored (fastest + slack) / (this + slack): a replica twice as
     slow scores about half, so speed counts where counts of requests alone miss it on mixed GPUs;
     `slack` keeps differences of a few milliseconds (noise between equal replicas) from herding traffic
-    onto one. A replica with nothing learned yet counts as the mean of the others.
+    onto one. A replica with nothing learned yet, or nothing for `forget_after` seconds, counts as the
+    mean of the others: an estimate taken in a bad moment (a cold cache, a burst) would otherwise keep
+    the replica idle, and an idle replica never gets the request that would correct it.
 
     Learning per uncached byte, not per request, is what lets a replica that mostly serves cached
     prompts (fast first tokens) still be judged right for a cold one, and the reverse; the fixed part
@@ -46,9 +48,10 @@ class ExpectedTTFTScorer:
     name = "expected-ttft"
     needs_prompt_hashes = True
 
-    def __init__(self, slack: float, index: PrefixIndex | None = None) -> None:
+    def __init__(self, slack: float, index: PrefixIndex | None = None, forget_after: float = 10.0) -> None:
         self._slack = slack
         self._index = index
+        self._forget_after = forget_after
 
     def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
         index, prefix, size = self._index, request.prefix, request.prompt_bytes
@@ -56,20 +59,27 @@ class ExpectedTTFTScorer:
         for c in candidates:
             cached = index.matched(c.name, prefix) if index is not None and prefix else 0
             work[c.name] = uncached_prompt_bytes(size, cached)
-        known = [c for c in candidates if c.prefill_seconds_per_kb > 0.0 or c.first_token_fixed_seconds > 0.0]
+        oldest = request.now - self._forget_after
+        fresh = [
+            (c.prefill_seconds_per_kb > 0.0 or c.first_token_fixed_seconds > 0.0)
+            and c.first_token_learned_at >= oldest
+            for c in candidates
+        ]
+        known = [c for c, ok in zip(candidates, fresh, strict=True) if ok]
         if not known:
             return [1.0] * len(candidates)
         neutral_slope = sum(c.prefill_seconds_per_kb for c in known) / len(known)
         neutral_fixed = sum(c.first_token_fixed_seconds for c in known) / len(known)
         slack = self._slack
         expected = []
-        for c in candidates:
+        for c, ok in zip(candidates, fresh, strict=True):
             kb = (c.prefill_backlog + work[c.name]) / 1000.0
-            if c.prefill_seconds_per_kb > 0.0 or c.first_token_fixed_seconds > 0.0:
-                seconds = c.first_token_fixed_seconds + c.prefill_seconds_per_kb * kb
-            else:
-                seconds = neutral_fixed + neutral_slope * kb
-            expected.append(seconds + slack)
+            fixed, slope = (
+                (c.first_token_fixed_seconds, c.prefill_seconds_per_kb)
+                if ok
+                else (neutral_fixed, neutral_slope)
+            )
+            expected.append(fixed + slope * kb + slack)
         best = min(expected)
         return [best / e if e > 0.0 else 1.0 for e in expected]
 

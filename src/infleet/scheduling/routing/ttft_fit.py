@@ -21,19 +21,21 @@ _MIN_SPREAD_KB = 0.5
 class FirstTokenFit:
     """Exponentially weighted fit of ``seconds = fixed + per_kb * kb``; both 0 until the first sample."""
 
-    __slots__ = ("_n", "_x", "_xx", "_xy", "_y", "fixed_seconds", "seconds_per_kb")
+    __slots__ = ("_n", "_x", "_xx", "_xy", "_y", "fixed_seconds", "learned_at", "seconds_per_kb")
 
     def __init__(self) -> None:
         self._n = self._x = self._y = self._xx = self._xy = 0.0
         self.fixed_seconds = 0.0
         self.seconds_per_kb = 0.0
+        self.learned_at = 0.0  # monotonic time of the newest sample
 
     @property
     def known(self) -> bool:
         return self._n > 0.0
 
-    def observe(self, seconds: float, kb: float) -> None:
+    def observe(self, seconds: float, kb: float, now: float = 0.0) -> None:
         """One first byte after ``seconds`` for ``kb`` thousand bytes of prefill work ahead of it."""
+        self.learned_at = now
         keep = 1.0 - _DECAY if self._n > 0.0 else 0.0
         self._n = self._n * keep + 1.0
         self._x = self._x * keep + kb
@@ -67,3 +69,4 @@ class FirstTokenFit:
         self._n, self._x, self._y = other._n, other._x, other._y
         self._xx, self._xy = other._xx, other._xy
         self.fixed_seconds, self.seconds_per_kb = other.fixed_seconds, other.seconds_per_kb
+        self.learned_at = other.learned_at
