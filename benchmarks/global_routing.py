@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -243,7 +244,13 @@ async def sample_engines(ports: list[int], result: RunResult, start: float, stop
 
 
 async def one_request(
-    pool: HttpPool, url: Origin, arrival: Arrival, measured: bool, result: RunResult, start: float
+    pool: HttpPool,
+    url: Origin,
+    arrival: Arrival,
+    measured: bool,
+    result: RunResult,
+    start: float,
+    wan: bool,
 ) -> None:
     headers = [
         (b"content-type", b"application/json"),
@@ -274,14 +281,18 @@ async def one_request(
     served_in = backend.split("/", 1)[0]
     if measured:
         result.ttft.append(first)
-        result.ttft_wan.append(first + rtt(arrival.region, served_in))
+        # Over real WAN links the round trip is in `first` already.
+        result.ttft_wan.append(first if wan else first + rtt(arrival.region, served_in))
         result.served[(arrival.region, served_in)] += 1
         result.by_replica.setdefault(backend, []).append(first)
 
 
-async def drive(url: str, ports: list[int], plan: list[Arrival], seconds: float, warmup: float) -> RunResult:
+async def drive(
+    urls: dict[str, str], ports: list[int], plan: list[Arrival], seconds: float, warmup: float, wan: bool
+) -> RunResult:
+    """Send ``plan`` on time, each arrival to its region's gateway (``urls``), and sample the engines."""
     pool = HttpPool()
-    origin = Origin.parse(url)
+    origins = {r: Origin.parse(u) for r, u in urls.items()}
     result = RunResult()
     start = time.perf_counter()
     sampler = asyncio.create_task(sample_engines(ports, result, start, start + seconds))
@@ -291,7 +302,9 @@ async def drive(url: str, ports: list[int], plan: list[Arrival], seconds: float,
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(
-            asyncio.create_task(one_request(pool, origin, arrival, arrival.at >= warmup, result, start))
+            asyncio.create_task(
+                one_request(pool, origins[arrival.region], arrival, arrival.at >= warmup, result, start, wan)
+            )
         )
     await asyncio.gather(*tasks, sampler)
     await pool.close()
@@ -303,8 +316,11 @@ def start_engines(log: Any) -> tuple[subprocess.Popen[bytes], list[int]]:
     return start_engine_host(Path(__file__), log)
 
 
-def gateway_config(ports: list[int], profile: str, path: Path, extra: dict[str, Any] | None = None) -> None:
-    """A global gateway (no home region of its own) listing every replica with its region, cluster, cost."""
+def gateway_config(
+    ports: list[int], profile: str, path: Path, extra: dict[str, Any] | None = None, region: str = ""
+) -> None:
+    """A global gateway listing every replica with its region, cluster and cost; ``ports`` are where it
+    reaches each replica (the engine, or a WAN link to it); ``region`` its own (none by default)."""
     catalog = load_catalog()
     backends = [
         {
@@ -319,6 +335,7 @@ def gateway_config(ports: list[int], profile: str, path: Path, extra: dict[str, 
         for port, (name, region, gpu, gpus) in zip(ports, ENGINES, strict=True)
     ]
     config = {
+        "region": region,
         "access_log": {"enabled": False},
         "master_key": MASTER,
         "profiles": {
@@ -339,26 +356,65 @@ def run_one(
     work: Path,
     log: Any,
     extra: dict[str, Any] | None = None,
+    wan: bool = False,
 ) -> RunResult:
+    """One strategy over fresh engines: one global gateway for every client region or, with ``wan``,
+    one gateway per region (its clients' nearest) reaching other regions' replicas over WAN links."""
     engines, ports = start_engines(log)
     procs = [engines]
     try:
-        port = free_port()
-        cfg = work / "global_routing.yaml"
-        gateway_config(ports, profile, cfg, extra)
+        gateway_regions = REGIONS if wan else ("",)
+        reach = {r: list(ports) for r in gateway_regions}
+        if wan:
+            links, link_ports = start_wan_links(ports, log)
+            procs.append(links)
+            for r in REGIONS:
+                reach[r] = [
+                    port if r == region else next(link_ports)
+                    for port, (_, region, _, _) in zip(ports, ENGINES, strict=True)
+                ]
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "infleet", "gateway", "--config", str(cfg), "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-        procs.append(gateway)
-        wait_ready(port, gateway, 180)
+        urls = {}
+        for r in gateway_regions:
+            port = free_port()
+            cfg = work / f"global_routing{'-' + r if r else ''}.yaml"
+            gateway_config(reach[r], profile, cfg, extra, region=r)
+            gateway = subprocess.Popen(
+                [sys.executable, "-m", "infleet", "gateway", "--config", str(cfg), "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+            procs.append(gateway)
+            wait_ready(port, gateway, 180)
+            urls[r] = f"http://127.0.0.1:{port}"
         time.sleep(0.5)
-        return uvloop.run(drive(f"http://127.0.0.1:{port}", ports, plan, seconds, warmup))
+        by_region = {r: urls[r if wan else ""] for r in REGIONS}
+        return uvloop.run(drive(by_region, ports, plan, seconds, warmup, wan))
     finally:
         stop(procs)
+
+
+def start_wan_links(ports: list[int], log: Any) -> tuple[subprocess.Popen[bytes], Iterator[int]]:
+    """A WAN-links process with one link per (gateway region, replica elsewhere), in that order, each
+    holding traffic for half the regions' round trip each way; its listening ports, in the same order."""
+    spec = [
+        [port, rtt(r, region) * 1000 / 2]
+        for r in REGIONS
+        for port, (_, region, _, _) in zip(ports, ENGINES, strict=True)
+        if region != r
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("wan_links.py")), orjson.dumps(spec).decode()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError(f"WAN links exited with {proc.wait()}")
+    return proc, iter(orjson.loads(line)["ports"])
 
 
 @dataclass
@@ -453,7 +509,8 @@ def describe(profile: str) -> str:
 def header(args: argparse.Namespace, load_avg: tuple[float, ...]) -> list[str]:
     cap = capacity()
     return [
-        f"# Global routing: three regions, uneven load and GPU mix ({args.workload} workload)",
+        "# Global routing: three regions, uneven load and GPU mix "
+        f"({args.workload} workload{', WAN links' if args.wan else ''})",
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores (shared machine; "
         f"load average before the runs {load_avg[0]:.2f} / {load_avg[1]:.2f} / {load_avg[2]:.2f}, after "
@@ -465,19 +522,35 @@ def header(args: argparse.Namespace, load_avg: tuple[float, ...]) -> list[str]:
             + f" (prefill roofline about {cap[r]:.1f} req/s at a 2,000-token prompt)"
             for r in REGIONS
         )
-        + f"; about {sum(cap.values()):.1f} req/s in all. One global Infleet gateway (no home region; "
-        "scrapes engine /metrics every 200 ms) lists the six as backends with region, cluster, GPU and cost "
-        "(catalog $/GPU-hour x GPUs).",
+        + f"; about {sum(cap.values()):.1f} req/s in all. "
+        + (
+            "One Infleet gateway per region (its `region` set; scrapes engine /metrics every 200 ms), each "
+            "listing all six as backends with region, cluster, GPU and cost (catalog $/GPU-hour x GPUs); "
+            "replicas in other regions are reached over simulated WAN links (`benchmarks/wan_links.py`: "
+            "loopback relays that hold every chunk for half the round trip each way: us-east-eu-west 75 ms, "
+            "us-east-ap-southeast 210 ms, eu-west-ap-southeast 160 ms), so scrapes, health checks and "
+            "answers from there pay it."
+            if args.wan
+            else "One global Infleet gateway (no home region; scrapes engine /metrics every 200 ms) lists "
+            "the six as backends with region, cluster, GPU and cost (catalog $/GPU-hour x GPUs)."
+        ),
         "",
         "Clients: open-loop Poisson per region, "
         + ", ".join(f"{r} {SHARES[r]:.0%}" for r in REGIONS)
         + " of the offered load (most from the region with the least capacity), each request with "
         f"`x-infleet-region: <client region>`; {WORKLOADS[args.workload]}, "
         f"streaming. Same arrivals (seed {args.seed}) for every strategy at a rate; {args.warmup:g} s of "
-        f"unmeasured warm-up arrivals, then {args.seconds:g} s measured. TTFT = first data event at the "
-        "client over loopback; the `+WAN` column adds a modelled round trip when the answer came from "
-        "another region (us-east-eu-west 75 ms, us-east-ap-southeast 210 ms, eu-west-ap-southeast 160 ms); "
-        "it is added after the fact and does not change what the gateway sees.",
+        f"unmeasured warm-up arrivals, then {args.seconds:g} s measured. "
+        + (
+            "Each client sends to its own region's gateway. TTFT = first data event at the client, WAN "
+            "round trip included where the answer came from another region (the `+WAN` column is the "
+            "same figure)."
+            if args.wan
+            else "TTFT = first data event at the client over loopback; the `+WAN` column adds a modelled "
+            "round trip when the answer came from another region (us-east-eu-west 75 ms, "
+            "us-east-ap-southeast 210 ms, eu-west-ap-southeast 160 ms); it is added after the fact and "
+            "does not change what the gateway sees."
+        ),
         "",
         f"Strategies (gateway profiles): `default` (the built-in: {describe('default')}); `round-robin` "
         "across all six replicas; `nearest region only` (the default's scorers but locality, behind "
@@ -575,6 +648,11 @@ def main() -> None:
     )
     parser.add_argument("--only", default="", help="comma-separated strategies to run")
     parser.add_argument(
+        "--wan",
+        action="store_true",
+        help="one gateway per region, other regions' replicas behind simulated WAN links (real round trips)",
+    )
+    parser.add_argument(
         "--profile",
         default="",
         help="a routing profile file (YAML, as in the gateway config's `profiles`, with its `name`) to "
@@ -603,7 +681,7 @@ def main() -> None:
         for rate in (float(x) for x in args.rates.split(",")):
             plan = arrivals(args.seed, total, rate, args.workload)
             for name in chosen:
-                res = run_one(everything[name], plan, total, args.warmup, work, log, extra)
+                res = run_one(everything[name], plan, total, args.warmup, work, log, extra, args.wan)
                 row = {"rate": rate, **row_of(name, res, args)}
                 rows.append(row)
                 print(table_row(row), flush=True)
