@@ -219,9 +219,6 @@ def main() -> int:
 
 #: Why the held points outside 1.5x are outside; checked against the table on each run by hand.
 GAPS = [
-    "**NIM TTFT at C=5 and C=25** (simulated 0.5-0.65x): the simulated clients are evenly staggered, so a "
-    "prompt rarely waits behind another one's 5,000-token prefill; AIPerf's clients drift into partial "
-    "waves and pay that wait. Throughput, ITL and the saturated TTFTs (C>=50) are within 1.5x.",
     "**TensorRT-LLM Llama-3.1-405B on 8x H100, long outputs** (1.5-1.7x fast): on H100 the KV cache, not "
     "the GPUs, caps the batch; TensorRT-LLM reserves more activation and graph memory for a 405B model than "
     "the flat per-GPU overhead the model assumes, so it runs a smaller batch than the simulation. The H200 "
