@@ -7,7 +7,7 @@ the workload open, the assumption is written next to the point and in the result
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from infleet.api.catalog import load_catalog
@@ -32,6 +32,7 @@ class Setup:
     async_scheduling: bool = False
     scheduler_steps: int = 1
     expert_parallel: bool = False
+    attention_data_parallel: bool = False
 
     def perf(self) -> PerformanceModel:
         catalog = load_catalog()
@@ -47,6 +48,7 @@ class Setup:
                 self.async_scheduling or self.engine == "tensorrt-llm", self.scheduler_steps
             ),
             expert_parallel=self.expert_parallel,
+            attention_data_parallel=self.attention_data_parallel,
         )
 
     @property
@@ -56,6 +58,7 @@ class Setup:
         extra = " async" if self.async_scheduling else ""
         extra += f" steps={self.scheduler_steps}" if self.scheduler_steps > 1 else ""
         extra += " EP" if self.expert_parallel else ""
+        extra += " attention-DP" if self.attention_data_parallel else ""
         return f"{self.model.rsplit('/', 1)[-1]}{quant}{kv} {self.gpus}x{self.gpu}{extra}"
 
 
@@ -171,7 +174,10 @@ TRTLLM_REQUEST_CAP = 2000
 def _trtllm() -> list[Point]:
     points = []
     for (model, gpu, tp, ep), figures in _TRTLLM.items():
-        setup = Setup(model, gpu, tp, "fp8", "fp8", engine="tensorrt-llm", expert_parallel=ep)
+        # The MoE runs as the source's llm_options for MoE models set it: experts split over the GPUs
+        # (--ep) and enable_attention_dp, each GPU running attention for its own requests.
+        setup = Setup(model, gpu, tp, "fp8", "fp8", engine="tensorrt-llm")
+        setup = replace(setup, expert_parallel=ep, attention_data_parallel=ep)
         for shape, figure in zip(_SHAPES, figures, strict=True):
             if figure is None:
                 continue

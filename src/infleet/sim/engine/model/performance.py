@@ -18,6 +18,7 @@ are calibrated against published figures by ``benchmarks/engine_calibration.py``
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -78,10 +79,15 @@ class PerformanceModel:
         version: str | None = None,
         scheduling: Scheduling | None = None,
         expert_parallel: bool = False,
+        attention_data_parallel: bool = False,
         memory: MemoryConstants | None = None,
     ) -> None:
         if gpus < 1:
             raise ValueError(f"engine {model.name}: gpus must be >= 1, got {gpus}")
+        if attention_data_parallel and not (expert_parallel and model.experts):
+            raise ValueError(
+                f"engine {model.name}: attention data parallelism needs an MoE model with expert parallelism"
+            )
         self.model = model
         self.gpu = gpu
         self.gpus = gpus
@@ -108,6 +114,8 @@ class PerformanceModel:
             p.layer_overhead_s + (p.low_precision_layer_overhead_s if self.format != "16bit" else 0.0)
         )
         self._setup_parameters(expert_parallel)
+        self.attention_dp = attention_data_parallel and gpus > 1
+        self.kv_copies = self._kv_copies()
         self.kv_capacity_tokens = self._kv_capacity()
 
     def _setup_parameters(self, expert_parallel: bool) -> None:
@@ -122,6 +130,7 @@ class PerformanceModel:
         self._lm_head_params = float(table)
         self._body_params = max(shared - table * (1 if m.tie_word_embeddings else 2), 0.0)
         self._dense_bytes = (self._body_params + self._lm_head_params) * bytes_per_param
+        self._dense_bytes_all = shared * bytes_per_param  # embedding table included: what memory holds
         self.moe: MoeCost | None = None
         if layout is not None:
             self.moe = MoeCost(
@@ -139,20 +148,41 @@ class PerformanceModel:
             )
         self._expert_parallel = layout is not None and expert_parallel and self.gpus > 1
 
+    def _kv_copies(self) -> float:
+        """How many times the GPUs store each token's KV entries between them.
+
+        Tensor parallelism splits the KV heads, but each GPU holds at least one: past the KV head count
+        the heads are copied (Qwen3-235B's 4 heads on 8 GPUs are stored twice), and MLA's one shared
+        latent is copied on every GPU (vLLM and TensorRT-LLM both do this; so does the sizing plan).
+        With attention data parallelism each GPU keeps all heads of its own sequences: one copy.
+        """
+        g, m = self.gpus, self.model
+        if g == 1 or self.attention_dp:
+            return 1.0
+        if m.attention == "MLA":
+            return float(g)
+        return g * math.ceil(m.kv_heads / g) / m.kv_heads
+
+    def replicated_weight_bytes(self) -> float:
+        """Weight bytes held more than once: with attention data parallelism every GPU keeps its own
+        copy of the non-expert weights (attention, router, norms, embeddings and LM head)."""
+        if not self.attention_dp:
+            return 0.0
+        return self._dense_bytes_all * (self.gpus - 1)
+
     def _kv_capacity(self) -> int:
         usable = self.gpus * self.gpu.memory_gib * GIB * self.gpu_memory_utilization
         reserved = (
-            self.weight_bytes * self.memory.weight_expansion
-            + self.gpus * self.memory.overhead_per_gpu_gib * GIB
-        )
+            self.weight_bytes + self.replicated_weight_bytes()
+        ) * self.memory.weight_expansion + self.gpus * self.memory.overhead_per_gpu_gib * GIB
         free = usable - reserved
-        if free <= self.kv_bytes_per_token * 16:
+        if free <= self.kv_bytes_per_token * self.kv_copies * 16:
             raise ModelDoesNotFitError(
                 f"model {self.model.name} ({self.weight_bytes / GIB:.1f} GiB of weights) does not fit on "
                 f"{self.gpus} x {self.gpu.name} ({self.gpu.memory_gib:g} GiB each at utilization "
                 f"{self.gpu_memory_utilization:g}); raise --gpus or pick a GPU with more memory"
             )
-        return int(free // self.kv_bytes_per_token)
+        return int(free // (self.kv_bytes_per_token * self.kv_copies))
 
     def num_blocks(self, block_size: int) -> int:
         return self.kv_capacity_tokens // block_size
@@ -175,20 +205,26 @@ class PerformanceModel:
         eff = self.efficiency
         sampled = max(shape.seqs, 1)
         dense_flops = 2.0 * (self._body_params * tokens + self._lm_head_params * sampled)
+        # With attention data parallelism each GPU streams the whole of the non-expert weights for its
+        # own share of the batch; with tensor parallelism each streams its shard.
+        streams = 1 if self.attention_dp else g
         dense = max(
-            self._dense_bytes / (g * self._bw * eff.bandwidth),
+            self._dense_bytes / (streams * self._bw * eff.bandwidth),
             dense_flops / (g * self.peak_flops * eff.compute),
         )
         experts = self.moe.time(tokens) if self.moe is not None else 0.0
         m = self.model
-        kv_read = shape.context_tokens * self.kv_bytes_per_token / (g * self._bw * self.profile.kv_bandwidth)
+        kv_bytes = shape.context_tokens * self.kv_bytes_per_token * self.kv_copies
+        kv_read = kv_bytes / (g * self._bw * self.profile.kv_bandwidth)
         attn_flops = 4.0 * m.layers * m.attention_heads * m.head_dim * shape.attention_pairs
         attn_compute = attn_flops / (g * self.gpu.bf16_tflops * 1e12 * self.profile.attention_compute)
         attention = max(kv_read, attn_compute)
         return dense + experts + attention + self.communication(tokens) + self._layer_overhead
 
     def communication(self, tokens: int) -> float:
-        """Tensor-parallel all-reduces: two per layer, one with expert parallelism (the MoE pays its own)."""
+        """Tensor-parallel all-reduces: two per layer, one with expert parallelism (the MoE pays its own).
+        With attention data parallelism the attention all-reduce becomes the all-gather of every rank's
+        tokens before the experts and the reduce-scatter after them: the same bytes, so the same cost."""
         g = self.gpus
         if g == 1:
             return 0.0
