@@ -33,6 +33,7 @@ class Setup:
     scheduler_steps: int = 1
     expert_parallel: bool = False
     attention_data_parallel: bool = False
+    cuda_graph_padding: bool = False
 
     def perf(self) -> PerformanceModel:
         catalog = load_catalog()
@@ -49,6 +50,7 @@ class Setup:
             ),
             expert_parallel=self.expert_parallel,
             attention_data_parallel=self.attention_data_parallel,
+            cuda_graph_batch_sizes=TRTLLM_CUDA_GRAPH_BATCH_SIZES if self.cuda_graph_padding else (),
         )
 
     @property
@@ -167,6 +169,8 @@ _TRTLLM = {  # (model, gpu, tp, expert parallel): figures per shape, None where 
     ("Qwen/Qwen3-235B-A22B", "H100", 8, True): [None, 19658, 12447, 18351, 14898, 15136, None, 9924, 3225,
                                                 None],
 }  # fmt: skip
+#: The perf overview's llm_options: CUDA graphs captured at these decode batch sizes, with padding.
+TRTLLM_CUDA_GRAPH_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096, 8192)
 # Requests per shape are cut to keep the run short: steady state needs a few times the batch, not 30,000.
 TRTLLM_REQUEST_CAP = 2000
 
@@ -174,9 +178,9 @@ TRTLLM_REQUEST_CAP = 2000
 def _trtllm() -> list[Point]:
     points = []
     for (model, gpu, tp, ep), figures in _TRTLLM.items():
-        # The MoE runs as the source's llm_options for MoE models set it: experts split over the GPUs
-        # (--ep) and enable_attention_dp, each GPU running attention for its own requests.
-        setup = Setup(model, gpu, tp, "fp8", "fp8", engine="tensorrt-llm")
+        # As the source's llm_options set it: CUDA graphs with padding; for the MoE, experts split over
+        # the GPUs (--ep) and enable_attention_dp, each GPU running attention for its own requests.
+        setup = Setup(model, gpu, tp, "fp8", "fp8", engine="tensorrt-llm", cuda_graph_padding=True)
         setup = replace(setup, expert_parallel=ep, attention_data_parallel=ep)
         for shape, figure in zip(_SHAPES, figures, strict=True):
             if figure is None:

@@ -9,6 +9,8 @@ The scheduler asks it for each step's duration and the KV-cache capacity. A step
 - the routed experts of an MoE model (:mod:`.moe_cost`);
 - attention: the KV cache read at the KV dtype, or its FLOPs for long prefills;
 - tensor-parallel all-reduces, per-layer kernel overheads;
+- with CUDA graphs captured with padding, a decode-only step computes the rows of the next captured
+  batch size (:meth:`PerformanceModel.graph_rows`);
 - the host's work per step (:mod:`.host_cost`), which does not shrink with tensor parallelism.
 
 Every term is non-decreasing in the tokens, sequences and context of the step, so a bigger batch never
@@ -18,7 +20,9 @@ are calibrated against published figures by ``benchmarks/engine_calibration.py``
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -80,6 +84,7 @@ class PerformanceModel:
         scheduling: Scheduling | None = None,
         expert_parallel: bool = False,
         attention_data_parallel: bool = False,
+        cuda_graph_batch_sizes: Sequence[int] = (),
         memory: MemoryConstants | None = None,
     ) -> None:
         if gpus < 1:
@@ -115,6 +120,7 @@ class PerformanceModel:
         )
         self._setup_parameters(expert_parallel)
         self.attention_dp = attention_data_parallel and gpus > 1
+        self.cuda_graph_batch_sizes = tuple(sorted(set(cuda_graph_batch_sizes)))
         self.kv_copies = self._kv_copies()
         self.kv_capacity_tokens = self._kv_capacity()
 
@@ -196,14 +202,25 @@ class PerformanceModel:
         experts = lay.experts * lay.touched_fraction(tokens) * lay.params_per_expert * per_param
         return self._dense_bytes + experts
 
+    def graph_rows(self, shape: StepShape) -> int:
+        """Rows the GEMMs of a step compute. A decode-only step replayed from a CUDA graph captured with
+        padding (TensorRT-LLM's ``cuda_graph_config: enable_padding``) runs at the next captured batch
+        size, the extra rows dummies; steps with prompt tokens, and batches above the largest captured
+        size, run as they are."""
+        rows = shape.prefill_tokens + shape.decode_seqs
+        sizes = self.cuda_graph_batch_sizes
+        if shape.prefill_tokens or not sizes or rows > sizes[-1]:
+            return rows
+        return sizes[bisect.bisect_left(sizes, rows)]
+
     def gpu_time(self, shape: StepShape) -> float:
         """Seconds the GPUs work on one step (no host time)."""
-        tokens = shape.prefill_tokens + shape.decode_seqs
+        tokens = self.graph_rows(shape)
         if tokens <= 0:
             return 0.0
         g = self.gpus
         eff = self.efficiency
-        sampled = max(shape.seqs, 1)
+        sampled = max(shape.seqs + tokens - shape.decode_seqs - shape.prefill_tokens, 1)
         dense_flops = 2.0 * (self._body_params * tokens + self._lm_head_params * sampled)
         # With attention data parallelism each GPU streams the whole of the non-expert weights for its
         # own share of the batch; with tensor parallelism each streams its shard.
