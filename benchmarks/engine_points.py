@@ -187,7 +187,9 @@ def _trtllm() -> list[Point]:
                 continue
             prompt, output = (int(x) for x in shape.split("/"))
             n = min(_REQUESTS[shape], TRTLLM_REQUEST_CAP)
-            w = Workload("offline", n, prompt, output, max_num_seqs=2048, max_batched=8192)
+            # With attention data parallelism max_num_tokens is per GPU: each schedules its own batch.
+            budget = 8192 * (tp if ep else 1)
+            w = Workload("offline", n, prompt, output, max_num_seqs=2048, max_batched=budget)
             points.append(Point("trtllm", setup, w, "output_tps", figure))
     return points
 

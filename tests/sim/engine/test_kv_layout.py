@@ -7,6 +7,8 @@ import pytest
 
 from infleet.api.catalog import GIB, load_catalog
 from infleet.sim.engine.model.performance import PerformanceModel, StepShape
+from infleet.sim.engine.model.scheduler import Scheduler, SchedulerConfig
+from infleet.sim.engine.model.sequence import Sequence
 
 
 def model(name: str, gpu: str, gpus: int, **kwargs: object) -> PerformanceModel:
@@ -60,3 +62,38 @@ def test_attention_data_parallel_needs_an_moe_with_expert_parallelism() -> None:
         model("meta-llama/Llama-3.1-405B-Instruct", "H200", 8, attention_data_parallel=True)
     with pytest.raises(ValueError, match="expert parallelism"):
         model("Qwen/Qwen3-235B-A22B", "H200", 8, attention_data_parallel=True)
+
+
+def test_attention_data_parallel_runs_a_long_prompt_s_attention_on_one_gpu() -> None:
+    kwargs: dict[str, object] = {"quantization": "fp8", "kv_cache_dtype": "fp8", "engine": "tensorrt-llm"}
+    qwen = "Qwen/Qwen3-235B-A22B"
+    tp = model(qwen, "H200", 8, expert_parallel=True, **kwargs)
+    adp = model(qwen, "H200", 8, expert_parallel=True, attention_data_parallel=True, **kwargs)
+    chunk = 8192
+    pairs = chunk * (12000 + chunk / 2)  # the last chunk of a 20,000-token prompt
+    step = StepShape(prefill_tokens=chunk, attention_pairs=pairs, prefill_seqs=1, largest_prefill_pairs=pairs)
+    # Its attention FLOPs alone on one GPU take longer than the rest of the step spread over eight.
+    assert adp.gpu_time(step) > 2 * tp.gpu_time(step)
+    # Eight such chunks, one per GPU, cost each GPU one chunk: the same step time as one chunk's attention.
+    eight = StepShape(
+        prefill_tokens=8 * chunk, attention_pairs=8 * pairs, prefill_seqs=8, largest_prefill_pairs=pairs
+    )
+    attention_one = adp.gpu_time(step) - adp.gpu_time(StepShape(prefill_tokens=chunk, prefill_seqs=1))
+    attention_eight = adp.gpu_time(eight) - adp.gpu_time(StepShape(prefill_tokens=8 * chunk, prefill_seqs=8))
+    assert attention_eight == pytest.approx(attention_one)
+
+
+def test_scheduler_reports_the_largest_prefill_chunk_only_for_attention_data_parallel_engines() -> None:
+    kwargs: dict[str, object] = {"quantization": "fp8", "kv_cache_dtype": "fp8", "engine": "tensorrt-llm"}
+    qwen = "Qwen/Qwen3-235B-A22B"
+    shapes = []
+    for adp in (False, True):
+        p = model(qwen, "H200", 8, expert_parallel=True, attention_data_parallel=adp, **kwargs)
+        sched = Scheduler(p, SchedulerConfig(256, 4096, 16, True, False))
+        sched.add(Sequence("long", list(range(3000)), ["x"] * 4, "length", 0.0))
+        sched.add(Sequence("short", list(range(10**6, 10**6 + 500)), ["x"] * 4, "length", 0.0))
+        shapes.append(sched.schedule(0.0).shape)
+    plain, adp_shape = shapes
+    assert plain.largest_prefill_pairs == 0.0
+    assert adp_shape.attention_pairs == pytest.approx(3000 * 1500 + 500 * 250)
+    assert adp_shape.largest_prefill_pairs == pytest.approx(3000 * 1500)

@@ -56,6 +56,8 @@ class StepShape:
     context_tokens: int = 0  # KV entries read by attention across the batch
     attention_pairs: float = 0.0  # sum over scheduled tokens of the context each attends to
     prefill_seqs: int = 0  # sequences with a prefill chunk in the step
+    # attention pairs of the largest single prefill chunk: with attention data parallelism one GPU runs it
+    largest_prefill_pairs: float = 0.0
 
     @property
     def seqs(self) -> int:
@@ -233,8 +235,13 @@ class PerformanceModel:
         m = self.model
         kv_bytes = shape.context_tokens * self.kv_bytes_per_token * self.kv_copies
         kv_read = kv_bytes / (g * self._bw * self.profile.kv_bandwidth)
-        attn_flops = 4.0 * m.layers * m.attention_heads * m.head_dim * shape.attention_pairs
-        attn_compute = attn_flops / (g * self.gpu.bf16_tflops * 1e12 * self.profile.attention_compute)
+        flops_per_pair = 4.0 * m.layers * m.attention_heads * m.head_dim
+        attn_rate = self.gpu.bf16_tflops * 1e12 * self.profile.attention_compute
+        attn_compute = flops_per_pair * shape.attention_pairs / (g * attn_rate)
+        if self.attention_dp:
+            # A sequence's attention runs on the one GPU that holds it: a long prompt's prefill is not
+            # split, and the other GPUs wait for it at the MoE's collectives.
+            attn_compute = max(attn_compute, flops_per_pair * shape.largest_prefill_pairs / attn_rate)
         attention = max(kv_read, attn_compute)
         return dense + experts + attention + self.communication(tokens) + self._layer_overhead
 
