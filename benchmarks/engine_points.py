@@ -7,7 +7,7 @@ the workload open, the assumption is written next to the point and in the result
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from infleet.api.catalog import load_catalog
@@ -32,6 +32,8 @@ class Setup:
     async_scheduling: bool = False
     scheduler_steps: int = 1
     expert_parallel: bool = False
+    attention_data_parallel: bool = False
+    cuda_graph_padding: bool = False
 
     def perf(self) -> PerformanceModel:
         catalog = load_catalog()
@@ -47,6 +49,8 @@ class Setup:
                 self.async_scheduling or self.engine == "tensorrt-llm", self.scheduler_steps
             ),
             expert_parallel=self.expert_parallel,
+            attention_data_parallel=self.attention_data_parallel,
+            cuda_graph_batch_sizes=TRTLLM_CUDA_GRAPH_BATCH_SIZES if self.cuda_graph_padding else (),
         )
 
     @property
@@ -56,6 +60,7 @@ class Setup:
         extra = " async" if self.async_scheduling else ""
         extra += f" steps={self.scheduler_steps}" if self.scheduler_steps > 1 else ""
         extra += " EP" if self.expert_parallel else ""
+        extra += " attention-DP" if self.attention_data_parallel else ""
         return f"{self.model.rsplit('/', 1)[-1]}{quant}{kv} {self.gpus}x{self.gpu}{extra}"
 
 
@@ -164,6 +169,8 @@ _TRTLLM = {  # (model, gpu, tp, expert parallel): figures per shape, None where 
     ("Qwen/Qwen3-235B-A22B", "H100", 8, True): [None, 19658, 12447, 18351, 14898, 15136, None, 9924, 3225,
                                                 None],
 }  # fmt: skip
+#: The perf overview's llm_options: CUDA graphs captured at these decode batch sizes, with padding.
+TRTLLM_CUDA_GRAPH_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096, 8192)
 # Requests per shape are cut to keep the run short: steady state needs a few times the batch, not 30,000.
 TRTLLM_REQUEST_CAP = 2000
 
@@ -171,13 +178,18 @@ TRTLLM_REQUEST_CAP = 2000
 def _trtllm() -> list[Point]:
     points = []
     for (model, gpu, tp, ep), figures in _TRTLLM.items():
-        setup = Setup(model, gpu, tp, "fp8", "fp8", engine="tensorrt-llm", expert_parallel=ep)
+        # As the source's llm_options set it: CUDA graphs with padding; for the MoE, experts split over
+        # the GPUs (--ep) and enable_attention_dp, each GPU running attention for its own requests.
+        setup = Setup(model, gpu, tp, "fp8", "fp8", engine="tensorrt-llm", cuda_graph_padding=True)
+        setup = replace(setup, expert_parallel=ep, attention_data_parallel=ep)
         for shape, figure in zip(_SHAPES, figures, strict=True):
             if figure is None:
                 continue
             prompt, output = (int(x) for x in shape.split("/"))
             n = min(_REQUESTS[shape], TRTLLM_REQUEST_CAP)
-            w = Workload("offline", n, prompt, output, max_num_seqs=2048, max_batched=8192)
+            # With attention data parallelism max_num_tokens is per GPU: each schedules its own batch.
+            budget = 8192 * (tp if ep else 1)
+            w = Workload("offline", n, prompt, output, max_num_seqs=2048, max_batched=budget)
             points.append(Point("trtllm", setup, w, "output_tps", figure))
     return points
 

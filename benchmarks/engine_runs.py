@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infleet.sim.engine.model.clock import ManualClock
-from infleet.sim.engine.model.performance import PerformanceModel, StepShape
+from infleet.sim.engine.model.performance import PerformanceModel
 from infleet.sim.engine.model.scheduler import Scheduler, SchedulerConfig
 from infleet.sim.engine.model.sequence import Sequence
 
@@ -82,16 +82,19 @@ def closed_loop(
     requests: int | None = None,
 ) -> RunResult:
     """``concurrency`` clients, each sending its next request when the last ends; the first wave of
-    ``concurrency`` requests is the warm-up and is not measured. Clients start staggered over one
-    request's expected duration, as in a running service, so prefills do not all land in one step."""
+    ``concurrency`` requests is the warm-up and is not measured.
+
+    All clients start at once, as the published tools do: AIPerf / genai-perf concurrency mode without
+    a ramp and ``vllm bench serve --max-concurrency`` at an infinite request rate open every session at
+    time 0. The first wave's prefills queue behind each other, their chunks finish a step apart, and
+    with equal output lengths the later waves keep arriving in those small groups, so a prompt often
+    waits for another one's prefill; clients spread evenly over a request's duration never would."""
     clock = ManualClock()
     sched = _scheduler(p, max_num_seqs, max_batched, True)
     total = requests or max(4 * concurrency, 16)
     made = 0
     done: list[Sequence] = []
-    busy = min(concurrency, max_num_seqs)
-    expected = output * p.step_time(StepShape(decode_seqs=busy, context_tokens=busy * prompt))
-    starts = [i * expected / concurrency for i in range(concurrency)]
+    starts = [0.0] * concurrency
 
     def new() -> None:
         nonlocal made

@@ -143,3 +143,24 @@ def test_prefill_skips_embeddings_and_runs_the_lm_head_per_sampled_sequence() ->
     one = p.gpu_time(StepShape(prefill_tokens=8192, attention_pairs=8192, prefill_seqs=1))
     many = p.gpu_time(StepShape(prefill_tokens=8192, attention_pairs=8192, prefill_seqs=64))
     assert many > one
+
+
+def test_cuda_graph_padding_prices_a_decode_step_at_the_next_captured_batch_size() -> None:
+    sizes = (1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512)
+    kwargs: dict[str, object] = {"quantization": "fp8", "kv_cache_dtype": "fp8", "engine": "tensorrt-llm"}
+    padded = model("meta-llama/Llama-3.1-405B-Instruct", "H100", 8, cuda_graph_batch_sizes=sizes, **kwargs)
+    plain = model("meta-llama/Llama-3.1-405B-Instruct", "H100", 8, **kwargs)
+    # 166 sequences run in the graph captured for 256: its GEMMs, LM head and all-reduces cost 256 rows,
+    # while attention reads only the real sequences' KV.
+    real = decode(166, 2200)
+    assert padded.graph_rows(real) == 256
+    assert padded.gpu_time(real) > plain.gpu_time(real)
+    assert padded.gpu_time(real) < plain.gpu_time(decode(256, 2200))
+    # Steps with prompt tokens run eagerly, and so do batches above the largest captured size.
+    mixed = StepShape(prefill_tokens=100, decode_seqs=166, context_tokens=166 * 2200, prefill_seqs=1)
+    assert padded.graph_rows(mixed) == 266
+    assert padded.gpu_time(mixed) == plain.gpu_time(mixed)
+    assert padded.graph_rows(decode(600)) == 600
+    # Still monotone: a bigger batch never runs faster.
+    times = [padded.step_time(decode(b)) for b in BATCHES]
+    assert times == sorted(times)

@@ -29,6 +29,8 @@ BLOCK_SIZE = 16
 class LinearStepTime:
     """A step time that depends on every field of the shape, so any change in a shape shows."""
 
+    attention_dp = False  # each sequence's attention split over the GPUs, as tensor parallelism does
+
     def step_time(self, shape: StepShape) -> float:
         return (
             0.004

@@ -9,6 +9,8 @@ The scheduler asks it for each step's duration and the KV-cache capacity. A step
 - the routed experts of an MoE model (:mod:`.moe_cost`);
 - attention: the KV cache read at the KV dtype, or its FLOPs for long prefills;
 - tensor-parallel all-reduces, per-layer kernel overheads;
+- with CUDA graphs captured with padding, a decode-only step computes the rows of the next captured
+  batch size (:meth:`PerformanceModel.graph_rows`);
 - the host's work per step (:mod:`.host_cost`), which does not shrink with tensor parallelism.
 
 Every term is non-decreasing in the tokens, sequences and context of the step, so a bigger batch never
@@ -18,6 +20,9 @@ are calibrated against published figures by ``benchmarks/engine_calibration.py``
 
 from __future__ import annotations
 
+import bisect
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,6 +56,8 @@ class StepShape:
     context_tokens: int = 0  # KV entries read by attention across the batch
     attention_pairs: float = 0.0  # sum over scheduled tokens of the context each attends to
     prefill_seqs: int = 0  # sequences with a prefill chunk in the step
+    # attention pairs of the largest single prefill chunk: with attention data parallelism one GPU runs it
+    largest_prefill_pairs: float = 0.0
 
     @property
     def seqs(self) -> int:
@@ -78,10 +85,16 @@ class PerformanceModel:
         version: str | None = None,
         scheduling: Scheduling | None = None,
         expert_parallel: bool = False,
+        attention_data_parallel: bool = False,
+        cuda_graph_batch_sizes: Sequence[int] = (),
         memory: MemoryConstants | None = None,
     ) -> None:
         if gpus < 1:
             raise ValueError(f"engine {model.name}: gpus must be >= 1, got {gpus}")
+        if attention_data_parallel and not (expert_parallel and model.experts):
+            raise ValueError(
+                f"engine {model.name}: attention data parallelism needs an MoE model with expert parallelism"
+            )
         self.model = model
         self.gpu = gpu
         self.gpus = gpus
@@ -108,6 +121,9 @@ class PerformanceModel:
             p.layer_overhead_s + (p.low_precision_layer_overhead_s if self.format != "16bit" else 0.0)
         )
         self._setup_parameters(expert_parallel)
+        self.attention_dp = attention_data_parallel and gpus > 1
+        self.cuda_graph_batch_sizes = tuple(sorted(set(cuda_graph_batch_sizes)))
+        self.kv_copies = self._kv_copies()
         self.kv_capacity_tokens = self._kv_capacity()
 
     def _setup_parameters(self, expert_parallel: bool) -> None:
@@ -122,6 +138,7 @@ class PerformanceModel:
         self._lm_head_params = float(table)
         self._body_params = max(shared - table * (1 if m.tie_word_embeddings else 2), 0.0)
         self._dense_bytes = (self._body_params + self._lm_head_params) * bytes_per_param
+        self._dense_bytes_all = shared * bytes_per_param  # embedding table included: what memory holds
         self.moe: MoeCost | None = None
         if layout is not None:
             self.moe = MoeCost(
@@ -139,20 +156,41 @@ class PerformanceModel:
             )
         self._expert_parallel = layout is not None and expert_parallel and self.gpus > 1
 
+    def _kv_copies(self) -> float:
+        """How many times the GPUs store each token's KV entries between them.
+
+        Tensor parallelism splits the KV heads, but each GPU holds at least one: past the KV head count
+        the heads are copied (Qwen3-235B's 4 heads on 8 GPUs are stored twice), and MLA's one shared
+        latent is copied on every GPU (vLLM and TensorRT-LLM both do this; so does the sizing plan).
+        With attention data parallelism each GPU keeps all heads of its own sequences: one copy.
+        """
+        g, m = self.gpus, self.model
+        if g == 1 or self.attention_dp:
+            return 1.0
+        if m.attention == "MLA":
+            return float(g)
+        return g * math.ceil(m.kv_heads / g) / m.kv_heads
+
+    def replicated_weight_bytes(self) -> float:
+        """Weight bytes held more than once: with attention data parallelism every GPU keeps its own
+        copy of the non-expert weights (attention, router, norms, embeddings and LM head)."""
+        if not self.attention_dp:
+            return 0.0
+        return self._dense_bytes_all * (self.gpus - 1)
+
     def _kv_capacity(self) -> int:
         usable = self.gpus * self.gpu.memory_gib * GIB * self.gpu_memory_utilization
         reserved = (
-            self.weight_bytes * self.memory.weight_expansion
-            + self.gpus * self.memory.overhead_per_gpu_gib * GIB
-        )
+            self.weight_bytes + self.replicated_weight_bytes()
+        ) * self.memory.weight_expansion + self.gpus * self.memory.overhead_per_gpu_gib * GIB
         free = usable - reserved
-        if free <= self.kv_bytes_per_token * 16:
+        if free <= self.kv_bytes_per_token * self.kv_copies * 16:
             raise ModelDoesNotFitError(
                 f"model {self.model.name} ({self.weight_bytes / GIB:.1f} GiB of weights) does not fit on "
                 f"{self.gpus} x {self.gpu.name} ({self.gpu.memory_gib:g} GiB each at utilization "
                 f"{self.gpu_memory_utilization:g}); raise --gpus or pick a GPU with more memory"
             )
-        return int(free // self.kv_bytes_per_token)
+        return int(free // (self.kv_bytes_per_token * self.kv_copies))
 
     def num_blocks(self, block_size: int) -> int:
         return self.kv_capacity_tokens // block_size
@@ -166,29 +204,51 @@ class PerformanceModel:
         experts = lay.experts * lay.touched_fraction(tokens) * lay.params_per_expert * per_param
         return self._dense_bytes + experts
 
+    def graph_rows(self, shape: StepShape) -> int:
+        """Rows the GEMMs of a step compute. A decode-only step replayed from a CUDA graph captured with
+        padding (TensorRT-LLM's ``cuda_graph_config: enable_padding``) runs at the next captured batch
+        size, the extra rows dummies; steps with prompt tokens, and batches above the largest captured
+        size, run as they are."""
+        rows = shape.prefill_tokens + shape.decode_seqs
+        sizes = self.cuda_graph_batch_sizes
+        if shape.prefill_tokens or not sizes or rows > sizes[-1]:
+            return rows
+        return sizes[bisect.bisect_left(sizes, rows)]
+
     def gpu_time(self, shape: StepShape) -> float:
         """Seconds the GPUs work on one step (no host time)."""
-        tokens = shape.prefill_tokens + shape.decode_seqs
+        tokens = self.graph_rows(shape)
         if tokens <= 0:
             return 0.0
         g = self.gpus
         eff = self.efficiency
-        sampled = max(shape.seqs, 1)
+        sampled = max(shape.seqs + tokens - shape.decode_seqs - shape.prefill_tokens, 1)
         dense_flops = 2.0 * (self._body_params * tokens + self._lm_head_params * sampled)
+        # With attention data parallelism each GPU streams the whole of the non-expert weights for its
+        # own share of the batch; with tensor parallelism each streams its shard.
+        streams = 1 if self.attention_dp else g
         dense = max(
-            self._dense_bytes / (g * self._bw * eff.bandwidth),
+            self._dense_bytes / (streams * self._bw * eff.bandwidth),
             dense_flops / (g * self.peak_flops * eff.compute),
         )
         experts = self.moe.time(tokens) if self.moe is not None else 0.0
         m = self.model
-        kv_read = shape.context_tokens * self.kv_bytes_per_token / (g * self._bw * self.profile.kv_bandwidth)
-        attn_flops = 4.0 * m.layers * m.attention_heads * m.head_dim * shape.attention_pairs
-        attn_compute = attn_flops / (g * self.gpu.bf16_tflops * 1e12 * self.profile.attention_compute)
+        kv_bytes = shape.context_tokens * self.kv_bytes_per_token * self.kv_copies
+        kv_read = kv_bytes / (g * self._bw * self.profile.kv_bandwidth)
+        flops_per_pair = 4.0 * m.layers * m.attention_heads * m.head_dim
+        attn_rate = self.gpu.bf16_tflops * 1e12 * self.profile.attention_compute
+        attn_compute = flops_per_pair * shape.attention_pairs / (g * attn_rate)
+        if self.attention_dp:
+            # A sequence's attention runs on the one GPU that holds it: a long prompt's prefill is not
+            # split, and the other GPUs wait for it at the MoE's collectives.
+            attn_compute = max(attn_compute, flops_per_pair * shape.largest_prefill_pairs / attn_rate)
         attention = max(kv_read, attn_compute)
         return dense + experts + attention + self.communication(tokens) + self._layer_overhead
 
     def communication(self, tokens: int) -> float:
-        """Tensor-parallel all-reduces: two per layer, one with expert parallelism (the MoE pays its own)."""
+        """Tensor-parallel all-reduces: two per layer, one with expert parallelism (the MoE pays its own).
+        With attention data parallelism the attention all-reduce becomes the all-gather of every rank's
+        tokens before the experts and the reduce-scatter after them: the same bytes, so the same cost."""
         g = self.gpus
         if g == 1:
             return 0.0

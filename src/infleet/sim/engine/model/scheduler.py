@@ -66,6 +66,7 @@ class Scheduler:
     ) -> None:
         self.perf = perf
         self.config = config
+        self._one_gpu_attention = perf.attention_dp
         self.blocks = blocks or BlockManager(perf.num_blocks(config.block_size), config.block_size)
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
@@ -124,8 +125,20 @@ class Scheduler:
             context_tokens=context,
             attention_pairs=pairs,
             prefill_seqs=len(plan.items) - decode,
+            largest_prefill_pairs=self._largest_prefill_pairs(plan),
         )
         return plan
+
+    def _largest_prefill_pairs(self, plan: StepPlan) -> float:
+        """Attention pairs of the step's largest prefill chunk, for engines that run each sequence's
+        attention on one GPU (attention data parallelism); 0 otherwise, without a pass over the batch."""
+        if not self._one_gpu_attention:
+            return 0.0
+        largest = 0.0
+        for seq, chunk in plan.items:  # before complete(): num_computed is still where the chunk starts
+            if chunk > 1 or seq.num_output == 0:
+                largest = max(largest, chunk * (seq.num_computed + chunk / 2))
+        return largest
 
     def _prefill_only(self, plan: StepPlan, now: float) -> bool:
         """Chunked prefill off: admit whole prompts in a step of their own; False when none could be."""
@@ -140,6 +153,7 @@ class Scheduler:
             context_tokens=context,
             attention_pairs=pairs,
             prefill_seqs=len(plan.items),
+            largest_prefill_pairs=self._largest_prefill_pairs(plan),
         )
         return True
 
