@@ -40,3 +40,17 @@ sglang:prompt_tokens_total{model_name="m",tp_rank="0"} 1200.0
     load = parse_engine_load(text)
     assert load is not None
     assert (load.waiting, load.running, load.kv_usage) == (4.0, 9.0, 0.62)
+
+
+def test_reads_the_kv_cache_size_from_vllm_cache_config_info() -> None:
+    text = TEXT + (
+        b'vllm:cache_config_info{block_size="16",cache_dtype="auto",enable_prefix_caching="True",'
+        b'gpu_memory_utilization="0.9",num_gpu_blocks="1909"} 1.0\n'
+    )
+    load = parse_engine_load(text)
+    assert load is not None
+    assert load.kv_tokens == 1909 * 16
+    assert load.waiting == 5.0
+    assert parse_engine_load(TEXT).kv_tokens == 0  # type: ignore[union-attr]  # not exported: unknown
+    odd = b'vllm:cache_config_info{num_gpu_blocks="many",block_size="16"} 1.0\nvllm:num_requests_waiting 1\n'
+    assert parse_engine_load(odd).kv_tokens == 0  # type: ignore[union-attr]

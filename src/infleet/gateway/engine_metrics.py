@@ -22,6 +22,7 @@ class EngineLoad:
     waiting: float = 0.0
     running: float = 0.0
     kv_usage: float = 0.0
+    kv_tokens: int = 0  # KV-cache capacity in tokens (cache_config_info), 0 if not exported
 
 
 # Bytes, because the scrape parses the raw exposition without decoding it (it runs every 100 ms per replica).
@@ -29,6 +30,42 @@ _PREFIXES = tuple(prefix.encode() for prefix in engine_metrics.PREFIXES)
 _WAITING = frozenset(name.encode() for name in engine_metrics.WAITING)
 _RUNNING = frozenset(name.encode() for name in engine_metrics.RUNNING)
 _KV = frozenset(name.encode() for name in engine_metrics.KV_USAGE)
+_CACHE_INFO = frozenset(names.cache_config_info.encode() for names in engine_metrics.ENGINES)
+
+
+def _label(line: bytes, name: bytes) -> bytes | None:
+    """One label's value from an exposition line (``name="value"``), None if absent."""
+    start = line.find(b"," + name + b'="')
+    if start < 0:
+        start = line.find(b"{" + name + b'="')
+    if start < 0:
+        return None
+    start += len(name) + 3
+    end = line.find(b'"', start)
+    return line[start:end] if end >= 0 else None
+
+
+def _kv_tokens(line: bytes) -> int:
+    """KV-cache capacity from vLLM's cache_config_info labels: num_gpu_blocks x block_size."""
+    blocks, size = _label(line, b"num_gpu_blocks"), _label(line, b"block_size")
+    try:
+        return int(blocks) * int(size) if blocks and size else 0
+    except ValueError:
+        return 0
+
+
+def _sample(line: bytes) -> tuple[bytes, float] | None:
+    """A sample line's metric name and value; None if it is not one."""
+    name_end = min((i for i in (line.find(b"{"), line.find(b" ")) if i >= 0), default=-1)
+    if name_end < 0:
+        return None
+    fields = line[line.rfind(b"}") + 1 :].split() if b"}" in line else line.split()[1:]
+    if not fields:
+        return None
+    try:
+        return line[:name_end], float(fields[0])
+    except ValueError:
+        return None
 
 
 def parse_engine_load(text: bytes) -> EngineLoad | None:
@@ -37,25 +74,18 @@ def parse_engine_load(text: bytes) -> EngineLoad | None:
     kv_values: list[float] = []
     found = False
     for line in text.split(b"\n"):
-        if not line.startswith(_PREFIXES):
+        if not line.startswith(_PREFIXES) or (sample := _sample(line)) is None:
             continue
-        name_end = min((i for i in (line.find(b"{"), line.find(b" ")) if i >= 0), default=-1)
-        if name_end < 0:
-            continue
-        name = line[:name_end]
-        fields = line[line.rfind(b"}") + 1 :].split() if b"}" in line else line.split()[1:]
-        if not fields:
-            continue
-        try:
-            value = float(fields[0])
-        except ValueError:
-            continue
+        name, value = sample
         if name in _WAITING:
             load.waiting += value
         elif name in _RUNNING:
             load.running += value
         elif name in _KV:
             kv_values.append(value)
+        elif name in _CACHE_INFO:
+            load.kv_tokens += _kv_tokens(line)
+            continue
         else:
             continue
         found = True
@@ -97,6 +127,8 @@ class EngineScraper:
         replica.waiting = load.waiting
         replica.running = load.running
         replica.kv_usage = load.kv_usage
+        if load.kv_tokens:
+            replica.kv_capacity_tokens = load.kv_tokens
         replica.metrics_time = self._clock.now()
         return True
 

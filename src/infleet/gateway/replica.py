@@ -28,6 +28,7 @@ class Replica:
         "health_successes",
         "healthy",
         "key",
+        "kv_capacity_tokens",
         "kv_usage",
         "max_concurrency",
         "metrics_time",
@@ -88,6 +89,7 @@ class Replica:
         self.waiting = 0.0
         self.running = 0.0
         self.kv_usage = 0.0
+        self.kv_capacity_tokens = 0  # from the engine's cache_config_info; 0 until scraped
         self.metrics_time = 0.0
 
     @property
@@ -126,6 +128,7 @@ class Replica:
             "waiting",
             "running",
             "kv_usage",
+            "kv_capacity_tokens",
             "metrics_time",
         ):
             setattr(self, attr, getattr(old, attr))

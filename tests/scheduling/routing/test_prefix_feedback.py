@@ -86,3 +86,27 @@ def test_feedback_on_one_replica_leaves_the_others_alone_and_retain_forgets_the_
     assert index.matched("b", prompt(1)) == BLOCKS
     index.retain({"a"})
     assert index.matched("b", prompt(1)) == 0
+
+
+def test_the_index_believes_no_more_than_a_replica_kv_cache_holds() -> None:
+    # A 64-token cache holds 64 x 4 bytes = 256 bytes: less than one prompt's 2 kB. It keeps the newest
+    # prompt (the one just prefilled) and forgets the older ones, as the engine's LRU would.
+    small, large = 64, 1_000_000
+    index = PrefixIndex()
+    for tag in (1, 2, 3):
+        index.record("small", prompt(tag), PROMPT_BYTES, kv_tokens=small)
+        index.record("large", prompt(tag), PROMPT_BYTES, kv_tokens=large)
+    assert [index.matched("small", prompt(t)) for t in (1, 2, 3)] == [0, 0, BLOCKS]
+    assert [index.matched("large", prompt(t)) for t in (1, 2, 3)] == [BLOCKS] * 3
+    # Two prompts' worth (2 x 2 kB at 4 bytes a token = 1,024 tokens): the oldest goes.
+    index.record("two", prompt(1), PROMPT_BYTES, kv_tokens=1024)
+    index.record("two", prompt(2), PROMPT_BYTES, kv_tokens=1024)
+    index.record("two", prompt(3), PROMPT_BYTES, kv_tokens=1024)
+    assert [index.matched("two", prompt(t)) for t in (1, 2, 3)] == [0, BLOCKS, BLOCKS]
+
+
+def test_bytes_per_token_is_learned_from_answers() -> None:
+    index = PrefixIndex()
+    for _ in range(200):  # prompts of 2 bytes a token (dense JSON, non-English text)
+        index.record("r", prompt(1), PROMPT_BYTES).settle(PROMPT_BYTES // 2, 0)
+    assert abs(index.bytes_per_token - 2.0) < 0.05

@@ -32,6 +32,7 @@ class Rep:
     max_concurrency: int = 0
     waiting: float = 0.0
     kv_usage: float = 0.0
+    kv_capacity_tokens: int = 0
     metrics_time: float = 100.0
     cost: float = 1.0
     prefill_backlog: float = 0.0

@@ -34,6 +34,8 @@ class Endpoint(Protocol):
     @property
     def kv_usage(self) -> float: ...  # vllm:kv_cache_usage_perc in [0, 1], last scrape
     @property
+    def kv_capacity_tokens(self) -> int: ...  # KV-cache size in tokens (cache_config_info), 0 if unknown
+    @property
     def metrics_time(self) -> float: ...  # monotonic time of the last good scrape, 0 if never
     @property
     def cost(self) -> float: ...  # relative cost, e.g. USD per GPU-hour

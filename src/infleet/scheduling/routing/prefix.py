@@ -20,6 +20,9 @@ CACHED_SLACK_BYTES = PREFIX_BLOCK_BYTES // 2
 
 Verdict = Literal["hit", "evicted", "unknown"]
 
+# Prompt bytes per token until answers teach the ratio (English prose and code run about four).
+_BYTES_PER_TOKEN = 4.0
+
 
 def prefix_blocks(
     data: bytes | memoryview, salt: str = "", block_size: int = PREFIX_BLOCK_BYTES, max_blocks: int = 128
@@ -46,13 +49,19 @@ class PrefixIndex:
     reports fewer cached prompt tokens than the index believed it held has evicted the blocks past
     them, and every block the index last sent there no later than those is likely gone too (engines
     evict the least recently used first): they are dropped for that replica. A reported hit confirms
-    the blocks, which the decision already refreshed."""
+    the blocks, which the decision already refreshed.
+
+    Where the replica's KV-cache size is known (vLLM's cache_config_info), the index believes it holds
+    no more blocks than fit there, evicting its oldest first as the engine would. Without that, a
+    fast replica with a small cache keeps looking like the holder of every prefix it ever served and
+    wins prompts it must prefill cold; answers correct the index only after such a miss."""
 
     def __init__(self, capacity: int = 65536) -> None:
         self.capacity = capacity
         self._blocks: dict[str, OrderedDict[int, int]] = {}
         self._stamp = 0  # one per recorded routing decision; order of entries is order of stamps
         self._reporting: set[str] = set()  # replicas known to report cached tokens
+        self.bytes_per_token = _BYTES_PER_TOKEN  # learned from answers' prompt token counts
 
     def matched(self, replica: str, prefix: tuple[int, ...]) -> int:
         """How many leading blocks of `prefix` the replica has seen."""
@@ -66,9 +75,12 @@ class PrefixIndex:
             count += 1
         return count
 
-    def record(self, replica: str, prefix: tuple[int, ...], prompt_bytes: int = 0) -> CacheClaim:
+    def record(
+        self, replica: str, prefix: tuple[int, ...], prompt_bytes: int = 0, kv_tokens: int = 0
+    ) -> CacheClaim:
         """Notes that `prefix` was sent to `replica`; the claim says what the index believed it held,
-        for `settle` to check against the answer. `prompt_bytes` is the size the blocks came from."""
+        for `settle` to check against the answer. `prompt_bytes` is the size the blocks came from;
+        `kv_tokens` the replica's KV-cache size, 0 if unknown."""
         blocks = self._blocks.get(replica)
         if blocks is None:
             blocks = self._blocks[replica] = OrderedDict()
@@ -85,7 +97,10 @@ class PrefixIndex:
                     believed.append(former)
                 blocks.move_to_end(h)
             blocks[h] = stamp
-        while len(blocks) > self.capacity:
+        limit = self.capacity
+        if kv_tokens > 0:
+            limit = min(limit, max(len(prefix), int(kv_tokens * self.bytes_per_token) // PREFIX_BLOCK_BYTES))
+        while len(blocks) > limit:
             blocks.popitem(last=False)
         return CacheClaim(self, replica, tuple(believed), prompt_bytes)
 
@@ -94,6 +109,9 @@ class PrefixIndex:
         None means the answer carried no count: vLLM sends none when it served no token from its cache,
         so it reads as 0 from a replica that reported counts before, and as nothing from any other."""
         replica = claim.replica
+        if prompt_tokens > 0 and claim.prompt_bytes > 0:
+            sample = claim.prompt_bytes / prompt_tokens
+            self.bytes_per_token += 0.05 * (sample - self.bytes_per_token)
         if cached_tokens is None:
             if replica not in self._reporting:
                 return "unknown"

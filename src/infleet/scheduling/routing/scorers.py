@@ -138,7 +138,9 @@ class PrefixCacheScorer:
 
     def reserve(self, request: RoutingRequest, candidate: Endpoint) -> None:
         if request.prefix:
-            request.cache_claim = self.index.record(candidate.name, request.prefix, request.prompt_bytes)
+            request.cache_claim = self.index.record(
+                candidate.name, request.prefix, request.prompt_bytes, candidate.kv_capacity_tokens
+            )
 
 
 class LocalityScorer:
