@@ -51,6 +51,16 @@ def ensure_litellm() -> Path:
     return exe
 
 
+def start_infleet_gateway(config: Path, port: int, log: Any) -> subprocess.Popen[bytes]:
+    """``infleet gateway --config config --port port`` from this checkout's sources, logging to ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "infleet", "gateway", "--config", str(config), "--port", str(port)],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        stdout=log,
+        stderr=log,
+    )
+
+
 def wait_ready(port: int, proc: subprocess.Popen[bytes], seconds: float = 120) -> None:
     end = time.time() + seconds
     while time.time() < end:
@@ -258,7 +268,6 @@ def main() -> None:
         f"      api_base: http://127.0.0.1:{up_port}/v1\n      api_key: sk-upstream\n"
         f"general_settings:\n  master_key: {MASTER}\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     procs: list[subprocess.Popen[bytes]] = []
     log = (work / "processes.log").open("wb")
     try:
@@ -268,12 +277,7 @@ def main() -> None:
             stderr=log,
         )
         procs.append(upstream)
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "infleet", "gateway", "--config", str(config), "--port", str(gw_port)],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
+        gateway = start_infleet_gateway(config, gw_port, log)
         procs.append(gateway)
         targets: dict[str, tuple[str, int | None]] = {"direct": (f"http://127.0.0.1:{up_port}", None)}
         wait_ready(up_port, upstream)

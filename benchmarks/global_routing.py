@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from gateway_vs_litellm import MASTER, free_port, wait_ready  # noqa: E402
+from gateway_vs_litellm import MASTER, free_port, start_infleet_gateway, wait_ready  # noqa: E402
 from infleet.api.catalog import load_catalog  # noqa: E402
 from infleet.api.engine_metrics import VLLM  # noqa: E402
 from infleet.gateway.http_pool import HttpPool  # noqa: E402
@@ -373,18 +373,12 @@ def run_one(
                     port if r == region else next(link_ports)
                     for port, (_, region, _, _) in zip(ports, ENGINES, strict=True)
                 ]
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         urls = {}
         for r in gateway_regions:
             port = free_port()
             cfg = work / f"global_routing{'-' + r if r else ''}.yaml"
             gateway_config(reach[r], profile, cfg, extra, region=r)
-            gateway = subprocess.Popen(
-                [sys.executable, "-m", "infleet", "gateway", "--config", str(cfg), "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
+            gateway = start_infleet_gateway(cfg, port, log)
             procs.append(gateway)
             wait_ready(port, gateway, 180)
             urls[r] = f"http://127.0.0.1:{port}"

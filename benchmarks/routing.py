@@ -30,7 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from gateway_vs_litellm import MASTER, ensure_litellm, free_port, wait_ready  # noqa: E402
+from gateway_vs_litellm import (  # noqa: E402
+    MASTER,
+    ensure_litellm,
+    free_port,
+    start_infleet_gateway,
+    wait_ready,
+)
 from infleet.gateway.http_pool import HttpPool  # noqa: E402
 from infleet.gateway.transport import Origin, UpstreamError  # noqa: E402
 from load_client import percentile  # noqa: E402
@@ -261,13 +267,7 @@ def run_one(
         else:
             cfg = work / "routing_infleet.yaml"
             infleet_config(ports, router, cfg)
-            env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-            proxy = subprocess.Popen(
-                [sys.executable, "-m", "infleet", "gateway", "--config", str(cfg), "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
+            proxy = start_infleet_gateway(cfg, port, log)
         procs.append(proxy)
         wait_ready(port, proxy, 180)
         time.sleep(0.5)
