@@ -36,7 +36,7 @@ from infleet.gateway.http_pool import HttpPool  # noqa: E402
 from infleet.gateway.transport import Origin, UpstreamError  # noqa: E402
 from infleet.scheduling.routing import BUILTIN_PROFILES  # noqa: E402
 from load_client import percentile  # noqa: E402
-from routing import start_engine_host, stop, words  # noqa: E402
+from routing import start_engine_host, start_port_server, stop, words  # noqa: E402
 
 MODEL = "Qwen/Qwen3-32B"
 SERVED = "qwen3-32b"
@@ -398,17 +398,9 @@ def start_wan_links(ports: list[int], log: Any) -> tuple[subprocess.Popen[bytes]
         for port, (_, region, _, _) in zip(ports, ENGINES, strict=True)
         if region != r
     ]
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("wan_links.py")), orjson.dumps(spec).decode()],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=log,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        raise RuntimeError(f"WAN links exited with {proc.wait()}")
-    return proc, iter(orjson.loads(line)["ports"])
+    script = str(Path(__file__).with_name("wan_links.py"))
+    proc, link_ports = start_port_server([script, orjson.dumps(spec).decode()], log, "WAN links")
+    return proc, iter(link_ports)
 
 
 @dataclass

@@ -194,19 +194,23 @@ def start_engines(log: Any) -> tuple[subprocess.Popen[bytes], list[int]]:
     return start_engine_host(Path(__file__), log)
 
 
-def start_engine_host(script: Path, log: Any) -> tuple[subprocess.Popen[bytes], list[int]]:
-    """``script --serve-engines`` in a process of its own; the ports it prints, once each answers."""
+def start_port_server(args: list[str], log: Any, what: str) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """A Python helper process that prints ``{"ports": [...]}`` once listening and serves until its
+    stdin closes; the process and its ports."""
     proc = subprocess.Popen(
-        [sys.executable, str(script.resolve()), "--serve-engines"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=log,
+        [sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:
-        raise RuntimeError(f"engine host exited with {proc.wait()}")
+        raise RuntimeError(f"{what} exited with {proc.wait()}")
     ports: list[int] = orjson.loads(line)["ports"]
+    return proc, ports
+
+
+def start_engine_host(script: Path, log: Any) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """``script --serve-engines`` in a process of its own; the ports it prints, once each answers."""
+    proc, ports = start_port_server([str(script.resolve()), "--serve-engines"], log, "engine host")
     for port in ports:
         wait_ready(port, proc)
     return proc, ports
