@@ -185,6 +185,16 @@ def test_default_sends_the_home_region_to_a_much_faster_remote_replica() -> None
     assert p.schedule(req(region="ap", prompt_bytes=4000), [local, remote]).ranked[0].name == "ap-l4"
 
 
+def test_default_keeps_a_request_home_over_one_request_fewer_elsewhere() -> None:
+    # Alike in speed; the remote one has one request fewer in flight. A count of requests is not time:
+    # crossing regions for it would cost a round trip and gain nothing measurable.
+    local = Rep("ap-l4", region="ap", outstanding=3, prefill_seconds_per_kb=0.1)
+    remote = Rep("us-l4", region="us", outstanding=2, prefill_seconds_per_kb=0.1)
+    p = profile("default", region="")
+    for _ in range(5):
+        assert p.schedule(req(region="ap", prompt_bytes=2000), [remote, local]).ranked[0].name == "ap-l4"
+
+
 def nearest_only(home: str = "us", **args: object) -> Profile[RoutingRequest, Endpoint]:
     spec = ProfileSpec(
         name="nearest",

@@ -124,9 +124,8 @@ BUILTIN_PROFILES: dict[str, ProfileSpec] = {
         _profile(
             "default",
             {
-                "prefix-cache": 4,
-                "expected-ttft": 2,
-                "outstanding": 1,
+                "prefix-cache": 2,
+                "expected-ttft": 4,
                 "queue": 1,
                 "kv-cache": 1,
                 "locality": 1,
