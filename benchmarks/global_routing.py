@@ -202,6 +202,8 @@ class RunResult:
     errors: Counter[str] = field(default_factory=Counter)
     served: Counter[tuple[str, str]] = field(default_factory=Counter)  # (client region, replica region)
     by_replica: dict[str, list[float]] = field(default_factory=dict)  # measured TTFTs per replica
+    # Every answered request: (arrival, the region that served it, seconds from send to last byte).
+    latencies: list[tuple[float, str, float]] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
 
 
@@ -279,6 +281,7 @@ async def one_request(
     result.finished.append(time.perf_counter() - start)
     backend = dict(response.headers).get(b"x-infleet-backend", b"").decode()
     served_in = backend.split("/", 1)[0]
+    result.latencies.append((arrival.at, served_in, time.perf_counter() - t0))
     if measured:
         result.ttft.append(first)
         # Over real WAN links the round trip is in `first` already.
@@ -411,22 +414,34 @@ class RegionLoad:
     # Requests in the region's engines (running + waiting; a prefill-bound engine batches its backlog
     # as running): mean of the window's last quarter minus its first quarter.
     growth: float
+    # Mean time from send to last byte of the requests it answered that arrived in the window's last
+    # quarter over those of its first quarter.
+    slowdown: float
     served: int  # measured requests its replicas answered
     utilisation: float  # measured requests answered per second / the region's prefill roofline
 
     @property
     def saturated(self) -> bool:
-        return self.growth >= 3.0
+        """Past saturation: more requests in its engines and each of them there longer. A backlog that
+        grows while latency holds is a burst of arrivals (Little's law: more arrivals, same time each),
+        which every strategy sees alike; a region that cannot keep up makes each request wait longer."""
+        return self.growth >= 3.0 and self.slowdown >= 1.5
 
     @property
     def idle(self) -> bool:
-        return self.utilisation < 0.5 and self.growth < 3.0
+        return self.utilisation < 0.5 and not self.saturated
+
+
+def mean_latency(res: RunResult, region: str, start: float, end: float) -> float:
+    seconds = [e2e for at, where, e2e in res.latencies if where == region and start <= at < end]
+    return sum(seconds) / len(seconds) if seconds else 0.0
 
 
 def region_loads(res: RunResult, warmup: float, seconds: float) -> dict[str, RegionLoad]:
     cap = capacity()
     window = [s for s in res.samples if warmup <= s.at <= seconds]
     quarter = max(1, len(window) // 4)
+    span = (seconds - warmup) / 4
     out = {}
     for region in REGIONS:
         idx = [i for i, e in enumerate(ENGINES) if e[1] == region]
@@ -439,11 +454,14 @@ def region_loads(res: RunResult, warmup: float, seconds: float) -> dict[str, Reg
 
         n = max(1, len(window) * len(idx))
         served = sum(c for (_, where), c in res.served.items() if where == region)
+        first = mean_latency(res, region, warmup, warmup + span)
+        last = mean_latency(res, region, seconds - span, seconds)
         out[region] = RegionLoad(
             busy=sum(1 for s in window for i in idx if s.running[i] > 0) / n,
             running=sum(s.running[i] for s in window for i in idx) / n,
             waiting=mean_waiting(window),
             growth=mean_in_engines(window[-quarter:]) - mean_in_engines(window[:quarter]),
+            slowdown=last / first if first > 0 else 1.0,
             served=served,
             utilisation=served / (seconds - warmup) / cap[region],
         )
@@ -545,8 +563,9 @@ def header(args: argparse.Namespace, load_avg: tuple[float, ...]) -> list[str]:
         "| offered req/s | strategy | completed req/s | TTFT p50 s | TTFT p90 s | TTFT p99 s "
         "| TTFT p90 s +WAN | errors | served in own region | requests served us / eu / ap "
         "| served / roofline us / eu / ap | busy share us / eu / ap | mean waiting us / eu / ap "
-        "| backlog growth us / eu / ap | saturated while another idled |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|",
+        "| backlog growth us / eu / ap | latency last / first quarter us / eu / ap "
+        "| saturated while another idled |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|---|",
     ]
 
 
@@ -567,6 +586,8 @@ def table_row(r: dict[str, Any]) -> str:
         + " / ".join(f"{loads[x].waiting:.1f}" for x in REGIONS)
         + " | "
         + " / ".join(f"{loads[x].growth:+.1f}" for x in REGIONS)
+        + " | "
+        + " / ".join(f"{loads[x].slowdown:.2f}" for x in REGIONS)
         + f" | {flag} |"
     )
 
@@ -596,8 +617,12 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
         "prefill roofline (above). Busy share: samples (every 0.5 s, engines' `/metrics`) in which a replica "
         "had a request running, mean over the region's replicas. Backlog growth: requests in the region's "
         "engines (running + waiting: a prefill-bound engine batches its backlog as running), mean of the "
-        "measured window's last quarter minus its first; a region is saturated when its backlog grows by 3 "
-        "or more, idle when it served under 50% of its roofline with no growing backlog.",
+        "measured window's last quarter minus its first. Latency last / first quarter: mean time from send "
+        "to last byte of the requests the region answered that arrived in the measured window's last "
+        "quarter, over those that arrived in its first. A region is saturated when its backlog grows by 3 "
+        "or more and its latency by 1.5x or more (a backlog that grows while latency holds is a burst of "
+        "arrivals, which every strategy sees alike: by Little's law more requests, each there as long), "
+        "idle when it served under 50% of its roofline without being saturated.",
         "",
         "Targets, per offered load: p90 TTFT of round-robin / default (at least 3x), at equal throughput "
         "(default / round-robin completed req/s), and no region saturated while another idled.",

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from infleet.gateway.engine_metrics import parse_engine_load
+import asyncio
+import contextlib
+
+from infleet.gateway.config import ScrapeConfig
+from infleet.gateway.engine_metrics import EngineScraper, parse_engine_load
+from infleet.gateway.http_pool import HttpPool
+from infleet.gateway.replica import Replica
+from infleet.gateway.transport import Origin
 
 TEXT = b"""# HELP vllm:num_requests_waiting Number of requests waiting.
 # TYPE vllm:num_requests_waiting gauge
@@ -54,3 +61,29 @@ def test_reads_the_kv_cache_size_from_vllm_cache_config_info() -> None:
     assert parse_engine_load(TEXT).kv_tokens == 0  # type: ignore[union-attr]  # not exported: unknown
     odd = b'vllm:cache_config_info{num_gpu_blocks="many",block_size="16"} 1.0\nvllm:num_requests_waiting 1\n'
     assert parse_engine_load(odd).kv_tokens == 0  # type: ignore[union-attr]
+
+
+async def test_a_scrape_measures_the_round_trip_to_the_replica() -> None:
+    """The scraper times each scrape over a real connection: a replica 50 ms away reads about 50 ms."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while await reader.readuntil(b"\r\n\r\n"):
+                await asyncio.sleep(0.05)  # the path's round trip
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(TEXT), TEXT))
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    rep = Replica("far/r0", Origin.parse(f"http://127.0.0.1:{port}/v1"), "m", frozenset({"m"}))
+    pool = HttpPool()
+    scraper = EngineScraper(pool, lambda: [rep], ScrapeConfig())
+    try:
+        for _ in range(3):
+            assert await scraper.scrape(rep)
+    finally:
+        await pool.close()
+        server.close()
+    assert 0.05 <= rep.network_seconds < 0.1
+    assert rep.waiting == 5.0

@@ -66,3 +66,31 @@ def test_the_learned_time_moves_gradually_and_survives_a_reload() -> None:
     new = replica()
     new.adopt_state(rep)
     assert new.prefill_seconds_per_kb == rep.prefill_seconds_per_kb
+
+
+def test_the_round_trip_is_kept_out_of_the_engine_line() -> None:
+    rep, clock = replica(), Clock()
+    rep.round_trip.observe(0.16)  # a replica in another region, as its scrapes measured it
+    for _ in range(5):
+        ticket = PrefillTicket(rep, clock, 1000.0)
+        clock.t += 0.26
+        ticket.first_byte()
+    assert rep.network_seconds == 0.16
+    # 0.1 s at the engine for 1 kB: learned without the 0.16 s of the path.
+    assert rep.prefill_seconds_per_kb == pytest.approx(0.1)
+    new = replica()
+    new.adopt_state(rep)
+    assert new.network_seconds == 0.16
+
+
+def test_the_round_trip_follows_the_fastest_scrapes() -> None:
+    rep = replica()
+    assert rep.network_seconds == 0.0  # unknown until scraped
+    rep.round_trip.observe(0.08)
+    rep.round_trip.observe(0.075)
+    assert rep.network_seconds == 0.075  # a new low is taken at once
+    rep.round_trip.observe(0.5)  # one slow /metrics on a busy engine barely moves it
+    assert rep.network_seconds < 0.1
+    for _ in range(100):  # a path that got longer for good shows within a hundred scrapes
+        rep.round_trip.observe(0.2)
+    assert rep.network_seconds == pytest.approx(0.2, rel=0.02)

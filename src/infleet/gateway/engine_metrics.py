@@ -111,7 +111,8 @@ class EngineScraper:
 
     async def scrape(self, replica: Replica) -> bool:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.timeout
+        sent_at = loop.time()
+        deadline = sent_at + self.config.timeout
         path = (replica.origin.base_path.removesuffix("/v1") + "/metrics").encode()
         try:
             response = await self._transport.send(replica.origin, b"GET", path, [], (), deadline, deadline)
@@ -124,6 +125,7 @@ class EngineScraper:
         load = parse_engine_load(body) if response.status == 200 else None
         if load is None:
             return False
+        replica.round_trip.observe(loop.time() - sent_at)
         replica.waiting = load.waiting
         replica.running = load.running
         replica.kv_usage = load.kv_usage

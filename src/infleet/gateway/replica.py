@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from infleet.gateway.model_rename import model_field
 from infleet.gateway.transport import Origin
+from infleet.scheduling.routing.round_trip import RoundTrip
 from infleet.scheduling.routing.ttft_fit import FirstTokenFit
 
 
@@ -39,6 +40,7 @@ class Replica:
         "outstanding",
         "prefill_backlog",
         "region",
+        "round_trip",
         "running",
         "unreachable",
         "upstream_model",
@@ -83,6 +85,7 @@ class Replica:
         self.outstanding = 0
         self.prefill_backlog = 0.0
         self.first_token = FirstTokenFit()
+        self.round_trip = RoundTrip()  # measured by the metrics scraper
         self.consecutive_failures = 0
         self.health_failures = 0
         self.health_successes = 0
@@ -104,12 +107,18 @@ class Replica:
     def first_token_learned_at(self) -> float:
         return self.first_token.learned_at
 
+    @property
+    def network_seconds(self) -> float:
+        return self.round_trip.seconds
+
     def first_byte(self, ttft: float, ahead: float, work: float, now: float = 0.0) -> None:
         """A stream's first byte came `ttft` seconds after it was sent with `work` uncached prompt bytes,
         behind `ahead` bytes of this gateway's requests still waiting for theirs: fit the replica's first
         token time to all the work served first, so queueing stays out of the fit, a slow GPU looks slow
-        and a busy fast one does not (its live backlog says it is busy)."""
-        self.first_token.observe(ttft, (ahead + work) / 1000.0, now)
+        and a busy fast one does not (its live backlog says it is busy). The network round trip is taken
+        out: it is measured apart, and stays known when the fit is forgotten."""
+        engine = max(0.0, ttft - self.round_trip.seconds)
+        self.first_token.observe(engine, (ahead + work) / 1000.0, now)
 
     def routable(self, now: float) -> bool:
         """Whether the router may send this replica a request now."""
@@ -133,6 +142,7 @@ class Replica:
         ):
             setattr(self, attr, getattr(old, attr))
         self.first_token.copy_from(old.first_token)
+        self.round_trip.seconds = old.round_trip.seconds
 
     def __repr__(self) -> str:
         return (

@@ -39,6 +39,7 @@ class Rep:
     prefill_seconds_per_kb: float = 0.0
     first_token_fixed_seconds: float = 0.0
     first_token_learned_at: float = 100.0
+    network_seconds: float = 0.0
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -147,6 +148,18 @@ def test_expected_ttft_forgets_an_estimate_nothing_has_refreshed() -> None:
     assert scorer.score(req(prompt_bytes=2000), [fresh, stale]) == [1.0, 1.0]  # stale counts as the mean
     stale.first_token_learned_at = 92.0
     assert scorer.score(req(prompt_bytes=2000), [fresh, stale])[1] == pytest.approx(1 / 9)
+
+
+def test_expected_ttft_keeps_the_round_trip_of_a_forgotten_replica() -> None:
+    # A remote replica unused for a while: its engine line is forgotten, its distance is not.
+    scorer = expected_ttft(slack=0.0, forget_after=10.0).scorers[0][0]
+    home = Rep("home", first_token_fixed_seconds=0.1, network_seconds=0.001)
+    remote = Rep("remote", first_token_fixed_seconds=0.02, network_seconds=0.2, first_token_learned_at=80.0)
+    # Counted as the home engine's 0.1 s plus its own 0.2 s round trip, not as the home replica's twin.
+    assert scorer.score(req(), [home, remote]) == pytest.approx([1.0, 0.101 / 0.3], rel=0.01)
+    # Refreshed, its own fast engine counts, and the round trip still does.
+    remote.first_token_learned_at = 95.0
+    assert scorer.score(req(), [home, remote]) == pytest.approx([1.0, 0.101 / 0.22], rel=0.01)
 
 
 def test_expected_ttft_discounts_the_prompt_a_replica_has_cached() -> None:

@@ -43,14 +43,18 @@ class Endpoint(Protocol):
     # (see prefill_work).
     @property
     def prefill_backlog(self) -> float: ...
-    # The learned first-token time (see ttft_fit): seconds per 1,000 uncached prompt bytes, and the part
-    # no prompt shortens (the decode step a request joins, the network); both 0 until known.
+    # The learned first-token time at the engine (see ttft_fit): seconds per 1,000 uncached prompt bytes,
+    # and the part no prompt shortens (the decode step a request joins); both 0 until known.
     @property
     def prefill_seconds_per_kb(self) -> float: ...
     @property
     def first_token_fixed_seconds(self) -> float: ...
     @property
     def first_token_learned_at(self) -> float: ...  # monotonic time of the newest sample
+    # The network round trip to the replica (see round_trip), kept apart from the first-token line so a
+    # forgotten line never forgets the distance; 0 if unknown (not scraped, or an external provider).
+    @property
+    def network_seconds(self) -> float: ...
 
 
 @dataclass(slots=True)

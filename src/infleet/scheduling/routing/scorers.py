@@ -39,7 +39,10 @@ class ExpectedTTFTScorer:
     `slack` keeps differences of a few milliseconds (noise between equal replicas) from herding traffic
     onto one. A replica with nothing learned yet, or nothing for `forget_after` seconds, counts as the
     mean of the others: an estimate taken in a bad moment (a cold cache, a burst) would otherwise keep
-    the replica idle, and an idle replica never gets the request that would correct it.
+    the replica idle, and an idle replica never gets the request that would correct it. The network
+    round trip is added apart (measured by the scrapes, see round_trip) and is never forgotten: a replica
+    in another region counts as the others' mean engine plus its own distance, so forgetting does not
+    turn into a stream of requests sent across the world to relearn what the scrapes already know.
 
     Learning per uncached byte, not per request, is what lets a replica that mostly serves cached
     prompts (fast first tokens) still be judged right for a cold one, and the reverse; the fixed part
@@ -79,7 +82,7 @@ class ExpectedTTFTScorer:
                 if ok
                 else (neutral_fixed, neutral_slope)
             )
-            expected.append(fixed + slope * kb + slack)
+            expected.append(c.network_seconds + fixed + slope * kb + slack)
         best = min(expected)
         return [best / e if e > 0.0 else 1.0 for e in expected]
 
