@@ -202,8 +202,8 @@ class RunResult:
     errors: Counter[str] = field(default_factory=Counter)
     served: Counter[tuple[str, str]] = field(default_factory=Counter)  # (client region, replica region)
     by_replica: dict[str, list[float]] = field(default_factory=dict)  # measured TTFTs per replica
-    # Every answered request: (arrival, the region that served it, seconds from send to last byte).
-    latencies: list[tuple[float, str, float]] = field(default_factory=list)
+    # Every answered request: (arrival, the region that served it, TTFT).
+    first_tokens: list[tuple[float, str, float]] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
 
 
@@ -281,7 +281,7 @@ async def one_request(
     result.finished.append(time.perf_counter() - start)
     backend = dict(response.headers).get(b"x-infleet-backend", b"").decode()
     served_in = backend.split("/", 1)[0]
-    result.latencies.append((arrival.at, served_in, time.perf_counter() - t0))
+    result.first_tokens.append((arrival.at, served_in, first))
     if measured:
         result.ttft.append(first)
         # Over real WAN links the round trip is in `first` already.
@@ -414,17 +414,18 @@ class RegionLoad:
     # Requests in the region's engines (running + waiting; a prefill-bound engine batches its backlog
     # as running): mean of the window's last quarter minus its first quarter.
     growth: float
-    # Mean time from send to last byte of the requests it answered that arrived in the window's last
-    # quarter over those of its first quarter.
+    # Mean TTFT of the requests it answered that arrived in the window's last quarter over those of its
+    # first quarter.
     slowdown: float
     served: int  # measured requests its replicas answered
     utilisation: float  # measured requests answered per second / the region's prefill roofline
 
     @property
     def saturated(self) -> bool:
-        """Past saturation: more requests in its engines and each of them there longer. A backlog that
-        grows while latency holds is a burst of arrivals (Little's law: more arrivals, same time each),
-        which every strategy sees alike; a region that cannot keep up makes each request wait longer."""
+        """Past saturation: more requests in its engines and each new one waiting longer for its first
+        token. A backlog that grows while first tokens keep their pace is a burst of arrivals (Little's
+        law: more arrivals, the same time each), which every strategy sees alike; a region that cannot
+        keep up makes each request wait longer (engines take prompts first come, first served)."""
         return self.growth >= 3.0 and self.slowdown >= 1.5
 
     @property
@@ -432,8 +433,8 @@ class RegionLoad:
         return self.utilisation < 0.5 and not self.saturated
 
 
-def mean_latency(res: RunResult, region: str, start: float, end: float) -> float:
-    seconds = [e2e for at, where, e2e in res.latencies if where == region and start <= at < end]
+def mean_ttft(res: RunResult, region: str, start: float, end: float) -> float:
+    seconds = [ttft for at, where, ttft in res.first_tokens if where == region and start <= at < end]
     return sum(seconds) / len(seconds) if seconds else 0.0
 
 
@@ -454,8 +455,8 @@ def region_loads(res: RunResult, warmup: float, seconds: float) -> dict[str, Reg
 
         n = max(1, len(window) * len(idx))
         served = sum(c for (_, where), c in res.served.items() if where == region)
-        first = mean_latency(res, region, warmup, warmup + span)
-        last = mean_latency(res, region, seconds - span, seconds)
+        first = mean_ttft(res, region, warmup, warmup + span)
+        last = mean_ttft(res, region, seconds - span, seconds)
         out[region] = RegionLoad(
             busy=sum(1 for s in window for i in idx if s.running[i] > 0) / n,
             running=sum(s.running[i] for s in window for i in idx) / n,
@@ -563,7 +564,7 @@ def header(args: argparse.Namespace, load_avg: tuple[float, ...]) -> list[str]:
         "| offered req/s | strategy | completed req/s | TTFT p50 s | TTFT p90 s | TTFT p99 s "
         "| TTFT p90 s +WAN | errors | served in own region | requests served us / eu / ap "
         "| served / roofline us / eu / ap | busy share us / eu / ap | mean waiting us / eu / ap "
-        "| backlog growth us / eu / ap | latency last / first quarter us / eu / ap "
+        "| backlog growth us / eu / ap | TTFT last / first quarter us / eu / ap "
         "| saturated while another idled |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|---|",
     ]
@@ -617,12 +618,14 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
         "prefill roofline (above). Busy share: samples (every 0.5 s, engines' `/metrics`) in which a replica "
         "had a request running, mean over the region's replicas. Backlog growth: requests in the region's "
         "engines (running + waiting: a prefill-bound engine batches its backlog as running), mean of the "
-        "measured window's last quarter minus its first. Latency last / first quarter: mean time from send "
-        "to last byte of the requests the region answered that arrived in the measured window's last "
-        "quarter, over those that arrived in its first. A region is saturated when its backlog grows by 3 "
-        "or more and its latency by 1.5x or more (a backlog that grows while latency holds is a burst of "
-        "arrivals, which every strategy sees alike: by Little's law more requests, each there as long), "
-        "idle when it served under 50% of its roofline without being saturated.",
+        "measured window's last quarter minus its first. TTFT last / first quarter: mean TTFT of the "
+        "requests the region answered that arrived in the measured window's last quarter, over those that "
+        "arrived in its first. A region is saturated when its backlog grows by 3 or more and its TTFT by "
+        "1.5x or more (a backlog that grows while first tokens keep their pace is a burst of arrivals, which "
+        "every strategy sees alike: by Little's law more requests, each there as long), idle when it served "
+        "under 50% of its roofline without being saturated. The time to last byte would not do: a "
+        "prefill-bound engine interleaves decode steps with other prompts' prefill, so answers in flight "
+        "when arrivals stop finish fast and the last quarter looks quicker than the first.",
         "",
         "Targets, per offered load: p90 TTFT of round-robin / default (at least 3x), at equal throughput "
         "(default / round-robin completed req/s), and no region saturated while another idled.",
