@@ -208,6 +208,18 @@ def test_default_keeps_a_request_home_over_one_request_fewer_elsewhere() -> None
         assert p.schedule(req(region="ap", prompt_bytes=2000), [remote, local]).ranked[0].name == "ap-l4"
 
 
+def test_default_does_not_send_requests_across_the_world_to_relearn_a_remote_replica() -> None:
+    # The local L4 group has prefills queued; the remote H100 has been unused long enough that its line
+    # is forgotten. Without its distance it would count as the local line with nothing queued and win.
+    local = Rep("ap-l4", region="ap", first_token_fixed_seconds=0.12, prefill_seconds_per_kb=0.05)
+    local.prefill_backlog = 4000.0
+    remote = Rep("us-h100", region="us", first_token_learned_at=80.0, network_seconds=0.21)
+    p = profile("default", region="")
+    assert p.schedule(req(region="ap", prompt_bytes=2000), [remote, local]).ranked[0].name == "ap-l4"
+    remote.network_seconds = 0.0  # the same replica next door would be worth the trip
+    assert p.schedule(req(region="ap", prompt_bytes=2000), [remote, local]).ranked[0].name == "us-h100"
+
+
 def nearest_only(home: str = "us", **args: object) -> Profile[RoutingRequest, Endpoint]:
     spec = ProfileSpec(
         name="nearest",
