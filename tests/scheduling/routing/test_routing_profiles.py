@@ -176,6 +176,49 @@ def test_expected_ttft_discounts_the_prompt_a_replica_has_cached() -> None:
     assert request.prefill_work == {"holder": PREFILL_FLOOR_BYTES, "cold": 8192.0}
 
 
+def test_a_cold_prompt_pays_for_the_prefix_it_would_evict_from_a_full_cache() -> None:
+    # A fast replica whose small cache is full of prefixes used a second ago, and a slower one with room.
+    p = profile("default")
+    small = Rep("h100", prefill_seconds_per_kb=0.1, kv_capacity_tokens=4096)  # 32 blocks of 512 bytes
+    roomy = Rep("l40s", prefill_seconds_per_kb=0.15, kv_capacity_tokens=1_000_000)
+    for tag in (b"a", b"b"):
+        prompt = tag * 8192
+        p.reserve(req(prefix=prefix_blocks(prompt), prompt_bytes=len(prompt), now=99.0), small)
+    scorer = dict((s.name, s) for s, _ in p.scorers)["expected-ttft"]
+    cold = b"c" * 8192
+    request = req(prefix=prefix_blocks(cold), prompt_bytes=len(cold), now=100.0)
+    # Cold on the H100: 8.2 kB x 0.1 s, plus 90% of the 8.2 kB it evicts (used 1 s ago, horizon 10 s);
+    # cold on the L40S: 8.2 kB x 0.15 s. The L40S is cheaper, and the H100 keeps its prefixes.
+    scores = scorer.score(request, [small, roomy])
+    assert scores[1] == 1.0 > scores[0]
+    assert request.prefill_work == {"h100": 8192.0, "l40s": 8192.0}  # what is charged stays the prompt
+    # What the H100 would evict has not been used for the horizon: nothing to pay, the H100 wins.
+    later = req(prefix=prefix_blocks(cold), prompt_bytes=len(cold), now=110.0)
+    assert scorer.score(later, [small, roomy])[0] == 1.0
+
+
+def test_the_displacement_charge_can_be_turned_off() -> None:
+    p = Profile.build(
+        ProfileSpec(
+            name="no-displacement",
+            scorers=[
+                PluginRef(name="expected-ttft", args={"displacement_horizon": 0}),
+                PluginRef(name="prefix-cache"),
+            ],
+        ),
+        build_routing_registry(),
+        Environment(rng=random.Random(0)),
+    )
+    small = Rep("h100", prefill_seconds_per_kb=0.1, kv_capacity_tokens=4096)
+    roomy = Rep("l40s", prefill_seconds_per_kb=0.15, kv_capacity_tokens=1_000_000)
+    for tag in (b"a", b"b"):
+        prompt = tag * 8192
+        p.reserve(req(prefix=prefix_blocks(prompt), prompt_bytes=len(prompt), now=99.0), small)
+    cold = b"c" * 8192
+    scorer = dict((s.name, s) for s, _ in p.scorers)["expected-ttft"]
+    assert scorer.score(req(prefix=prefix_blocks(cold), prompt_bytes=len(cold)), [small, roomy])[0] == 1.0
+
+
 def test_expected_ttft_scores_by_ratio_with_slack_and_tries_unknown_replicas() -> None:
     scorer = expected_ttft(slack=0.0).scorers[0][0]
     reps = [Rep("a", prefill_seconds_per_kb=0.2), Rep("b", prefill_seconds_per_kb=0.4), Rep("new")]

@@ -43,7 +43,8 @@ def prefix_blocks(
 
 class PrefixIndex:
     """Per-replica LRU of block hashes, each stamped with the routing decision that last sent it
-    there. Memory is bounded by `capacity` entries per replica.
+    there (its time where the caller gives one; stamps only ever grow). Memory is bounded by
+    `capacity` entries per replica.
 
     Engines evict on their own, so the index only guesses; the answers correct it. A replica that
     reports fewer cached prompt tokens than the index believed it held has evicted the blocks past
@@ -58,8 +59,8 @@ class PrefixIndex:
 
     def __init__(self, capacity: int = 65536) -> None:
         self.capacity = capacity
-        self._blocks: dict[str, OrderedDict[int, int]] = {}
-        self._stamp = 0  # one per recorded routing decision; order of entries is order of stamps
+        self._blocks: dict[str, OrderedDict[int, float]] = {}
+        self._stamp = 0.0  # one per recorded routing decision; order of entries is order of stamps
         self._reporting: set[str] = set()  # replicas known to report cached tokens
         self.bytes_per_token = _BYTES_PER_TOKEN  # learned from answers' prompt token counts
 
@@ -76,17 +77,22 @@ class PrefixIndex:
         return count
 
     def record(
-        self, replica: str, prefix: tuple[int, ...], prompt_bytes: int = 0, kv_tokens: int = 0
+        self,
+        replica: str,
+        prefix: tuple[int, ...],
+        prompt_bytes: int = 0,
+        kv_tokens: int = 0,
+        now: float = 0.0,
     ) -> CacheClaim:
-        """Notes that `prefix` was sent to `replica`; the claim says what the index believed it held,
-        for `settle` to check against the answer. `prompt_bytes` is the size the blocks came from;
-        `kv_tokens` the replica's KV-cache size, 0 if unknown."""
+        """Notes that `prefix` was sent to `replica` at `now` (monotonic seconds); the claim says what
+        the index believed it held, for `settle` to check against the answer. `prompt_bytes` is the
+        size the blocks came from; `kv_tokens` the replica's KV-cache size, 0 if unknown."""
         blocks = self._blocks.get(replica)
         if blocks is None:
             blocks = self._blocks[replica] = OrderedDict()
-        self._stamp += 1
-        stamp = self._stamp
-        believed: list[int] = []  # former stamps of the leading blocks the replica was believed to hold
+        # Strictly increasing, so two decisions in one clock tick still order.
+        self._stamp = stamp = now if now > self._stamp else self._stamp + 1e-6
+        believed: list[float] = []  # former stamps of the leading blocks the replica was believed to hold
         leading = True
         for h in prefix:
             former = blocks.get(h)
@@ -97,12 +103,24 @@ class PrefixIndex:
                     believed.append(former)
                 blocks.move_to_end(h)
             blocks[h] = stamp
-        limit = self.capacity
-        if kv_tokens > 0:
-            limit = min(limit, max(len(prefix), int(kv_tokens * self.bytes_per_token) // PREFIX_BLOCK_BYTES))
+        limit = max(len(prefix), self._limit(kv_tokens))
         while len(blocks) > limit:
             blocks.popitem(last=False)
         return CacheClaim(self, replica, tuple(believed), prompt_bytes)
+
+    def _limit(self, kv_tokens: int) -> int:
+        """Blocks a replica can hold: its KV cache in prompt bytes where known, else the index's cap."""
+        if kv_tokens <= 0:
+            return self.capacity
+        return min(self.capacity, int(kv_tokens * self.bytes_per_token) // PREFIX_BLOCK_BYTES)
+
+    def eviction_age(self, replica: str, kv_tokens: int, now: float) -> float | None:
+        """Seconds since the replica was last sent what a new prefix there would evict first (its
+        least recently routed block), or None while its cache, as the index believes it, has room."""
+        blocks = self._blocks.get(replica)
+        if not blocks or len(blocks) < self._limit(kv_tokens):
+            return None
+        return max(0.0, now - next(iter(blocks.values())))
 
     def settle(self, claim: CacheClaim, prompt_tokens: int, cached_tokens: int | None) -> Verdict:
         """Corrects the index with the cached prompt tokens the replica reported for a claimed request.
@@ -150,7 +168,7 @@ class CacheClaim:
 
     index: PrefixIndex
     replica: str
-    stamps: tuple[int, ...]
+    stamps: tuple[float, ...]
     prompt_bytes: int
 
     def blocks_covered(self, prompt_tokens: int, cached_tokens: int) -> int:

@@ -51,17 +51,27 @@ class ExpectedTTFTScorer:
     name = "expected-ttft"
     needs_prompt_hashes = True
 
-    def __init__(self, slack: float, index: PrefixIndex | None = None, forget_after: float = 10.0) -> None:
+    def __init__(
+        self,
+        slack: float,
+        index: PrefixIndex | None = None,
+        forget_after: float = 10.0,
+        displacement_horizon: float = 0.0,
+    ) -> None:
         self._slack = slack
         self._index = index
         self._forget_after = forget_after
+        self._horizon = displacement_horizon
 
     def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
         index, prefix, size = self._index, request.prefix, request.prompt_bytes
         work = request.prefill_work
+        displaced: dict[str, float] = {}
         for c in candidates:
             cached = index.matched(c.name, prefix) if index is not None and prefix else 0
             work[c.name] = uncached_prompt_bytes(size, cached)
+            if index is not None and self._horizon > 0.0:
+                displaced[c.name] = self._displaced_bytes(index, c, work[c.name], request.now)
         oldest = request.now - self._forget_after
         fresh = [
             (c.prefill_seconds_per_kb > 0.0 or c.first_token_fixed_seconds > 0.0)
@@ -76,7 +86,7 @@ class ExpectedTTFTScorer:
         slack = self._slack
         expected = []
         for c, ok in zip(candidates, fresh, strict=True):
-            kb = (c.prefill_backlog + work[c.name]) / 1000.0
+            kb = (c.prefill_backlog + work[c.name] + displaced.get(c.name, 0.0)) / 1000.0
             fixed, slope = (
                 (c.first_token_fixed_seconds, c.prefill_seconds_per_kb)
                 if ok
@@ -85,6 +95,17 @@ class ExpectedTTFTScorer:
             expected.append(c.network_seconds + fixed + slope * kb + slack)
         best = min(expected)
         return [best / e if e > 0.0 else 1.0 for e in expected]
+
+    def _displaced_bytes(self, index: PrefixIndex, c: Endpoint, work: float, now: float) -> float:
+        """Prompt bytes a replica is likely to prefill again because this request evicts them: what
+        it adds to a full cache pushes out as much of the least recently used, which counts in full if
+        used just now and not at all if unused for the horizon. A small cache that serves more prefixes
+        than it holds turns over within seconds, and every cold prompt placed there costs another
+        prefix its next hit; the fastest replica's cold prefill alone looks cheapest, and keeps it so."""
+        age = index.eviction_age(c.name, c.kv_capacity_tokens, now)
+        if age is None or age >= self._horizon:
+            return 0.0
+        return work
 
 
 class QueueScorer:
@@ -142,7 +163,11 @@ class PrefixCacheScorer:
     def reserve(self, request: RoutingRequest, candidate: Endpoint) -> None:
         if request.prefix:
             request.cache_claim = self.index.record(
-                candidate.name, request.prefix, request.prompt_bytes, candidate.kv_capacity_tokens
+                candidate.name,
+                request.prefix,
+                request.prompt_bytes,
+                candidate.kv_capacity_tokens,
+                request.now,
             )
 
 
