@@ -3,7 +3,7 @@ saturation: round-robin, least-outstanding, Infleet's default load+prefix profil
 least-busy in front of the same engines. Two open-loop (Poisson) workloads: shared prefixes (tenants'
 long system prompts, more prefix demand than most engines' KV cache) and chat-like (unique prompts).
 Streaming; TTFT measured at the client. Writes benchmarks/results/routing.md.
-Usage: python benchmarks/routing.py [--seconds 15]; `--serve-engines` is the engine-host role it spawns.
+Usage: python benchmarks/routing.py [--seconds 45]; `--serve-engines` is the engine-host role it spawns.
 """
 
 from __future__ import annotations
@@ -284,7 +284,9 @@ def run_one(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=15.0)
+    # 45 s measured: at 3.5 req/s a 15 s window held 52 requests, so its p90 was the fifth-slowest request
+    # and one tenant's cold prefill more or less flipped it between 0.1 s and 0.5 s from run to run.
+    parser.add_argument("--seconds", type=float, default=45.0, help="seconds of measured arrivals")
     parser.add_argument("--warmup", type=float, default=12.0, help="seconds of arrivals not measured")
     parser.add_argument("--prefix-rate", type=float, default=3.5, help="shared-prefix requests/s")
     parser.add_argument("--chat-rate", type=float, default=12.0, help="chat-like requests/s")
