@@ -176,9 +176,20 @@ def test_expected_ttft_discounts_the_prompt_a_replica_has_cached() -> None:
     assert request.prefill_work == {"holder": PREFILL_FLOOR_BYTES, "cold": 8192.0}
 
 
+def displacing(horizon: float) -> Profile[RoutingRequest, Endpoint]:
+    spec = ProfileSpec(
+        name="displacing",
+        scorers=[
+            PluginRef(name="expected-ttft", args={"displacement_horizon": horizon}),
+            PluginRef(name="prefix-cache"),
+        ],
+    )
+    return Profile.build(spec, build_routing_registry(), Environment(rng=random.Random(0)))
+
+
 def test_a_cold_prompt_pays_for_the_prefix_it_would_evict_from_a_full_cache() -> None:
     # A fast replica whose small cache is full of prefixes used a second ago, and a slower one with room.
-    p = profile("default")
+    p = displacing(30.0)
     small = Rep("h100", prefill_seconds_per_kb=0.1, kv_capacity_tokens=4096)  # 32 blocks of 512 bytes
     roomy = Rep("l40s", prefill_seconds_per_kb=0.15, kv_capacity_tokens=1_000_000)
     for tag in (b"a", b"b"):
@@ -187,28 +198,18 @@ def test_a_cold_prompt_pays_for_the_prefix_it_would_evict_from_a_full_cache() ->
     scorer = dict((s.name, s) for s, _ in p.scorers)["expected-ttft"]
     cold = b"c" * 8192
     request = req(prefix=prefix_blocks(cold), prompt_bytes=len(cold), now=100.0)
-    # Cold on the H100: 8.2 kB x 0.1 s, plus 90% of the 8.2 kB it evicts (used 1 s ago, horizon 10 s);
-    # cold on the L40S: 8.2 kB x 0.15 s. The L40S is cheaper, and the H100 keeps its prefixes.
+    # Cold on the H100: 8.2 kB x 0.1 s, plus the 8.2 kB it evicts (sent there 1 s ago, within the
+    # horizon); cold on the L40S: 8.2 kB x 0.15 s. The L40S is cheaper, and the H100 keeps its prefixes.
     scores = scorer.score(request, [small, roomy])
     assert scores[1] == 1.0 > scores[0]
     assert request.prefill_work == {"h100": 8192.0, "l40s": 8192.0}  # what is charged stays the prompt
     # What the H100 would evict has not been used for the horizon: nothing to pay, the H100 wins.
-    later = req(prefix=prefix_blocks(cold), prompt_bytes=len(cold), now=110.0)
+    later = req(prefix=prefix_blocks(cold), prompt_bytes=len(cold), now=130.0)
     assert scorer.score(later, [small, roomy])[0] == 1.0
 
 
-def test_the_displacement_charge_can_be_turned_off() -> None:
-    p = Profile.build(
-        ProfileSpec(
-            name="no-displacement",
-            scorers=[
-                PluginRef(name="expected-ttft", args={"displacement_horizon": 0}),
-                PluginRef(name="prefix-cache"),
-            ],
-        ),
-        build_routing_registry(),
-        Environment(rng=random.Random(0)),
-    )
+def test_the_displacement_charge_is_off_by_default() -> None:
+    p = profile("default")
     small = Rep("h100", prefill_seconds_per_kb=0.1, kv_capacity_tokens=4096)
     roomy = Rep("l40s", prefill_seconds_per_kb=0.15, kv_capacity_tokens=1_000_000)
     for tag in (b"a", b"b"):

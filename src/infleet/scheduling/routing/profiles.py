@@ -45,13 +45,13 @@ class RegionArgs(PluginArgs):
 class ExpectedTTFTArgs(PluginArgs):
     """Arguments of `expected-ttft`: `slack`, seconds added to every estimate, below which differences
     fade; `forget_after`, seconds without a new first token after which a replica's estimate counts as
-    unknown (the mean of the others) again; `displacement_horizon`, seconds: a prompt placed cold on a
-    replica whose cache is full evicts its least recently used prefix, and is charged that prefix's
-    prefill in proportion to how recently it was used within this horizon (0 turns the charge off)."""
+    unknown (the mean of the others) again; `displacement_horizon`, seconds, off (0) by default: a
+    prompt placed cold on a replica whose cache is full, and whose least recently routed prefix was
+    sent there within this horizon, is charged the prefill of what it evicts (see ExpectedTTFTScorer)."""
 
     slack: float = Field(default=0.05, ge=0.0)
     forget_after: float = Field(default=10.0, gt=0.0)
-    displacement_horizon: float = Field(default=30.0, ge=0.0)
+    displacement_horizon: float = Field(default=0.0, ge=0.0)
 
 
 def build_routing_registry(
