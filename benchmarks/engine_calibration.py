@@ -58,6 +58,7 @@ def value(result: RunResult, point: Point) -> float:
         "total_tps": result.total_tps,
         "ttft_ms": result.ttft_s * 1000,
         "tpot_ms": result.tpot_s * 1000,
+        "itl_ms": result.itl_s * 1000,
     }[point.metric]
 
 
@@ -230,14 +231,21 @@ GAPS = [
     "for attention); a partly cached prompt is the likely cause, and fitting it would make every other "
     "prefill too fast. Two shorter-prompt TTFTs of that source are below the floor even without attention "
     "and are shown but not held.",
-    "**LambdaLabs vLLM 0.6.0, 8B, one scheduler step, TPOT** (0.28x): the published median TPOT (196 ms) "
-    "times the published throughput (3,958 tok/s) implies 776 sequences in flight with max-num-seqs 256; "
-    "ShareGPT's spread of output lengths, which the fixed 220/200 shape cannot reproduce, is the likely "
-    "cause. Its throughput and the multi-step rows are within 1.1x.",
-    "**LambdaLabs vLLM 0.5.4/0.6.0, 70B BF16 TP4 and 405B FP8 TP8** (1.5-1.7x fast, TPOT 0.6x): V0's "
-    "multi-GPU steps cost more than the model's host and communication terms; the same source's tensor-"
-    "parallel table (FP8, 320 prompts, same version) is within 1.35x for 70B at TP2-8, so the gap is not "
-    "tensor parallelism alone and is left open rather than fitted to one table.",
+    "**LambdaLabs vLLM 0.6.0, 8B, one scheduler step, TPOT and ITL** (0.28x and 0.29x): the published "
+    "latencies cannot be the engine's steps. A median gap of 179 ms between a stream's tokens (and a median "
+    "TPOT of 196 ms) lets at most 256 sequences (max-num-seqs) produce about 1,400 tok/s, against the "
+    "published 3,958 tok/s; by Little's law the figures imply 776 sequences in flight. The tokens reached "
+    "the clients later than the engine produced them (5,000 streams open at once on one API server), which "
+    "an engine model does not show whatever the prompt lengths. Its throughput and the multi-step rows are "
+    "within 1.1x.",
+    "**LambdaLabs vLLM 0.5.4/0.6.0, 70B BF16 TP4 and 405B FP8 TP8** (throughput 1.5-1.7x fast, TPOT 0.6x, "
+    "a 10-step run's chunk gap 0.53-0.64x): V0's multi-GPU steps cost more than the model's host and "
+    "communication terms. The gain from multi-step scheduling matches (published 1.55x and 1.29x from 1 to "
+    "10 steps, simulated 1.48x and 1.29x), so the gap is in the base step. The same source's tensor-parallel "
+    "table (FP8, 320 prompts, same version) is within 1.35x for 70B at TP2-8. A V0 cost per step for "
+    "handing each step's inputs to the tensor-parallel workers was tried (8 ms plus 40 us per sequence): it "
+    "brings five of these points within 1.5x but turns the listed 8B gain from TP1 to TP2 (1.08x published) "
+    "into a loss (0.78x) and moves Oracle's MI300X 405B points to 0.76x, so it was not adopted.",
 ]
 
 

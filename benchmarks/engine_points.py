@@ -15,7 +15,7 @@ from infleet.sim.engine.model.efficiency import Engine
 from infleet.sim.engine.model.host_cost import Scheduling
 from infleet.sim.engine.model.performance import KvCacheDtype, PerformanceModel
 
-Metric = Literal["output_tps", "total_tps", "ttft_ms", "tpot_ms"]
+Metric = Literal["output_tps", "total_tps", "ttft_ms", "tpot_ms", "itl_ms"]
 
 
 @dataclass(frozen=True)
@@ -251,17 +251,18 @@ _SHAREGPT = "ShareGPT approximated as 220 in / 200 out"
 
 def _lambda() -> list[Point]:
     points = []
-    # model, tp, quantization, requests, (0.5.4, 0.6 step 1, 0.6 step 10) tok/s, same for TPOT ms
+    # model, tp, quantization, requests, then per version (0.5.4, 0.6 step 1, 0.6 step 10): output tok/s,
+    # median TPOT ms, median ITL ms (a gap between stream chunks: a multi-step run streams N tokens at once)
     versions = [
         ("meta-llama/Llama-3.1-8B-Instruct", 1, None, 5000, (3032.04, 3958.40, 8088.35),
-         (64.06, 196.24, 25.57)),
+         (64.06, 196.24, 25.57), (48.28, 179.17, 243.76)),
         ("meta-llama/Llama-3.1-70B-Instruct", 4, None, 5000, (1491.93, 2291.0, 3542.88),
-         (125.78, 102.99, 61.10)),
+         (125.78, 102.99, 61.10), (74.22, 63.54, 574.07)),
         ("meta-llama/Llama-3.1-405B-Instruct", 8, "fp8", 1280, (1220.26, 1331.25, 1714.07),
-         (182.72, 163.52, 112.20)),
+         (182.72, 163.52, 112.20), (144.06, 114.42, 1036.33)),
     ]  # fmt: skip
     note = f"{_SHAREGPT}; requests cut to 1,500 for run time"
-    for model, tp, quant, requests, tps, tpot in versions:
+    for model, tp, quant, requests, tps, tpot, itl in versions:
         n = min(requests, 1500)
         runs = [
             (
@@ -277,9 +278,10 @@ def _lambda() -> list[Point]:
                 Workload("offline", n, 220, 200, 256, 2048, False),
             ),
         ]
-        for (setup, w), figure, latency in zip(runs, tps, tpot, strict=True):
+        for (setup, w), figure, latency, gap in zip(runs, tps, tpot, itl, strict=True):
             points += [Point("lambda", setup, w, "output_tps", figure, note)]
             points += [Point("lambda", setup, w, "tpot_ms", latency, note)]
+            points += [Point("lambda", setup, w, "itl_ms", gap, note)]
     tp_note = f"{_SHAREGPT}; 320 prompts at once; vLLM 0.5.4 chunked prefill (512-token budget)"
     scaling = {  # (model, gpu): output tok/s at TP 1, 2, 4, 8
         ("meta-llama/Llama-3.1-8B-Instruct", "H100"): (3400.4, 3688.64, 3475.27, 3931.83),

@@ -7,11 +7,13 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
+from infleet.sim.engine.model import decode_run
 from infleet.sim.engine.model.clock import ManualClock
 from infleet.sim.engine.model.performance import PerformanceModel
-from infleet.sim.engine.model.scheduler import Scheduler, SchedulerConfig
+from infleet.sim.engine.model.scheduler import Scheduler, SchedulerConfig, StepPlan
 from infleet.sim.engine.model.sequence import Sequence
 
 
@@ -21,6 +23,7 @@ class RunResult:
     total_tps: float  # prompt and output tokens per second
     ttft_s: float  # mean time to first token
     tpot_s: float  # mean time per output token after the first
+    itl_s: float  # median gap between a stream's chunks, over every stream (vLLM bench's median ITL)
     preemptions_per_request: float
     running: float  # mean sequences per decode step (Little's law over the measured span)
 
@@ -35,17 +38,47 @@ def _scheduler(p: PerformanceModel, max_num_seqs: int, max_batched: int, chunked
     return Scheduler(p, SchedulerConfig(max_num_seqs, max_batched, 16, chunked, reserve))
 
 
-def _summary(seqs: list[Sequence], prompt: int, output: int, span: float) -> RunResult:
+class _Chunks:
+    """When each sequence's streamed chunks reach the client: a chunk per step, or per multi-step run
+    (vLLM V0 hands a run's tokens over when its N steps are done)."""
+
+    def __init__(self) -> None:
+        self.times: dict[Sequence, list[float]] = {}
+
+    def run(
+        self, p: PerformanceModel, sched: Scheduler, plan: StepPlan, clock: ManualClock
+    ) -> list[Sequence]:
+        """Run ``plan`` (as a multi-step run when the engine schedules that way) and record its chunks;
+        returns the sequences that advanced."""
+        steps = p.scheduling.steps
+        shapes = decode_run.extend(sched, plan, steps, hold_admissions=True) if steps > 1 else [plan.shape]
+        ends = []
+        for shape in shapes:
+            clock.advance(p.step_time(shape))
+            ends.append(clock.now())
+        touched = decode_run.apply(sched, plan, ends)
+        for seq in touched:
+            self.times.setdefault(seq, []).append(ends[-1])
+        return touched
+
+    def itl(self, seqs: list[Sequence]) -> float:
+        gaps = sorted(b - a for s in seqs for a, b in itertools.pairwise(self.times.get(s, ())))
+        return gaps[len(gaps) // 2] if gaps else 0.0
+
+
+def _summary(seqs: list[Sequence], prompt: int, output: int, span: float, chunks: _Chunks) -> RunResult:
     n = len(seqs)
     ttft = sum((s.first_token_time or 0.0) - s.arrival for s in seqs) / n
     tpot = (
-        sum(((s.finished_time or 0.0) - (s.first_token_time or 0.0)) / (output - 1) for s in seqs) / n
+        sum((chunks.times[s][-1] - chunks.times[s][0]) / (output - 1) for s in seqs) / n
         if output > 1
         else 0.0
     )
     preempt = sum(s.preemptions for s in seqs) / n
     out_tps = n * output / span
-    return RunResult(out_tps, n * (prompt + output) / span, ttft, tpot, preempt, out_tps * tpot)
+    return RunResult(
+        out_tps, n * (prompt + output) / span, ttft, tpot, chunks.itl(seqs), preempt, out_tps * tpot
+    )
 
 
 def offline(
@@ -64,11 +97,10 @@ def offline(
     seqs = [_sequence(i, prompt, output, 0.0) for i in range(requests)]
     for s in seqs:
         sched.add(s)
+    chunks = _Chunks()
     while sched.has_work:
-        plan = sched.schedule(clock.now())
-        clock.advance(p.step_time(plan.shape))
-        sched.complete(plan, clock.now())
-    return _summary(seqs, prompt, output, clock.now())
+        chunks.run(p, sched, sched.schedule(clock.now()), clock)
+    return _summary(seqs, prompt, output, clock.now(), chunks)
 
 
 def closed_loop(
@@ -94,6 +126,7 @@ def closed_loop(
     total = requests or max(4 * concurrency, 16)
     made = 0
     done: list[Sequence] = []
+    chunks = _Chunks()
     starts = [0.0] * concurrency
 
     def new() -> None:
@@ -108,9 +141,7 @@ def closed_loop(
         if not sched.has_work:
             clock.set(starts[0])
             continue
-        plan = sched.schedule(clock.now())
-        clock.advance(p.step_time(plan.shape))
-        for seq in sched.complete(plan, clock.now()):
+        for seq in chunks.run(p, sched, sched.schedule(clock.now()), clock):
             if seq.done:
                 done.append(seq)
                 if made < total:
@@ -118,4 +149,4 @@ def closed_loop(
     measured = done[concurrency:] or done
     begin = min(s.arrival for s in measured)
     span = max(s.finished_time or 0.0 for s in measured) - begin
-    return _summary(measured, prompt, output, span)
+    return _summary(measured, prompt, output, span, chunks)

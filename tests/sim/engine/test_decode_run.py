@@ -62,6 +62,22 @@ def test_no_run_while_prefilling_or_with_a_queue_behind_a_finish() -> None:
     assert len(decode_run.extend(sched, plan, 64)) == 9  # stops where the first one finishes
 
 
+def test_a_multi_step_run_holds_admissions_past_a_finish() -> None:
+    # vLLM V0's --num-scheduler-steps: the scheduler runs once per N steps, so a slot freed inside the
+    # run stays empty until the run ends, and the queue waits as long.
+    sched, _ = make([10, 50])
+    plan = sched.schedule(0.0)
+    decode_run.apply(sched, plan, [0.01])
+    sched.add(Sequence("late", list(range(40)), ["w"] * 5, "length", 0.0))
+    sched.config = SchedulerConfig(max_num_seqs=2)
+    plan = sched.schedule(0.02)
+    shapes = decode_run.extend(sched, plan, 16, hold_admissions=True)
+    assert len(shapes) == 16
+    assert [s.decode_seqs for s in shapes[8:10]] == [2, 1]  # the first one ends at its own step
+    decode_run.apply(sched, plan, [0.02 + 0.01 * (i + 1) for i in range(16)])
+    assert [s.request_id for s in sched.waiting] == ["late"]
+
+
 def test_early_finishers_end_at_their_own_step_and_free_their_blocks() -> None:
     sched, seqs = make([3, 10])
     clock = ManualClock()

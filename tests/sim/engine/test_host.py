@@ -102,6 +102,31 @@ async def test_stream_interval_coalesces_tokens_into_fewer_chunks() -> None:
         assert 8 <= len(events) <= 12  # role, ~64/8 content chunks, the final one
 
 
+async def test_multi_step_scheduling_streams_each_run_as_one_chunk() -> None:
+    async with EngineHost() as host:
+        addr = await host.start(EngineSpec(model="qwen3-8b", gpu="H100", num_scheduler_steps=8))
+        body = {
+            "model": "qwen3-8b",
+            "messages": [{"role": "user", "content": "x"}],
+            "max_tokens": 65,
+            "stream": True,
+            "ignore_eos": True,
+        }
+        async with (
+            httpx.AsyncClient() as http,
+            http.stream("POST", addr.url + "/v1/chat/completions", json=body) as r,
+        ):
+            contents = [
+                orjson.loads(line[6:])["choices"][0]["delta"].get("content")
+                for line in [line async for line in r.aiter_lines()]
+                if line.startswith("data: {")
+            ]
+        pieces = [c for c in contents if c]
+        # The first token comes from the prefill step; then eight runs of eight decode steps, each
+        # handed over when its last step is done (vLLM V0 streams a multi-step run at its end).
+        assert 9 <= len(pieces) <= 10
+
+
 async def test_tune_gc_freezes_while_hosting_and_thaws_stopped_engines() -> None:
     threshold = gc.get_threshold()
     try:

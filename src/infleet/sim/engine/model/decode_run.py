@@ -7,6 +7,10 @@ finish at their own step's end (``finishing`` tells the runtime when, ``finish_e
 so a client sees its response end when the engine would end it, not when the run does. The runtime may
 cut a run short when a request arrives, so the newcomer is admitted at the next step boundary exactly
 as without runs.
+
+Multi-step scheduling (vLLM V0's ``--num-scheduler-steps N``) is a run by construction: the scheduler
+runs once per N decode steps, so a run of N is planned with ``hold_admissions`` and a request that
+arrives, or a slot a finished sequence frees, waits for the run's end.
 """
 
 from __future__ import annotations
@@ -16,8 +20,13 @@ from infleet.sim.engine.model.scheduler import Scheduler, StepPlan
 from infleet.sim.engine.model.sequence import Sequence, Status
 
 
-def extend(scheduler: Scheduler, plan: StepPlan, max_steps: int) -> list[StepShape]:
-    """Shapes of up to ``max_steps`` decode steps from ``plan`` (``[plan.shape]`` when no run fits)."""
+def extend(
+    scheduler: Scheduler, plan: StepPlan, max_steps: int, *, hold_admissions: bool = False
+) -> list[StepShape]:
+    """Shapes of up to ``max_steps`` decode steps from ``plan`` (``[plan.shape]`` when no run fits).
+
+    A run stops where its first sequence finishes while requests wait, so the freed slot is filled at
+    the next step as without runs; ``hold_admissions`` (multi-step scheduling) keeps it going."""
     shape = plan.shape
     if max_steps <= 1 or shape.prefill_tokens or plan.preempted or not plan.items:
         return [shape]
@@ -25,7 +34,7 @@ def extend(scheduler: Scheduler, plan: StepPlan, max_steps: int) -> list[StepSha
     remaining = [seq.max_output - seq.num_output for seq, _ in items]
     shortest = min(remaining)
     steps = min(max_steps, max(remaining))
-    if scheduler.waiting:
+    if scheduler.waiting and not hold_admissions:
         steps = min(steps, shortest)  # a finish frees a slot someone is waiting for
     if steps <= 1 or not _reserve(scheduler, items, remaining, steps):
         return [shape]

@@ -200,7 +200,9 @@ class SimEngine:
         touched = decode_run.apply(self.scheduler, plan, ends)
         self.metrics.observe_steps(shapes, start, ends)
         last = ends[-1]
-        interval, gap = self.spec.stream_interval, self.step_loop.gap()
+        # Multi-step scheduling streams a run's tokens when its N steps are done, N at a time.
+        interval = max(self.spec.stream_interval, self.spec.num_scheduler_steps)
+        gap = self.step_loop.gap()
         firsts, ended = self.deliveries.after_step(touched, last, interval, gap)
         ttft = self.metrics.ttft
         for seq in firsts:

@@ -78,6 +78,7 @@ class StepLoop:
         self.flush_gap = 0.0  # the governor's gap between chunks, when the spec asks to adapt
         self.late_steps = 0
         self.steps = 0
+        self._multi_step = engine.spec.num_scheduler_steps > 1
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"engine {self._engine.served_model_name}")
@@ -99,8 +100,11 @@ class StepLoop:
         self._wake.set()
 
     def arrived(self) -> None:
-        """A request was queued: wake an idle loop, and cut a decode run at the step in progress."""
+        """A request was queued: wake an idle loop, and cut a decode run at the step in progress (not
+        a multi-step run: its scheduler looks at the queue again only when the N steps are done)."""
         self._wake.set()
+        if self._multi_step:
+            return
         if self._interrupt is not None and not self._interrupt.done():
             self._interrupt.set_result(None)
 
@@ -148,7 +152,9 @@ class StepLoop:
     def _price(self, plan: StepPlan, start: float) -> tuple[list[StepShape], list[float]]:
         """The shapes of the run that ``plan`` begins at ``start``, and when each of its steps ends."""
         engine = self._engine
-        shapes = decode_run.extend(engine.scheduler, plan, self._run_limit(plan))
+        shapes = decode_run.extend(
+            engine.scheduler, plan, self._run_limit(plan), hold_admissions=self._multi_step
+        )
         degrade = engine.faults.spec.degrade
         ends: list[float] = []
         end = start
@@ -160,8 +166,10 @@ class StepLoop:
     async def _sleep_through_run(self, plan: StepPlan, ends: list[float]) -> list[float]:
         """Sleep through a run, ending the sequences that finish inside it at their own steps' ends;
         returns the ends of the steps that ran (all, or up to a cut)."""
-        if len(ends) == 1:
-            return await self._sleep_through(ends)  # nothing can end before the step's own end
+        if len(ends) == 1 or self._multi_step:
+            # Nothing can end before a single step's end; a multi-step run hands its outputs over, ends
+            # included, when its last step is done.
+            return await self._sleep_through(ends)
         early = _EarlyFinishes(self._engine, decode_run.finishing(plan, len(ends)), ends)
         try:
             return await self._sleep_through(ends)
@@ -169,7 +177,10 @@ class StepLoop:
             early.cancel()  # those past a cut did not finish; any still due are applied by finish_steps
 
     def _run_limit(self, plan: StepPlan) -> int:
-        """How many decode steps may run as one: the stream interval, or enough to span the flush gap."""
+        """How many decode steps may run as one: the multi-step count, else the stream interval or
+        enough to span the flush gap."""
+        if self._multi_step:
+            return self._engine.spec.num_scheduler_steps
         limit = self._engine.spec.stream_interval
         gap = self.gap()
         if gap > 0:
