@@ -2,8 +2,8 @@
 fallback model in order (health checks trusted unless the model is in panic, see `panic`). Each
 replica is tried at most once; a retry needs a token from the retry budget; no attempt starts once
 `retries.attempts` were made or the deadline passed. The admission gate may hold or refuse the
-request before its first attempt. Decides only: the attempt itself is
-the caller's (see `upstream_call`). Called by the proxy per request.
+request before its first attempt. Decides only: the attempt itself is the caller's (see
+`upstream_call`). Called by the proxy per request.
 """
 
 from __future__ import annotations
