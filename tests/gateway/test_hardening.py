@@ -120,7 +120,8 @@ async def test_connections_past_the_cap_get_503_with_retry_after(open_gateway: G
 
 
 async def test_every_503_and_429_says_when_to_retry() -> None:
-    app, _ = build_gateway(one_model(A), {})  # A refuses connections: nothing can serve
+    # A refuses connections and fails its checks: nothing can serve (panic routing would still try it).
+    app, _ = build_gateway(one_model(A, health={"enabled": False, "panic_threshold": 0}), {})
     for replica in app.table.replicas():
         replica.healthy = False
     no_replica = await call(app, "/v1/chat/completions", chat(model="llama"))

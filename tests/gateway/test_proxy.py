@@ -294,7 +294,9 @@ async def test_access_log_has_one_json_line_per_request() -> None:
 
 
 async def test_health_endpoints_and_metrics() -> None:
-    app, _ = build_gateway(one_model(A), {A: FakeEngine("m")})
+    config = one_model(A)
+    config["health"]["panic_threshold"] = 0  # an unhealthy replica gets no traffic (see test_panic_routing)
+    app, _ = build_gateway(config, {A: FakeEngine("m")})
     assert (await call(app, "/health/liveness", method="GET")).status == 200
     assert (await call(app, "/health/readiness", method="GET")).status == 200
     for replica in app.table.replicas():

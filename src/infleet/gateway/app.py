@@ -183,6 +183,7 @@ class GatewayApp:
 
     def _health_changed(self, replica: Any) -> None:
         self.metrics.healthy.labels(replica.name).set(1 if replica.healthy else 0)
+        self.proxy.panic.evaluate(self.proxy.table)  # the gauge and log follow health without traffic
 
     # lifecycle
     async def startup(self) -> None:

@@ -121,6 +121,18 @@ class HealthConfig(_Strict):
     path: str = "/health"
     unhealthy_after: int = Field(default=1, ge=1)
     healthy_after: int = Field(default=1, ge=1)
+    # Percent of a model's replicas that must pass their checks for the checks to be trusted; below it
+    # the model routes across all its replicas (see panic). 0 disables; Envoy's default is 50 as well.
+    panic_threshold: float = 50.0
+
+    @field_validator("panic_threshold")
+    @classmethod
+    def _percent(cls, value: float) -> float:
+        if not 0 <= value <= 100:
+            raise ValueError(
+                f"{value:g} is not a percent of a model's replicas; use 0 to 100 (default 50, 0 disables)"
+            )
+        return value
 
 
 class ScrapeConfig(_Strict):

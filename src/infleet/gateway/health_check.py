@@ -1,5 +1,6 @@
 """Active health checks: GET /health on every replica at a sub-second interval; a replica that fails
-`unhealthy_after` checks in a row stops receiving traffic until it passes `healthy_after` again.
+`unhealthy_after` checks in a row stops receiving traffic until it passes `healthy_after` again,
+unless too few of its model's replicas pass for the checks to be trusted (see `panic`).
 With the defaults (0.5 s interval, 0.5 s timeout, 1 failure) a dead replica is out within a second,
 and one that answers again is back within one interval (also when a refused connection cooled it down).
 """

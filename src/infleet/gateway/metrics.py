@@ -1,7 +1,7 @@
 """Prometheus metrics of the gateway, in its own registry: requests by model/backend/status, TTFT,
 end-to-end and gateway-overhead histograms, tokens, retries, fallbacks, rejections, upstream
-health, prefix-cache feedback, and scale from zero (requests held, wakes, time to wake). Labelled
-children are cached because `labels()` is the costly part on the request path.
+health, panic routing, prefix-cache feedback, and scale from zero (requests held, wakes, time to
+wake). Labelled children are cached because `labels()` is the costly part on the request path.
 """
 
 from __future__ import annotations
@@ -48,6 +48,19 @@ class GatewayMetrics:
         self.rejections = Counter("infleet_gateway_rejections", "Requests refused", ["reason"], registry=r)
         self.healthy = Gauge(
             "infleet_gateway_upstream_healthy", "1 if the replica passes checks", ["backend"], registry=r
+        )
+        self.panic = Gauge(
+            "infleet_gateway_panic",
+            "1 while fewer of the model's replicas pass health checks than health.panic_threshold asks: "
+            "routed across all of them, health ignored",
+            ["model"],
+            registry=r,
+        )
+        self.panic_routed = Counter(
+            "infleet_gateway_panic_routed",
+            "Requests routed while their model was in panic (Envoy's lb_healthy_panic)",
+            ["model"],
+            registry=r,
         )
         self.outstanding = Gauge(
             "infleet_gateway_upstream_outstanding", "In-flight requests", ["backend"], registry=r

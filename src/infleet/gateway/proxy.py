@@ -23,6 +23,7 @@ from infleet.gateway.exchange import Exchange, Failure, Outcome
 from infleet.gateway.limits import Limiter, LimitPlan
 from infleet.gateway.metrics import GatewayMetrics
 from infleet.gateway.outlier import OutlierDetector
+from infleet.gateway.panic import PanicMonitor
 from infleet.gateway.region_pin import no_replica_message
 from infleet.gateway.request_body import BadRequestError, RequestBody, parse_body
 from infleet.gateway.retry_budget import RetryBudget
@@ -68,7 +69,8 @@ class Proxy:
         self.admission = AdmissionQueue(config.admission.queue_size)
         self.gate = AdmissionGate(self.admission, self._now, config)
         budget = RetryBudget(config.retries.budget_ratio, config.retries.budget_min_per_second, self._now)
-        self.retries = RetryPolicy(self.gate, budget, metrics, self._now, config.retries.attempts)
+        self.panic = PanicMonitor(config.health.panic_threshold, metrics)
+        self.retries = RetryPolicy(self.gate, budget, metrics, self._now, config.retries.attempts, self.panic)
         self.upstream = UpstreamCall(transport, self.outlier, self.admission, self._now, config)
         self.wakes: WakeQueue | None = None  # set by the app: holds requests for models scaled to zero
         self._ids = itertools.count(1)
@@ -84,6 +86,8 @@ class Proxy:
         self.gate.configure(config)
         self.retries.attempts = config.retries.attempts
         self.upstream.config = config
+        self.panic.threshold = config.health.panic_threshold
+        self.panic.evaluate(table)
 
     async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, principal: Principal) -> None:
         request_id, priority, region = self._read_headers(scope["headers"], principal)

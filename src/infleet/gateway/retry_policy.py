@@ -1,8 +1,9 @@
 """Where a request goes, attempt by attempt: the ranked replicas of its model, then those of each
-fallback model in order. Each replica is tried at most once; a retry needs a token from the retry
-budget; no attempt starts once `retries.attempts` were made or the deadline passed. The admission
-gate may hold or refuse the request before its first attempt. Decides only: the attempt itself is
-the caller's (see `upstream_call`). Called by the proxy per request.
+fallback model in order (health checks trusted unless the model is in panic, see `panic`). Each
+replica is tried at most once; a retry needs a token from the retry budget; no attempt starts once
+`retries.attempts` were made or the deadline passed. The admission gate may hold or refuse the
+request before its first attempt. Decides only: the attempt itself is the caller's (see
+`upstream_call`). Called by the proxy per request.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from infleet.gateway.admission import AdmissionGate, Refusal
 from infleet.gateway.exchange import Exchange, Failure, Outcome
 from infleet.gateway.metrics import GatewayMetrics
 from infleet.gateway.model_rename import ModelRename
+from infleet.gateway.panic import PanicMonitor
 from infleet.gateway.region_pin import allowed_regions
 from infleet.gateway.replica import Replica
 from infleet.gateway.retry_budget import RetryBudget
@@ -32,8 +34,10 @@ class RetryPolicy:
         metrics: GatewayMetrics,
         now: Callable[[], float],
         attempts: int,
+        panic: PanicMonitor,
     ) -> None:
         self.gate = gate
+        self.panic = panic
         self.budget = budget
         self.metrics = metrics
         self.attempts = attempts  # including the first; swapped with the configuration
@@ -64,8 +68,12 @@ class RetryPolicy:
         return exchange.failure
 
     def _routing_request(self, exchange: Exchange, route: ModelRoute, first: bool) -> RoutingRequest:
+        panic = self.panic.check(route)
+        if panic:
+            self.metrics.panic_routed.labels(route.name).inc()
         return RoutingRequest(
             model=route.name,
+            panic=panic,
             now=self._now(),
             adapter=exchange.adapter if first else None,  # fallback models do not carry the adapter
             region=exchange.region,

@@ -63,7 +63,9 @@ class RoutingRequest:
     `prefill_work` is filled while scoring (by expected-ttft) with the uncached prompt bytes each
     candidate would prefill, so the gateway charges the chosen replica what was estimated for it.
     `cache_claim` is set when a request is reserved on a replica: what the prefix index believed that
-    replica held, for the caller to settle against the cached tokens the answer reports."""
+    replica held, for the caller to settle against the cached tokens the answer reports. `panic` is set
+    when too few of the model's replicas pass health checks for them to be trusted: the healthy filter
+    then keeps every replica (Envoy's panic threshold; the gateway decides)."""
 
     model: str
     now: float
@@ -75,6 +77,7 @@ class RoutingRequest:
     prompt_bytes: int = 0
     prefill_work: dict[str, float] = field(default_factory=dict)
     cache_claim: CacheClaim | None = None
+    panic: bool = False
 
 
 @dataclass(frozen=True, slots=True)

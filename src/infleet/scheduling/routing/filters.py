@@ -1,5 +1,6 @@
-"""Routing filters: healthy, serves the model and adapter, region allow-list, not cooling down, below
-its concurrency cap. Each keeps or rejects one `Endpoint` for one `RoutingRequest`.
+"""Routing filters: healthy (unless the model is in panic), serves the model and adapter, region
+allow-list, not cooling down, below its concurrency cap. Each keeps or rejects one `Endpoint` for one
+`RoutingRequest`.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from infleet.scheduling.routing.endpoint import Endpoint, RoutingRequest
 
 
 class HealthyFilter:
+    """Keeps replicas that pass health checks; every replica while the request's model is in panic."""
+
     name = "healthy"
     _REJECT = Status(Code.UNSCHEDULABLE, name, "failing health checks")
 
     def filter(self, request: RoutingRequest, candidate: Endpoint) -> Status:
-        return SUCCESS if candidate.healthy else self._REJECT
+        return SUCCESS if candidate.healthy or request.panic else self._REJECT
 
 
 class ServesModelFilter:
