@@ -7,6 +7,7 @@ import logging
 from collections import Counter
 from typing import Any
 
+import orjson
 import pytest
 
 from infleet.gateway.app import GatewayApp
@@ -141,11 +142,22 @@ async def test_panic_is_exported_and_logged_on_entry_and_exit(caplog: pytest.Log
     )
 
 
-async def test_readiness_still_reports_what_the_checks_say_in_panic() -> None:
+async def test_a_gateway_serving_in_panic_stays_ready() -> None:
+    # Readiness follows what the router does: pulling every gateway pod out of its Service because the
+    # probes went wrong would be the outage panic routing avoids.
     urls = URLS[:2]
     app, _ = build_gateway(model(urls), live(urls))
     await fail_checks(app, {"r0", "r1"})
     assert (await call(app, "/v1/chat/completions", chat())).status == 200
+    ready = await call(app, "/health/readiness", method="GET")
+    assert ready.status == 200
+    assert orjson.loads(ready.body)["models_in_panic"] == 1
+
+
+async def test_without_panic_routing_failing_checks_make_the_gateway_unready() -> None:
+    urls = URLS[:2]
+    app, _ = build_gateway(model(urls, panic_threshold=0), live(urls))
+    await fail_checks(app, {"r0", "r1"})
     assert (await call(app, "/health/readiness", method="GET")).status == 503
 
 

@@ -31,6 +31,7 @@ from infleet.gateway.object_status import StatusMutation, key_mutation, route_mu
 from infleet.gateway.openapi import openapi_document
 from infleet.gateway.proxy import Proxy
 from infleet.gateway.reloader import ConfigReloader
+from infleet.gateway.replica import Replica
 from infleet.gateway.routing_table import RoutingTable, build_table
 from infleet.gateway.status_writer import ObjectKey, StatusWriter
 from infleet.gateway.tracing import Tracer
@@ -280,18 +281,32 @@ class GatewayApp:
 
     async def _readiness(self, scope: dict[str, Any], send: Send) -> None:
         """Ready when some model has a replica the router may use now: healthy, not cooling down,
-        and, when health checks run, confirmed by a probe (replicas start out presumed healthy); or
-        when some model scaled to zero can be woken."""
+        and, when health checks run, confirmed by a probe (replicas start out presumed healthy); or,
+        for a model in panic, any replica not cooling down, since the router sends to those; or when
+        some model scaled to zero can be woken. A gateway that serves in panic must stay in its
+        Service: dropping every gateway pod because the probes went wrong is the outage panic avoids."""
         now = self.proxy.clock.now()
         confirmed = not self.proxy.config.health.enabled
-        routable = [
-            r for r in self._replicas() if r.routable(now) and (confirmed or r.external or r.health_successes)
-        ]
+        routable: dict[int, Replica] = {}  # by identity: a replica serving two models counts once
+        panicking = 0
+        for route in self.proxy.table.models():
+            panic = self.proxy.panic.check(route)
+            panicking += panic
+            for r in route.replicas:
+                if (panic and r.cooldown_until <= now) or (
+                    r.routable(now) and (confirmed or r.external or r.health_successes)
+                ):
+                    routable[id(r)] = r
         # A model asleep at zero takes requests too: they wait for its wake, so a load balancer must
         # keep sending them here.
         asleep = [route.name for route in self.proxy.table.models() if route.wake and not route.replicas]
         if routable or asleep:
-            payload = {"status": "ready", "routable_replicas": len(routable), "models_asleep": len(asleep)}
+            payload = {
+                "status": "ready",
+                "routable_replicas": len(routable),
+                "models_asleep": len(asleep),
+                "models_in_panic": panicking,
+            }
             await self._json(send, 200, payload)
             return
         await send_error(send, 503, "no replica can take a request now", "not_ready")
