@@ -103,8 +103,9 @@ class ExpectedTTFTScorer:
         holds turns over within seconds, and every cold prompt placed there costs another prefix its
         next hit; priced by its cold prefill alone, the fastest replica looks cheapest and keeps
         thrashing. Opt-in (`displacement_horizon`): in `benchmarks/routing.py`'s shared-prefix runs it
-        brought the p90 to 0.11-0.15 s in two of four runs (0.43-0.57 s in four without), and it is not
-        yet measured on multi-turn conversations."""
+        brought the p90 to 0.11-0.15 s in two of four runs (0.43-0.57 s in four without); on
+        `global_routing.py`'s multi-turn conversations it did not help (p90 0.129 s against 0.099 s
+        at 10 req/s), so it stays off by default."""
         age = index.eviction_age(c.name, c.kv_capacity_tokens, now)
         if age is None or age >= self._horizon:
             return 0.0
