@@ -150,23 +150,6 @@ def test_expected_ttft_forgets_an_estimate_nothing_has_refreshed() -> None:
     assert scorer.score(req(prompt_bytes=2000), [fresh, stale])[1] == pytest.approx(1 / 9)
 
 
-def test_a_stale_line_fades_into_the_mean_over_its_half_life() -> None:
-    # stale_half_life: a replica known to be slow is not taken for an average one the moment its line
-    # goes stale; it counts half its own line and half the mean one half-life past forget_after.
-    scorer = expected_ttft(slack=0.0, forget_after=10.0, stale_half_life=20.0).scorers[0][0]
-    fresh = Rep("fresh", prefill_seconds_per_kb=0.1, first_token_learned_at=95.0)
-    stale = Rep("stale", prefill_seconds_per_kb=0.9, first_token_learned_at=70.0)  # 20 s past forgetting
-    # now=100: half of 0.9 and half of the mean 0.1 is 0.5 s per kB, five times the fresh one.
-    assert scorer.score(req(prompt_bytes=2000), [fresh, stale])[1] == pytest.approx(0.2)
-    fresh.first_token_learned_at = 395.0  # at now=400 the stale line is 16 half-lives past: the mean
-    assert scorer.score(req(prompt_bytes=2000, now=400.0), [fresh, stale])[1] == pytest.approx(1.0, rel=0.01)
-    # Off (the default), a stale line is the mean at once.
-    off = expected_ttft(slack=0.0, forget_after=10.0).scorers[0][0]
-    assert off.score(
-        req(prompt_bytes=2000), [Rep("f", prefill_seconds_per_kb=0.1, first_token_learned_at=95.0), stale]
-    ) == [1.0, 1.0]
-
-
 def test_expected_ttft_keeps_the_round_trip_of_a_forgotten_replica() -> None:
     # A remote replica unused for a while: its engine line is forgotten, its distance is not.
     scorer = expected_ttft(slack=0.0, forget_after=10.0).scorers[0][0]

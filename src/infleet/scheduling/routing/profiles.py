@@ -52,7 +52,6 @@ class ExpectedTTFTArgs(PluginArgs):
     slack: float = Field(default=0.05, ge=0.0)
     forget_after: float = Field(default=10.0, gt=0.0)
     displacement_horizon: float = Field(default=0.0, ge=0.0)
-    stale_half_life: float = Field(default=0.0, ge=0.0)
 
 
 def build_routing_registry(
@@ -97,9 +96,7 @@ def build_routing_registry(
     registry.register_typed(
         ExpectedTTFTScorer.name,
         ExpectedTTFTArgs,
-        lambda args, env: ExpectedTTFTScorer(
-            args.slack, index, args.forget_after, args.displacement_horizon, args.stale_half_life
-        ),
+        lambda args, env: ExpectedTTFTScorer(args.slack, index, args.forget_after, args.displacement_horizon),
     )
     registry.register(QueueScorer.name, queue)
     registry.register(KVCacheScorer.name, kv)

@@ -57,13 +57,11 @@ class ExpectedTTFTScorer:
         index: PrefixIndex | None = None,
         forget_after: float = 10.0,
         displacement_horizon: float = 0.0,
-        stale_half_life: float = 0.0,
     ) -> None:
         self._slack = slack
         self._index = index
         self._forget_after = forget_after
         self._horizon = displacement_horizon
-        self._half_life = stale_half_life
 
     def score(self, request: RoutingRequest, candidates: Sequence[Endpoint]) -> list[float]:
         index, prefix, size = self._index, request.prefix, request.prompt_bytes
@@ -89,25 +87,14 @@ class ExpectedTTFTScorer:
         expected = []
         for c, ok in zip(candidates, fresh, strict=True):
             kb = (c.prefill_backlog + work[c.name] + displaced.get(c.name, 0.0)) / 1000.0
-            if ok:
-                fixed, slope = c.first_token_fixed_seconds, c.prefill_seconds_per_kb
-            else:
-                own = self._stale_weight(c, oldest)
-                fixed = own * c.first_token_fixed_seconds + (1.0 - own) * neutral_fixed
-                slope = own * c.prefill_seconds_per_kb + (1.0 - own) * neutral_slope
+            fixed, slope = (
+                (c.first_token_fixed_seconds, c.prefill_seconds_per_kb)
+                if ok
+                else (neutral_fixed, neutral_slope)
+            )
             expected.append(c.network_seconds + fixed + slope * kb + slack)
         best = min(expected)
         return [best / e if e > 0.0 else 1.0 for e in expected]
-
-    def _stale_weight(self, c: Endpoint, oldest: float) -> float:
-        """How much a line older than `forget_after` still counts against the others' mean: nothing
-        at once by default; with `stale_half_life`, half as much for every half-life past it, so a
-        replica known to be slow (a far A100 among H100s) is not taken for an average one the moment
-        its line goes stale."""
-        learned = c.prefill_seconds_per_kb > 0.0 or c.first_token_fixed_seconds > 0.0
-        if self._half_life <= 0.0 or not learned or c.first_token_learned_at <= 0.0:
-            return 0.0
-        return float(0.5 ** ((oldest - c.first_token_learned_at) / self._half_life))
 
     def _displaced_bytes(self, index: PrefixIndex, c: Endpoint, work: float, now: float) -> float:
         """Prompt bytes a replica is likely to prefill again because this request evicts them: what
