@@ -111,35 +111,36 @@ async def test_cooldowns_still_hold_in_panic() -> None:
     assert set(await served_by(app, 30)) == {"r0", "r2"}
 
 
+def logged(caplog: pytest.LogCaptureFixture, phrase: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if phrase in r.getMessage()]
+
+
 async def test_panic_is_exported_and_logged_on_entry_and_exit(caplog: pytest.LogCaptureFixture) -> None:
     urls = URLS[:3]
     app, _ = build_gateway(model(urls), live(urls))
-    assert panic_gauge((await call(app, "/metrics", method="GET")).body) == 0
+    routed = b'infleet_gateway_panic_routed_total{model="llama"} 5.0'
+    assert panic_gauge(await scrape(app)) == 0
     caplog.set_level(logging.INFO, logger="infleet.gateway")
     await fail_checks(app, {"r0", "r1"})  # the gauge follows health, with no request
-    entered = [r.getMessage() for r in caplog.records if "enters panic" in r.getMessage()]
-    assert entered == [
+    assert logged(caplog, "enters panic") == [
         "model 'llama' enters panic: 1 of 3 replicas pass health checks, below the panic threshold of "
         "50%; routing across all of them, health ignored"
     ]
-    metrics = (await call(app, "/metrics", method="GET")).body
-    assert panic_gauge(metrics) == 1
+    assert panic_gauge(await scrape(app)) == 1
     await served_by(app, 5)
-    metrics = (await call(app, "/metrics", method="GET")).body
-    assert b'infleet_gateway_panic_routed_total{model="llama"} 5.0' in metrics
+    assert routed in await scrape(app)
     await fail_checks(app, {"r0"})
-    left = [r.getMessage() for r in caplog.records if "leaves panic" in r.getMessage()]
-    assert left == [
+    assert logged(caplog, "leaves panic") == [
         "model 'llama' leaves panic: 2 of 3 replicas pass health checks (panic threshold 50%); "
         "replicas failing them get no traffic again"
     ]
-    metrics = (await call(app, "/metrics", method="GET")).body
-    assert panic_gauge(metrics) == 0
+    assert panic_gauge(await scrape(app)) == 0
     await served_by(app, 5)
-    assert (
-        b'infleet_gateway_panic_routed_total{model="llama"} 5.0'
-        in (await call(app, "/metrics", method="GET")).body
-    )
+    assert routed in await scrape(app)  # out of panic, no request counts
+
+
+async def scrape(app: GatewayApp) -> bytes:
+    return (await call(app, "/metrics", method="GET")).body
 
 
 async def test_a_gateway_serving_in_panic_stays_ready() -> None:

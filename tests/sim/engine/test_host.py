@@ -12,6 +12,16 @@ import pytest
 from infleet.sim.engine import EngineHost, EngineSpec
 
 
+def streamed_chat(max_tokens: int) -> dict[str, object]:
+    return {
+        "model": "qwen3-8b",
+        "messages": [{"role": "user", "content": "x"}],
+        "max_tokens": max_tokens,
+        "stream": True,
+        "ignore_eos": True,
+    }
+
+
 async def test_many_engines_serve_and_stop_independently() -> None:
     async with EngineHost() as host:
         specs = [
@@ -39,13 +49,7 @@ async def test_client_disconnect_aborts_and_frees_kv() -> None:
     async with EngineHost() as host:
         addr = await host.start(EngineSpec(model="qwen3-8b", gpu="L4"))
         engine = host.engine(addr)
-        body = {
-            "model": "qwen3-8b",
-            "messages": [{"role": "user", "content": "x"}],
-            "max_tokens": 2000,
-            "stream": True,
-            "ignore_eos": True,
-        }
+        body = streamed_chat(2000)
         async with (
             httpx.AsyncClient() as http,
             http.stream("POST", addr.url + "/v1/chat/completions", json=body) as r,
@@ -86,13 +90,7 @@ async def test_stop_ends_inflight_requests_with_an_error() -> None:
 async def test_stream_interval_coalesces_tokens_into_fewer_chunks() -> None:
     async with EngineHost() as host:
         addr = await host.start(EngineSpec(model="qwen3-8b", gpu="H100", stream_interval=8))
-        body = {
-            "model": "qwen3-8b",
-            "messages": [{"role": "user", "content": "x"}],
-            "max_tokens": 64,
-            "stream": True,
-            "ignore_eos": True,
-        }
+        body = streamed_chat(64)
         async with httpx.AsyncClient() as http:
             async with http.stream("POST", addr.url + "/v1/chat/completions", json=body) as r:
                 events = [line async for line in r.aiter_lines() if line.startswith("data: {")]
@@ -105,13 +103,7 @@ async def test_stream_interval_coalesces_tokens_into_fewer_chunks() -> None:
 async def test_multi_step_scheduling_streams_each_run_as_one_chunk() -> None:
     async with EngineHost() as host:
         addr = await host.start(EngineSpec(model="qwen3-8b", gpu="H100", num_scheduler_steps=8))
-        body = {
-            "model": "qwen3-8b",
-            "messages": [{"role": "user", "content": "x"}],
-            "max_tokens": 65,
-            "stream": True,
-            "ignore_eos": True,
-        }
+        body = streamed_chat(65)
         async with (
             httpx.AsyncClient() as http,
             http.stream("POST", addr.url + "/v1/chat/completions", json=body) as r,
