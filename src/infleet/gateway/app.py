@@ -288,8 +288,11 @@ class GatewayApp:
         now = self.proxy.clock.now()
         confirmed = not self.proxy.config.health.enabled
         routable: dict[int, Replica] = {}  # by identity: a replica serving two models counts once
-        panicking = 0
+        panicking = asleep = 0
         for route in self.proxy.table.models():
+            # A model asleep at zero takes requests too: they wait for its wake, so a load balancer must
+            # keep sending them here.
+            asleep += bool(route.wake and not route.replicas)
             panic = self.proxy.panic.check(route)
             panicking += panic
             for r in route.replicas:
@@ -297,14 +300,11 @@ class GatewayApp:
                     r.routable(now) and (confirmed or r.external or r.health_successes)
                 ):
                     routable[id(r)] = r
-        # A model asleep at zero takes requests too: they wait for its wake, so a load balancer must
-        # keep sending them here.
-        asleep = [route.name for route in self.proxy.table.models() if route.wake and not route.replicas]
         if routable or asleep:
             payload = {
                 "status": "ready",
                 "routable_replicas": len(routable),
-                "models_asleep": len(asleep),
+                "models_asleep": asleep,
                 "models_in_panic": panicking,
             }
             await self._json(send, 200, payload)
