@@ -77,6 +77,7 @@ class FakeEngine:
         self.reply = reply
         self.state = EngineState()
         self.requests = 0
+        self.health_delay = 0.0  # seconds /health waits before answering (a slow or stuck engine)
         self.last_body: bytes = b""
         self._prefill = asyncio.Semaphore(1)
         self._slots: asyncio.Semaphore | None = None
@@ -90,6 +91,8 @@ class FakeEngine:
         path = scope["path"]
         if scope["method"] == "GET":
             if path == "/health":
+                if self.health_delay:
+                    await asyncio.sleep(self.health_delay)
                 await self._respond(send, 503 if self.fail_status == 503 else 200, b"", [])
             elif path == "/metrics":
                 await self._respond(send, 200, self.metrics(), [(b"content-type", b"text/plain")])

@@ -1,11 +1,14 @@
 """Failover under load with real sockets: a backend is killed mid-run; non-streaming clients see no
-failure and traffic leaves the dead backend within one second, also when a stalled event loop makes
-every health probe of that moment time out (panic routing keeps the live replicas in use)."""
+failure and traffic leaves the dead backend within one second. Two ways health checks go wrong at that
+moment stay invisible too: a stalled event loop makes every probe time out late (they are sent again and
+the live replicas pass), and live engines too slow to answer their probes fail every check on time
+(panic routing keeps the live replicas in use)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,35 +23,39 @@ STALL = 0.4  # longer than the probes' 0.3 s timeout: a GC pause or a starved CP
 @dataclass
 class Run:
     app: GatewayApp
-    killed_at: float
-    results: list[tuple[float, int, bytes]]
-    stalled_round: dict[str, bool] = field(default_factory=dict)  # probe results of the stalled round
+    engines: dict[str, Any]
+    killed_at: float = float("inf")
+    results: list[tuple[float, int, bytes]] = field(default_factory=list)
+    disturbed_round: dict[str, bool] = field(default_factory=dict)  # probe results of the disturbed round
 
 
-async def failover_run(servers: Any, stall_probes: bool = False) -> Run:
-    """16 in-process clients for 2.5 s over three engines; engine b is stopped at 0.8 s. With
-    `stall_probes`, the event loop is blocked for STALL seconds while the first probe round after
-    0.3 s past the kill is in flight."""
+Disturbance = Callable[[Run], None]
+
+
+async def failover_run(servers: Any, disturb: Disturbance | None = None, panic_threshold: float = 50) -> Run:
+    """16 in-process clients for 2.5 s over three engines; engine b is stopped at 0.8 s. `disturb`
+    spoils the first probe round after 0.3 s past the kill."""
     model = EngineModel(prefill_tokens_per_s=1e6, decode_s_per_token=0.001, output_tokens=5, max_num_seqs=64)
-    engines = {name: await servers(FakeEngine("m", model, name=name)) for name in ("a", "b", "c")}
+    engines = {name: FakeEngine("m", model, name=name) for name in ("a", "b", "c")}
+    listening = {name: await servers(engine) for name, engine in engines.items()}
     config = parse_config(
         {
             "models": [
                 {
                     "name": "llama",
                     "profile": "round-robin",
-                    "backends": [{"url": s.url, "model": "m", "name": n} for n, s in engines.items()],
+                    "backends": [{"url": s.url, "model": "m", "name": n} for n, s in listening.items()],
                 }
             ],
-            "health": {"interval": 0.2, "timeout": 0.3},
+            "health": {"interval": 0.2, "timeout": 0.3, "panic_threshold": panic_threshold},
             "scrape": {"interval": 0.2},
             "access_log": {"enabled": False},
         }
     )
-    app = GatewayApp(config)
-    run = Run(app, float("inf"), [])
-    if stall_probes:
-        stall_after_probing(app, run)
+    run = Run(GatewayApp(config), engines)
+    app = run.app
+    if disturb is not None:
+        disturb(run)
     await app.startup()
     stop_at = time.monotonic() + 2.5
 
@@ -60,7 +67,7 @@ async def failover_run(servers: Any, stall_probes: bool = False) -> Run:
     async def killer() -> None:
         await asyncio.sleep(0.8)
         run.killed_at = time.monotonic()
-        await engines["b"].stop()
+        await listening["b"].stop()
 
     try:
         await asyncio.gather(*(client() for _ in range(16)), killer())
@@ -69,22 +76,48 @@ async def failover_run(servers: Any, stall_probes: bool = False) -> Run:
     return run
 
 
-def stall_after_probing(app: GatewayApp, run: Run) -> None:
-    """Blocks the loop once every probe of one round was sent, so each one misses its deadline."""
-    probe = app.health.probe
-    last = app.table.replicas()[-1]
+def disturbing(run: Run, disturb: Callable[[Replica], None], undo: Callable[[Replica], None]) -> None:
+    """Wraps the health probe so that `disturb` acts on the first round after 0.3 s past the kill
+    (the probes of one round start together, so all of them see it) and records that round's results."""
+    probe = run.app.health.probe
 
-    async def stalling_probe(replica: Replica) -> bool:
-        stalling = time.monotonic() > run.killed_at + 0.3 and not run.stalled_round
-        sent = asyncio.ensure_future(probe(replica))
-        if stalling and replica is last:
-            asyncio.get_running_loop().call_soon(time.sleep, STALL)
-        ok = await sent
-        if stalling:
-            run.stalled_round[replica.name] = ok
+    async def disturbed_probe(replica: Replica) -> bool:
+        disturbed = time.monotonic() > run.killed_at + 0.3 and not run.disturbed_round
+        if disturbed:
+            disturb(replica)
+        try:
+            ok = await probe(replica)
+        finally:
+            if disturbed:
+                undo(replica)
+        if disturbed:
+            run.disturbed_round[replica.name] = ok
         return ok
 
-    app.health.probe = stalling_probe  # type: ignore[method-assign]
+    run.app.health.probe = disturbed_probe  # type: ignore[method-assign]
+
+
+def stall_the_loop(run: Run) -> None:
+    """Blocks the loop once every probe of one round was sent, so each one times out late."""
+    last = run.app.table.replicas()[-1]
+
+    def stall(replica: Replica) -> None:
+        if replica is last:
+            asyncio.get_running_loop().call_soon(time.sleep, STALL)
+
+    disturbing(run, stall, lambda replica: None)
+
+
+def slow_health_answers(run: Run) -> None:
+    """Every engine takes longer than the probe timeout to answer /health for one round."""
+
+    def slow(replica: Replica) -> None:
+        run.engines[replica.name].health_delay = 1.0
+
+    def fast(replica: Replica) -> None:
+        run.engines[replica.name].health_delay = 0.0
+
+    disturbing(run, slow, fast)
 
 
 def assert_failover_invisible(run: Run) -> None:
@@ -104,10 +137,17 @@ async def test_killing_a_backend_during_load_is_invisible_to_clients(servers: An
     assert_failover_invisible(await failover_run(servers))
 
 
-async def test_probes_that_time_out_on_a_stalled_loop_do_not_take_the_live_replicas_away(
+async def test_probes_timed_out_by_a_stalled_loop_are_sent_again_and_the_live_replicas_pass(
     servers: Any,
 ) -> None:
-    run = await failover_run(servers, stall_probes=True)
+    run = await failover_run(servers, stall_the_loop, panic_threshold=0)  # no panic routing to fall back on
+    assert run.disturbed_round == {"a": True, "b": False, "c": True}
+    assert (run.app.metrics.registry.get_sample_value("infleet_gateway_health_checks_late_total") or 0) >= 2
+    assert_failover_invisible(run)
+
+
+async def test_live_engines_too_slow_for_their_probes_keep_serving_in_panic(servers: Any) -> None:
+    run = await failover_run(servers, slow_health_answers)
     # Every replica, live ones included, failed its probe in that round and was marked unhealthy.
-    assert run.stalled_round == {"a": False, "b": False, "c": False}
+    assert run.disturbed_round == {"a": False, "b": False, "c": False}
     assert_failover_invisible(run)

@@ -112,7 +112,12 @@ class GatewayApp:
         )
         self.proxy.wakes = self.wakes
         self.health = HealthChecker(
-            self.probe_transport, self._replicas, config.health, self._health_changed, self.clock
+            self.probe_transport,
+            self._replicas,
+            config.health,
+            self._health_changed,
+            self.clock,
+            on_late=lambda replica: self.metrics.health_late.inc(),
         )
         self.scraper = EngineScraper(self.probe_transport, self._replicas, config.scrape, self.clock)
         self.reloader = (

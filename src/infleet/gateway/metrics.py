@@ -1,7 +1,8 @@
 """Prometheus metrics of the gateway, in its own registry: requests by model/backend/status, TTFT,
 end-to-end and gateway-overhead histograms, tokens, retries, fallbacks, rejections, upstream
-health, panic routing, prefix-cache feedback, and scale from zero (requests held, wakes, time to
-wake). Labelled children are cached because `labels()` is the costly part on the request path.
+health (and probes its own late loop made time out), panic routing, prefix-cache feedback, and scale
+from zero (requests held, wakes, time to wake). Labelled children are cached because `labels()` is
+the costly part on the request path.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ class GatewayMetrics:
         self.rejections = Counter("infleet_gateway_rejections", "Requests refused", ["reason"], registry=r)
         self.healthy = Gauge(
             "infleet_gateway_upstream_healthy", "1 if the replica passes checks", ["backend"], registry=r
+        )
+        self.health_late = Counter(
+            "infleet_gateway_health_checks_late",
+            "Health probes that timed out while the gateway's own event loop was late, sent again "
+            "rather than counted: a rising rate means the gateway is starved of CPU",
+            registry=r,
         )
         self.panic = Gauge(
             "infleet_gateway_panic",
