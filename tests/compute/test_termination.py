@@ -1,13 +1,13 @@
-"""Termination: a deleted NodeClaim's node is tainted and drained (daemons stay, PDBs and do-not-disrupt
-wait until terminationGracePeriod), the Node deleted, the instance terminated, the finalizer released;
-a Node deleted directly goes the same way through its NodeClaim."""
+"""Termination: a deleted NodeClaim's node is tainted and drained through the eviction API (daemons stay,
+PDBs and do-not-disrupt wait until terminationGracePeriod), the Node deleted, the instance terminated,
+the finalizer released; a Node deleted directly goes the same way through its NodeClaim."""
 
 from __future__ import annotations
 
 import asyncio
 
 from infleet.api.karpenter_sh.v1.node_claim import NODE_CLAIM
-from infleet.api.kubernetes import NODE, POD
+from infleet.api.kubernetes import EVENT, NODE, POD, POD_DISRUPTION_BUDGET
 from infleet.api.labels import DISRUPTION_TAINT, DO_NOT_DISRUPT_ANNOTATION, TERMINATION_FINALIZER
 from infleet.kube.api_error import KubeAPIError
 from tests.compute.conftest import ComputeCluster
@@ -85,6 +85,50 @@ async def test_do_not_disrupt_pod_waits_until_the_grace_period_then_goes(cluster
     await cluster.clock.advance(3)
     await cluster.cached(lambda: not cluster.store("claims").get("n1"), within=30)
     assert not await exists(cluster, POD, "pinned", "default")
+
+
+async def test_a_budget_refuses_evictions_until_the_grace_period_then_the_pods_are_deleted(
+    cluster: ComputeCluster,
+) -> None:
+    await create_pool(cluster.client)
+    spec = {
+        "nodeClassRef": {"group": "compute.aitoolchain.io", "kind": "FlexNodeClass", "name": "flex"},
+        "terminationGracePeriod": "60s",
+    }
+    await create_node(cluster.client, "n1", 8, 80.0, claim_spec=spec)
+    for name in ("web-0", "web-1"):
+        await create_pod(cluster.client, name, "n1", labels={"app": "web"})
+    budget = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "minAvailable": 1},
+    }
+    await cluster.client.create(POD_DISRUPTION_BUDGET, budget)
+    await cluster.settle(1, 2)
+    await cluster.client.delete(NODE_CLAIM, "n1")
+    # The API server lets one pod go (one disruption allowed) and refuses the other with 429; the
+    # refusal, naming the budget and its counts, is the claim's DrainWaiting event.
+    await cluster.cached(lambda: len(cluster.store("pods")) == 1)
+
+    async def waiting_events() -> list[dict[str, object]]:
+        events = (await cluster.client.list(EVENT)).items
+        return [e for e in events if e.get("reason") == "DrainWaiting"]
+
+    async with asyncio.timeout(10):
+        while not (events := await waiting_events()):  # noqa: ASYNC110 (polls the API server)
+            await asyncio.sleep(0.05)
+    message = str(events[0]["message"])
+    assert "would violate the pod's disruption budget" in message
+    assert "The disruption budget web needs 1 healthy pods and has 1 currently" in message
+    await cluster.clock.advance(30)
+    await asyncio.sleep(0.3)
+    (left,) = cluster.store("pods").list()
+    assert await exists(cluster, POD, left["metadata"]["name"], "default")
+    # Past terminationGracePeriod the drain is forced: the last pod is deleted, its budget aside.
+    await cluster.clock.advance(31)
+    await cluster.cached(lambda: not cluster.store("claims").get("n1"), within=30)
+    assert not await exists(cluster, POD, left["metadata"]["name"], "default")
 
 
 async def test_a_node_deleted_directly_is_terminated_through_its_claim(cluster: ComputeCluster) -> None:

@@ -140,6 +140,14 @@ async def test_eviction_requests_kube_refuses(sim: RunningSim) -> None:
         assert missing.status_code == 404
         wrong_verb = await api.get(f"{PODS}/{name}/eviction")
         assert wrong_verb.status_code == 405
+        # A UID precondition naming another pod of this name: refused before the pod is touched.
+        other_uid = eviction(name, deleteOptions={"preconditions": {"uid": "not-this-pod"}})
+        stale = await api.post(f"{PODS}/{name}/eviction", json=other_uid)
+        assert stale.status_code == 409
+        assert "Precondition failed: UID" in stale.json()["message"]
+        untouched = await sim.client.get(POD, name, "default")
+        assert not untouched["metadata"].get("deletionTimestamp")
+        assert all(c["type"] != "DisruptionTarget" for c in untouched["status"].get("conditions") or [])
         await sim.client.create(POD_DISRUPTION_BUDGET, budget("api", maxUnavailable=1))
         second = budget("api", maxUnavailable=1)
         second["metadata"]["name"] = "api-too"

@@ -29,7 +29,14 @@ from infleet.api.disruption_budgets import ReplicasOf, budget_status, is_ready, 
 from infleet.apiserver.body_decoding import decode_body
 from infleet.apiserver.cluster import Cluster
 from infleet.apiserver.deletion import DeleteOptions
-from infleet.apiserver.errors import Cause, StatusError, bad_request, internal_error, method_not_allowed
+from infleet.apiserver.errors import (
+    Cause,
+    StatusError,
+    bad_request,
+    conflict,
+    internal_error,
+    method_not_allowed,
+)
 from infleet.apiserver.protobuf_bodies import PROTOBUF_MEDIA_TYPE, decode_protobuf_body
 from infleet.apiserver.write_rules import WriteOptions
 
@@ -63,6 +70,10 @@ async def handle(cluster: Cluster, namespace: str, name: str, request: Request) 
     async with lock:
         pods = cluster.resource("", "v1", "pods")
         pod = cluster.get(pods, namespace, name)
+        if options.precondition_uid and options.precondition_uid != pod["metadata"].get("uid"):
+            # Checked before the budget and the DisruptionTarget condition: a pod recreated under the
+            # same name is neither charged to a budget nor marked for the one the caller meant.
+            raise conflict("pods", name, detail="Precondition failed: UID in precondition does not match")
         if not _can_ignore_budget(pod):
             _check_budget(cluster, pod)
         if not options.dry_run and not is_terminal(pod) and not pod["metadata"].get("deletionTimestamp"):

@@ -1,9 +1,9 @@
-"""PodDisruptionBudgets as the compute layer honours them: how many of a budget's pods may go now.
+"""PodDisruptionBudgets as the compute layer weighs them before it disrupts: how many of a budget's pods
+may go now, so consolidation, drift and expiry pick only nodes whose pods may move.
 
-Eviction through the API server enforces them (the embedded API server serves ``pods/eviction`` too), but
-a member cluster may not serve ``policy/v1`` at all, so drain and disruption check them here and treat
-an unserved kind as "no budgets". Karpenter leaves the check to the eviction API; this is the same
-arithmetic.
+This is a forecast, the same arithmetic the API server applies; the drain itself evicts through
+``pods/eviction`` (``termination.drain``), where the API server enforces the budgets. Karpenter leaves the
+check to the eviction API as well. A cluster that does not serve ``policy/v1`` budgets has none here.
 """
 
 from __future__ import annotations
