@@ -21,6 +21,7 @@ from infleet.gateway.access_log import AccessLog
 from infleet.gateway.app import GatewayApp
 from infleet.gateway.asgi_transport import AsgiTransport
 from infleet.gateway.config import parse_config
+from infleet.gateway.limits import Limiter, LocalLimiter
 
 _ENGINE_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "fake_engine.py"
 
@@ -97,7 +98,9 @@ def chat(model: str = "llama", stream: bool = False, content: str = "hi", **extr
     return {"model": model, "stream": stream, "messages": [{"role": "user", "content": content}], **extra}
 
 
-def build_gateway(config: dict[str, Any], engines: dict[str, Any]) -> tuple[GatewayApp, io.BytesIO]:
+def build_gateway(
+    config: dict[str, Any], engines: dict[str, Any], limiter: Limiter | None = None
+) -> tuple[GatewayApp, io.BytesIO]:
     """A gateway over in-process engines (no sockets), with its access log captured."""
     log = io.BytesIO()
     config.setdefault("access_log", {"enabled": False})
@@ -106,8 +109,19 @@ def build_gateway(config: dict[str, Any], engines: dict[str, Any]) -> tuple[Gate
         transport=AsgiTransport(engines),
         access_log=AccessLog(log),
         background=False,
+        limiter=limiter,
     )
     return app, log
+
+
+# Half a minute into a one-minute rate-limit window: a test's requests all fall in one window, where on
+# the real wall clock a minute boundary during a burst would reset the counts.
+MID_WINDOW_WALL = 60.0 * 1_000_000 + 30.0
+
+
+def mid_window_limiter() -> LocalLimiter:
+    """A local limiter whose wall clock stands still in the middle of a window."""
+    return LocalLimiter(lambda: MID_WINDOW_WALL)
 
 
 @pytest.fixture

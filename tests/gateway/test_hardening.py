@@ -17,7 +17,14 @@ import uvicorn
 from infleet.gateway.app import GatewayApp
 from infleet.gateway.config import hash_key, parse_config
 from infleet.gateway.http_protocol import guarded_protocol
-from tests.gateway.conftest import FakeEngine, LoopbackServer, build_gateway, call, chat
+from tests.gateway.conftest import (
+    FakeEngine,
+    LoopbackServer,
+    build_gateway,
+    call,
+    chat,
+    mid_window_limiter,
+)
 
 A = "http://a:8000"
 
@@ -133,6 +140,7 @@ async def test_every_503_and_429_says_when_to_retry() -> None:
     limited, _ = build_gateway(
         one_model(A, keys=[{"name": "k", "hash": "sha256:" + hash_key("sk-1"), "rpm": 1}]),
         {A: FakeEngine("m")},
+        mid_window_limiter(),
     )
     headers = {"authorization": "Bearer sk-1"}
     assert (await call(limited, "/v1/chat/completions", chat(model="llama"), headers=headers)).status == 200

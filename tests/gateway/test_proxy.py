@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from tests.gateway.conftest import FakeEngine, build_gateway, call, chat
+from tests.gateway.conftest import FakeEngine, build_gateway, call, chat, mid_window_limiter
 
 A, B, C = "http://a:8000", "http://b:8000", "http://c:8000"
 
@@ -146,7 +146,8 @@ class SlowFirstToken:
 async def test_keepalive_comments_while_the_upstream_is_silent() -> None:
     config = one_model(A)
     config["keepalive_interval"] = 0.05
-    app, _ = build_gateway(config, {A: SlowFirstToken(0.3)})
+    # 0.8 s of silence is 16 keep-alive intervals: a scheduling stall on a loaded runner still leaves >= 3.
+    app, _ = build_gateway(config, {A: SlowFirstToken(0.8)})
     reply = await call(app, "/v1/chat/completions", chat(stream=True))
     assert reply.status == 200
     assert reply.chunks[0] == b": keep-alive\n\n"
@@ -219,7 +220,7 @@ async def test_rpm_limit_admits_exactly_the_limit_under_concurrency() -> None:
 
     config = one_model(A)
     config["keys"] = [{"name": "k", "hash": "sha256:" + hashlib.sha256(b"sk-k").hexdigest(), "rpm": 50}]
-    app, _ = build_gateway(config, {A: FakeEngine("m")})
+    app, _ = build_gateway(config, {A: FakeEngine("m")}, mid_window_limiter())
     replies = await asyncio.gather(
         *(
             call(app, "/v1/chat/completions", chat(), headers={"authorization": "Bearer sk-k"})
@@ -239,7 +240,7 @@ async def test_tpm_is_charged_with_real_usage() -> None:
 
     config = one_model(A)
     config["keys"] = [{"name": "k", "hash": "sha256:" + hashlib.sha256(b"sk-k").hexdigest(), "tpm": 20}]
-    app, _ = build_gateway(config, {A: FakeEngine("m")})
+    app, _ = build_gateway(config, {A: FakeEngine("m")}, mid_window_limiter())
     auth = {"authorization": "Bearer sk-k"}
     first = await call(app, "/v1/chat/completions", chat(), headers=auth)  # 8 prompt + 5 completion tokens
     second = await call(app, "/v1/chat/completions", chat(), headers=auth)  # admitted: 13 < 20

@@ -12,7 +12,7 @@ import pytest
 
 from infleet.gateway.limits import LimitPlan
 from infleet.gateway.redis_limits import RedisLimiter
-from tests.gateway.conftest import free_port
+from tests.gateway.conftest import MID_WINDOW_WALL, free_port
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="redis-server missing: run tools/install_system_packages.sh"
@@ -42,9 +42,15 @@ def redis_url() -> Iterator[str]:
         proc.wait(timeout=5)
 
 
+def _mid_window_limiter(redis_url: str) -> RedisLimiter:
+    """A Redis limiter whose wall clock stands still in the middle of a window: on the real clock a minute
+    boundary during a burst would start a fresh count."""
+    return RedisLimiter(redis_url, lambda: MID_WINDOW_WALL)
+
+
 @pytest.fixture
 async def limiters(redis_url: str) -> AsyncIterator[tuple[RedisLimiter, RedisLimiter]]:
-    a, b = RedisLimiter(redis_url, time.time), RedisLimiter(redis_url, time.time)
+    a, b = _mid_window_limiter(redis_url), _mid_window_limiter(redis_url)
     yield a, b
     await a.close()
     await b.close()
@@ -100,7 +106,7 @@ async def test_two_gateway_apps_admit_exactly_fifty_of_two_hundred(redis_url: st
         GatewayApp(
             parse_config(config),
             transport=AsgiTransport({"http://a:1": engine}),
-            limiter=RedisLimiter(redis_url, time.time),
+            limiter=_mid_window_limiter(redis_url),
             background=False,
         )
         for _ in range(2)

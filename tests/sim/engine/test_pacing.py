@@ -9,6 +9,7 @@ import pytest
 
 from infleet.sim.engine import EngineSpec, SamplingParams, SimEngine
 from infleet.sim.engine.model.sequence import Sequence
+from infleet.sim.engine.runtime import flush_governor
 from infleet.sim.engine.runtime.delivery import Delivery
 from infleet.sim.engine.runtime.flush_governor import FlushGovernor
 from infleet.sim.engine.runtime.pacing import WakePacer
@@ -64,24 +65,42 @@ class _FixedLoad(FlushGovernor):
         return self.fixed
 
 
-def test_governor_widens_the_gap_when_busy_or_late_and_narrows_it_when_idle() -> None:
+class _SteppedTime:
+    """Stands in for the ``time`` module the governor reads: monotonic time moves only when the test steps
+    it, so a scheduler pause between two observations cannot end a window early."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def process_time(self) -> float:
+        return time.process_time()
+
+
+def test_governor_widens_the_gap_when_busy_or_late_and_narrows_it_when_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = _SteppedTime()
+    monkeypatch.setattr(flush_governor, "time", clock)
     governor = _FixedLoad(0.9, window_s=0.02)
     assert governor.observe(0.0) == 0.0  # the first window has not ended
-    time.sleep(0.025)
+    clock.now += 0.025
     assert governor.observe(0.0) == pytest.approx(0.02)
     assert governor.observe(0.0) == pytest.approx(0.02)  # once per window, however many steps report
     governor.fixed = 0.3
     for _ in range(3):
         governor.observe(0.01)  # most steps late: widen although the CPU is idle
-    time.sleep(0.025)
+    clock.now += 0.025
     assert governor.observe(0.0) == pytest.approx(0.04)
     governor.fixed = 0.65  # between the marks: hold
-    time.sleep(0.025)
+    clock.now += 0.025
     assert governor.observe(0.0) == pytest.approx(0.04)
     governor.fixed = 0.3
     for _ in range(99):
         governor.observe(0.0)
-    time.sleep(0.025)
+    clock.now += 0.025
     assert governor.observe(0.01) == pytest.approx(0.03)  # idle, one late step in a hundred: narrow
 
 
