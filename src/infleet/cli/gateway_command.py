@@ -80,6 +80,7 @@ def _kubeconfig(args: argparse.Namespace) -> str | Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from infleet.cli.event_loop import tune_gc
     from infleet.gateway.config import ConfigError
     from infleet.gateway.server import serve
 
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         discovery = discovery_from(args)
         waker = waker_from(args, discovery)
+        tune_gc()  # uvicorn runs the loop here, not event_loop.run: the same thresholds, set by hand
         serve(args.config, args.host, args.port, args.redis_url, args.log_level, discovery, waker)
     except ConfigError as exc:
         print(f"infleet gateway: {exc}", file=sys.stderr)
