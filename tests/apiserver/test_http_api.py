@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import threading
 import time
@@ -720,3 +721,16 @@ def eventually(check: Any, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return bool(check())
+
+
+def test_an_idle_keep_alive_connection_outlives_client_pools_idle_time(plain_server: ServerThread) -> None:
+    """A connection idle for 6 s (past uvicorn's 5 s default, which clients with longer pools raced into
+    "Server disconnected") still serves the next request, as kube-apiserver's 90 s idle timeout does."""
+    url = httpx.URL(plain_server.url("hub"))
+    request = f"GET {url.path.rstrip('/')}/version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", url.port or 80), timeout=10) as conn:
+        conn.sendall(request)
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(6)
+        conn.sendall(request)
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")  # b"" had the server closed it

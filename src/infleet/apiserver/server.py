@@ -41,6 +41,10 @@ class APIServerSettings:
     bookmark_interval: float = 60.0
     # Events kept for watches to resume from; older resourceVersions get 410 Expired.
     watch_window: int = 20_000
+    # How long an idle keep-alive connection stays open: kube-apiserver's 90 s. A server that closes
+    # sooner than its clients' pools let connections idle (aiohttp 15 s, client-go 90 s) races them: a
+    # request sent on a connection the server is closing fails with "Server disconnected".
+    idle_timeout: int = 90
     extra_names: list[str] = field(default_factory=list)
     # Serving without TLS (so without a token) on an address other hosts reach: refused unless set.
     allow_insecure_remote: bool = False
@@ -165,6 +169,7 @@ class EmbeddedAPIServer:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=3,
+            timeout_keep_alive=settings.idle_timeout,
             http=CoalescingHttpToolsProtocol,
             # wsproto, not websockets: kubectl's port-forward offers the subprotocol
             # "SPDY/3.1+portforward.k8s.io", which websockets refuses as an invalid header token.
