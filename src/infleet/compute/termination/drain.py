@@ -100,7 +100,7 @@ def _refusal(error: KubeAPIError) -> str:
     """The refusal's message with its causes: the budget that holds the pod and its healthy counts."""
     causes = (error.status.get("details") or {}).get("causes") or []
     reasons = [str(c.get("message")) for c in causes if isinstance(c, dict) and c.get("message")]
-    return "; ".join([error.message, *reasons])
+    return " ".join([error.message, *reasons])
 
 
 async def _delete(client: ClusterClient, pod: dict[str, Any]) -> None:
