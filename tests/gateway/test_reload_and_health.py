@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from infleet.gateway.app import GatewayApp
-from infleet.gateway.config import load_config
+from infleet.gateway.config import load_config, parse_config
 from infleet.gateway.health_check import HealthChecker
 from infleet.gateway.http_pool import HttpPool
 from tests.gateway.conftest import FakeEngine, build_gateway, call, chat, free_port
@@ -136,3 +136,23 @@ async def test_discovered_models_join_the_files_and_the_file_wins_where_both_spe
     app.apply_discovered([])
     assert (await call(app, "/v1/chat/completions", chat("qwen"))).status == 404
     assert (await call(app, "/v1/chat/completions", chat("llama"))).status == 200
+
+
+async def test_a_replica_that_leaves_the_table_leaves_the_metrics() -> None:
+    engines = {"http://a:8000": FakeEngine("m"), "http://b:8000": FakeEngine("m")}
+    config = {
+        "models": [{"name": "llama", "backends": [{"url": u, "model": "m", "name": u[7]} for u in engines]}],
+        "health": {"enabled": False},
+        "scrape": {"enabled": False},
+    }
+    app, _ = build_gateway(config, engines)
+
+    async def backends_exported() -> set[str]:
+        lines = (await call(app, "/metrics", method="GET")).body.decode().splitlines()
+        return {x.split('"')[1] for x in lines if x.startswith("infleet_gateway_upstream_healthy{")}
+
+    assert await backends_exported() == {"a", "b"}
+    only_a = [{"name": "llama", "backends": [{"url": "http://a:8000", "model": "m", "name": "a"}]}]
+    app.apply_config(parse_config({**config, "models": only_a}))
+    # b is gone: no series keeps reporting its last health as if it were a replica still there.
+    assert await backends_exported() == {"a"}

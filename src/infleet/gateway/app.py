@@ -78,6 +78,7 @@ class GatewayApp:
         self.clock = clock or SystemClock()
         self.env = env or Environment(clock=self.clock.now)
         self.metrics = GatewayMetrics()
+        self._replica_series: set[str] = set()  # replicas with per-backend gauge series exported
         self.transport = transport or HttpPool()
         self.probe_transport = probe_transport or (HttpPool() if transport is None else transport)
         self.limiter = limiter or LocalLimiter(self.clock.wall)
@@ -317,9 +318,18 @@ class GatewayApp:
         await send_error(send, 503, "no replica can take a request now", "not_ready")
 
     async def _metrics(self, scope: dict[str, Any], send: Send) -> None:
+        names = set()
         for replica in self._replicas():  # gauges are set when read, not on every request
+            names.add(replica.name)
             self.metrics.healthy.labels(replica.name).set(1 if replica.healthy else 0)
             self.metrics.outstanding.labels(replica.name).set(replica.outstanding)
+        # A replica that left the table (scaled in, its cluster gone) drops its series rather than
+        # reporting its last health for ever: a dashboard would count it as a replica still down.
+        for gone in self._replica_series - names:
+            for gauge in (self.metrics.healthy, self.metrics.outstanding):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(gone)
+        self._replica_series = names
         body = self.metrics.render()
         headers = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
