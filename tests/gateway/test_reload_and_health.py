@@ -156,3 +156,15 @@ async def test_a_replica_that_leaves_the_table_leaves_the_metrics() -> None:
     app.apply_config(parse_config({**config, "models": only_a}))
     # b is gone: no series keeps reporting its last health as if it were a replica still there.
     assert await backends_exported() == {"a"}
+
+    # Also when b's health changed (which sets its series) and b left before any scrape.
+    app, _ = build_gateway(config, engines)
+    b = next(r for r in app.table.replicas() if r.name == "b")
+
+    async def failing(replica: Any) -> bool:
+        return False
+
+    app.health.probe = failing  # type: ignore[method-assign]
+    await app.health.check(b)
+    app.apply_config(parse_config({**config, "models": only_a}))
+    assert await backends_exported() == {"a"}

@@ -190,6 +190,7 @@ class GatewayApp:
 
     def _health_changed(self, replica: Any) -> None:
         self.metrics.healthy.labels(replica.name).set(1 if replica.healthy else 0)
+        self._replica_series.add(replica.name)  # so the next scrape drops it if it has left the table
         self.proxy.panic.evaluate(self.proxy.table)  # the gauge and log follow health without traffic
 
     # lifecycle
@@ -318,7 +319,7 @@ class GatewayApp:
         await send_error(send, 503, "no replica can take a request now", "not_ready")
 
     async def _metrics(self, scope: dict[str, Any], send: Send) -> None:
-        names = set()
+        names: set[str] = set()
         for replica in self._replicas():  # gauges are set when read, not on every request
             names.add(replica.name)
             self.metrics.healthy.labels(replica.name).set(1 if replica.healthy else 0)
